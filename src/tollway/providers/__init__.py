@@ -1,0 +1,1 @@
+"""One adapter per provider family: key validation, model listing, LiteLLM params."""

@@ -1,0 +1,1 @@
+"""Secret stores: where provider API keys live. SQL only ever holds references."""

@@ -1,0 +1,91 @@
+"""The secret store contract shared by every backend.
+
+A secret is addressed by a logical path ``<scope>/<NAME>``: ``scope`` is a team id
+or ``shared``; ``NAME`` matches ``[A-Z0-9_]+`` so every backend can use it as-is
+(Infisical puts names in URLs unescaped). Each ``put`` creates a new version.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+_PATH = re.compile(r"^[a-z0-9-]{1,64}/[A-Z0-9_]{1,128}$")
+
+
+class SecretValue:
+    """Plaintext held in memory only. ``str``/``repr`` never show the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    @property
+    def fingerprint(self) -> str:
+        """The last four characters: enough to tell keys apart in a UI, no more."""
+        return self._value[-4:] if len(self._value) >= 8 else "****"
+
+    def __repr__(self) -> str:
+        return "SecretValue('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretValue) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> None:  # type: ignore[override]
+        raise TypeError("SecretValue cannot be pickled")
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRef:
+    """Where a secret version lives; safe to store and to show."""
+
+    backend: str
+    path: str
+    version: int
+
+
+def validate_path(path: str) -> str:
+    if not _PATH.match(path):
+        raise ValueError(f"invalid secret path {path!r}: expected '<scope>/<NAME>'")
+    return path
+
+
+def provider_key_path(scope: str, key_id_hex: str) -> str:
+    return validate_path(f"{scope}/PROVIDER_KEY_{key_id_hex.upper()}")
+
+
+@runtime_checkable
+class SecretStore(Protocol):
+    """Synchronous by design: callers on an event loop use a worker thread."""
+
+    @property
+    def backend(self) -> str: ...
+
+    def put(self, path: str, value: SecretValue) -> SecretRef:
+        """Store a new version (version 1 if the path is new) and return its reference."""
+        ...
+
+    def get(self, ref: SecretRef) -> SecretValue:
+        """The value of exactly ``ref.version``. Raises ``SecretNotFoundError``."""
+        ...
+
+    def delete(self, path: str) -> None:
+        """Remove every version. Deleting a missing path is not an error."""
+        ...
+
+    def check(self) -> None:
+        """Raise ``SecretStoreUnavailableError`` unless the backend can serve now."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,150 @@
+"""All configuration, read once from ``TOLLWAY_*`` environment variables.
+
+Sections are nested models; a nested value is set with a double underscore, for
+example ``TOLLWAY_SECRETS__BACKEND=infisical``. Unknown keys are rejected so a typo
+fails at start instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SecretBackend(StrEnum):
+    LOCAL = "local"
+    INFISICAL = "infisical"
+    MEMORY = "memory"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=4000, ge=1, le=65535)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+
+
+class LocalSecretSettings(_Section):
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 32-byte key; overrides the key file (prefer the file).",
+    )
+    master_key_file: Path | None = Field(
+        default=None, description="Default: $TOLLWAY_DATA_DIR/master.key (mode 0600)."
+    )
+
+
+class InfisicalSettings(_Section):
+    host: str = "https://app.infisical.com"
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    project_id: str | None = None
+    environment: str = "prod"
+    root_path: str = "/tollway"
+    timeout_seconds: float = Field(default=5.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    cache_ttl_seconds: float = Field(default=120.0, ge=0)
+    max_stale_seconds: float = Field(default=3600.0, ge=0)
+
+
+class SecretSettings(_Section):
+    backend: SecretBackend = SecretBackend.LOCAL
+    local: LocalSecretSettings = LocalSecretSettings()
+    infisical: InfisicalSettings = InfisicalSettings()
+
+    @model_validator(mode="after")
+    def _infisical_needs_credentials(self) -> SecretSettings:
+        if self.backend is SecretBackend.INFISICAL:
+            missing = [
+                f"TOLLWAY_SECRETS__INFISICAL__{name.upper()}"
+                for name in ("client_id", "client_secret", "project_id")
+                if getattr(self.infisical, name) is None
+            ]
+            if missing:
+                raise ValueError(f"the infisical secret backend needs {', '.join(missing)}")
+        return self
+
+
+class SecuritySettings(_Section):
+    allow_private_base_urls: bool = Field(
+        default=True,
+        description=(
+            "Allow provider base URLs on loopback and private networks (self-hosted model "
+            "servers). Link-local and cloud metadata addresses are always refused."
+        ),
+    )
+
+
+class ProviderSettings(_Section):
+    test_timeout_seconds: float = Field(default=10.0, gt=0)
+    test_concurrency: int = Field(default=8, ge=1, le=64)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TOLLWAY_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    data_dir: Path = Field(default=Path("./data"))
+    admin_token: SecretStr | None = Field(
+        default=None, description="Fixed admin token; otherwise one is generated on first start."
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default is SQLite at $TOLLWAY_DATA_DIR/tollway.db.",
+    )
+    log_level: str = "INFO"
+    server: ServerSettings = ServerSettings()
+    secrets: SecretSettings = SecretSettings()
+    security: SecuritySettings = SecuritySettings()
+    providers: ProviderSettings = ProviderSettings()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tollway.db').resolve()}"
+
+    @property
+    def master_key_file(self) -> Path:
+        return self.secrets.local.master_key_file or self.data_dir / "master.key"
+
+
+# Read by the CLI client, not the server; allowed to coexist with server settings.
+CLIENT_ONLY_VARIABLES = frozenset({"TOLLWAY_URL"})
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """``TOLLWAY_*`` names in ``environ`` that no setting reads (typos, stale names)."""
+    known_top = {name.upper() for name in Settings.model_fields}
+    unknown = []
+    for name in environ:
+        if not name.startswith("TOLLWAY_") or name in CLIENT_ONLY_VARIABLES:
+            continue
+        top = name.removeprefix("TOLLWAY_").split("__", 1)[0]
+        if top not in known_top:
+            unknown.append(name)
+    return sorted(unknown)
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build settings from the environment, refusing unknown ``TOLLWAY_*`` variables."""
+    env = os.environ if environ is None else environ
+    unknown = unknown_variables(env)
+    if unknown:
+        raise ValueError(
+            f"unknown setting(s): {', '.join(unknown)}; see the configuration reference in README"
+        )
+    return Settings(**overrides)

@@ -1,0 +1,57 @@
+"""Closed vocabularies of the data model (ARCHITECTURE.md §3)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ProviderType(StrEnum):
+    OPENAI = "openai"
+    ANTHROPIC = "anthropic"
+    GEMINI = "gemini"
+    COHERE = "cohere"
+    MISTRAL = "mistral"
+    GROQ = "groq"
+    TOGETHER_AI = "together_ai"
+    OPENROUTER = "openrouter"
+    OPENAI_COMPATIBLE = "openai_compatible"
+    MOCK = "mock"
+
+    @property
+    def needs_credentials(self) -> bool:
+        return self is not ProviderType.MOCK
+
+    @property
+    def needs_base_url(self) -> bool:
+        return self is ProviderType.OPENAI_COMPATIBLE
+
+
+class ProviderStatus(StrEnum):
+    INACTIVE = "inactive"
+    ACTIVE = "active"
+    INVALID = "invalid"
+
+
+class ProviderKeyStatus(StrEnum):
+    UNVALIDATED = "unvalidated"
+    VALID = "valid"
+    INVALID = "invalid"
+    DISABLED = "disabled"
+
+
+class ModelStatus(StrEnum):
+    UNVERIFIED = "unverified"
+    VERIFIED = "verified"
+    INVALID = "invalid"
+
+
+class PriceSource(StrEnum):
+    LITELLM = "litellm"
+    OPENROUTER = "openrouter"
+    MANUAL = "manual"
+
+
+class LimitScope(StrEnum):
+    PROVIDER = "provider"
+    PROVIDER_KEY = "provider_key"
+    TEAM = "team"

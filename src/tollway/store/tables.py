@@ -1,0 +1,197 @@
+"""SQL tables. Ids are UUIDs generated here; timestamps are set by the store.
+
+No table holds a provider secret: ``provider_keys`` keeps a reference into the
+secret store and a fingerprint, and ``local_secrets`` holds only ciphertext.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, LargeBinary, Numeric, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from tollway.store.enums import (
+    LimitScope,
+    ModelStatus,
+    PriceSource,
+    ProviderKeyStatus,
+    ProviderStatus,
+    ProviderType,
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _timestamp(**kwargs: Any) -> Any:
+    return Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False, **kwargs)
+    )
+
+
+def _maybe_timestamp() -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+def _enum(default: Any = ...) -> Any:
+    # Plain strings, not native enums: adding a member must not need ALTER TYPE.
+    return Field(default=default, sa_type=String(32))
+
+
+def _price() -> Any:
+    return Field(default=None, sa_column=Column(Numeric(24, 12), nullable=True))
+
+
+class Team(SQLModel, table=True):
+    __tablename__ = "teams"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    byok_only: bool = False
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class Provider(SQLModel, table=True):
+    __tablename__ = "providers"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(max_length=200, index=True)
+    type: ProviderType = _enum()
+    base_url: str | None = Field(default=None, max_length=2048)
+    description: str | None = Field(default=None, max_length=4000)
+    website: str | None = Field(default=None, max_length=2048)
+    default_model: str | None = Field(default=None, max_length=400)
+    status: ProviderStatus = _enum(ProviderStatus.INACTIVE)
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class ProviderKey(SQLModel, table=True):
+    __tablename__ = "provider_keys"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    provider_id: uuid.UUID = Field(foreign_key="providers.id", index=True, ondelete="CASCADE")
+    team_id: uuid.UUID | None = Field(
+        default=None, foreign_key="teams.id", index=True, ondelete="RESTRICT"
+    )
+    label: str = Field(default="default", max_length=200)
+    secret_backend: str = Field(max_length=32)
+    secret_path: str = Field(max_length=512)
+    secret_version: int = 1
+    fingerprint: str = Field(max_length=16)
+    status: ProviderKeyStatus = _enum(ProviderKeyStatus.UNVALIDATED)
+    last_validated_at: datetime | None = _maybe_timestamp()
+    last_error: str | None = Field(default=None, max_length=2000)
+    rotated_at: datetime | None = _maybe_timestamp()
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class Model(SQLModel, table=True):
+    """A deployable model of one provider. ``provider_id`` deliberately has no
+    foreign key: deleting a provider leaves its models behind, marked invalid."""
+
+    __tablename__ = "models"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    provider_id: uuid.UUID = Field(index=True)
+    model_id: str = Field(max_length=400)
+    name: str = Field(max_length=400, index=True)
+    description: str | None = Field(default=None, max_length=4000)
+    version: str | None = Field(default=None, max_length=100)
+    architecture: str | None = Field(default=None, max_length=200)
+    max_input_tokens: int | None = None
+    max_output_tokens: int | None = None
+    supports_streaming: bool = True
+    supports_reasoning: bool = False
+    openrouter_model_id: str | None = Field(default=None, max_length=400)
+    priority: int = 0
+    weight: int = 1
+    status: ModelStatus = _enum(ModelStatus.UNVERIFIED)
+    status_reason: str | None = Field(default=None, max_length=400)
+    enabled: bool = True
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class PricingInfo(SQLModel, table=True):
+    """Price per token in ``currency``; ``model_id`` null means the provider default."""
+
+    __tablename__ = "pricing"
+    __table_args__ = (UniqueConstraint("provider_id", "model_id", name="uq_pricing_scope"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    provider_id: uuid.UUID = Field(foreign_key="providers.id", index=True, ondelete="CASCADE")
+    model_id: uuid.UUID | None = Field(
+        default=None, foreign_key="models.id", index=True, ondelete="CASCADE"
+    )
+    input_price_per_token: Decimal | None = _price()
+    output_price_per_token: Decimal | None = _price()
+    cached_input_price_per_token: Decimal | None = _price()
+    currency: str = Field(default="USD", max_length=3)
+    source: PriceSource = _enum(PriceSource.MANUAL)
+    last_updated: datetime = _timestamp()
+
+
+class LimitsInfo(SQLModel, table=True):
+    __tablename__ = "limits"
+    __table_args__ = (UniqueConstraint("scope", "scope_id", name="uq_limits_scope"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    scope: LimitScope = _enum()
+    scope_id: uuid.UUID = Field(index=True)
+    requests_per_minute: int | None = None
+    requests_per_hour: int | None = None
+    tokens_per_minute: int | None = None
+    tokens_per_hour: int | None = None
+    tokens_per_day: int | None = None
+    tokens_per_month: int | None = None
+    usd_per_day: Decimal | None = _price()
+    usd_per_month: Decimal | None = _price()
+    usd_total: Decimal | None = _price()
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_events"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    time: datetime = _timestamp(index=True)
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=100, index=True)
+    target: str = Field(max_length=200)
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class LocalSecret(SQLModel, table=True):
+    """One version of a secret of the ``local`` backend: AES-256-GCM ciphertext and
+    its data key wrapped by the master key. Never plaintext."""
+
+    __tablename__ = "local_secrets"
+    __table_args__ = (UniqueConstraint("path", "version", name="uq_local_secret_version"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    path: str = Field(max_length=512, index=True)
+    version: int
+    kek_id: str = Field(max_length=32)
+    wrapped_dek: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = _timestamp()
+
+
+class AdminToken(SQLModel, table=True):
+    """Admin credentials, stored only as SHA-256 digests."""
+
+    __tablename__ = "admin_tokens"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(max_length=200)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _timestamp()
