@@ -24,6 +24,14 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 
 
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests build their own settings; a developer's TOLLWAY_* variables must not leak in."""
+    for name in list(os.environ):
+        if name.startswith("TOLLWAY_"):
+            monkeypatch.delenv(name)
+
+
 def service_missing(reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{reason} (required when CI=true)")
@@ -47,8 +55,10 @@ def postgres_server() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         created.append(name)
-        return make_url(normalize_url(POSTGRES_ADMIN_URL)).set(database=name).render_as_string(
-            hide_password=False
+        return (
+            make_url(normalize_url(POSTGRES_ADMIN_URL))
+            .set(database=name)
+            .render_as_string(hide_password=False)
         )
 
     yield fresh  # type: ignore[misc]

@@ -9,9 +9,20 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, LargeBinary, Numeric, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Dialect,
+    LargeBinary,
+    Numeric,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from tollway.store.enums import (
@@ -28,19 +39,57 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timestamps are UTC and timezone-aware on every backend; SQLite would
+    otherwise hand them back naive."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime; use tollway.store.tables.utcnow()")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
+
+
 def _timestamp(**kwargs: Any) -> Any:
-    return Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False, **kwargs)
-    )
+    return Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False, **kwargs))
 
 
 def _maybe_timestamp() -> Any:
-    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    return Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
 
 
-def _enum(default: Any = ...) -> Any:
-    # Plain strings, not native enums: adding a member must not need ALTER TYPE.
-    return Field(default=default, sa_type=String(32))
+class EnumString(TypeDecorator[StrEnum]):
+    """A ``StrEnum`` stored as its plain string value and loaded back as the enum.
+
+    Plain strings, not native database enums: adding a member must not need
+    ``ALTER TYPE``.
+    """
+
+    impl = String(32)
+    cache_ok = True
+
+    def __init__(self, enum_type: type[StrEnum]) -> None:
+        super().__init__()
+        self.enum_type = enum_type
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum_type(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> StrEnum | None:
+        return None if value is None else self.enum_type(value)
+
+
+def _enum(enum_type: type[StrEnum], default: Any = ...) -> Any:
+    return Field(default=default, sa_type=EnumString(enum_type))
 
 
 def _price() -> Any:
@@ -62,12 +111,12 @@ class Provider(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     name: str = Field(max_length=200, index=True)
-    type: ProviderType = _enum()
+    type: ProviderType = _enum(ProviderType)
     base_url: str | None = Field(default=None, max_length=2048)
     description: str | None = Field(default=None, max_length=4000)
     website: str | None = Field(default=None, max_length=2048)
     default_model: str | None = Field(default=None, max_length=400)
-    status: ProviderStatus = _enum(ProviderStatus.INACTIVE)
+    status: ProviderStatus = _enum(ProviderStatus, ProviderStatus.INACTIVE)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
 
@@ -85,7 +134,7 @@ class ProviderKey(SQLModel, table=True):
     secret_path: str = Field(max_length=512)
     secret_version: int = 1
     fingerprint: str = Field(max_length=16)
-    status: ProviderKeyStatus = _enum(ProviderKeyStatus.UNVALIDATED)
+    status: ProviderKeyStatus = _enum(ProviderKeyStatus, ProviderKeyStatus.UNVALIDATED)
     last_validated_at: datetime | None = _maybe_timestamp()
     last_error: str | None = Field(default=None, max_length=2000)
     rotated_at: datetime | None = _maybe_timestamp()
@@ -113,7 +162,7 @@ class Model(SQLModel, table=True):
     openrouter_model_id: str | None = Field(default=None, max_length=400)
     priority: int = 0
     weight: int = 1
-    status: ModelStatus = _enum(ModelStatus.UNVERIFIED)
+    status: ModelStatus = _enum(ModelStatus, ModelStatus.UNVERIFIED)
     status_reason: str | None = Field(default=None, max_length=400)
     enabled: bool = True
     created_at: datetime = _timestamp()
@@ -135,7 +184,7 @@ class PricingInfo(SQLModel, table=True):
     output_price_per_token: Decimal | None = _price()
     cached_input_price_per_token: Decimal | None = _price()
     currency: str = Field(default="USD", max_length=3)
-    source: PriceSource = _enum(PriceSource.MANUAL)
+    source: PriceSource = _enum(PriceSource, PriceSource.MANUAL)
     last_updated: datetime = _timestamp()
 
 
@@ -144,7 +193,7 @@ class LimitsInfo(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("scope", "scope_id", name="uq_limits_scope"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    scope: LimitScope = _enum()
+    scope: LimitScope = _enum(LimitScope)
     scope_id: uuid.UUID = Field(index=True)
     requests_per_minute: int | None = None
     requests_per_hour: int | None = None

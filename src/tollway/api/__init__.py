@@ -1,0 +1,1 @@
+"""HTTP surfaces: /admin/v1 (control plane) and, later, /v1 (data plane)."""

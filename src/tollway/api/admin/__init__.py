@@ -1,0 +1,15 @@
+"""The control plane's REST API: thin handlers over the domain services."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from tollway.api.admin import audit, limits, models, pricing, providers, settings_io, teams
+from tollway.api.errors import ERROR_RESPONSES
+
+
+def admin_router() -> APIRouter:
+    router = APIRouter(prefix="/admin/v1", responses=ERROR_RESPONSES)
+    for module in (providers, models, teams, pricing, limits, audit, settings_io):
+        router.include_router(module.router)
+    return router

@@ -1,0 +1,38 @@
+"""/admin/v1/settings: import and export the settings file format."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from tollway.api.admin.deps import AdminActor, ServicesDep
+from tollway.domain.settings_file import parse_document
+
+router = APIRouter(prefix="/settings", tags=["settings"])
+
+
+class ImportResult(BaseModel):
+    providers_created: int
+    providers_updated: int
+    keys_stored: int
+    models_created: int
+    models_updated: int
+    warnings: list[str]
+
+
+@router.post("/import")
+def import_settings(
+    document: dict[str, Any], services: ServicesDep, actor: AdminActor
+) -> ImportResult:
+    """Upsert providers (keys to the secret store) and models by id. Legacy files are
+    migrated by the CLI before they are sent; this endpoint takes the current format."""
+    summary = services.settings_io.apply(parse_document(document), actor)
+    return ImportResult.model_validate(summary.__dict__)
+
+
+@router.get("/export")
+def export_settings(services: ServicesDep, _actor: AdminActor) -> dict[str, Any]:
+    """The settings file of this install; provider keys appear only as fingerprints."""
+    return services.settings_io.export()

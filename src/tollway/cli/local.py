@@ -1,0 +1,102 @@
+"""Commands that act on this machine's data directory, not through the API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from tollway.app import Runtime, create_app
+from tollway.domain.common import SYSTEM_ACTOR
+from tollway.domain.settings_file import load_settings_file
+from tollway.observability.logging import configure_logging
+from tollway.settings import Settings, load_settings
+from tollway.store import migrate
+from tollway.store.db import Database
+
+console = Console(stderr=True)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ValueError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def announce(runtime: Runtime) -> None:
+    settings = runtime.settings
+    url = f"http://{settings.server.host}:{settings.server.port}"
+    if runtime.initial_admin_token is None:
+        console.print(f"tollway is up at {url} (admin token unchanged)")
+        return
+    token = runtime.initial_admin_token
+    # Plain lines, not a panel: the commands must survive copy and paste unwrapped.
+    for line in (
+        f"\ntollway is up at {url}",
+        "Admin token (shown once; store it now):",
+        f"  {token}",
+        "Next, in another shell:",
+        f"  export TOLLWAY_URL={url}",
+        f"  export TOLLWAY_ADMIN_TOKEN={token}",
+        "  .venv/bin/tollway providers list\n",
+    ):
+        console.print(line, soft_wrap=True, highlight=False)
+
+
+def import_settings_hook(path: Path) -> Callable[[Runtime], None]:
+    def run(runtime: Runtime) -> None:
+        document, migration = load_settings_file(path)
+        if migration is not None:
+            console.print(f"migrated legacy settings file {path} (original kept as .bak)")
+        summary = runtime.services.settings_io.apply(document, SYSTEM_ACTOR)
+        console.print(f"imported {path}: {summary.describe()}")
+
+    return run
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [TOLLWAY_SERVER__HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [TOLLWAY_SERVER__PORT]")] = None,
+    settings_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--settings", help="Import this settings file on start (legacy files are migrated)."
+        ),
+    ] = None,
+) -> None:
+    """Run the tollway server."""
+    settings = settings_or_exit()
+    server = settings.server.model_copy(
+        update={k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    )
+    settings = settings.model_copy(update={"server": server})
+    configure_logging(settings.log_level)
+    hooks: list[Callable[[Runtime], None]] = [announce]
+    if settings_file is not None:
+        hooks.insert(0, import_settings_hook(settings_file))
+    app = create_app(settings, on_start=hooks)
+    uvicorn.run(app, host=server.host, port=server.port, log_level=settings.log_level.lower())
+
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending schema migrations."""
+    settings = settings_or_exit()
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    database = Database(settings.resolved_database_url)
+    try:
+        before = migrate.current_revision(database)
+        migrate.upgrade(database)
+        after = migrate.current_revision(database)
+    finally:
+        database.dispose()
+    console.print(f"database at revision {after} (was {before or 'empty'})")

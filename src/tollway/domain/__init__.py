@@ -1,0 +1,1 @@
+"""Services: the rules. No FastAPI, no SQL."""

@@ -1,0 +1,142 @@
+"""Rate limits, token quotas and USD budgets per provider, provider key or team."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field, model_validator
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from tollway.domain.common import Actor, Input, Money, Output, audit, target
+from tollway.errors import ConflictError, NotFoundError, ValidationError
+from tollway.store.db import Database
+from tollway.store.enums import LimitScope
+from tollway.store.tables import LimitsInfo, Provider, ProviderKey, Team, utcnow
+
+Count = Annotated[int, Field(gt=0, le=10**15)]
+Usd = Annotated[Decimal, Field(gt=0, le=10**9, max_digits=24, decimal_places=12)]
+
+_SCOPE_TABLES: dict[LimitScope, type[Provider] | type[ProviderKey] | type[Team]] = {
+    LimitScope.PROVIDER: Provider,
+    LimitScope.PROVIDER_KEY: ProviderKey,
+    LimitScope.TEAM: Team,
+}
+
+
+class _LimitFields(Input):
+    requests_per_minute: Count | None = None
+    requests_per_hour: Count | None = None
+    tokens_per_minute: Count | None = None
+    tokens_per_hour: Count | None = None
+    tokens_per_day: Count | None = None
+    tokens_per_month: Count | None = None
+    usd_per_day: Usd | None = None
+    usd_per_month: Usd | None = None
+    usd_total: Usd | None = None
+
+
+LIMIT_FIELDS = tuple(_LimitFields.model_fields)
+
+
+class LimitsCreate(_LimitFields):
+    scope: LimitScope
+    scope_id: uuid.UUID
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> LimitsCreate:
+        if all(getattr(self, field) is None for field in LIMIT_FIELDS):
+            raise ValueError(f"set at least one of: {', '.join(LIMIT_FIELDS)}")
+        return self
+
+
+class LimitsUpdate(_LimitFields):
+    """Fields sent as null remove that limit."""
+
+
+class LimitsRead(Output):
+    id: uuid.UUID
+    scope: LimitScope
+    scope_id: uuid.UUID
+    requests_per_minute: int | None
+    requests_per_hour: int | None
+    tokens_per_minute: int | None
+    tokens_per_hour: int | None
+    tokens_per_day: int | None
+    tokens_per_month: int | None
+    usd_per_day: Money | None
+    usd_per_month: Money | None
+    usd_total: Money | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def get_limits(session: Session, limits_id: uuid.UUID) -> LimitsInfo:
+    row = session.get(LimitsInfo, limits_id)
+    if row is None:
+        raise NotFoundError.for_id("limits", limits_id)
+    return row
+
+
+class LimitsService:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def create(self, data: LimitsCreate, actor: Actor) -> LimitsRead:
+        try:
+            with self._db.session() as session:
+                if session.get(_SCOPE_TABLES[data.scope], data.scope_id) is None:
+                    raise ValidationError(f"{data.scope} '{data.scope_id}' does not exist")
+                row = LimitsInfo(**data.model_dump())
+                session.add(row)
+                audit(session, actor, "limits.create", target("limits", row.id), _summary(row))
+                session.flush()
+                return LimitsRead.model_validate(row)
+        except IntegrityError:
+            raise ConflictError(
+                f"limits for {data.scope} '{data.scope_id}' already exist; update them instead"
+            ) from None
+
+    def list(
+        self, scope: LimitScope | None = None, scope_id: uuid.UUID | None = None
+    ) -> list[LimitsRead]:
+        statement = select(LimitsInfo).order_by(col(LimitsInfo.scope), col(LimitsInfo.created_at))
+        if scope is not None:
+            statement = statement.where(LimitsInfo.scope == scope)
+        if scope_id is not None:
+            statement = statement.where(LimitsInfo.scope_id == scope_id)
+        with self._db.session() as session:
+            return [LimitsRead.model_validate(row) for row in session.exec(statement).all()]
+
+    def get(self, limits_id: uuid.UUID) -> LimitsRead:
+        with self._db.session() as session:
+            return LimitsRead.model_validate(get_limits(session, limits_id))
+
+    def update(self, limits_id: uuid.UUID, data: LimitsUpdate, actor: Actor) -> LimitsRead:
+        changes = data.model_dump(exclude_unset=True)
+        with self._db.session() as session:
+            row = get_limits(session, limits_id)
+            for field, value in changes.items():
+                setattr(row, field, value)
+            if all(getattr(row, field) is None for field in LIMIT_FIELDS):
+                raise ValidationError("removing every limit leaves nothing; delete the entry")
+            row.updated_at = utcnow()
+            session.add(row)
+            audit(session, actor, "limits.update", target("limits", row.id), _summary(row))
+            session.flush()
+            return LimitsRead.model_validate(row)
+
+    def delete(self, limits_id: uuid.UUID, actor: Actor) -> None:
+        with self._db.session() as session:
+            row = get_limits(session, limits_id)
+            session.delete(row)
+            audit(session, actor, "limits.delete", target("limits", limits_id), _summary(row))
+
+
+def _summary(row: LimitsInfo) -> dict[str, str]:
+    summary = {"scope": str(row.scope), "scope_id": str(row.scope_id)}
+    summary.update({f: str(getattr(row, f)) for f in LIMIT_FIELDS if getattr(row, f) is not None})
+    return summary

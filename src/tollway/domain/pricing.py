@@ -1,0 +1,135 @@
+"""Prices per token: a provider default and per-model overrides."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field, model_validator
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from tollway.domain.common import Actor, Input, Money, Output, audit, target
+from tollway.errors import ConflictError, NotFoundError, ValidationError
+from tollway.store.db import Database
+from tollway.store.enums import PriceSource
+from tollway.store.tables import Model, PricingInfo, Provider, utcnow
+
+Price = Annotated[Decimal, Field(ge=0, le=1, max_digits=24, decimal_places=12)]
+
+
+class _PriceFields(Input):
+    input_price_per_token: Price | None = None
+    output_price_per_token: Price | None = None
+    cached_input_price_per_token: Price | None = None
+
+
+class PricingCreate(_PriceFields):
+    provider_id: uuid.UUID
+    model_id: uuid.UUID | None = Field(
+        default=None, description="A model of the provider; null sets the provider default."
+    )
+    currency: Annotated[str, Field(pattern=r"^USD$")] = "USD"
+    source: PriceSource = PriceSource.MANUAL
+
+    @model_validator(mode="after")
+    def _some_price(self) -> PricingCreate:
+        if self.input_price_per_token is None and self.output_price_per_token is None:
+            raise ValueError("set input_price_per_token, output_price_per_token or both")
+        return self
+
+
+class PricingUpdate(_PriceFields):
+    source: PriceSource | None = None
+
+
+class PricingRead(Output):
+    id: uuid.UUID
+    provider_id: uuid.UUID
+    model_id: uuid.UUID | None
+    input_price_per_token: Money | None
+    output_price_per_token: Money | None
+    cached_input_price_per_token: Money | None
+    currency: str
+    source: PriceSource
+    last_updated: datetime
+
+
+def get_pricing(session: Session, pricing_id: uuid.UUID) -> PricingInfo:
+    row = session.get(PricingInfo, pricing_id)
+    if row is None:
+        raise NotFoundError.for_id("pricing", pricing_id)
+    return row
+
+
+class PricingService:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def create(self, data: PricingCreate, actor: Actor) -> PricingRead:
+        try:
+            with self._db.session() as session:
+                self._check_scope(session, data.provider_id, data.model_id)
+                row = PricingInfo(**data.model_dump())
+                session.add(row)
+                audit(session, actor, "pricing.create", target("pricing", row.id), _summary(row))
+                session.flush()
+                return PricingRead.model_validate(row)
+        except IntegrityError:
+            raise ConflictError(
+                "pricing for this provider and model already exists; update it instead"
+            ) from None
+
+    def list(self, provider_id: uuid.UUID | None = None) -> list[PricingRead]:
+        statement = select(PricingInfo).order_by(col(PricingInfo.provider_id), col(PricingInfo.id))
+        if provider_id is not None:
+            statement = statement.where(PricingInfo.provider_id == provider_id)
+        with self._db.session() as session:
+            return [PricingRead.model_validate(row) for row in session.exec(statement).all()]
+
+    def get(self, pricing_id: uuid.UUID) -> PricingRead:
+        with self._db.session() as session:
+            return PricingRead.model_validate(get_pricing(session, pricing_id))
+
+    def update(self, pricing_id: uuid.UUID, data: PricingUpdate, actor: Actor) -> PricingRead:
+        changes = data.model_dump(exclude_unset=True)
+        if changes.get("source", "") is None:
+            raise ValidationError("source cannot be null")
+        with self._db.session() as session:
+            row = get_pricing(session, pricing_id)
+            for field, value in changes.items():
+                setattr(row, field, value)
+            if row.input_price_per_token is None and row.output_price_per_token is None:
+                raise ValidationError("a pricing entry needs an input or an output price")
+            row.last_updated = utcnow()
+            session.add(row)
+            audit(session, actor, "pricing.update", target("pricing", row.id), _summary(row))
+            session.flush()
+            return PricingRead.model_validate(row)
+
+    def delete(self, pricing_id: uuid.UUID, actor: Actor) -> None:
+        with self._db.session() as session:
+            row = get_pricing(session, pricing_id)
+            session.delete(row)
+            audit(session, actor, "pricing.delete", target("pricing", pricing_id))
+
+    @staticmethod
+    def _check_scope(session: Session, provider_id: uuid.UUID, model_id: uuid.UUID | None) -> None:
+        if session.get(Provider, provider_id) is None:
+            raise ValidationError(f"provider '{provider_id}' does not exist")
+        if model_id is None:
+            return
+        model = session.get(Model, model_id)
+        if model is None or model.provider_id != provider_id:
+            raise ValidationError(f"model '{model_id}' is not a model of provider '{provider_id}'")
+
+
+def _summary(row: PricingInfo) -> dict[str, str | None]:
+    return {
+        "provider_id": str(row.provider_id),
+        "model_id": str(row.model_id) if row.model_id else None,
+        "input": str(row.input_price_per_token),
+        "output": str(row.output_price_per_token),
+    }

@@ -1,0 +1,62 @@
+"""The bundle of services one process uses, wired from its settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tollway.domain.admin_tokens import AdminTokenService
+from tollway.domain.audit import AuditService
+from tollway.domain.connectivity import CheckPolicy, ConnectivityService
+from tollway.domain.limits import LimitsService
+from tollway.domain.models import ModelService
+from tollway.domain.pricing import PricingService
+from tollway.domain.provider_keys import ProviderKeyService
+from tollway.domain.providers import ProviderService
+from tollway.domain.settings_io import SettingsIOService
+from tollway.domain.teams import TeamService
+from tollway.secrets.base import SecretStore
+from tollway.settings import Settings
+from tollway.store.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    database: Database
+    secrets: SecretStore
+    admin_tokens: AdminTokenService
+    teams: TeamService
+    providers: ProviderService
+    provider_keys: ProviderKeyService
+    connectivity: ConnectivityService
+    models: ModelService
+    pricing: PricingService
+    limits: LimitsService
+    audit: AuditService
+    settings_io: SettingsIOService
+
+
+def build_services(settings: Settings, database: Database, secrets: SecretStore) -> Services:
+    admin = settings.admin_token.get_secret_value() if settings.admin_token else None
+    keys = ProviderKeyService(database, secrets)
+    allow_private = settings.security.allow_private_base_urls
+    providers = ProviderService(database, keys, allow_private_urls=allow_private)
+    models = ModelService(database)
+    policy = CheckPolicy(
+        timeout_seconds=settings.providers.test_timeout_seconds,
+        concurrency=settings.providers.test_concurrency,
+        allow_private_urls=allow_private,
+    )
+    return Services(
+        database=database,
+        secrets=secrets,
+        admin_tokens=AdminTokenService(database, admin),
+        teams=TeamService(database),
+        providers=providers,
+        provider_keys=keys,
+        connectivity=ConnectivityService(database, keys, policy),
+        models=models,
+        pricing=PricingService(database),
+        limits=LimitsService(database),
+        audit=AuditService(database),
+        settings_io=SettingsIOService(database, providers, models, keys),
+    )

@@ -1,0 +1,42 @@
+"""Opening the configured secret store."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from tollway.secrets.base import SecretStore
+from tollway.secrets.local import MASTER_KEY_ENV, LocalSecretStore, load_or_create_master_key
+from tollway.secrets.memory import MemorySecretStore
+from tollway.settings import SecretBackend, Settings
+from tollway.store.db import Database
+from tollway.store.tables import LocalSecret
+
+
+def open_secret_store(settings: Settings, database: Database) -> SecretStore:
+    backend = settings.secrets.backend
+    if backend is SecretBackend.MEMORY:
+        return MemorySecretStore()
+    if backend is SecretBackend.INFISICAL:
+        from tollway.secrets.infisical import InfisicalSecretStore
+
+        return InfisicalSecretStore(settings.secrets.infisical)
+    return open_local_store(settings, database)
+
+
+def open_local_store(settings: Settings, database: Database) -> LocalSecretStore:
+    """A new key is created only for an empty store: with secrets present, a missing
+    or wrong key refuses to start instead of orphaning them."""
+    override = settings.secrets.local.master_key
+    key = load_or_create_master_key(
+        settings.master_key_file, override, create=not _has_local_secrets(database)
+    )
+    source = MASTER_KEY_ENV if override else f"the master key file {settings.master_key_file}"
+    store = LocalSecretStore(database, key, key_source=source)
+    store.verify_master_key()
+    return store
+
+
+def _has_local_secrets(database: Database) -> bool:
+    with database.session() as session:
+        return session.exec(select(func.count()).select_from(LocalSecret)).one() > 0

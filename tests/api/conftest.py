@@ -1,0 +1,71 @@
+"""An admin API client over a real app, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from tollway.app import create_app
+from tollway.domain.services import Services
+from tollway.settings import Settings
+
+ADMIN_TOKEN = "twadmin-test-token-0123456789"
+
+
+def make_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        admin_token=SecretStr(ADMIN_TOKEN),
+        **overrides,
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path / "data", database_url)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        test_client.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
+        yield test_client
+
+
+@pytest.fixture
+def services(client: TestClient) -> Services:
+    services: Services = client.app.state.services  # type: ignore[attr-defined]
+    return services
+
+
+def ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json() if response.content else None
+
+
+def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert {"code", "message", "details"} <= set(body["error"]), body
+    error: dict[str, Any] = body["error"]
+    return error
+
+
+def create_provider(client: TestClient, **fields: Any) -> dict[str, Any]:
+    body = {"name": "OpenAI", "type": "openai", "api_key": "sk-test-0000000000abcd", **fields}
+    result: dict[str, Any] = ok(client.post("/admin/v1/providers", json=body), 201)
+    return result
+
+
+def create_model(client: TestClient, provider_id: str, **fields: Any) -> dict[str, Any]:
+    body = {"provider_id": provider_id, "model_id": "gpt-4o-mini", "name": "gpt-4o-mini", **fields}
+    result: dict[str, Any] = ok(client.post("/admin/v1/models", json=body), 201)
+    return result
