@@ -30,7 +30,6 @@ class _Section(BaseModel):
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=4000, ge=1, le=65535)
-    max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
 
 
 class LocalSecretSettings(_Section):

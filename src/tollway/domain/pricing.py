@@ -72,15 +72,15 @@ class PricingService:
         try:
             with self._db.session() as session:
                 self._check_scope(session, data.provider_id, data.model_id)
+                if _existing(session, data.provider_id, data.model_id):
+                    raise _duplicate()
                 row = PricingInfo(**data.model_dump())
                 session.add(row)
                 audit(session, actor, "pricing.create", target("pricing", row.id), _summary(row))
                 session.flush()
                 return PricingRead.model_validate(row)
-        except IntegrityError:
-            raise ConflictError(
-                "pricing for this provider and model already exists; update it instead"
-            ) from None
+        except IntegrityError:  # a concurrent create of the same scope
+            raise _duplicate() from None
 
     def list(self, provider_id: uuid.UUID | None = None) -> list[PricingRead]:
         statement = select(PricingInfo).order_by(col(PricingInfo.provider_id), col(PricingInfo.id))
@@ -124,6 +124,19 @@ class PricingService:
         model = session.get(Model, model_id)
         if model is None or model.provider_id != provider_id:
             raise ValidationError(f"model '{model_id}' is not a model of provider '{provider_id}'")
+
+
+def _duplicate() -> ConflictError:
+    return ConflictError("pricing for this provider and model already exists; update it instead")
+
+
+def _existing(session: Session, provider_id: uuid.UUID, model_id: uuid.UUID | None) -> bool:
+    # The unique constraint cannot see duplicates of the provider default: SQL
+    # treats NULL model ids as distinct.
+    statement = select(PricingInfo.id).where(
+        PricingInfo.provider_id == provider_id, PricingInfo.model_id == model_id
+    )
+    return session.exec(statement).first() is not None
 
 
 def _summary(row: PricingInfo) -> dict[str, str | None]:
