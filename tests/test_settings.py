@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from tollway.settings import Settings, SecretBackend, load_settings, unknown_variables
+from tollway.settings import SecretBackend, Settings, load_settings, unknown_variables
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -26,7 +26,8 @@ def test_model_lifecycle(client: TestClient) -> None:
     )
     assert model["status"] == "unverified"
     assert model["error"] is None
-    assert "api_key" not in model and "credentials" not in model
+    assert "api_key" not in model
+    assert "credentials" not in model
     updated = ok(client.patch(f"/admin/v1/models/{model['id']}", json={"name": "fast"}))
     assert updated["name"] == "fast"
     assert updated["description"] == "small"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from schemathesis import checks
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
+from schemathesis import checks
 
 from tests.api.conftest import ADMIN_TOKEN, make_settings
 from tollway.app import create_app

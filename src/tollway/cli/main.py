@@ -64,7 +64,7 @@ def main(
         ),
     ] = None,
 ) -> None:
-    ctx.obj = ClientConfig(url=url, token=(token or "").strip() or None)
+    ctx.obj = ClientConfig(url=url.strip() or DEFAULT_URL, token=(token or "").strip() or None)
 
 
 app.command("serve")(local.serve)

@@ -46,8 +46,12 @@ class KeyCheck:
 
 
 class ProviderAdapter(Protocol):
-    provider_type: ProviderType
-    default_base_url: str | None
+    # Read-only so immutable adapters (frozen dataclasses) satisfy the protocol.
+    @property
+    def provider_type(self) -> ProviderType: ...
+
+    @property
+    def default_base_url(self) -> str | None: ...
 
     def check_key(self, client: httpx.Client, base_url: str | None, key: SecretValue) -> KeyCheck:
         """Call the provider's authentication endpoint with ``key`` and classify the result."""

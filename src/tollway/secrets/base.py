@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from tollway.errors import SecretStoreError
+
 _PATH = re.compile(r"^[a-z0-9-]{1,64}/[A-Z0-9_]{1,128}$")
 
 
@@ -59,6 +61,16 @@ def validate_path(path: str) -> str:
     if not _PATH.match(path):
         raise ValueError(f"invalid secret path {path!r}: expected '<scope>/<NAME>'")
     return path
+
+
+def check_backend(ref: SecretRef, backend: str) -> None:
+    """Refuse a reference written by another backend instead of answering "not found":
+    it means the configured backend changed, which a retry cannot fix."""
+    if ref.backend != backend:
+        raise SecretStoreError(
+            f"secret '{ref.path}' is stored in the '{ref.backend}' backend, "
+            f"but the configured secret backend is '{backend}'"
+        )
 
 
 def provider_key_path(scope: str, key_id_hex: str) -> str:

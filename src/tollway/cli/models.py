@@ -1,0 +1,199 @@
+"""``tollway models``: a provider's model published under the public name agents ask for."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import typer
+
+from tollway.cli import output
+from tollway.cli.client import changes, connect, fields
+from tollway.cli.output import JsonOption, col, when
+
+app = typer.Typer(
+    help="Models: a provider's model under a public name.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+ModelArg = Annotated[uuid.UUID, typer.Argument(metavar="MODEL_ID", help="Model id (tollway's).")]
+DescriptionOption = Annotated[str | None, typer.Option(help="Free text.")]
+VersionOption = Annotated[str | None, typer.Option(help="Model version.")]
+ArchitectureOption = Annotated[str | None, typer.Option(help="Architecture, e.g. transformer.")]
+MaxInputOption = Annotated[
+    int | None, typer.Option("--max-input-tokens", min=1, help="Context window.")
+]
+MaxOutputOption = Annotated[
+    int | None, typer.Option("--max-output-tokens", min=1, help="Longest completion.")
+]
+OpenRouterOption = Annotated[
+    str | None, typer.Option("--openrouter-model-id", help="The model's id on OpenRouter.")
+]
+PriorityOption = Annotated[
+    int | None, typer.Option(min=-1000, max=1000, help="Higher is tried first.")
+]
+WeightOption = Annotated[
+    int | None, typer.Option(min=0, max=1000, help="Share of traffic among equal priorities.")
+]
+StreamingOption = Annotated[
+    bool | None, typer.Option("--streaming/--no-streaming", help="Supports streaming.")
+]
+ReasoningOption = Annotated[
+    bool | None, typer.Option("--reasoning/--no-reasoning", help="Supports reasoning.")
+]
+EnabledOption = Annotated[
+    bool | None, typer.Option("--enabled/--disabled", help="Whether traffic may use it.")
+]
+
+MODEL_COLUMNS = (
+    col("id", "id"),
+    col("name", "name"),
+    col("model id", "model_id"),
+    col("provider", "provider_id"),
+    col("status", "status"),
+    col("enabled", "enabled"),
+    col("priority", "priority"),
+    col("weight", "weight"),
+)
+
+_DETAILS = (
+    *MODEL_COLUMNS,
+    col("error", "error"),
+    col("description", "description"),
+    col("version", "version"),
+    col("architecture", "architecture"),
+    col("max input tokens", "max_input_tokens"),
+    col("max output tokens", "max_output_tokens"),
+    col("streaming", "supports_streaming"),
+    col("reasoning", "supports_reasoning"),
+    col("openrouter id", "openrouter_model_id"),
+    when("created", "created_at"),
+    when("updated", "updated_at"),
+)
+
+
+def show_model(model: dict[str, Any]) -> None:
+    output.show_record(model, _DETAILS, title=f"model {model['name']}")
+
+
+@app.command("list")
+def list_models(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Option(help="Only this public name.")] = None,
+    provider: Annotated[
+        uuid.UUID | None, typer.Option(metavar="PROVIDER_ID", help="Only this provider's.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List models, by public name then priority."""
+    params = fields(name=name, provider_id=str(provider) if provider else None)
+    with connect(ctx) as api:
+        models = api.get("/models", params=params)
+    output.emit(
+        models,
+        as_json,
+        lambda: output.show_table(
+            models, MODEL_COLUMNS, empty="no models; add one with `tollway models create`"
+        ),
+    )
+
+
+@app.command("get")
+def get_model(ctx: typer.Context, model_id: ModelArg, as_json: JsonOption = False) -> None:
+    """Show one model."""
+    with connect(ctx) as api:
+        model = api.get(f"/models/{model_id}")
+    output.emit(model, as_json, lambda: show_model(model))
+
+
+@app.command("create")
+def create_model(
+    ctx: typer.Context,
+    *,
+    provider: Annotated[uuid.UUID, typer.Option(metavar="PROVIDER_ID", help="Serving provider.")],
+    model_id: Annotated[str, typer.Option("--model-id", help="The provider's own model id.")],
+    name: Annotated[str, typer.Option(help="Public name agents ask for.")],
+    description: DescriptionOption = None,
+    version: VersionOption = None,
+    architecture: ArchitectureOption = None,
+    max_input_tokens: MaxInputOption = None,
+    max_output_tokens: MaxOutputOption = None,
+    openrouter_model_id: OpenRouterOption = None,
+    streaming: StreamingOption = None,
+    reasoning: ReasoningOption = None,
+    priority: PriorityOption = None,
+    weight: WeightOption = None,
+    enabled: EnabledOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Publish a provider's model under a public name."""
+    body = fields(
+        provider_id=str(provider),
+        model_id=model_id,
+        name=name,
+        description=description,
+        version=version,
+        architecture=architecture,
+        max_input_tokens=max_input_tokens,
+        max_output_tokens=max_output_tokens,
+        openrouter_model_id=openrouter_model_id,
+        supports_streaming=streaming,
+        supports_reasoning=reasoning,
+        priority=priority,
+        weight=weight,
+        enabled=enabled,
+    )
+    with connect(ctx) as api:
+        model = api.post("/models", body)
+    output.emit(model, as_json, lambda: show_model(model))
+
+
+@app.command("update")
+def update_model(
+    ctx: typer.Context,
+    *,
+    model: ModelArg,
+    model_id: Annotated[str | None, typer.Option("--model-id", help="Provider's id.")] = None,
+    name: Annotated[str | None, typer.Option(help="Public name.")] = None,
+    description: DescriptionOption = None,
+    version: VersionOption = None,
+    architecture: ArchitectureOption = None,
+    max_input_tokens: MaxInputOption = None,
+    max_output_tokens: MaxOutputOption = None,
+    openrouter_model_id: OpenRouterOption = None,
+    streaming: StreamingOption = None,
+    reasoning: ReasoningOption = None,
+    priority: PriorityOption = None,
+    weight: WeightOption = None,
+    enabled: EnabledOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a model; options not given stay as they are."""
+    body = changes(
+        model_id=model_id,
+        name=name,
+        description=description,
+        version=version,
+        architecture=architecture,
+        max_input_tokens=max_input_tokens,
+        max_output_tokens=max_output_tokens,
+        openrouter_model_id=openrouter_model_id,
+        supports_streaming=streaming,
+        supports_reasoning=reasoning,
+        priority=priority,
+        weight=weight,
+        enabled=enabled,
+    )
+    with connect(ctx) as api:
+        updated = api.patch(f"/models/{model}", body)
+    output.emit(updated, as_json, lambda: show_model(updated))
+
+
+@app.command("delete")
+def delete_model(ctx: typer.Context, model_id: ModelArg, as_json: JsonOption = False) -> None:
+    """Delete a model."""
+    with connect(ctx) as api:
+        api.delete(f"/models/{model_id}")
+    result = {"id": str(model_id), "deleted": True}
+    output.emit(result, as_json, lambda: output.done(f"deleted model {model_id}"))

@@ -1,0 +1,197 @@
+"""``tollway pricing``: USD prices per token, a provider default or a model's own.
+
+Prices go to the server as decimal strings, never floats, so 0.00000015 stays exact.
+``--input-per-million`` and friends take the price per million tokens as provider
+price lists quote it, and divide.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+import typer
+
+from tollway.cli import output
+from tollway.cli.client import changes, connect, fields, usage_error
+from tollway.cli.output import Column, JsonOption, col, when
+from tollway.store.enums import PriceSource
+
+app = typer.Typer(
+    help="Prices per token (USD), per provider or per model.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+_MILLION = Decimal(1_000_000)
+
+
+def parse_price(value: str) -> Decimal:
+    try:
+        price = Decimal(value.strip())
+    except InvalidOperation:
+        raise typer.BadParameter(f"{value!r} is not a number") from None
+    if not price.is_finite() or price < 0:
+        raise typer.BadParameter("a price is a number of USD, 0 or more")
+    return price
+
+
+def _price_option(flag: str, what: str) -> Any:
+    return typer.Option(flag, parser=parse_price, metavar="USD", help=what)
+
+
+PricingArg = Annotated[uuid.UUID, typer.Argument(metavar="PRICING_ID", help="Pricing entry id.")]
+InputOption = Annotated[Decimal | None, _price_option("--input", "USD per input token.")]
+OutputOption = Annotated[Decimal | None, _price_option("--output", "USD per output token.")]
+CachedOption = Annotated[
+    Decimal | None, _price_option("--cached-input", "USD per cached input token.")
+]
+InputMillionOption = Annotated[
+    Decimal | None, _price_option("--input-per-million", "USD per million input tokens.")
+]
+OutputMillionOption = Annotated[
+    Decimal | None, _price_option("--output-per-million", "USD per million output tokens.")
+]
+CachedMillionOption = Annotated[
+    Decimal | None,
+    _price_option("--cached-input-per-million", "USD per million cached input tokens."),
+]
+SourceOption = Annotated[
+    PriceSource | None, typer.Option(case_sensitive=False, help="Where the price came from.")
+]
+
+
+def per_token(name: str, price: Decimal | None, per_million: Decimal | None) -> str | None:
+    """One price as the decimal string the API takes, from either of its two options."""
+    if price is not None and per_million is not None:
+        usage_error(f"pass --{name} or --{name}-per-million, not both")
+    if per_million is not None:
+        price = per_million / _MILLION
+    return None if price is None else format(price.normalize(), "f")
+
+
+def price_column(header: str, key: str) -> Column:
+    def show(row: output.Record) -> str:
+        value = row.get(key)
+        if value is None:
+            return "-"
+        per_million = output.decimal_text(Decimal(str(value)) * _MILLION)
+        return f"{output.decimal_text(value)} (${per_million}/M)"
+
+    return Column(header, show)
+
+
+PRICING_COLUMNS = (
+    col("id", "id"),
+    col("provider", "provider_id"),
+    Column("model", lambda row: row.get("model_id") or "(provider default)"),
+    price_column("input/token", "input_price_per_token"),
+    price_column("output/token", "output_price_per_token"),
+    price_column("cached input/token", "cached_input_price_per_token"),
+    col("source", "source"),
+)
+
+
+def show_pricing(row: dict[str, Any]) -> None:
+    details = (*PRICING_COLUMNS, col("currency", "currency"), when("updated", "last_updated"))
+    output.show_record(row, details, title="pricing")
+
+
+@app.command("list")
+def list_pricing(
+    ctx: typer.Context,
+    provider: Annotated[
+        uuid.UUID | None, typer.Option(metavar="PROVIDER_ID", help="Only this provider's.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List prices."""
+    with connect(ctx) as api:
+        rows = api.get("/pricing", params=fields(provider_id=str(provider) if provider else None))
+    output.emit(
+        rows,
+        as_json,
+        lambda: output.show_table(
+            rows, PRICING_COLUMNS, empty="no prices; add one with `tollway pricing create`"
+        ),
+    )
+
+
+@app.command("get")
+def get_pricing(ctx: typer.Context, pricing_id: PricingArg, as_json: JsonOption = False) -> None:
+    """Show one pricing entry."""
+    with connect(ctx) as api:
+        row = api.get(f"/pricing/{pricing_id}")
+    output.emit(row, as_json, lambda: show_pricing(row))
+
+
+@app.command("create")
+def create_pricing(
+    ctx: typer.Context,
+    *,
+    provider: Annotated[uuid.UUID, typer.Option(metavar="PROVIDER_ID", help="The provider.")],
+    model: Annotated[
+        uuid.UUID | None,
+        typer.Option(metavar="MODEL_ID", help="A model of the provider; omit for its default."),
+    ] = None,
+    input_price: InputOption = None,
+    output_price: OutputOption = None,
+    cached_input: CachedOption = None,
+    input_per_million: InputMillionOption = None,
+    output_per_million: OutputMillionOption = None,
+    cached_input_per_million: CachedMillionOption = None,
+    source: SourceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Set prices for a provider (default) or one of its models."""
+    body = fields(
+        provider_id=str(provider),
+        model_id=str(model) if model else None,
+        input_price_per_token=per_token("input", input_price, input_per_million),
+        output_price_per_token=per_token("output", output_price, output_per_million),
+        cached_input_price_per_token=per_token(
+            "cached-input", cached_input, cached_input_per_million
+        ),
+        source=source.value if source else None,
+    )
+    with connect(ctx) as api:
+        row = api.post("/pricing", body)
+    output.emit(row, as_json, lambda: show_pricing(row))
+
+
+@app.command("update")
+def update_pricing(
+    ctx: typer.Context,
+    *,
+    pricing_id: PricingArg,
+    input_price: InputOption = None,
+    output_price: OutputOption = None,
+    cached_input: CachedOption = None,
+    input_per_million: InputMillionOption = None,
+    output_per_million: OutputMillionOption = None,
+    cached_input_per_million: CachedMillionOption = None,
+    source: SourceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change prices; options not given stay as they are."""
+    body = changes(
+        input_price_per_token=per_token("input", input_price, input_per_million),
+        output_price_per_token=per_token("output", output_price, output_per_million),
+        cached_input_price_per_token=per_token(
+            "cached-input", cached_input, cached_input_per_million
+        ),
+        source=source.value if source else None,
+    )
+    with connect(ctx) as api:
+        row = api.patch(f"/pricing/{pricing_id}", body)
+    output.emit(row, as_json, lambda: show_pricing(row))
+
+
+@app.command("delete")
+def delete_pricing(ctx: typer.Context, pricing_id: PricingArg, as_json: JsonOption = False) -> None:
+    """Delete a pricing entry."""
+    with connect(ctx) as api:
+        api.delete(f"/pricing/{pricing_id}")
+    result = {"id": str(pricing_id), "deleted": True}
+    output.emit(result, as_json, lambda: output.done(f"deleted pricing {pricing_id}"))
