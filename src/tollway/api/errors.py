@@ -79,6 +79,8 @@ async def _tollway_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     details = _validation_details(exc)
+    if any(error["type"] == "json_invalid" for error in details):
+        return error_response(400, "invalid_json", "the request body is not valid JSON", details)
     first = details[0] if details else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(part) for part in first["loc"] if part != "body") or "request"
     message = f"{where}: {first['msg']}"
@@ -107,6 +109,7 @@ def install_error_handlers(app: FastAPI) -> None:
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": description}
     for status, description in {
+        400: "Malformed JSON body",
         401: "Missing or wrong admin token",
         404: "Unknown id",
         409: "Conflicts with the current state",

@@ -13,6 +13,8 @@ from rich.console import Console
 from tollway.app import Runtime, create_app
 from tollway.domain.common import SYSTEM_ACTOR
 from tollway.domain.settings_file import load_settings_file
+from tollway.errors import TollwayError
+from tollway.secrets.factory import rotate_local_master_key
 from tollway.observability.logging import configure_logging
 from tollway.settings import Settings, load_settings
 from tollway.store import migrate
@@ -100,3 +102,27 @@ def db_upgrade() -> None:
     finally:
         database.dispose()
     console.print(f"database at revision {after} (was {before or 'empty'})")
+
+
+secrets_app = typer.Typer(help="The local secret store.", no_args_is_help=True)
+
+
+@secrets_app.command("rotate-master-key")
+def rotate_master_key() -> None:
+    """Generate a new master key and re-wrap every stored provider key under it.
+
+    Stop the server first. The old key file is kept as master.key.previous.
+    """
+    settings = settings_or_exit()
+    database = Database(settings.resolved_database_url)
+    try:
+        count = rotate_local_master_key(settings, database)
+    except TollwayError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    finally:
+        database.dispose()
+    console.print(
+        f"re-wrapped {count} secret(s) under a new master key in {settings.master_key_file}; "
+        f"the old key is in {settings.master_key_file}.previous until you delete it"
+    )

@@ -1,6 +1,6 @@
 """The ``tollway`` command.
 
-``serve`` and ``db`` act on this machine; every other command is a client of the
+``serve``, ``db`` and ``secrets`` act on this machine; every other command is a client of the
 admin REST API at ``TOLLWAY_URL`` (default http://127.0.0.1:4000), authenticated with
 ``TOLLWAY_ADMIN_TOKEN``. Tables are for people; ``--json`` prints the server's raw
 JSON response for scripts.
@@ -69,6 +69,7 @@ def main(
 
 app.command("serve")(local.serve)
 app.add_typer(local.db_app, name="db")
+app.add_typer(local.secrets_app, name="secrets")
 app.add_typer(providers.app, name="providers")
 app.add_typer(provider_keys.app, name="provider-keys")
 app.add_typer(models.app, name="models")

@@ -6,7 +6,14 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from tollway.secrets.base import SecretStore
-from tollway.secrets.local import MASTER_KEY_ENV, LocalSecretStore, load_or_create_master_key
+from tollway.errors import ConfigurationError
+from tollway.secrets.local import (
+    MASTER_KEY_ENV,
+    LocalSecretStore,
+    generate_master_key,
+    load_or_create_master_key,
+    write_master_key,
+)
 from tollway.secrets.memory import MemorySecretStore
 from tollway.settings import SecretBackend, Settings
 from tollway.store.db import Database
@@ -40,3 +47,31 @@ def open_local_store(settings: Settings, database: Database) -> LocalSecretStore
 def _has_local_secrets(database: Database) -> bool:
     with database.session() as session:
         return session.exec(select(func.count()).select_from(LocalSecret)).one() > 0
+
+
+def rotate_local_master_key(settings: Settings, database: Database) -> int:
+    """Replace the local master key and re-wrap every stored data key under it.
+
+    The new key file is written first (the old one kept as ``.previous``) and put
+    back if re-wrapping fails, so no row is ever wrapped by a key that exists nowhere.
+    Run it with the server stopped: a running server keeps using the key it loaded.
+    """
+    if settings.secrets.backend is not SecretBackend.LOCAL:
+        raise ConfigurationError(
+            f"master key rotation applies to the local secret backend, not "
+            f"'{settings.secrets.backend}'"
+        )
+    if settings.secrets.local.master_key is not None:
+        raise ConfigurationError(
+            f"the master key comes from {MASTER_KEY_ENV}; rotation rewrites the key file, so "
+            f"move the key into {settings.master_key_file} (mode 0600) and unset the variable"
+        )
+    store = open_local_store(settings, database)
+    old_key = load_or_create_master_key(settings.master_key_file, None, create=False)
+    new_key = generate_master_key()
+    write_master_key(settings.master_key_file, new_key)
+    try:
+        return store.rotate_master_key(new_key)
+    except BaseException:
+        write_master_key(settings.master_key_file, old_key)
+        raise
