@@ -14,8 +14,8 @@ from tollway.app import Runtime, create_app
 from tollway.domain.common import SYSTEM_ACTOR
 from tollway.domain.settings_file import load_settings_file
 from tollway.errors import TollwayError
-from tollway.secrets.factory import rotate_local_master_key
 from tollway.observability.logging import configure_logging
+from tollway.secrets.factory import rotate_local_master_key
 from tollway.settings import Settings, load_settings
 from tollway.store import migrate
 from tollway.store.db import Database

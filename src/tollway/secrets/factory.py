@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func
 from sqlmodel import select
 
-from tollway.secrets.base import SecretStore
 from tollway.errors import ConfigurationError
+from tollway.secrets.base import SecretStore
 from tollway.secrets.local import (
     MASTER_KEY_ENV,
     LocalSecretStore,
