@@ -13,7 +13,6 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -60,8 +59,8 @@ class Served:
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path / "state"
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "state"
 
 
 def admin_token_from(output: str) -> str:
