@@ -450,7 +450,7 @@ def test_a_custom_sdk_client_factory_is_used_and_hardened(
     try:
         store.check()
         assert hosts == [fake_infisical.url]
-        assert store._client.api.session.deadline == TIMEOUT
+        assert store._client.sdk.api.session.deadline == TIMEOUT
     finally:
         store.close()
 
