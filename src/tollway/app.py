@@ -7,12 +7,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
 
 from tollway import __version__
 from tollway.api.admin import admin_router
 from tollway.api.errors import install_error_handlers
 from tollway.api.health import router as health_router
+from tollway.api.inference.routes import inference_router
+from tollway.data_plane import DataPlaneRuntime, EngineFactory, build_engines
 from tollway.domain.services import Services, build_services
+from tollway.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from tollway.secrets.factory import open_secret_store
 from tollway.settings import Settings, load_settings
 from tollway.store import migrate
@@ -49,7 +54,14 @@ class Runtime:
         self.services.database.dispose()
 
 
-def create_app(settings: Settings | None = None, *, on_start: Sequence[StartHook] = ()) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    on_start: Sequence[StartHook] = (),
+    engines: EngineFactory = build_engines,
+) -> FastAPI:
+    """The whole server. ``engines`` is a seam for benchmarks and tests; the
+    default builds what the settings ask for."""
     resolved = settings or load_settings()
 
     @asynccontextmanager
@@ -59,7 +71,14 @@ def create_app(settings: Settings | None = None, *, on_start: Sequence[StartHook
         try:
             for hook in on_start:
                 hook(runtime)
-            yield
+            data_plane = DataPlaneRuntime.create(resolved, runtime.services, engines)
+            await data_plane.start()
+            app.state.data_plane = data_plane.plane
+            app.state.data_plane_runtime = data_plane
+            try:
+                yield
+            finally:
+                await data_plane.stop()
         finally:
             runtime.close()
 
@@ -72,4 +91,11 @@ def create_app(settings: Settings | None = None, *, on_start: Sequence[StartHook
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(admin_router())
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    app.mount("/v1", inference_router())
     return app
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    runtime: DataPlaneRuntime = request.app.state.data_plane_runtime
+    return Response(runtime.metrics.render(), media_type=METRICS_CONTENT_TYPE)

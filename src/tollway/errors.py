@@ -92,3 +92,50 @@ class MasterKeyError(TollwayError):
 class ConfigurationError(TollwayError):
     status_code = 500
     code = "configuration_error"
+
+
+class InferenceError(TollwayError):
+    """An error on /v1, rendered in OpenAI's shape: ``{"error": {message, type, param, code}}``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        error_type: str,
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status
+        self.error_type = error_type
+        self.code = code or error_type
+        self.param = param
+        self.headers = headers or {}
+
+
+def invalid_api_key() -> InferenceError:
+    # One answer for unknown, revoked and expired keys: nothing to learn by probing.
+    return InferenceError(
+        "Incorrect API key provided. Create a tollway key with `tollway keys create`.",
+        status=401,
+        error_type="invalid_request_error",
+        code="invalid_api_key",
+    )
+
+
+def invalid_request(message: str, *, param: str | None = None, status: int = 400) -> InferenceError:
+    return InferenceError(
+        message, status=status, error_type="invalid_request_error", code=None, param=param
+    )
+
+
+def model_not_found(model: str) -> InferenceError:
+    return InferenceError(
+        f"The model `{model}` does not exist or you do not have access to it.",
+        status=404,
+        error_type="invalid_request_error",
+        code="model_not_found",
+        param="model",
+    )

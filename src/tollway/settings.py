@@ -27,9 +27,49 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class EngineMode(StrEnum):
+    EMBEDDED = "embedded"
+    REMOTE = "remote"
+
+
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=4000, ge=1, le=65535)
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024, gt=0, description="Largest /v1 request body; larger is 413."
+    )
+
+
+class EngineSettings(_Section):
+    mode: EngineMode = EngineMode.EMBEDDED
+    remote_url: str | None = Field(
+        default=None, description="LiteLLM proxy base URL, for mode=remote."
+    )
+    remote_master_key: SecretStr | None = Field(
+        default=None, description="The proxy's LITELLM_MASTER_KEY, for mode=remote."
+    )
+    config_path: Path | None = Field(
+        default=None,
+        description="Rendered LiteLLM config; default $TOLLWAY_DATA_DIR/litellm/config.yaml.",
+    )
+    breaker_threshold: int = Field(default=5, ge=1, le=1000)
+    breaker_cooldown_seconds: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _remote_needs_url(self) -> EngineSettings:
+        if self.mode is EngineMode.REMOTE and (not self.remote_url or not self.remote_master_key):
+            raise ValueError(
+                "engine mode 'remote' needs TOLLWAY_ENGINE__REMOTE_URL and "
+                "TOLLWAY_ENGINE__REMOTE_MASTER_KEY"
+            )
+        return self
+
+
+class RoutingSettings(_Section):
+    max_attempts: int = Field(default=3, ge=1, le=20, description="Deployments tried per request.")
+    upstream_timeout_seconds: float = Field(default=120.0, gt=0)
+    refresh_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    fallback_enabled: bool = Field(default=True, description="Fall back to OpenRouter.")
 
 
 class LocalSecretSettings(_Section):
@@ -109,12 +149,18 @@ class Settings(BaseSettings):
     secrets: SecretSettings = SecretSettings()
     security: SecuritySettings = SecuritySettings()
     providers: ProviderSettings = ProviderSettings()
+    engine: EngineSettings = EngineSettings()
+    routing: RoutingSettings = RoutingSettings()
 
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'tollway.db').resolve()}"
+
+    @property
+    def litellm_config_path(self) -> Path:
+        return self.engine.config_path or self.data_dir / "litellm" / "config.yaml"
 
     @property
     def master_key_file(self) -> Path:

@@ -8,14 +8,10 @@ never appeared in any output.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import threading
-import time
 import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,12 +19,10 @@ from typing import Any
 import pytest
 import typer.main
 import typer.testing
-import uvicorn
 from pydantic import SecretStr
 from typer.testing import CliRunner, Result
 
-from tests.fakes.ports import free_port
-from tollway.app import create_app
+from tests.live import running_server
 from tollway.cli.main import app
 from tollway.settings import Settings
 
@@ -75,42 +69,6 @@ class Cli:
 
     def all_output(self) -> str:
         return "\n".join(result.stdout + result.stderr for result in self.results)
-
-
-def _serve(loop: asyncio.AbstractEventLoop, server: uvicorn.Server) -> None:
-    asyncio.set_event_loop(loop)
-    try:
-        loop.run_until_complete(server.serve())
-    finally:
-        loop.close()
-
-
-@contextmanager
-def running_server(settings: Settings) -> Iterator[str]:
-    """Serve ``create_app(settings)`` until the block ends; yields the base URL."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=port,
-        log_config=None,  # leave the test process's logging alone
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=_serve, args=(loop, server), name="tollway-cli-test")
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.005)
-    try:
-        assert server.started, "the tollway test server did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -424,7 +424,7 @@ def test_a_failed_replace_leaves_the_original_and_no_temp_file(
     def refuse(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("tollway.domain.settings_file.os.replace", refuse)
+    monkeypatch.setattr("tollway.domain.settings_file_loader.os.replace", refuse)
     with pytest.raises(ConfigurationError, match="original is unchanged"):
         load_settings_file(target)
 

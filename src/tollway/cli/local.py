@@ -12,6 +12,7 @@ from rich.console import Console
 
 from tollway.app import Runtime, create_app
 from tollway.domain.common import SYSTEM_ACTOR
+from tollway.domain.demo import seed_demo
 from tollway.domain.settings_file import load_settings_file
 from tollway.errors import TollwayError
 from tollway.observability.logging import configure_logging
@@ -62,6 +63,30 @@ def import_settings_hook(path: Path) -> Callable[[Runtime], None]:
     return run
 
 
+def demo_hook(runtime: Runtime) -> None:
+    seed = seed_demo(runtime.services)
+    if seed is None:
+        console.print("demo: providers already exist, nothing seeded (keys: `tollway keys create`)")
+        return
+    url = f"http://{runtime.settings.server.host}:{runtime.settings.server.port}/v1"
+    python = (
+        "from openai import OpenAI; "
+        f"client = OpenAI(base_url='{url}', api_key='{seed.key}'); "
+        f"print(client.chat.completions.create(model='{seed.model}', "
+        "messages=[{'role': 'user', 'content': 'hello'}]).choices[0].message.content)"
+    )
+    for line in (
+        f"\nDemo: model `{seed.model}` on a mock provider; demo tollway key (shown once):",
+        f"  {seed.key}",
+        "Try it (offline):",
+        f"  curl -s {url}/chat/completions -H 'Authorization: Bearer {seed.key}' "
+        "-H 'Content-Type: application/json' "
+        f'-d \'{{"model": "{seed.model}", "messages": [{{"role": "user", "content": "hello"}}]}}\'',
+        f'  .venv/bin/python -c "{python}"',
+    ):
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
+
+
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [TOLLWAY_SERVER__HOST]")] = None,
     port: Annotated[int | None, typer.Option(help="Port [TOLLWAY_SERVER__PORT]")] = None,
@@ -71,6 +96,9 @@ def serve(
             "--settings", help="Import this settings file on start (legacy files are migrated)."
         ),
     ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="On an empty install, seed a mock model and a demo key.")
+    ] = False,
 ) -> None:
     """Run the tollway server."""
     settings = settings_or_exit()
@@ -82,6 +110,8 @@ def serve(
     hooks: list[Callable[[Runtime], None]] = [announce]
     if settings_file is not None:
         hooks.insert(0, import_settings_hook(settings_file))
+    if demo:
+        hooks.append(demo_hook)
     app = create_app(settings, on_start=hooks)
     uvicorn.run(app, host=server.host, port=server.port, log_level=settings.log_level.lower())
 

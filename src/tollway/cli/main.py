@@ -25,7 +25,9 @@ import typer
 
 from tollway.cli import (
     audit,
+    keys,
     limits,
+    litellm_cmd,
     local,
     models,
     pricing,
@@ -74,6 +76,8 @@ app.add_typer(providers.app, name="providers")
 app.add_typer(provider_keys.app, name="provider-keys")
 app.add_typer(models.app, name="models")
 app.add_typer(teams.app, name="teams")
+app.add_typer(keys.app, name="keys")
+app.add_typer(litellm_cmd.app, name="litellm")
 app.add_typer(pricing.app, name="pricing")
 app.add_typer(limits.app, name="limits")
 app.command("audit")(audit.audit)

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 from sqlmodel import Session
 
+from tollway.store.control import bump_routing_version
 from tollway.store.tables import AuditEvent
 
 T = TypeVar("T")
@@ -62,10 +63,19 @@ def audit(
 ) -> None:
     """Record a change in the same transaction as the change itself.
 
-    ``details`` must never carry secret values: callers pass ids, names,
-    fingerprints and statuses only.
+    Every audited change may change what the data plane should do, so it also
+    bumps the routing version that replicas poll. ``details`` must never carry
+    secret values: callers pass ids, names, fingerprints and statuses only.
     """
     session.add(AuditEvent(actor=actor.name, action=action, target=target, details=details or {}))
+    bump_routing_version(session)
+
+
+def record_event(
+    session: Session, actor: Actor, action: str, subject: str, details: dict[str, Any]
+) -> None:
+    """An event that changes nothing (a fallback, say): audited, but no routing rebuild."""
+    session.add(AuditEvent(actor=actor.name, action=action, target=subject, details=details))
 
 
 def target(kind: str, ident: uuid.UUID) -> str:

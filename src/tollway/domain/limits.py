@@ -15,15 +15,16 @@ from tollway.domain.common import Actor, Input, Money, Output, audit, target
 from tollway.errors import ConflictError, NotFoundError, ValidationError
 from tollway.store.db import Database
 from tollway.store.enums import LimitScope
-from tollway.store.tables import LimitsInfo, Provider, ProviderKey, Team, utcnow
+from tollway.store.tables import LimitsInfo, Provider, ProviderKey, Team, TollwayKey, utcnow
 
 Count = Annotated[int, Field(gt=0, le=10**15)]
 Usd = Annotated[Decimal, Field(gt=0, le=10**9, max_digits=24, decimal_places=12)]
 
-_SCOPE_TABLES: dict[LimitScope, type[Provider] | type[ProviderKey] | type[Team]] = {
+_SCOPE_TABLES: dict[LimitScope, type[Provider | ProviderKey | Team | TollwayKey]] = {
     LimitScope.PROVIDER: Provider,
     LimitScope.PROVIDER_KEY: ProviderKey,
     LimitScope.TEAM: Team,
+    LimitScope.TOLLWAY_KEY: TollwayKey,
 }
 
 

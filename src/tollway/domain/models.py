@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from tollway.domain.common import Actor, Input, Output, Text, audit, target
 from tollway.errors import NotFoundError, ValidationError
 from tollway.store.db import Database
-from tollway.store.enums import ModelStatus
+from tollway.store.enums import ModelStatus, RoutingStrategy
 from tollway.store.tables import Model, Provider, utcnow
 
 Identifier = Annotated[str, Field(min_length=1, max_length=400, pattern=r"^\S(.*\S)?$")]
@@ -37,6 +37,11 @@ class ModelCreate(_ModelFields):
     supports_reasoning: bool = False
     priority: int = Field(default=0, ge=-1000, le=1000)
     weight: int = Field(default=1, ge=0, le=1000)
+    routing_strategy: RoutingStrategy = Field(
+        default=RoutingStrategy.PRIORITY,
+        description="How deployments sharing this public name are ordered; when rows "
+        "disagree, the highest-priority row's strategy applies.",
+    )
     enabled: bool = True
 
 
@@ -47,6 +52,7 @@ class ModelUpdate(_ModelFields):
     supports_reasoning: bool | None = None
     priority: int | None = Field(default=None, ge=-1000, le=1000)
     weight: int | None = Field(default=None, ge=0, le=1000)
+    routing_strategy: RoutingStrategy | None = None
     enabled: bool | None = None
 
 
@@ -65,6 +71,7 @@ class ModelRead(Output):
     openrouter_model_id: str | None
     priority: int
     weight: int
+    routing_strategy: RoutingStrategy
     status: ModelStatus
     error: str | None = Field(description="Why the model is invalid, e.g. 'provider missing'.")
     enabled: bool

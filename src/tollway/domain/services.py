@@ -14,6 +14,7 @@ from tollway.domain.provider_keys import ProviderKeyService
 from tollway.domain.providers import ProviderService
 from tollway.domain.settings_io import SettingsIOService
 from tollway.domain.teams import TeamService
+from tollway.domain.tollway_keys import TollwayKeyService
 from tollway.secrets.base import SecretStore
 from tollway.settings import Settings
 from tollway.store.db import Database
@@ -25,6 +26,7 @@ class Services:
     secrets: SecretStore
     admin_tokens: AdminTokenService
     teams: TeamService
+    tollway_keys: TollwayKeyService
     providers: ProviderService
     provider_keys: ProviderKeyService
     connectivity: ConnectivityService
@@ -51,6 +53,7 @@ def build_services(settings: Settings, database: Database, secrets: SecretStore)
         secrets=secrets,
         admin_tokens=AdminTokenService(database, admin),
         teams=TeamService(database),
+        tollway_keys=TollwayKeyService(database),
         providers=providers,
         provider_keys=keys,
         connectivity=ConnectivityService(database, keys, policy),

@@ -1,9 +1,11 @@
 """The settings file: the JSON document operators move between tollway installs.
 
-Pure rules only: parsing and validating the current format, migrating the legacy format
-(catalog entries that embed a ``providerConfig``) and exporting. Applying a document to
-the database lives elsewhere. ``load_settings_file`` is the one function that touches the
-disk: it rewrites a legacy file in place, once, keeping a backup.
+This module is the current format only: its models, parsing and validation, and export.
+Migrating the legacy format (catalog entries that embed a ``providerConfig``) lives in
+``settings_migration``; ``settings_file_loader.load_settings_file``, the one function that
+touches the disk, reads a file and rewrites a legacy one in place, once, keeping a backup.
+Applying a document to the database lives elsewhere. The dependencies run one way,
+loader -> migration -> this module; the names the others own are re-exported here, lazily.
 
 Current format (camelCase keys)::
 
@@ -20,19 +22,12 @@ error messages, reprs or exports.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
-import os
-import stat
-import tempfile
-from collections import Counter
+import importlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Annotated, Any, Final, TypeGuard
-from uuid import UUID, uuid5
+from typing import TYPE_CHECKING, Annotated, Any, Final
+from uuid import UUID
 
 import pydantic
 from pydantic import (
@@ -50,8 +45,18 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from tollway.errors import ConfigurationError, ValidationError
+from tollway.errors import ValidationError
 from tollway.store.enums import ProviderType
+
+if TYPE_CHECKING:
+    from tollway.domain.settings_file_loader import load_settings_file
+    from tollway.domain.settings_migration import (
+        LEGACY_PROVIDER_NAMESPACE,
+        MigratedProvider,
+        MigrationResult,
+        is_legacy,
+        migrate_legacy,
+    )
 
 __all__ = [
     "LEGACY_PROVIDER_NAMESPACE",
@@ -62,53 +67,21 @@ __all__ = [
     "ProviderCredentials",
     "ProviderEntry",
     "SettingsDocument",
+    "SettingsProblem",
     "api_key_fingerprint",
     "dump_document",
     "is_legacy",
     "load_settings_file",
     "migrate_legacy",
     "parse_document",
+    "settings_error",
 ]
 
 SETTINGS_FILE_VERSION: Final = 1
 
-# Fixed forever: migrated provider ids derive from it, so re-running a migration (or
-# migrating the same legacy file on two installs) yields the same ids.
-LEGACY_PROVIDER_NAMESPACE: Final = UUID("7e46b8d8-8ad4-5a71-a1f6-7cf7fc074aaa")
-
-# Spellings seen in other products' files. Small on purpose: each entry is a guess about
-# someone else's vocabulary, and a wrong guess routes traffic to the wrong provider.
-_TYPE_ALIASES: Final[Mapping[str, ProviderType]] = MappingProxyType(
-    {
-        "claude": ProviderType.ANTHROPIC,
-        "custom": ProviderType.OPENAI_COMPATIBLE,
-        "google": ProviderType.GEMINI,
-        "openai-compatible": ProviderType.OPENAI_COMPATIBLE,
-        "openai_like": ProviderType.OPENAI_COMPATIBLE,
-        "together": ProviderType.TOGETHER_AI,
-    }
-)
-
-_DISPLAY_NAMES: Final[Mapping[ProviderType, str]] = MappingProxyType(
-    {
-        ProviderType.OPENAI: "OpenAI",
-        ProviderType.ANTHROPIC: "Anthropic",
-        ProviderType.GEMINI: "Gemini",
-        ProviderType.COHERE: "Cohere",
-        ProviderType.MISTRAL: "Mistral",
-        ProviderType.GROQ: "Groq",
-        ProviderType.TOGETHER_AI: "Together AI",
-        ProviderType.OPENROUTER: "OpenRouter",
-        ProviderType.OPENAI_COMPATIBLE: "OpenAI-compatible",
-        ProviderType.MOCK: "Mock",
-    }
-)
-
 # Keep the exception message readable when a file has thousands of bad entries; the
 # full list is still in ``details``.
 _MAX_PROBLEMS_IN_MESSAGE: Final = 10
-_SAFE_MODE_BITS: Final = 0o600
-_VALID_TYPES: Final = frozenset(t.value for t in ProviderType)
 
 # pydantic's wording speaks Python ("tuple", class names) or quotes the input; say it in JSON.
 _MESSAGES: Final[Mapping[str, str]] = MappingProxyType(
@@ -221,7 +194,9 @@ class SettingsDocument(_Model):
 
 
 @dataclass(frozen=True, slots=True)
-class _Problem:
+class SettingsProblem:
+    """One bad spot in a settings file: a JSON path and what is wrong there."""
+
     path: str
     message: str
 
@@ -229,7 +204,10 @@ class _Problem:
         return f"{self.path}: {self.message}"
 
 
-def _invalid(problems: Sequence[_Problem], what: str = "invalid settings file") -> ValidationError:
+def settings_error(
+    problems: Sequence[SettingsProblem], what: str = "invalid settings file"
+) -> ValidationError:
+    """One error listing every problem; ``what`` opens its message."""
     shown = "; ".join(str(p) for p in problems[:_MAX_PROBLEMS_IN_MESSAGE])
     hidden = len(problems) - _MAX_PROBLEMS_IN_MESSAGE
     suffix = f"; and {hidden} more" if hidden > 0 else ""
@@ -247,12 +225,12 @@ def _json_path(loc: Sequence[int | str]) -> str:
     return path or "(top level)"
 
 
-def _pydantic_problems(exc: pydantic.ValidationError) -> list[_Problem]:
+def _pydantic_problems(exc: pydantic.ValidationError) -> list[SettingsProblem]:
     problems = []
     # include_input=False: the offending value may be an API key typed into the wrong field.
     for error in exc.errors(include_input=False, include_url=False, include_context=False):
         message = _MESSAGES.get(error["type"], error["msg"])
-        problems.append(_Problem(_json_path(error["loc"]), message))
+        problems.append(SettingsProblem(_json_path(error["loc"]), message))
     return problems
 
 
@@ -266,37 +244,39 @@ def parse_document(raw: object, *, require_known_providers: bool = False) -> Set
     file. Off by default because an import may also point at providers that already exist.
     """
     if not isinstance(raw, Mapping):
-        raise _invalid([_Problem("(top level)", "the settings file must be a JSON object")])
+        raise settings_error(
+            [SettingsProblem("(top level)", "the settings file must be a JSON object")]
+        )
     try:
         doc = SettingsDocument.model_validate(raw)
     except pydantic.ValidationError as exc:
-        raise _invalid(_pydantic_problems(exc)) from None
+        raise settings_error(_pydantic_problems(exc)) from None
     problems = _duplicate_ids("providers", [p.id for p in doc.providers])
     problems += _duplicate_ids("catalog", [entry.id for entry in doc.catalog])
     if require_known_providers:
         problems += _unknown_provider_refs(doc)
     if problems:
-        raise _invalid(problems)
+        raise settings_error(problems)
     return doc
 
 
-def _duplicate_ids(section: str, ids: Sequence[UUID]) -> list[_Problem]:
+def _duplicate_ids(section: str, ids: Sequence[UUID]) -> list[SettingsProblem]:
     # An import upserts by id, so two entries with one id would silently collapse.
     first_seen: dict[UUID, int] = {}
     problems = []
     for index, ident in enumerate(ids):
         if ident in first_seen:
             where = f"{section}[{first_seen[ident]}]"
-            problems.append(_Problem(f"{section}[{index}].id", f"duplicate of {where}.id"))
+            problems.append(SettingsProblem(f"{section}[{index}].id", f"duplicate of {where}.id"))
         else:
             first_seen[ident] = index
     return problems
 
 
-def _unknown_provider_refs(doc: SettingsDocument) -> list[_Problem]:
+def _unknown_provider_refs(doc: SettingsDocument) -> list[SettingsProblem]:
     known = {provider.id for provider in doc.providers}
     return [
-        _Problem(
+        SettingsProblem(
             f"catalog[{index}].providerId", f"provider {entry.provider_id} is not in this file"
         )
         for index, entry in enumerate(doc.catalog)
@@ -342,325 +322,26 @@ def _dump_credentials(credentials: ProviderCredentials | None) -> dict[str, str]
     return out
 
 
-# ---------------------------------------------------------------------------- migration
+# ---------------------------------------------------------------------------- re-exports
 
-
-@dataclass(frozen=True, slots=True)
-class MigratedProvider:
-    id: UUID
-    name: str
-    type: ProviderType
-    entry_count: int
-
-
-@dataclass(frozen=True, slots=True)
-class MigrationResult:
-    # The document holds plaintext API keys: keep it out of repr (and so out of logs).
-    raw: dict[str, Any] = field(repr=False)
-    migrated: bool
-    providers: tuple[MigratedProvider, ...] = ()
-    backup_path: Path | None = None
-
-    def summary(self) -> str:
-        if not self.migrated:
-            return "nothing to migrate: the file is already in the current format"
-        entries = sum(p.entry_count for p in self.providers)
-        parts = ", ".join(
-            f"{p.name} ({p.entry_count} entr{'y' if p.entry_count == 1 else 'ies'})"
-            for p in self.providers
-        )
-        text = f"migrated {entries} catalog entries to {len(self.providers)} providers"
-        text += f": {parts}" if parts else ""
-        return text + (f"; original kept at {self.backup_path}" if self.backup_path else "")
-
-
-@dataclass(frozen=True, slots=True)
-class _Group:
-    """What makes two legacy entries share one provider."""
-
-    type: ProviderType
-    api_key: str | None = field(repr=False)
-    base_url: str | None
-
-    @property
-    def provider_id(self) -> UUID:
-        # The key itself feeds nothing but credentials; its digest keeps one id per key.
-        # Ids are logged and shown everywhere, so nothing key-derived beyond a hash goes in.
-        digest = hashlib.sha256(self.api_key.encode()).hexdigest() if self.api_key else None
-        return uuid5(
-            LEGACY_PROVIDER_NAMESPACE, json.dumps([self.type.value, digest, self.base_url])
-        )
-
-    def credentials(self) -> dict[str, str]:
-        out = {"apiKey": self.api_key, "baseUrl": self.base_url}
-        return {key: value for key, value in out.items() if value is not None}
-
-
-def is_legacy(raw: object) -> TypeGuard[Mapping[str, Any]]:
-    """A legacy file has a catalog but no top-level providers array."""
-    return isinstance(raw, Mapping) and "catalog" in raw and "providers" not in raw
-
-
-def migrate_legacy(raw: Mapping[str, Any]) -> MigrationResult:
-    """Turn a legacy document into the current format; a no-op for anything else.
-
-    Raises ValidationError listing every bad entry (by index) and changes nothing.
-    """
-    if not is_legacy(raw):
-        return MigrationResult(raw=dict(raw), migrated=False)
-    catalog = raw["catalog"]
-    if not isinstance(catalog, list):
-        raise _invalid([_Problem("catalog", "expected an array of entries")], "cannot migrate")
-    groups, problems = _read_groups(catalog)
-    if problems:
-        raise _invalid(problems, "cannot migrate legacy settings file")
-    names = _provider_names(list(dict.fromkeys(groups)))
-    counts = Counter(groups)
-    providers = [_provider_json(group, name) for group, name in names.items()]
-    entries = [
-        _migrate_entry(index, entry, group.provider_id)
-        for index, (entry, group) in enumerate(zip(catalog, groups, strict=True))
-    ]
-    rest = {k: v for k, v in raw.items() if k not in ("version", "providers", "catalog")}
-    new_raw = {"version": SETTINGS_FILE_VERSION, "providers": providers, "catalog": entries, **rest}
-    summary = tuple(
-        MigratedProvider(group.provider_id, name, group.type, counts[group])
-        for group, name in names.items()
-    )
-    return MigrationResult(raw=new_raw, migrated=True, providers=summary)
-
-
-def _read_groups(catalog: list[Any]) -> tuple[list[_Group], list[_Problem]]:
-    groups: list[_Group] = []
-    problems: list[_Problem] = []
-    for index, entry in enumerate(catalog):
-        group, entry_problems = _entry_group(index, entry)
-        problems += entry_problems
-        if group is not None:
-            groups.append(group)
-    return groups, problems
-
-
-def _entry_group(index: int, entry: object) -> tuple[_Group | None, list[_Problem]]:
-    path = f"catalog[{index}]"
-    if not isinstance(entry, Mapping):
-        return None, [_Problem(path, "expected an object")]
-    problems = _model_id_problems(path, entry)
-    config = entry.get("providerConfig")
-    if config is None:
-        problems.append(_Problem(path, "missing providerConfig (which provider serves it)"))
-        return None, problems
-    if not isinstance(config, Mapping):
-        return None, [*problems, _Problem(f"{path}.providerConfig", "expected an object")]
-    group, config_problems = _config_group(f"{path}.providerConfig", config)
-    return group, problems + config_problems
-
-
-def _model_id_problems(path: str, entry: Mapping[str, Any]) -> list[_Problem]:
-    key = "modelId" if "modelId" in entry else "model"
-    value = entry.get(key)
-    if value is None:
-        return [_Problem(path, "missing modelId (or model)")]
-    if not isinstance(value, str) or not value.strip():
-        return [_Problem(f"{path}.{key}", "expected a non-empty string")]
-    return []
-
-
-def _config_group(path: str, config: Mapping[str, Any]) -> tuple[_Group | None, list[_Problem]]:
-    provider_type, problems = _provider_type(path, config.get("providerType"))
-    api_key = _optional_text(path, "apiKey", config, problems)
-    base_url = _optional_text(path, "baseUrl", config, problems)
-    if provider_type is ProviderType.MOCK:
-        # The mock serves without credentials; whatever key a file carries is noise.
-        api_key = base_url = None
-    elif provider_type is not None and provider_type.needs_base_url and base_url is None:
-        problems.append(_Problem(f"{path}.baseUrl", "required for openai_compatible providers"))
-    if problems or provider_type is None:
-        return None, problems
-    return _Group(provider_type, api_key, base_url), []
-
-
-def _optional_text(
-    path: str, key: str, config: Mapping[str, Any], problems: list[_Problem]
-) -> str | None:
-    value = config.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        problems.append(_Problem(f"{path}.{key}", "expected a string"))
-        return None
-    return value
-
-
-def _provider_type(path: str, value: object) -> tuple[ProviderType | None, list[_Problem]]:
-    if value is None:
-        return None, [_Problem(path, "missing providerType")]
-    if not isinstance(value, str):
-        return None, [_Problem(f"{path}.providerType", "expected a string")]
-    normalized = value.strip().lower()
-    if normalized in _VALID_TYPES:
-        return ProviderType(normalized), []
-    if normalized in _TYPE_ALIASES:
-        return _TYPE_ALIASES[normalized], []
-    valid = ", ".join(t.value for t in ProviderType)
-    aliases = ", ".join(sorted(_TYPE_ALIASES))
-    # Short values are type names gone wrong; a long one may be a key pasted in the wrong box.
-    shown = repr(value) if len(value) <= 32 else f"(a {len(value)}-character value)"
-    message = f"unknown provider type {shown}; valid types: {valid} (also accepted: {aliases})"
-    return None, [_Problem(f"{path}.providerType", message)]
-
-
-def _provider_names(groups: Sequence[_Group]) -> dict[_Group, str]:
-    """Plain type name when a type yields one provider, numbered by first appearance else."""
-    per_type = Counter(group.type for group in groups)
-    numbered: Counter[ProviderType] = Counter()
-    names: dict[_Group, str] = {}
-    for group in groups:
-        name = _DISPLAY_NAMES[group.type]
-        if per_type[group.type] > 1:
-            numbered[group.type] += 1
-            name = f"{name} {numbered[group.type]}"
-        names[group] = name
-    return names
-
-
-def _provider_json(group: _Group, name: str) -> dict[str, Any]:
-    provider: dict[str, Any] = {
-        "id": str(group.provider_id),
-        "name": name,
-        "type": group.type.value,
-        "description": None,
-        "website": None,
-        "defaultModel": None,
+# The migration and loader modules import this one, so importing them here at import time
+# would be circular: their names are resolved on first access instead (PEP 562).
+_REEXPORTS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "LEGACY_PROVIDER_NAMESPACE": "tollway.domain.settings_migration",
+        "MigratedProvider": "tollway.domain.settings_migration",
+        "MigrationResult": "tollway.domain.settings_migration",
+        "is_legacy": "tollway.domain.settings_migration",
+        "migrate_legacy": "tollway.domain.settings_migration",
+        "load_settings_file": "tollway.domain.settings_file_loader",
     }
-    credentials = group.credentials()
-    if credentials:
-        provider["credentials"] = credentials
-    return provider
+)
 
 
-def _migrate_entry(index: int, entry: Mapping[str, Any], provider_id: UUID) -> dict[str, Any]:
-    """The entry with providerConfig replaced by providerId; other fields carried over."""
-    rest = {k: v for k, v in entry.items() if k not in ("providerConfig", "providerId")}
-    model_id = rest.pop("modelId") if "modelId" in rest else rest.pop("model")
-    name = rest.pop("name", None)
-    if name is None and "displayName" in rest:
-        name = rest.pop("displayName")
-    entry_id = rest.pop("id", None)
-    if entry_id is None:
-        entry_id = str(uuid5(provider_id, json.dumps([model_id, index])))
-    head = {"id": entry_id, "providerId": str(provider_id), "modelId": model_id}
-    # A missing name stays missing: the parser defaults it to modelId.
-    return {**head, **({"name": name} if name is not None else {}), **rest}
-
-
-# ---------------------------------------------------------------------------- the file
-
-
-def load_settings_file(
-    path: Path, *, require_known_providers: bool = False
-) -> tuple[SettingsDocument, MigrationResult | None]:
-    """Read and validate a settings file, migrating a legacy one in place first.
-
-    The migration result is None when the file was already current. A legacy file is
-    rewritten atomically only once its migrated form validates, so on any error the file
-    is untouched and no backup is made.
-    """
-    target = path.resolve()  # through a symlink: replace the file, not the link
-    original = _read_bytes(target)
-    try:
-        raw = _decode_json(original)
-        if not is_legacy(raw):
-            return parse_document(raw, require_known_providers=require_known_providers), None
-        result = migrate_legacy(raw)
-        doc = parse_document(result.raw, require_known_providers=require_known_providers)
-    except ValidationError as exc:
-        raise ValidationError(f"{path}: {exc.message}", details=exc.details) from None
-    backup = _write_migrated(target, original, result.raw)
-    return doc, replace(result, backup_path=backup)
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ValidationError(f"{path}: cannot read the settings file: {exc.strerror}") from None
-
-
-def _decode_json(data: bytes) -> object:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValidationError(f"not UTF-8 text (byte offset {exc.start})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        # exc.msg names the problem without quoting the document (which may hold keys).
-        message = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        raise ValidationError(message, details={"line": exc.lineno, "column": exc.colno}) from None
-
-
-def _write_migrated(target: Path, original: bytes, raw: Mapping[str, Any]) -> Path:
-    """Backup first, then replace: a crash in between leaves the original in place."""
-    info = target.stat()
-    # The file holds API keys: never wider than it was, never wider than owner read/write.
-    mode = stat.S_IMODE(info.st_mode) & _SAFE_MODE_BITS
-    data = (json.dumps(raw, indent=2, ensure_ascii=False) + "\n").encode()
-    try:
-        backup = _write_backup(target, original, mode, info)
-        _replace_atomically(target, data, mode, info)
-    except OSError as exc:
-        raise ConfigurationError(
-            f"{target}: cannot write the migrated settings file ({exc.strerror}); "
-            "the original is unchanged"
-        ) from exc
-    return backup
-
-
-def _write_backup(target: Path, data: bytes, mode: int, info: os.stat_result) -> Path:
-    # Never overwrite an existing backup: it may be the only copy of something else.
-    for attempt in range(1000):
-        suffix = ".bak" if attempt == 0 else f".bak.{attempt}"
-        candidate = target.with_name(target.name + suffix)
-        try:
-            fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _SAFE_MODE_BITS)
-        except FileExistsError:
-            continue
-        _fill(fd, data, mode, info)
-        return candidate
-    raise FileExistsError(f"no free backup name next to {target.name}")
-
-
-def _replace_atomically(target: Path, data: bytes, mode: int, info: os.stat_result) -> None:
-    # Same directory as the target, so os.replace is a rename on one filesystem.
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        _fill(fd, data, mode, info)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_directory(target.parent)
-
-
-def _fill(fd: int, data: bytes, mode: int, info: os.stat_result) -> None:
-    """Write, set owner and mode, flush to disk, close."""
-    with os.fdopen(fd, "wb") as handle:
-        # Keep the original owner when allowed (e.g. root migrating a user's file).
-        with contextlib.suppress(OSError):
-            os.fchown(handle.fileno(), info.st_uid, info.st_gid)
-        os.fchmod(handle.fileno(), mode)
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename durable; some filesystems refuse to fsync a directory.
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+def __getattr__(name: str) -> object:
+    module = _REEXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from tollway.domain.common import Actor, Input, Name, Output, audit, target
 from tollway.errors import ConflictError, NotFoundError
 from tollway.store.db import Database
-from tollway.store.tables import LimitsInfo, ProviderKey, Team, utcnow
+from tollway.store.tables import LimitsInfo, ProviderKey, Team, TollwayKey, utcnow
 
 
 class TeamCreate(Input):
@@ -80,14 +80,14 @@ class TeamService:
     def delete(self, team_id: uuid.UUID, actor: Actor) -> None:
         with self._db.session() as session:
             team = get_team(session, team_id)
-            owned = session.exec(
-                select(func.count()).select_from(ProviderKey).where(ProviderKey.team_id == team_id)
-            ).one()
-            if owned:
-                raise ConflictError(
-                    f"team '{team_id}' still owns {owned} provider key(s); "
-                    "delete or reassign them first"
-                )
+            for table, what in ((ProviderKey, "provider key"), (TollwayKey, "tollway key")):
+                owned = session.exec(
+                    select(func.count()).select_from(table).where(table.team_id == team_id)
+                ).one()
+                if owned:
+                    raise ConflictError(
+                        f"team '{team_id}' still owns {owned} {what}(s); delete them first"
+                    )
             for limits in session.exec(select(LimitsInfo).where(LimitsInfo.scope_id == team_id)):
                 session.delete(limits)
             session.delete(team)

@@ -55,3 +55,12 @@ class LimitScope(StrEnum):
     PROVIDER = "provider"
     PROVIDER_KEY = "provider_key"
     TEAM = "team"
+    TOLLWAY_KEY = "tollway_key"
+
+
+class RoutingStrategy(StrEnum):
+    """How deployments of one public model are ordered."""
+
+    PRIORITY = "priority"  # highest Model.priority first
+    CHEAPEST = "cheapest"  # lowest price per token first (PricingInfo, then LiteLLM's map)
+    WEIGHTED = "weighted"  # random, proportional to Model.weight

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     DateTime,
     Dialect,
@@ -32,6 +33,7 @@ from tollway.store.enums import (
     ProviderKeyStatus,
     ProviderStatus,
     ProviderType,
+    RoutingStrategy,
 )
 
 
@@ -162,6 +164,7 @@ class Model(SQLModel, table=True):
     openrouter_model_id: str | None = Field(default=None, max_length=400)
     priority: int = 0
     weight: int = 1
+    routing_strategy: RoutingStrategy = _enum(RoutingStrategy, RoutingStrategy.PRIORITY)
     status: ModelStatus = _enum(ModelStatus, ModelStatus.UNVERIFIED)
     status_reason: str | None = Field(default=None, max_length=400)
     enabled: bool = True
@@ -244,3 +247,34 @@ class AdminToken(SQLModel, table=True):
     name: str = Field(max_length=200)
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = _timestamp()
+
+
+class TollwayKey(SQLModel, table=True):
+    """What agents authenticate with. Only a SHA-256 digest is stored; the key is
+    shown once at creation."""
+
+    __tablename__ = "tollway_keys"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    team_id: uuid.UUID | None = Field(
+        default=None, foreign_key="teams.id", index=True, ondelete="RESTRICT"
+    )
+    name: str = Field(max_length=200)
+    prefix: str = Field(max_length=16)
+    key_hash: str = Field(max_length=64, unique=True)
+    allowed_models: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    expires_at: datetime | None = _maybe_timestamp()
+    revoked_at: datetime | None = _maybe_timestamp()
+    last_used_at: datetime | None = _maybe_timestamp()
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class ControlState(SQLModel, table=True):
+    """One row. ``routing_version`` goes up with every audited change, so each
+    replica knows when to rebuild its in-memory routing table."""
+
+    __tablename__ = "control_state"
+
+    id: int = Field(default=1, primary_key=True)
+    routing_version: int = Field(default=0, sa_type=BigInteger)

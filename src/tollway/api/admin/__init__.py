@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tollway.api.admin import audit, limits, models, pricing, providers, settings_io, teams
+from tollway.api.admin import (
+    audit,
+    limits,
+    models,
+    pricing,
+    providers,
+    settings_io,
+    teams,
+    tollway_keys,
+)
 from tollway.api.errors import ERROR_RESPONSES
 
 
 def admin_router() -> APIRouter:
     router = APIRouter(prefix="/admin/v1", responses=ERROR_RESPONSES)
-    for module in (providers, models, teams, pricing, limits, audit, settings_io):
+    for module in (providers, models, teams, tollway_keys, pricing, limits, audit, settings_io):
         router.include_router(module.router)
     return router

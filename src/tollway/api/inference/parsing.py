@@ -1,0 +1,103 @@
+"""Reading and checking /v1 request bodies before anything goes upstream."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from tollway.engine.base import Endpoint
+from tollway.errors import InferenceError, invalid_request
+
+# tollway chooses the provider and its credentials; a client must not override them.
+_FORBIDDEN_FIELDS = frozenset(
+    {
+        "api_key",
+        "api_base",
+        "base_url",
+        "api_version",
+        "custom_llm_provider",
+        "organization",
+        "extra_headers",
+        "mock_response",
+        "user_api_key",
+    }
+)
+
+_REQUIRED_FIELD = {
+    Endpoint.CHAT: "messages",
+    Endpoint.COMPLETIONS: "prompt",
+    Endpoint.EMBEDDINGS: "input",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedBody:
+    model: str
+    body: dict[str, Any]  # without "model": the engine names the deployment's own
+    stream: bool
+    wants_usage: bool
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refused with 413 as soon as it exceeds ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_body(raw: bytes, endpoint: Endpoint) -> ParsedBody:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise invalid_request(
+            "We could not parse the JSON body of your request. Send valid JSON with "
+            "'Content-Type: application/json'."
+        ) from None
+    if not isinstance(body, dict):
+        raise invalid_request("The request body must be a JSON object.")
+    _check_fields(body, endpoint)
+    model = body.pop("model")
+    stream = body.get("stream", False)
+    options = body.get("stream_options")
+    wants_usage = isinstance(options, dict) and options.get("include_usage") is True
+    return ParsedBody(model=model, body=body, stream=stream, wants_usage=wants_usage)
+
+
+def _check_fields(body: dict[str, Any], endpoint: Endpoint) -> None:
+    forbidden = sorted(_FORBIDDEN_FIELDS.intersection(body))
+    if forbidden:
+        raise invalid_request(
+            f"Unsupported parameter: `{forbidden[0]}`. tollway chooses the provider and its "
+            "credentials; remove it from the request.",
+            param=forbidden[0],
+        )
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise invalid_request("You must provide a model parameter.", param="model")
+    required = _REQUIRED_FIELD[endpoint]
+    if body.get(required) in (None, "", []):
+        raise invalid_request(f"Missing required parameter: '{required}'.", param=required)
+    if endpoint is Endpoint.CHAT and not isinstance(body["messages"], list):
+        raise invalid_request("'messages' must be an array of messages.", param="messages")
+    if not isinstance(body.get("stream", False), bool):
+        raise invalid_request("'stream' must be a boolean.", param="stream")
+    if endpoint is Endpoint.EMBEDDINGS and body.get("stream"):
+        raise invalid_request("Embeddings cannot be streamed.", param="stream")
+
+
+def _too_large(limit: int) -> InferenceError:
+    return invalid_request(
+        f"Request body too large: the limit is {limit} bytes (TOLLWAY_SERVER__MAX_BODY_BYTES).",
+        status=413,
+    )

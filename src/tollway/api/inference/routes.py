@@ -1,0 +1,135 @@
+"""The /v1 endpoints: plain Starlette routes over the inference service."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, Router
+from starlette.types import ASGIApp
+
+from tollway.api.inference.errors import error_response, internal_error
+from tollway.api.inference.parsing import parse_body, read_body
+from tollway.api.inference.streaming import SSEResponse, client_events
+from tollway.domain.inference import InferenceRequest, InferenceService, Served
+from tollway.engine.base import Endpoint
+from tollway.errors import InferenceError, model_not_found
+from tollway.observability.metrics import Metrics
+
+Handler = Callable[[Request], Awaitable[Response | ASGIApp]]
+
+
+class DataPlane:
+    """What the /v1 routes need; attached to the app state at start."""
+
+    def __init__(self, service: InferenceService, metrics: Metrics, max_body_bytes: int) -> None:
+        self.service = service
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+
+def _plane(request: Request) -> DataPlane:
+    plane: DataPlane = request.app.state.data_plane
+    return plane
+
+
+def _headers(request_id: str, served: Served | None = None) -> dict[str, str]:
+    headers = {"x-tollway-request-id": request_id}
+    if served is not None:
+        headers["x-tollway-route"] = served.route.value
+        headers["x-tollway-provider"] = served.provider_name
+        if served.fallback_reason:
+            headers["x-tollway-fallback-reason"] = served.fallback_reason
+    return headers
+
+
+def _json(body: Any, headers: dict[str, str], status: int = 200) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def inference_endpoint(endpoint: Endpoint) -> Handler:
+    async def handle(request: Request) -> Response | ASGIApp:
+        request_id = uuid.uuid4().hex
+        plane = _plane(request)
+        started = time.perf_counter()
+        try:
+            response = await _serve(plane, request, endpoint, request_id)
+        except InferenceError as error:
+            plane.metrics.requests.labels(
+                endpoint.value, "none", f"{error.status_code // 100}xx"
+            ).inc()
+            return error_response(error, _headers(request_id))
+        except Exception as exc:  # never a stack trace or library text to the client
+            return error_response(internal_error(exc), _headers(request_id))
+        plane.metrics.latency.labels(endpoint.value, response[1].route.value).observe(
+            time.perf_counter() - started
+        )
+        plane.metrics.requests.labels(endpoint.value, response[1].route.value, "2xx").inc()
+        return response[0]
+
+    return handle
+
+
+async def _serve(
+    plane: DataPlane, request: Request, endpoint: Endpoint, request_id: str
+) -> tuple[Response | ASGIApp, Served]:
+    caller = plane.service.authenticate(request.headers.get("authorization"))
+    parsed = parse_body(await read_body(request, plane.max_body_bytes), endpoint)
+    call = InferenceRequest(request_id, endpoint, parsed.model, parsed.body, parsed.stream)
+    if not parsed.stream:
+        outcome = await plane.service.complete(caller, call)
+        outcome.value.body["model"] = parsed.model
+        return _json(outcome.value.body, _headers(request_id, outcome.served)), outcome.served
+    streamed = await plane.service.stream(caller, call)
+    events = client_events(streamed.value, model=parsed.model, wants_usage=parsed.wants_usage)
+    response = SSEResponse(
+        events, headers=_headers(request_id, streamed.served), on_close=streamed.value.aclose
+    )
+    return response, streamed.served
+
+
+async def list_models(request: Request) -> Response:
+    request_id = uuid.uuid4().hex
+    plane = _plane(request)
+    try:
+        caller = plane.service.authenticate(request.headers.get("authorization"))
+    except InferenceError as error:
+        return error_response(error, _headers(request_id))
+    data = [_model_object(name) for name in plane.service.visible_models(caller)]
+    return _json({"object": "list", "data": data}, _headers(request_id))
+
+
+async def get_model(request: Request) -> Response:
+    request_id = uuid.uuid4().hex
+    plane = _plane(request)
+    name = request.path_params["model"]
+    try:
+        caller = plane.service.authenticate(request.headers.get("authorization"))
+        if name not in plane.service.visible_models(caller):
+            raise model_not_found(name)
+    except InferenceError as error:
+        return error_response(error, _headers(request_id))
+    return _json(_model_object(name), _headers(request_id))
+
+
+def _model_object(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 0, "owned_by": "tollway"}
+
+
+def inference_router() -> Router:
+    return Router(
+        routes=[
+            Route("/chat/completions", inference_endpoint(Endpoint.CHAT), methods=["POST"]),
+            Route("/completions", inference_endpoint(Endpoint.COMPLETIONS), methods=["POST"]),
+            Route("/embeddings", inference_endpoint(Endpoint.EMBEDDINGS), methods=["POST"]),
+            Route("/models", list_models, methods=["GET"]),
+            Route("/models/{model:path}", get_model, methods=["GET"]),
+        ]
+    )

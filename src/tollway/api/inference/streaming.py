@@ -1,0 +1,114 @@
+"""Server-sent events for streamed completions.
+
+The first chunk was already received upstream when this response starts, so it
+goes out at once. A client that disconnects cancels the stream at the next await
+(we listen for ``http.disconnect`` instead of waiting for the next write to fail),
+and the upstream call is closed, shielded from that cancellation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+import anyio
+import orjson
+from starlette.types import Receive, Scope, Send
+
+from tollway.engine.base import EngineStream, StreamInterrupted
+from tollway.errors import InferenceError
+
+DONE = b"data: [DONE]\n\n"
+
+OnClose = Callable[[], Awaitable[None]]
+
+
+def sse(data: Mapping[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(data) + b"\n\n"
+
+
+def usage_only(chunk: Mapping[str, Any]) -> bool:
+    return not chunk.get("choices") and chunk.get("usage") is not None
+
+
+async def client_events(
+    stream: EngineStream, *, model: str, wants_usage: bool
+) -> AsyncIterator[bytes]:
+    """The upstream chunks as the client should see them.
+
+    Usage is always requested upstream (for metering); the usage-only chunk
+    reaches the client only if it asked for it.
+    """
+    try:
+        async for chunk in stream:
+            if not wants_usage:
+                if usage_only(chunk):
+                    continue
+                chunk.pop("usage", None)
+            chunk["model"] = model
+            yield sse(chunk)
+    except StreamInterrupted as exc:
+        # Too late for another deployment or a fallback: tell the client in-band.
+        yield sse(
+            {
+                "error": {
+                    "message": exc.message,
+                    "type": "server_error",
+                    "code": "stream_interrupted",
+                }
+            }
+        )
+        return
+    yield DONE
+
+
+class SSEResponse:
+    def __init__(
+        self,
+        events: AsyncIterator[bytes],
+        *,
+        headers: Mapping[str, str],
+        on_close: OnClose,
+    ) -> None:
+        self._events = events
+        self._headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        self._on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/event-stream; charset=utf-8"),
+                    (b"cache-control", b"no-cache"),
+                    (b"x-accel-buffering", b"no"),
+                    *self._headers,
+                ],
+            }
+        )
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(_cancel_on_disconnect, receive, group.cancel_scope)
+                await self._send_events(send)
+                group.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._on_close()
+
+    async def _send_events(self, send: Send) -> None:
+        async for event in self._events:
+            await send({"type": "http.response.body", "body": event, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            scope.cancel()
+            return
+
+
+def error_event(error: InferenceError) -> bytes:
+    return sse({"error": {"message": error.message, "type": error.error_type, "code": error.code}})

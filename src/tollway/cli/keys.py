@@ -1,0 +1,144 @@
+"""``tollway keys``: tollway keys that agents use on /v1."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+from tollway.cli import output
+from tollway.cli.client import connect, fields, usage_error
+from tollway.cli.output import JsonOption, col, when
+
+app = typer.Typer(
+    help="Tollway keys: what agents send as their OpenAI API key.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+KeyArg = Annotated[uuid.UUID, typer.Argument(metavar="KEY_ID", help="Tollway key id.")]
+ModelsOption = Annotated[
+    list[str] | None,
+    typer.Option("--model", metavar="NAME", help="Allow only this public model (repeatable)."),
+]
+ExpiresOption = Annotated[
+    datetime | None,
+    typer.Option(help="Expiry time, e.g. 2027-01-01T00:00:00+00:00 (UTC if no zone)."),
+]
+
+KEY_COLUMNS = (
+    col("id", "id"),
+    col("name", "name"),
+    col("prefix", "prefix"),
+    col("team", "team_id"),
+    col("models", "allowed_models"),
+    when("expires", "expires_at"),
+    when("revoked", "revoked_at"),
+    when("last used", "last_used_at"),
+)
+
+
+def _aware(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.astimezone()).isoformat()
+
+
+def show_key(key: dict[str, Any]) -> None:
+    output.show_record(key, KEY_COLUMNS, title=f"tollway key {key['name']}")
+
+
+@app.command("list")
+def list_keys(
+    ctx: typer.Context,
+    team: Annotated[uuid.UUID | None, typer.Option(help="Only this team's keys.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List tollway keys (never the keys themselves)."""
+    with connect(ctx) as api:
+        keys = api.get("/keys", params={"team_id": str(team)} if team else None)
+    output.emit(
+        keys,
+        as_json,
+        lambda: output.show_table(
+            keys, KEY_COLUMNS, empty="no keys; add one with `tollway keys create`"
+        ),
+    )
+
+
+@app.command("get")
+def get_key(ctx: typer.Context, key_id: KeyArg, as_json: JsonOption = False) -> None:
+    """Show one tollway key."""
+    with connect(ctx) as api:
+        key = api.get(f"/keys/{key_id}")
+    output.emit(key, as_json, lambda: show_key(key))
+
+
+@app.command("create")
+def create_key(
+    ctx: typer.Context,
+    *,
+    name: Annotated[str, typer.Option(help="What the key is for.")],
+    team: Annotated[
+        uuid.UUID | None, typer.Option(help="Owning team (its BYOK keys first).")
+    ] = None,
+    model: ModelsOption = None,
+    expires: ExpiresOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a key. It is printed once: store it now."""
+    body = fields(
+        name=name,
+        team_id=str(team) if team else None,
+        allowed_models=model or None,
+        expires_at=_aware(expires),
+    )
+    with connect(ctx) as api:
+        key = api.post("/keys", body)
+
+    def render() -> None:
+        show_key(key)
+        output.note(f"key (shown once): {key['key']}")
+
+    output.emit(key, as_json, render)
+
+
+@app.command("update")
+def update_key(
+    ctx: typer.Context,
+    key_id: KeyArg,
+    *,
+    name: Annotated[str | None, typer.Option(help="New name.")] = None,
+    model: ModelsOption = None,
+    all_models: Annotated[bool, typer.Option("--all-models", help="Allow every model.")] = False,
+    expires: ExpiresOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Rename a key, change its models, or set its expiry (a past time expires it now)."""
+    body = fields(name=name, allowed_models=model or None, expires_at=_aware(expires))
+    if all_models:
+        body["allowed_models"] = None
+    if not body:
+        usage_error("nothing to update: pass at least one option")
+    with connect(ctx) as api:
+        key = api.patch(f"/keys/{key_id}", body)
+    output.emit(key, as_json, lambda: show_key(key))
+
+
+@app.command("revoke")
+def revoke_key(ctx: typer.Context, key_id: KeyArg, as_json: JsonOption = False) -> None:
+    """Revoke a key: every replica refuses it within seconds."""
+    with connect(ctx) as api:
+        key = api.post(f"/keys/{key_id}/revoke", {})
+    output.emit(key, as_json, lambda: output.done(f"revoked tollway key {key['prefix']}…"))
+
+
+@app.command("delete")
+def delete_key(ctx: typer.Context, key_id: KeyArg, as_json: JsonOption = False) -> None:
+    """Delete a key."""
+    with connect(ctx) as api:
+        api.delete(f"/keys/{key_id}")
+    result = {"id": str(key_id), "deleted": True}
+    output.emit(result, as_json, lambda: output.done(f"deleted tollway key {key_id}"))

@@ -1,0 +1,279 @@
+"""Migrating a legacy settings file to the current format: pure rules, no disk access.
+
+A legacy file has a catalog but no providers: each catalog entry embeds a
+``providerConfig`` (type, API key, base URL). Entries that share a configuration become
+one provider, with an id derived from that configuration, so migrating the same file
+twice, or on two installs, yields the same ids. Secrets never appear in error messages
+or reprs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final, TypeGuard
+from uuid import UUID, uuid5
+
+from tollway.domain.settings_file import SETTINGS_FILE_VERSION, SettingsProblem, settings_error
+from tollway.store.enums import ProviderType
+
+__all__ = [
+    "LEGACY_PROVIDER_NAMESPACE",
+    "MigratedProvider",
+    "MigrationResult",
+    "is_legacy",
+    "migrate_legacy",
+]
+
+# Fixed forever: migrated provider ids derive from it, so re-running a migration (or
+# migrating the same legacy file on two installs) yields the same ids.
+LEGACY_PROVIDER_NAMESPACE: Final = UUID("7e46b8d8-8ad4-5a71-a1f6-7cf7fc074aaa")
+
+# Spellings seen in other products' files. Small on purpose: each entry is a guess about
+# someone else's vocabulary, and a wrong guess routes traffic to the wrong provider.
+_TYPE_ALIASES: Final[Mapping[str, ProviderType]] = MappingProxyType(
+    {
+        "claude": ProviderType.ANTHROPIC,
+        "custom": ProviderType.OPENAI_COMPATIBLE,
+        "google": ProviderType.GEMINI,
+        "openai-compatible": ProviderType.OPENAI_COMPATIBLE,
+        "openai_like": ProviderType.OPENAI_COMPATIBLE,
+        "together": ProviderType.TOGETHER_AI,
+    }
+)
+
+_DISPLAY_NAMES: Final[Mapping[ProviderType, str]] = MappingProxyType(
+    {
+        ProviderType.OPENAI: "OpenAI",
+        ProviderType.ANTHROPIC: "Anthropic",
+        ProviderType.GEMINI: "Gemini",
+        ProviderType.COHERE: "Cohere",
+        ProviderType.MISTRAL: "Mistral",
+        ProviderType.GROQ: "Groq",
+        ProviderType.TOGETHER_AI: "Together AI",
+        ProviderType.OPENROUTER: "OpenRouter",
+        ProviderType.OPENAI_COMPATIBLE: "OpenAI-compatible",
+        ProviderType.MOCK: "Mock",
+    }
+)
+_VALID_TYPES: Final = frozenset(t.value for t in ProviderType)
+
+
+@dataclass(frozen=True, slots=True)
+class MigratedProvider:
+    id: UUID
+    name: str
+    type: ProviderType
+    entry_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationResult:
+    # The document holds plaintext API keys: keep it out of repr (and so out of logs).
+    raw: dict[str, Any] = field(repr=False)
+    migrated: bool
+    providers: tuple[MigratedProvider, ...] = ()
+    backup_path: Path | None = None
+
+    def summary(self) -> str:
+        if not self.migrated:
+            return "nothing to migrate: the file is already in the current format"
+        entries = sum(p.entry_count for p in self.providers)
+        parts = ", ".join(
+            f"{p.name} ({p.entry_count} entr{'y' if p.entry_count == 1 else 'ies'})"
+            for p in self.providers
+        )
+        text = f"migrated {entries} catalog entries to {len(self.providers)} providers"
+        text += f": {parts}" if parts else ""
+        return text + (f"; original kept at {self.backup_path}" if self.backup_path else "")
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """What makes two legacy entries share one provider."""
+
+    type: ProviderType
+    api_key: str | None = field(repr=False)
+    base_url: str | None
+
+    @property
+    def provider_id(self) -> UUID:
+        # The key itself feeds nothing but credentials; its digest keeps one id per key.
+        # Ids are logged and shown everywhere, so nothing key-derived beyond a hash goes in.
+        digest = hashlib.sha256(self.api_key.encode()).hexdigest() if self.api_key else None
+        return uuid5(
+            LEGACY_PROVIDER_NAMESPACE, json.dumps([self.type.value, digest, self.base_url])
+        )
+
+    def credentials(self) -> dict[str, str]:
+        out = {"apiKey": self.api_key, "baseUrl": self.base_url}
+        return {key: value for key, value in out.items() if value is not None}
+
+
+def is_legacy(raw: object) -> TypeGuard[Mapping[str, Any]]:
+    """A legacy file has a catalog but no top-level providers array."""
+    return isinstance(raw, Mapping) and "catalog" in raw and "providers" not in raw
+
+
+def migrate_legacy(raw: Mapping[str, Any]) -> MigrationResult:
+    """Turn a legacy document into the current format; a no-op for anything else.
+
+    Raises ValidationError listing every bad entry (by index) and changes nothing.
+    """
+    if not is_legacy(raw):
+        return MigrationResult(raw=dict(raw), migrated=False)
+    catalog = raw["catalog"]
+    if not isinstance(catalog, list):
+        raise settings_error(
+            [SettingsProblem("catalog", "expected an array of entries")], "cannot migrate"
+        )
+    groups, problems = _read_groups(catalog)
+    if problems:
+        raise settings_error(problems, "cannot migrate legacy settings file")
+    names = _provider_names(list(dict.fromkeys(groups)))
+    counts = Counter(groups)
+    providers = [_provider_json(group, name) for group, name in names.items()]
+    entries = [
+        _migrate_entry(index, entry, group.provider_id)
+        for index, (entry, group) in enumerate(zip(catalog, groups, strict=True))
+    ]
+    rest = {k: v for k, v in raw.items() if k not in ("version", "providers", "catalog")}
+    new_raw = {"version": SETTINGS_FILE_VERSION, "providers": providers, "catalog": entries, **rest}
+    summary = tuple(
+        MigratedProvider(group.provider_id, name, group.type, counts[group])
+        for group, name in names.items()
+    )
+    return MigrationResult(raw=new_raw, migrated=True, providers=summary)
+
+
+def _read_groups(catalog: list[Any]) -> tuple[list[_Group], list[SettingsProblem]]:
+    groups: list[_Group] = []
+    problems: list[SettingsProblem] = []
+    for index, entry in enumerate(catalog):
+        group, entry_problems = _entry_group(index, entry)
+        problems += entry_problems
+        if group is not None:
+            groups.append(group)
+    return groups, problems
+
+
+def _entry_group(index: int, entry: object) -> tuple[_Group | None, list[SettingsProblem]]:
+    path = f"catalog[{index}]"
+    if not isinstance(entry, Mapping):
+        return None, [SettingsProblem(path, "expected an object")]
+    problems = _model_id_problems(path, entry)
+    config = entry.get("providerConfig")
+    if config is None:
+        problems.append(SettingsProblem(path, "missing providerConfig (which provider serves it)"))
+        return None, problems
+    if not isinstance(config, Mapping):
+        return None, [*problems, SettingsProblem(f"{path}.providerConfig", "expected an object")]
+    group, config_problems = _config_group(f"{path}.providerConfig", config)
+    return group, problems + config_problems
+
+
+def _model_id_problems(path: str, entry: Mapping[str, Any]) -> list[SettingsProblem]:
+    key = "modelId" if "modelId" in entry else "model"
+    value = entry.get(key)
+    if value is None:
+        return [SettingsProblem(path, "missing modelId (or model)")]
+    if not isinstance(value, str) or not value.strip():
+        return [SettingsProblem(f"{path}.{key}", "expected a non-empty string")]
+    return []
+
+
+def _config_group(
+    path: str, config: Mapping[str, Any]
+) -> tuple[_Group | None, list[SettingsProblem]]:
+    provider_type, problems = _provider_type(path, config.get("providerType"))
+    api_key = _optional_text(path, "apiKey", config, problems)
+    base_url = _optional_text(path, "baseUrl", config, problems)
+    if provider_type is ProviderType.MOCK:
+        # The mock serves without credentials; whatever key a file carries is noise.
+        api_key = base_url = None
+    elif provider_type is not None and provider_type.needs_base_url and base_url is None:
+        problems.append(
+            SettingsProblem(f"{path}.baseUrl", "required for openai_compatible providers")
+        )
+    if problems or provider_type is None:
+        return None, problems
+    return _Group(provider_type, api_key, base_url), []
+
+
+def _optional_text(
+    path: str, key: str, config: Mapping[str, Any], problems: list[SettingsProblem]
+) -> str | None:
+    value = config.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        problems.append(SettingsProblem(f"{path}.{key}", "expected a string"))
+        return None
+    return value
+
+
+def _provider_type(path: str, value: object) -> tuple[ProviderType | None, list[SettingsProblem]]:
+    if value is None:
+        return None, [SettingsProblem(path, "missing providerType")]
+    if not isinstance(value, str):
+        return None, [SettingsProblem(f"{path}.providerType", "expected a string")]
+    normalized = value.strip().lower()
+    if normalized in _VALID_TYPES:
+        return ProviderType(normalized), []
+    if normalized in _TYPE_ALIASES:
+        return _TYPE_ALIASES[normalized], []
+    valid = ", ".join(t.value for t in ProviderType)
+    aliases = ", ".join(sorted(_TYPE_ALIASES))
+    # Short values are type names gone wrong; a long one may be a key pasted in the wrong box.
+    shown = repr(value) if len(value) <= 32 else f"(a {len(value)}-character value)"
+    message = f"unknown provider type {shown}; valid types: {valid} (also accepted: {aliases})"
+    return None, [SettingsProblem(f"{path}.providerType", message)]
+
+
+def _provider_names(groups: Sequence[_Group]) -> dict[_Group, str]:
+    """Plain type name when a type yields one provider, numbered by first appearance else."""
+    per_type = Counter(group.type for group in groups)
+    numbered: Counter[ProviderType] = Counter()
+    names: dict[_Group, str] = {}
+    for group in groups:
+        name = _DISPLAY_NAMES[group.type]
+        if per_type[group.type] > 1:
+            numbered[group.type] += 1
+            name = f"{name} {numbered[group.type]}"
+        names[group] = name
+    return names
+
+
+def _provider_json(group: _Group, name: str) -> dict[str, Any]:
+    provider: dict[str, Any] = {
+        "id": str(group.provider_id),
+        "name": name,
+        "type": group.type.value,
+        "description": None,
+        "website": None,
+        "defaultModel": None,
+    }
+    credentials = group.credentials()
+    if credentials:
+        provider["credentials"] = credentials
+    return provider
+
+
+def _migrate_entry(index: int, entry: Mapping[str, Any], provider_id: UUID) -> dict[str, Any]:
+    """The entry with providerConfig replaced by providerId; other fields carried over."""
+    rest = {k: v for k, v in entry.items() if k not in ("providerConfig", "providerId")}
+    model_id = rest.pop("modelId") if "modelId" in rest else rest.pop("model")
+    name = rest.pop("name", None)
+    if name is None and "displayName" in rest:
+        name = rest.pop("displayName")
+    entry_id = rest.pop("id", None)
+    if entry_id is None:
+        entry_id = str(uuid5(provider_id, json.dumps([model_id, index])))
+    head = {"id": entry_id, "providerId": str(provider_id), "modelId": model_id}
+    # A missing name stays missing: the parser defaults it to modelId.
+    return {**head, **({"name": name} if name is not None else {}), **rest}

@@ -1,0 +1,1 @@
+"""Engines execute one chosen deployment: LiteLLM (embedded or remote) or OpenRouter."""

@@ -1,0 +1,153 @@
+"""The engine contract: run exactly one deployment that routing chose.
+
+tollway decides, the engine executes. An engine never picks another deployment,
+never retries, and never falls back: it reports what happened as one of the
+errors below, and routing decides what to do next.
+
+Streams are sequences of parsed OpenAI chunks (dicts). Engines always ask the
+upstream for usage (``stream_options.include_usage``); whether the client sees
+the usage chunk is decided above the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from tollway.secrets.base import SecretValue
+
+
+class Endpoint(StrEnum):
+    CHAT = "chat"  # POST /v1/chat/completions
+    COMPLETIONS = "completions"  # POST /v1/completions
+    EMBEDDINGS = "embeddings"  # POST /v1/embeddings
+
+
+class Route(StrEnum):
+    LITELLM = "litellm"
+    OPENROUTER = "openrouter"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One deployment, with everything needed to call it and nothing more."""
+
+    deployment_id: str
+    litellm_model: str  # "<litellm prefix>/<provider model id>", e.g. "anthropic/claude-x"
+    api_key: SecretValue | None
+    api_base: str | None
+    timeout_seconds: float
+    mock: bool = False  # the built-in mock provider: answered without any network
+
+
+@dataclass(frozen=True, slots=True)
+class EngineCall:
+    endpoint: Endpoint
+    body: Mapping[str, Any]  # the client's body; the engine replaces "model" with the target's
+    target: Target
+    stream: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
+@dataclass(slots=True)
+class EngineResult:
+    """A complete, successful, OpenAI-shaped response."""
+
+    body: dict[str, Any]
+    usage: Usage | None = None
+    cost_usd: float | None = None  # the engine's own reported cost, when it gives one
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class EngineStream(Protocol):
+    """Chunks of a streamed response. The first chunk has already been received
+    when ``open_stream`` returns, so failures before the first byte are raised
+    there, where routing can still try another deployment or fall back."""
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]: ...
+
+    async def aclose(self) -> None:
+        """Stop the upstream call (client went away, or we are done)."""
+        ...
+
+
+class Engine(Protocol):
+    @property
+    def route(self) -> Route: ...
+
+    async def call(self, call: EngineCall) -> EngineResult: ...
+
+    async def open_stream(self, call: EngineCall) -> EngineStream: ...
+
+    async def ready(self) -> bool:
+        """A cheap probe: can this engine take calls right now?"""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+# -- what can go wrong -----------------------------------------------------------------
+
+
+class EngineError(Exception):
+    """Base of everything an engine raises. Messages are safe to show and log:
+    they never contain credentials or raw upstream bodies."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class EngineUnavailable(EngineError):  # noqa: N818  (the contract's names)
+    """The engine itself cannot serve: unreachable, timed out before the first
+    byte, or failing on its own (not because a provider failed)."""
+
+
+class EngineMisconfigured(EngineError):  # noqa: N818  (the contract's names)
+    """The engine answered but cannot run this deployment: unknown model or
+    provider, missing credentials. Not the client's fault."""
+
+
+class UpstreamError(EngineError):
+    """The provider answered with an error (or could not be reached by the engine).
+
+    ``retryable``: 429, 5xx, timeouts and connection errors; another deployment
+    may succeed. ``key_rejected``: 401/403 from the provider; the provider key is
+    bad, not the request. Otherwise the request itself was refused (400, 404,
+    422) and the same request would fail anywhere: it goes back to the client.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        error_type: str = "upstream_error",
+        code: str | None = None,
+        param: str | None = None,
+        retryable: bool = False,
+        key_rejected: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.code = code
+        self.param = param
+        self.retryable = retryable
+        self.key_rejected = key_rejected
+        self.retry_after = retry_after
+
+
+class StreamInterrupted(EngineError):  # noqa: N818  (the contract's names)
+    """The stream failed after its first chunk: too late to try anything else."""

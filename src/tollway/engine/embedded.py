@@ -1,0 +1,220 @@
+"""The embedded engine: the litellm SDK in this process, one deployment per call.
+
+Each call goes straight to ``litellm.acompletion`` / ``atext_completion`` /
+``aembedding`` with the target's model, key and base URL: no Router (building one
+per call costs milliseconds, and tollway already chose the deployment), LiteLLM's
+retries off (``num_retries=0`` for LiteLLM, ``max_retries=0`` for the OpenAI SDK
+under it). LiteLLM caches one SDK client, with its own connection pool, per
+(api key hash, api base, timeout, max_retries, event loop) for 10 minutes, so
+repeated calls to a deployment reuse warm connections as long as its timeout is
+stable. The timeout is an ``httpx.Timeout``: 3 s to connect (a dead host fails
+fast), the target's timeout for each read.
+
+Client bodies pass through as they came, except for the keys LiteLLM would read
+as its own instructions (``api_base``, ``mock_response``, ``metadata``, pricing,
+callbacks…): a client must never redirect a provider key or change the price.
+``drop_params`` is on by default: a public model name may be served by several
+providers, and a request that is valid for one should not fail on another
+because it carries an optional knob (``seed``, ``logit_bias``…) that provider
+lacks. Unknown parameters still reach OpenAI-compatible upstreams either way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from types import ModuleType
+from typing import Any
+
+from tollway.engine.base import (
+    Endpoint,
+    EngineCall,
+    EngineMisconfigured,
+    EngineResult,
+    Route,
+    StreamInterrupted,
+    Usage,
+)
+from tollway.engine.http_common import call_timeout
+from tollway.engine.litellm_env import load_litellm
+from tollway.engine.litellm_errors import clean_message, map_litellm_error
+from tollway.engine.mock import mock_embeddings, mock_reply, mock_usage, usage_dict
+from tollway.engine.wire import (
+    allowed_openai_params,
+    bare_model,
+    clean_openai,
+    is_litellm_reserved,
+    litellm_api_base,
+    litellm_model_for,
+    positive_cost,
+    upstream_error,
+    usage_from,
+)
+
+
+class EmbeddedEngine:
+    """``Engine`` backed by the litellm SDK. Construct once per process (imports litellm)."""
+
+    def __init__(self, *, drop_params: bool = True, redact_messages: bool = False) -> None:
+        self._litellm: ModuleType = load_litellm(redact_messages=redact_messages)
+        self._drop_params = drop_params
+        self._reserved = _reserved_params(self._litellm)
+        self._functions: dict[Endpoint, Callable[..., Awaitable[Any]]] = {
+            Endpoint.CHAT: self._litellm.acompletion,
+            Endpoint.COMPLETIONS: self._litellm.atext_completion,
+            Endpoint.EMBEDDINGS: self._litellm.aembedding,
+        }
+
+    @property
+    def route(self) -> Route:
+        return Route.LITELLM
+
+    async def call(self, call: EngineCall) -> EngineResult:
+        if call.target.mock and call.endpoint is Endpoint.EMBEDDINGS:
+            body = mock_embeddings(call, bare_model(call.target.litellm_model))
+            return EngineResult(body=body, usage=usage_from(body["usage"]))
+        kwargs, secret = self._kwargs(call, stream=False)
+        try:
+            response = await self._functions[call.endpoint](**kwargs)
+        except Exception as exc:
+            raise map_litellm_error(exc, self._litellm, secret) from None
+        body = openai_dict(response)
+        if call.target.mock:
+            body["usage"] = usage_dict(mock_usage(call, mock_reply(call)))
+        hidden = getattr(response, "_hidden_params", None) or {}
+        return EngineResult(
+            body=body,
+            usage=usage_from(body.get("usage")),
+            cost_usd=None if call.target.mock else positive_cost(hidden.get("response_cost")),
+        )
+
+    async def open_stream(self, call: EngineCall) -> EmbeddedStream:
+        if call.endpoint is Endpoint.EMBEDDINGS:
+            raise EngineMisconfigured("embeddings cannot be streamed")
+        kwargs, secret = self._kwargs(call, stream=True)
+        try:
+            wrapper = await self._functions[call.endpoint](**kwargs)
+        except Exception as exc:
+            raise map_litellm_error(exc, self._litellm, secret) from None
+        override = mock_usage(call, mock_reply(call)) if call.target.mock else None
+        stream = EmbeddedStream(wrapper, self._litellm, secret, override)
+        await stream.receive_first()
+        return stream
+
+    async def ready(self) -> bool:
+        return True  # in-process: if this object exists, litellm imported fine
+
+    async def aclose(self) -> None:
+        """Stop LiteLLM's background logging worker on this loop (it restarts on the next
+        call). LiteLLM owns its cached SDK clients and closes them on eviction; closing
+        them here would break anything else in the process sharing that cache."""
+        worker = importlib.import_module("litellm.litellm_core_utils.logging_worker")
+        with contextlib.suppress(Exception):
+            await worker.GLOBAL_LOGGING_WORKER.stop(discard_pending=True, timeout=2.0)
+
+    def _kwargs(self, call: EngineCall, *, stream: bool) -> tuple[dict[str, Any], str | None]:
+        target = call.target
+        kwargs = {k: v for k, v in call.body.items() if not self._is_reserved(k)}
+        kwargs.update(
+            model=litellm_model_for(call),
+            timeout=call_timeout(target.timeout_seconds),
+            num_retries=0,
+            max_retries=0,
+            drop_params=self._drop_params,
+        )
+        if stream:
+            options = call.body.get("stream_options")
+            merged = dict(options) if isinstance(options, dict) else {}
+            kwargs.update(stream=True, stream_options=merged | {"include_usage": True})
+        secret: str | None = None
+        if target.mock:
+            kwargs["mock_response"] = mock_reply(call)
+        else:
+            if target.api_key is not None:
+                secret = target.api_key.reveal()
+                kwargs["api_key"] = secret
+            if api_base := litellm_api_base(call):
+                kwargs["api_base"] = api_base
+        if allowed := allowed_openai_params(kwargs, kwargs["model"]):
+            kwargs["allowed_openai_params"] = allowed
+        return kwargs, secret
+
+    def _is_reserved(self, key: str) -> bool:
+        return is_litellm_reserved(key, self._reserved)
+
+
+class EmbeddedStream:
+    """A LiteLLM stream wrapper read as OpenAI chunk dicts."""
+
+    def __init__(
+        self, wrapper: Any, litellm: ModuleType, secret: str | None, usage: Usage | None
+    ) -> None:
+        self._wrapper = wrapper
+        self._litellm = litellm
+        self._secret = secret
+        self._usage = usage  # the mock provider's own accounting replaces LiteLLM's
+        self._first: dict[str, Any] | None = None
+        self._closed = False
+
+    async def receive_first(self) -> None:
+        """Wait for the first chunk, so failures before it raise from ``open_stream``."""
+        try:
+            chunk = await self._wrapper.__anext__()
+        except StopAsyncIteration:
+            await self.aclose()
+            raise upstream_error(502, "the provider ended the stream before any chunk") from None
+        except Exception as exc:
+            await self.aclose()
+            raise map_litellm_error(exc, self._litellm, self._secret) from None
+        except BaseException:  # cancelled while waiting: do not leak the upstream call
+            await self.aclose()
+            raise
+        self._first = self._convert(chunk)
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[dict[str, Any]]:
+        try:
+            if self._first is not None:
+                first, self._first = self._first, None
+                yield first
+            while not self._closed:
+                try:
+                    chunk = await self._wrapper.__anext__()
+                except StopAsyncIteration:
+                    return
+                except Exception as exc:
+                    reason = clean_message(exc, self._secret)
+                    raise StreamInterrupted(f"stream interrupted: {reason}") from None
+                yield self._convert(chunk)
+        finally:
+            await self.aclose()
+
+    def _convert(self, chunk: Any) -> dict[str, Any]:
+        data = openai_dict(chunk)
+        if self._usage is not None and data.get("usage"):
+            data["usage"] = usage_dict(self._usage)
+        return data
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):
+            await self._wrapper.aclose()
+
+
+def openai_dict(obj: Any) -> dict[str, Any]:
+    """A LiteLLM response object (or dict) as a plain OpenAI dict."""
+    raw = obj.model_dump() if hasattr(obj, "model_dump") else dict(obj)
+    return clean_openai(raw)
+
+
+def _reserved_params(litellm: ModuleType) -> frozenset[str]:
+    """Every parameter name LiteLLM declares as its own (~390 in 1.109.1), on top of
+    the static list in ``wire``: new LiteLLM versions add more."""
+    types_utils: Any = getattr(litellm, "types", None)
+    declared: Any = getattr(getattr(types_utils, "utils", None), "all_litellm_params", ())
+    return frozenset(str(name) for name in declared)

@@ -1,0 +1,186 @@
+"""HTTP plumbing shared by the remote (LiteLLM proxy) and OpenRouter engines.
+
+One pooled ``httpx.AsyncClient`` per engine (HTTP/1.1 keep-alive; sized for 64+
+concurrent callers), per-call timeouts, a small SSE reader, and ``HttpStream``:
+an ``EngineStream`` whose first chunk has been received before ``open_stream``
+returns. What a failure *means* differs per engine, so each engine passes its own
+``StreamPolicy``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+
+from tollway.engine.base import EngineError, StreamInterrupted
+from tollway.engine.wire import clean_text, error_object, text_field, upstream_error
+
+CONNECT_TIMEOUT_SECONDS = 3.0
+MAX_ERROR_BODY_BYTES = 64 * 1024
+# 64 concurrent callers is the budget's load; headroom for bursts and slow streams.
+DEFAULT_LIMITS = httpx.Limits(
+    max_connections=256, max_keepalive_connections=128, keepalive_expiry=30.0
+)
+
+
+def build_client(limits: httpx.Limits = DEFAULT_LIMITS) -> httpx.AsyncClient:
+    """The pooled client an engine owns when none is given."""
+    return httpx.AsyncClient(
+        limits=limits,
+        timeout=httpx.Timeout(60.0, connect=CONNECT_TIMEOUT_SECONDS),
+        follow_redirects=False,
+    )
+
+
+def call_timeout(seconds: float, *, grace: float = 0.0) -> httpx.Timeout:
+    """A short connect timeout; ``seconds`` (+ ``grace``) to wait for each read."""
+    return httpx.Timeout(
+        connect=min(CONNECT_TIMEOUT_SECONDS, seconds),
+        read=seconds + grace,
+        write=seconds,
+        pool=seconds,
+    )
+
+
+def json_or_none(content: bytes) -> Any:
+    try:
+        return orjson.loads(content) if content else None
+    except orjson.JSONDecodeError:
+        return None
+
+
+async def read_error_body(response: httpx.Response) -> Any:
+    """The parsed JSON of an error response (bounded read), then the response is closed."""
+    buffer = bytearray()
+    try:
+        async for piece in response.aiter_bytes():
+            buffer += piece
+            if len(buffer) > MAX_ERROR_BODY_BYTES:
+                break
+    except httpx.HTTPError:
+        pass
+    finally:
+        await response.aclose()
+    return json_or_none(bytes(buffer))
+
+
+def error_message(payload: Any, fallback: str, secret: str | None) -> str:
+    error = error_object(payload)
+    message = text_field(error, "message") if error is not None else None
+    return clean_text(message, secret) if message else fallback
+
+
+def error_code(error: Mapping[str, Any] | None) -> str | None:
+    """The ``code`` field unless it is just the HTTP status again (LiteLLM, OpenRouter)."""
+    code = text_field(error, "code") if error is not None else None
+    return None if code is None or code.isdigit() else code
+
+
+async def sse_events(response: httpx.Response) -> AsyncGenerator[dict[str, Any], None]:
+    """JSON objects of an SSE stream's ``data:`` events, until ``[DONE]`` or the end.
+
+    Comment lines (``: OPENROUTER PROCESSING``) and other fields are skipped; a
+    multi-line event's data lines are joined as the SSE spec says.
+    """
+    data: list[str] = []
+    async for line in response.aiter_lines():
+        if line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+            continue
+        if line or not data:
+            continue
+        payload = "\n".join(data)
+        data.clear()
+        if payload.strip() == "[DONE]":
+            return
+        event = orjson.loads(payload)
+        if isinstance(event, dict):
+            yield event
+    if data and (payload := "\n".join(data)).strip() != "[DONE]":
+        event = orjson.loads(payload)
+        if isinstance(event, dict):
+            yield event
+
+
+@dataclass(frozen=True, slots=True)
+class StreamPolicy:
+    """What failures mean for one engine, before the first chunk."""
+
+    on_timeout: Callable[[], EngineError]
+    on_transport: Callable[[Exception], EngineError]
+    on_error_event: Callable[[Mapping[str, Any]], EngineError]
+
+
+class HttpStream:
+    """An SSE response read as OpenAI chunk dicts. Call ``receive_first`` once."""
+
+    def __init__(self, response: httpx.Response, policy: StreamPolicy, secret: str | None) -> None:
+        self._response = response
+        self._events = sse_events(response)
+        self._policy = policy
+        self._secret = secret
+        self._first: dict[str, Any] | None = None
+        self._closed = False
+
+    async def receive_first(self) -> None:
+        """Wait for the first chunk; failures raise the policy's pre-first-byte errors."""
+        try:
+            first = await anext(self._events)
+        except StopAsyncIteration:
+            await self.aclose()
+            raise upstream_error(502, "the stream ended before its first chunk") from None
+        except httpx.TimeoutException:
+            await self.aclose()
+            raise self._policy.on_timeout() from None
+        except (httpx.HTTPError, orjson.JSONDecodeError) as exc:
+            await self.aclose()
+            raise self._policy.on_transport(exc) from None
+        except BaseException:  # cancelled while waiting: drop the upstream call
+            await self.aclose()
+            raise
+        if is_error_event(first):
+            await self.aclose()
+            raise self._policy.on_error_event(first)
+        self._first = first
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[dict[str, Any]]:
+        try:
+            if self._first is not None:
+                first, self._first = self._first, None
+                yield first
+            while not self._closed:
+                try:
+                    event = await anext(self._events)
+                except StopAsyncIteration:
+                    return
+                except (httpx.HTTPError, orjson.JSONDecodeError) as exc:
+                    raise StreamInterrupted(f"stream interrupted: {type(exc).__name__}") from None
+                if is_error_event(event):
+                    message = error_message(event, "error event", self._secret)
+                    raise StreamInterrupted(f"stream interrupted: {message}")
+                yield event
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection (an unfinished response is not reusable): the upstream
+        server sees the disconnect and stops generating."""
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):
+            await self._events.aclose()
+        await self._response.aclose()
+
+
+def is_error_event(event: Mapping[str, Any]) -> bool:
+    """LiteLLM and OpenRouter report in-stream failures as ``data: {"error": {...}}``."""
+    return error_object(event) is not None

@@ -1,0 +1,255 @@
+"""The remote engine: a LiteLLM proxy over HTTP, one deployment per call.
+
+Calls go to the proxy's wildcard deployments (``openai/*`` …, see
+``routing.litellm_config``) with the chosen deployment's ``api_key``/``api_base``
+in the body (``configurable_clientside_auth_params``) and tollway's master key as
+the bearer. The body also carries ``timeout`` (and ``stream_timeout``) so the
+proxy gives up on a slow provider first and says so (408 → retryable upstream
+error); our own read timeout is that plus a grace period, so a read timeout here
+means the proxy itself stalled.
+
+"LiteLLM down" versus "provider failed" (reference §9): connection errors, our
+timeouts and 5xx answers without LiteLLM's JSON error or ``x-litellm-call-id``
+are ``EngineUnavailable``. A JSON ``error`` object is the provider's failure as
+LiteLLM mapped it (``UpstreamError``), unless it says our configuration is wrong
+(unknown model, no healthy deployments, missing credentials, the master key
+refused): ``EngineMisconfigured``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+import httpx
+
+from tollway.engine.base import (
+    Endpoint,
+    EngineCall,
+    EngineError,
+    EngineMisconfigured,
+    EngineResult,
+    EngineStream,
+    EngineUnavailable,
+    Route,
+)
+from tollway.engine.http_common import (
+    HttpStream,
+    StreamPolicy,
+    build_client,
+    call_timeout,
+    error_code,
+    error_message,
+    json_or_none,
+    read_error_body,
+)
+from tollway.engine.litellm_errors import is_misconfiguration
+from tollway.engine.mock import ListStream, mock_chunks, mock_result
+from tollway.engine.wire import (
+    LITELLM_PREFIXES,
+    allowed_openai_params,
+    clean_openai,
+    error_object,
+    litellm_api_base,
+    litellm_body,
+    litellm_model_for,
+    positive_cost,
+    text_field,
+    upstream_error,
+    usage_from,
+    with_usage_requested,
+)
+from tollway.secrets.base import SecretValue
+
+PATHS: Mapping[Endpoint, str] = MappingProxyType(
+    {
+        Endpoint.CHAT: "/v1/chat/completions",
+        Endpoint.COMPLETIONS: "/v1/completions",
+        Endpoint.EMBEDDINGS: "/v1/embeddings",
+    }
+)
+READ_GRACE_SECONDS = 2.0  # the proxy times the provider out first and answers 408
+READY_TIMEOUT_SECONDS = 2.0
+_MASTER_KEY_REFUSED = frozenset({"no_db_connection", "auth_error"})
+
+
+class RemoteEngine:
+    """``Engine`` backed by a LiteLLM proxy at ``base_url`` (e.g. ``http://litellm:4000``)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        master_key: SecretValue,
+        *,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._master_key = master_key
+        self._client = client or build_client()
+        self._owns_client = client is None
+
+    @property
+    def route(self) -> Route:
+        return Route.LITELLM
+
+    async def call(self, call: EngineCall) -> EngineResult:
+        if call.target.mock:
+            return mock_result(call)
+        _check_served(call)
+        body, secret = self._body(call, stream=False)
+        response = await self._send(call, body, stream=False)
+        if response.status_code >= 400:
+            payload = json_or_none(response.content)
+            raise classify_proxy_error(response.status_code, response.headers, payload, secret)
+        data = json_or_none(response.content)
+        if not isinstance(data, dict):
+            raise EngineUnavailable("the LiteLLM proxy answered with a body that is not JSON")
+        call_id = response.headers.get("x-litellm-call-id")
+        return EngineResult(
+            body=clean_openai(data),
+            usage=usage_from(data.get("usage")),
+            cost_usd=positive_cost(response.headers.get("x-litellm-response-cost")),
+            headers={"x-litellm-call-id": call_id} if call_id else {},
+        )
+
+    async def open_stream(self, call: EngineCall) -> EngineStream:
+        if call.endpoint is Endpoint.EMBEDDINGS:
+            raise EngineMisconfigured("embeddings cannot be streamed")
+        if call.target.mock:
+            return ListStream(mock_chunks(call))
+        _check_served(call)
+        body, secret = self._body(call, stream=True)
+        response = await self._send(call, body, stream=True)
+        if response.status_code >= 400:
+            payload = await read_error_body(response)
+            raise classify_proxy_error(response.status_code, response.headers, payload, secret)
+        timeout = call.target.timeout_seconds
+        policy = StreamPolicy(
+            on_timeout=lambda: _stalled(timeout),
+            on_transport=_unreachable,
+            on_error_event=lambda event: _classify_event(event, secret),
+        )
+        stream = HttpStream(response, policy, secret)
+        await stream.receive_first()
+        return stream
+
+    async def ready(self) -> bool:
+        """``GET /health/readiness`` answers 200 within a short timeout."""
+        try:
+            response = await self._client.get(
+                self._base_url + "/health/readiness", timeout=READY_TIMEOUT_SECONDS
+            )
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    def _body(self, call: EngineCall, *, stream: bool) -> tuple[dict[str, Any], str | None]:
+        target = call.target
+        body = litellm_body(call)
+        body["model"] = litellm_model_for(call)
+        body["timeout"] = target.timeout_seconds
+        if stream:
+            body["stream"] = True
+            body["stream_timeout"] = target.timeout_seconds
+            if isinstance(call.body.get("stream_options"), Mapping):
+                body["stream_options"] = call.body["stream_options"]
+            with_usage_requested(body)
+        if api_base := litellm_api_base(call):
+            body["api_base"] = api_base
+        if allowed := allowed_openai_params(body, body["model"]):
+            body["allowed_openai_params"] = allowed
+        secret: str | None = None
+        if target.api_key is not None:
+            secret = target.api_key.reveal()
+            body["api_key"] = secret
+        return body, secret
+
+    async def _send(
+        self, call: EngineCall, body: dict[str, Any], *, stream: bool
+    ) -> httpx.Response:
+        seconds = call.target.timeout_seconds
+        request = self._client.build_request(
+            "POST",
+            self._base_url + PATHS[call.endpoint],
+            json=body,
+            headers={"Authorization": f"Bearer {self._master_key.reveal()}"},
+            timeout=call_timeout(seconds, grace=READ_GRACE_SECONDS),
+        )
+        try:
+            return await self._client.send(request, stream=stream)
+        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise _unreachable(exc) from None
+        except httpx.TimeoutException:
+            raise _stalled(seconds) from None
+        except httpx.HTTPError as exc:
+            raise _unreachable(exc) from None
+
+
+def classify_proxy_error(
+    status: int, headers: Mapping[str, str], payload: Any, secret: str | None
+) -> EngineError:
+    """The contract error for a LiteLLM proxy error answer (or in-stream error event)."""
+    error = error_object(payload)
+    if error is not None and text_field(error, "type") in _MASTER_KEY_REFUSED:
+        return EngineMisconfigured(
+            f"the LiteLLM proxy refused tollway's master key ({status}): check the engine settings"
+        )
+    if error is None or "x-litellm-call-id" not in headers:
+        return _proxy_itself(status)
+    message = error_message(payload, f"LiteLLM answered {status}", secret)
+    if is_misconfiguration(message):
+        return EngineMisconfigured(message)
+    if status == 408:  # LiteLLM timed the provider out (the timeout we sent)
+        return upstream_error(504, message, error_type="timeout", code="timeout")
+    if status == 500 and "connection error" in message.lower():
+        return upstream_error(502, f"provider unreachable: {message}", code="upstream_unreachable")
+    return upstream_error(
+        status,
+        message,
+        error_type=text_field(error, "type"),
+        code=error_code(error),
+        param=text_field(error, "param"),
+    )
+
+
+def _proxy_itself(status: int) -> EngineError:
+    """An error answer that is not LiteLLM's (a load balancer, a wrong URL, a crash)."""
+    if status >= 500 or status in (408, 429):
+        return EngineUnavailable(f"the LiteLLM proxy failed on its own ({status})")
+    return EngineMisconfigured(
+        f"the LiteLLM proxy refused the call ({status}): check its URL and master key"
+    )
+
+
+def _classify_event(event: Mapping[str, Any], secret: str | None) -> EngineError:
+    """An error event before the first chunk: LiteLLM puts the status in ``code``."""
+    code = text_field(error_object(event) or {}, "code") or ""
+    status = int(code) if code.isdigit() and 400 <= int(code) <= 599 else 502
+    return classify_proxy_error(status, {"x-litellm-call-id": "in-stream"}, event, secret)
+
+
+def _check_served(call: EngineCall) -> None:
+    """Only the rendered wildcards take per-call credentials. For any other model the
+    proxy refuses the body's ``api_base`` and, in 1.109.1, crashes while reporting it
+    (a plain-text 500 that would read as "LiteLLM down"), so refuse it here."""
+    prefix = call.target.litellm_model.partition("/")[0]
+    if prefix not in LITELLM_PREFIXES:
+        raise EngineMisconfigured(
+            f"model {call.target.litellm_model!r} has no LiteLLM wildcard deployment "
+            f"(known prefixes: {', '.join(sorted(LITELLM_PREFIXES))})"
+        )
+
+
+def _unreachable(exc: Exception) -> EngineUnavailable:
+    return EngineUnavailable(f"the LiteLLM proxy is unreachable ({type(exc).__name__})")
+
+
+def _stalled(seconds: float) -> EngineUnavailable:
+    return EngineUnavailable(
+        f"the LiteLLM proxy did not answer within {seconds + READ_GRACE_SECONDS:g} s"
+    )

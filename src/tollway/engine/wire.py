@@ -1,0 +1,352 @@
+"""Wire helpers shared by every engine: usage and cost parsing, error rules, message
+scrubbing, which client keys LiteLLM may see, and LiteLLM's per-provider URL and
+model-name rules.
+
+No I/O and no third-party imports, so each engine can use them on its hot path.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from tollway.engine.base import Endpoint, EngineCall, UpstreamError, Usage
+
+MAX_MESSAGE_CHARS = 300
+
+# Client body keys that are never forwarded: a client must not pick the model,
+# the stream mode or the usage chunk (the engine does).
+ENGINE_OWNED_KEYS = frozenset({"model", "stream", "stream_options"})
+# ...and, on the way into LiteLLM, keys it would read as its own instructions: a
+# client must never redirect a provider key, answer itself (mock_*), change a price,
+# or turn retries and fallbacks back on.
+LITELLM_RESERVED_KEYS = ENGINE_OWNED_KEYS | frozenset(
+    {
+        "api_key",
+        "api_base",
+        "base_url",
+        "api_version",
+        "organization",
+        "deployment_id",
+        "custom_llm_provider",
+        "configurable_clientside_auth_params",
+        "default_headers",
+        "extra_headers",
+        "extra_body",
+        "extra_query",
+        "headers",
+        "client",
+        "ssl_verify",
+        "timeout",
+        "stream_timeout",
+        "request_timeout",
+        "num_retries",
+        "max_retries",
+        "fallbacks",
+        "context_window_fallbacks",
+        "content_policy_fallbacks",
+        "model_list",
+        "drop_params",
+        "additional_drop_params",
+        "allowed_openai_params",
+        "metadata",
+        "tags",
+        "cache",
+        "caching",
+        "base_model",
+        "model_info",
+        "guardrails",
+        "user_config",
+        "secret_fields",
+        "proxy_server_request",
+        "logger_fn",
+        "verbose",
+        "custom_prompt_dict",
+        "no-log",
+    }
+)
+_RESERVED_PREFIXES = ("litellm_", "mock_", "_")
+# The LiteLLM provider prefixes tollway routes to; the rendered config has a wildcard
+# deployment for each (routing.litellm_config keeps its tables in step with this set).
+LITELLM_PREFIXES = frozenset(
+    {
+        "anthropic",
+        "cohere",
+        "cohere_chat",
+        "gemini",
+        "groq",
+        "mistral",
+        "openai",
+        "openrouter",
+        "text-completion-openai",
+        "together_ai",
+    }
+)
+
+# Key-shaped tokens a provider may echo back (OpenAI masks, others do not).
+_KEYLIKE = re.compile(
+    r"(?i)(bearer\s+)\S+|\b(?:sk|pk|rk|gsk|xai)[-_][A-Za-z0-9*._-]{6,}|\bAIza[\w-]{20,}"
+)
+_NON_RETRYABLE_5XX = frozenset({501})
+# LiteLLM's decorations around a provider's message: "litellm.RateLimitError: RateLimitError:
+# OpenAIException - <message>\n\nLiteLLM: model group … No fallback was attempted."
+_PREFIX = re.compile(r"^(?:(?:litellm\.\w+|\w+(?:Error|Exception))\s*[:-]\s*)+")
+_NOISE = re.compile(r"(?s)(Traceback \(most recent call last\)|received_args=|\n\n).*$")
+
+
+def clean_text(text: str, secret: str | None = None) -> str:
+    """A provider's error message without LiteLLM's decorations, tracebacks or keys."""
+    text = _NOISE.sub("", _PREFIX.sub("", text.strip(), count=1))
+    return scrub(text, secret) or "no message"
+
+
+def scrub(text: str, secret: str | None = None) -> str:
+    """A message safe to log and show: no credential, bounded length."""
+    if secret:
+        text = text.replace(secret, "***")
+    text = _KEYLIKE.sub(lambda m: (m.group(1) or "") + "***", text)
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
+
+
+def is_retryable(status: int) -> bool:
+    return status in (408, 409, 425, 429) or (status >= 500 and status not in _NON_RETRYABLE_5XX)
+
+
+def upstream_error(
+    status: int,
+    message: str,
+    *,
+    error_type: str | None = None,
+    code: str | None = None,
+    param: str | None = None,
+    retry_after: float | None = None,
+) -> UpstreamError:
+    """The contract's UpstreamError, with retryable/key_rejected derived from the status."""
+    return UpstreamError(
+        message,
+        status=status,
+        error_type=error_type or _default_type(status),
+        code=code,
+        param=param,
+        retryable=is_retryable(status),
+        key_rejected=status in (401, 402, 403),
+        retry_after=retry_after,
+    )
+
+
+def _default_type(status: int) -> str:
+    if status in (401, 403):
+        return "authentication_error"
+    if status == 402:
+        return "insufficient_quota"
+    if status == 429:
+        return "rate_limit_error"
+    if status >= 500:
+        return "upstream_error"
+    return "invalid_request_error"
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError):
+            return None
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
+
+
+def error_object(body: Any) -> Mapping[str, Any] | None:
+    """The ``error`` object of an OpenAI-shaped error body, if that is what ``body`` is."""
+    if isinstance(body, Mapping):
+        error = body.get("error")
+        if isinstance(error, Mapping):
+            return error
+    return None
+
+
+def text_field(error: Mapping[str, Any], name: str) -> str | None:
+    value = error.get(name)
+    return None if value is None else str(value)
+
+
+def usage_from(raw: Any) -> Usage | None:
+    """The contract's Usage from an OpenAI ``usage`` object (dict), None when absent."""
+    if not isinstance(raw, Mapping):
+        return None
+    prompt = _int(raw.get("prompt_tokens"))
+    completion = _int(raw.get("completion_tokens"))
+    prompt_details = raw.get("prompt_tokens_details")
+    completion_details = raw.get("completion_tokens_details")
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=_int(raw.get("total_tokens")) or prompt + completion,
+        cached_tokens=_detail(prompt_details, "cached_tokens"),
+        reasoning_tokens=_detail(completion_details, "reasoning_tokens"),
+    )
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _detail(details: Any, name: str) -> int:
+    return _int(details.get(name)) if isinstance(details, Mapping) else 0
+
+
+def positive_cost(value: Any) -> float | None:
+    """A reported cost, or None. LiteLLM reports 0.0 for models it cannot price, so a
+    zero means "unknown" here, never "free"."""
+    try:
+        cost = float(value)
+    except (TypeError, ValueError):
+        return None
+    return cost if math.isfinite(cost) and cost > 0 else None
+
+
+def usage_cost(chunk: Mapping[str, Any]) -> float | None:
+    """``usage.cost`` of a chunk or body (LiteLLM's and OpenRouter's stream cost)."""
+    usage = chunk.get("usage")
+    return positive_cost(usage.get("cost")) if isinstance(usage, Mapping) else None
+
+
+def with_usage_requested(body: dict[str, Any]) -> dict[str, Any]:
+    """Ask for the final usage chunk, keeping whatever else the client put in stream_options."""
+    options = body.get("stream_options")
+    merged = dict(options) if isinstance(options, Mapping) else {}
+    merged["include_usage"] = True
+    body["stream_options"] = merged
+    return body
+
+
+def forwarded_body(call: EngineCall) -> dict[str, Any]:
+    """The client's body minus what the engine owns (for engines that are not LiteLLM)."""
+    return {k: v for k, v in call.body.items() if k not in ENGINE_OWNED_KEYS}
+
+
+def is_litellm_reserved(key: str, extra: frozenset[str] = frozenset()) -> bool:
+    return (
+        key in LITELLM_RESERVED_KEYS
+        or key in extra
+        or key.startswith(_RESERVED_PREFIXES)
+        or "cost_per" in key  # input_cost_per_token and its many siblings
+    )
+
+
+def litellm_body(call: EngineCall, extra: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The client's body as LiteLLM may see it: reserved keys removed."""
+    return {k: v for k, v in call.body.items() if not is_litellm_reserved(k, extra)}
+
+
+# LiteLLM drops `user` for openai/ models outside OpenAI's own catalog (some compatible
+# servers refuse it). The client sent it, so it goes through.
+_KEEP_USER_PREFIXES = ("openai/", "text-completion-openai/")
+
+
+def allowed_openai_params(body: Mapping[str, Any], litellm_model: str) -> list[str]:
+    """OpenAI parameters LiteLLM must forward even where it would drop them."""
+    return ["user"] if "user" in body and litellm_model.startswith(_KEEP_USER_PREFIXES) else []
+
+
+def litellm_api_base(call: EngineCall) -> str | None:
+    """The target's base URL as LiteLLM 1.109.1 wants it for the target's provider.
+
+    tollway stores a provider's API root (``https://api.cohere.com``,
+    ``https://generativelanguage.googleapis.com``, ``https://api.anthropic.com``);
+    LiteLLM appends ``/chat/completions`` to OpenAI-style bases and ``/v1/messages``
+    to Anthropic's, but takes Gemini's as the version root and Cohere's as the full
+    endpoint URL. Idempotent: a base already in LiteLLM's form is kept.
+    """
+    base = call.target.api_base
+    if not base:
+        return base
+    base = base.rstrip("/")
+    prefix = call.target.litellm_model.partition("/")[0]
+    if prefix == "gemini" and not re.search(r"/v1(beta|alpha)?$", base):
+        return base + "/v1beta"
+    if prefix in ("cohere", "cohere_chat"):
+        path = "/embed" if call.endpoint is Endpoint.EMBEDDINGS else "/chat"
+        return base if base.endswith(path) else base + "/v2" + path
+    if prefix == "anthropic":
+        return base.removesuffix("/v1")
+    return base
+
+
+def bare_model(litellm_model: str) -> str:
+    """The provider's model id without LiteLLM's prefix."""
+    return litellm_model.split("/", 1)[1] if "/" in litellm_model else litellm_model
+
+
+def litellm_model_for(call: EngineCall) -> str:
+    """The target's model, with OpenAI-style legacy completions sent to /v1/completions.
+
+    ``openai/<id>`` with ``atext_completion`` would be turned into a chat call;
+    ``text-completion-openai/<id>`` is LiteLLM's name for the real endpoint.
+    """
+    model = call.target.litellm_model
+    if (
+        call.endpoint is Endpoint.COMPLETIONS
+        and model.startswith("openai/")
+        and not call.target.mock
+    ):
+        return "text-completion-openai/" + model.removeprefix("openai/")
+    return model
+
+
+# Fields LiteLLM adds to OpenAI objects; dropped when empty so clients see OpenAI's shape.
+_LITELLM_EXTRAS = frozenset(
+    {
+        "provider_specific_fields",
+        "function_call",
+        "tool_calls",
+        "audio",
+        "reasoning_content",
+        "thinking_blocks",
+        "citations",
+        "annotations",
+        "images",
+        "completion_tokens_details",
+        "prompt_tokens_details",
+        "server_tool_use",
+        "moderation",
+        "obfuscation",
+    }
+)
+
+
+def clean_openai(body: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI object as LiteLLM returns it, minus LiteLLM's empty extras
+    (``provider_specific_fields``, null ``tool_calls``…) and its 0.0 "unpriced" cost."""
+    cleaned: dict[str, Any] = _clean(body)
+    return cleaned
+
+
+def _clean(value: Any, *, in_usage: bool = False) -> Any:
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if _drop(key, item, in_usage=in_usage):
+                continue
+            out[key] = _clean(item, in_usage=key == "usage")
+        return out
+    if isinstance(value, list):
+        return [_clean(item) for item in value]
+    return value
+
+
+def _drop(key: str, item: Any, *, in_usage: bool) -> bool:
+    if key == "provider_specific_fields":
+        return True
+    if in_usage and key == "cost":  # LiteLLM's 0.0 means "unpriced", not "free"
+        return positive_cost(item) is None
+    return key in _LITELLM_EXTRAS and item in (None, [], {})

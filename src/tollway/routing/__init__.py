@@ -1,0 +1,1 @@
+"""Routing: the in-memory routing table, candidate ordering, circuit breaker, LiteLLM config."""

@@ -1,0 +1,263 @@
+"""Building the routing table from the store and the secret store.
+
+Runs in a worker thread when the routing version changes. Provider keys are
+resolved here, once per build, so the hot path holds them in memory and never
+asks the secret store; a key that cannot be resolved drops its deployments from
+this build (logged) instead of failing the whole table.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlmodel import Session, col, select
+
+from tollway.engine.base import Endpoint, Target
+from tollway.errors import TollwayError
+from tollway.providers.registry import effective_base_url
+from tollway.routing.litellm_config import litellm_prefix
+from tollway.routing.openrouter_ids import openrouter_model_id
+from tollway.routing.table import (
+    CallerKey,
+    Deployment,
+    ModelGroup,
+    OpenRouterRoute,
+    RoutingTable,
+    static_order,
+)
+from tollway.secrets.base import SecretRef, SecretStore, SecretValue
+from tollway.store.control import routing_version
+from tollway.store.db import Database
+from tollway.store.enums import ModelStatus, ProviderKeyStatus, ProviderType, RoutingStrategy
+from tollway.store.tables import Model, PricingInfo, Provider, ProviderKey, Team, TollwayKey
+
+log = logging.getLogger(__name__)
+
+# (input, output) USD per token for a LiteLLM model name, from its bundled price map.
+PriceLookup = Callable[[str], tuple[Decimal, Decimal] | None]
+
+_USABLE_KEY_STATUSES = (ProviderKeyStatus.VALID, ProviderKeyStatus.UNVALIDATED)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    version: int
+    providers: Mapping[uuid.UUID, Provider]
+    keys: Sequence[ProviderKey]
+    models: Sequence[Model]
+    prices: Mapping[tuple[uuid.UUID, uuid.UUID | None], PricingInfo]
+    teams: Mapping[uuid.UUID, Team]
+    tollway_keys: Sequence[TollwayKey]
+
+    @classmethod
+    def load(cls, session: Session) -> _Rows:
+        version = routing_version(session)
+        keys = session.exec(
+            select(ProviderKey).where(col(ProviderKey.status).in_(_USABLE_KEY_STATUSES))
+        ).all()
+        models = session.exec(
+            select(Model).where(Model.enabled == True, Model.status != ModelStatus.INVALID)  # noqa: E712
+        ).all()
+        prices = {(p.provider_id, p.model_id): p for p in session.exec(select(PricingInfo))}
+        live_keys = session.exec(
+            select(TollwayKey).where(col(TollwayKey.revoked_at).is_(None))
+        ).all()
+        return cls(
+            version=version,
+            providers={p.id: p for p in session.exec(select(Provider))},
+            keys=list(keys),
+            models=list(models),
+            prices=prices,
+            teams={t.id: t for t in session.exec(select(Team))},
+            tollway_keys=list(live_keys),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BuildOptions:
+    timeout_seconds: float
+    price_lookup: PriceLookup | None = None
+
+
+def build_table(database: Database, secrets: SecretStore, options: BuildOptions) -> RoutingTable:
+    with database.session() as session:
+        rows = _Rows.load(session)
+    plaintext = _resolve_keys(secrets, rows.keys)
+    deployments = [
+        deployment
+        for model in rows.models
+        for deployment in _deployments(model, rows, plaintext, options)
+    ]
+    return RoutingTable(
+        version=rows.version,
+        groups=_groups(deployments, rows),
+        keys=_callers(rows),
+        openrouter=_openrouter_route(rows, plaintext),
+    )
+
+
+def _resolve_keys(
+    secrets: SecretStore, keys: Sequence[ProviderKey]
+) -> dict[uuid.UUID, SecretValue]:
+    resolved: dict[uuid.UUID, SecretValue] = {}
+    for key in keys:
+        ref = SecretRef(key.secret_backend, key.secret_path, key.secret_version)
+        try:
+            resolved[key.id] = secrets.get(ref)
+        except TollwayError as exc:
+            log.warning("provider key %s left out of routing: %s", key.id, exc.code)
+    return resolved
+
+
+def _deployments(
+    model: Model,
+    rows: _Rows,
+    plaintext: Mapping[uuid.UUID, SecretValue],
+    options: BuildOptions,
+) -> list[Deployment]:
+    provider = rows.providers.get(model.provider_id)
+    if provider is None:
+        return []
+    if provider.type is ProviderType.MOCK:
+        return [_deployment(model, provider, None, None, rows=rows, options=options)]
+    return [
+        _deployment(model, provider, key, plaintext[key.id], rows=rows, options=options)
+        for key in rows.keys
+        if key.provider_id == provider.id and key.id in plaintext
+    ]
+
+
+def _deployment(
+    model: Model,
+    provider: Provider,
+    key: ProviderKey | None,
+    secret: SecretValue | None,
+    *,
+    rows: _Rows,
+    options: BuildOptions,
+) -> Deployment:
+    deployment_id = f"{model.id}:{key.id if key else 'mock'}"
+    base_url = effective_base_url(provider.type, provider.base_url)
+    targets = {
+        endpoint: Target(
+            deployment_id=deployment_id,
+            litellm_model=f"{litellm_prefix(provider.type, endpoint)}/{model.model_id}",
+            api_key=secret,
+            api_base=base_url,
+            timeout_seconds=options.timeout_seconds,
+            mock=provider.type is ProviderType.MOCK,
+        )
+        for endpoint in Endpoint
+    }
+    input_price, output_price = _prices(model, provider, targets[Endpoint.CHAT], rows, options)
+    return Deployment(
+        id=deployment_id,
+        public_name=model.name,
+        model_row_id=model.id,
+        model_id=model.model_id,
+        provider_id=provider.id,
+        provider_name=provider.name,
+        provider_type=provider.type,
+        provider_key_id=key.id if key else None,
+        key_team_id=key.team_id if key else None,
+        targets=targets,
+        input_price=input_price,
+        output_price=output_price,
+        priority=model.priority,
+        weight=model.weight,
+        supports_streaming=model.supports_streaming,
+    )
+
+
+def _prices(
+    model: Model, provider: Provider, target: Target, rows: _Rows, options: BuildOptions
+) -> tuple[Decimal | None, Decimal | None]:
+    """Model override, then provider default, then LiteLLM's bundled price map."""
+    for scope in ((provider.id, model.id), (provider.id, None)):
+        row = rows.prices.get(scope)
+        if row is not None:
+            return row.input_price_per_token, row.output_price_per_token
+    if options.price_lookup is not None and provider.type is not ProviderType.MOCK:
+        bundled = options.price_lookup(target.litellm_model)
+        if bundled is not None:
+            return bundled
+    return None, None
+
+
+def _groups(deployments: Sequence[Deployment], rows: _Rows) -> dict[str, ModelGroup]:
+    by_name: dict[str, list[Deployment]] = defaultdict(list)
+    for deployment in deployments:
+        by_name[deployment.public_name].append(deployment)
+    models_by_name: dict[str, list[Model]] = defaultdict(list)
+    for model in rows.models:
+        models_by_name[model.name].append(model)
+    return {
+        name: _group(name, members, models_by_name[name], rows) for name, members in by_name.items()
+    }
+
+
+def _group(name: str, members: list[Deployment], models: list[Model], rows: _Rows) -> ModelGroup:
+    # Rows sharing a public name may disagree on strategy: the top-priority row decides.
+    leader = min(models, key=lambda m: (-m.priority, str(m.id)))
+    strategy = RoutingStrategy(leader.routing_strategy)
+    by_team: dict[uuid.UUID, list[Deployment]] = defaultdict(list)
+    shared: list[Deployment] = []
+    for deployment in members:
+        if deployment.key_team_id is None:
+            shared.append(deployment)
+        else:
+            by_team[deployment.key_team_id].append(deployment)
+    return ModelGroup(
+        name=name,
+        strategy=strategy,
+        shared=static_order(shared, strategy),
+        by_team={team: static_order(own, strategy) for team, own in by_team.items()},
+        openrouter_model_id=_openrouter_id_for(models, rows),
+    )
+
+
+def _openrouter_id_for(models: list[Model], rows: _Rows) -> str | None:
+    for model in sorted(models, key=lambda m: (-m.priority, str(m.id))):
+        provider = rows.providers.get(model.provider_id)
+        explicit = model.openrouter_model_id
+        derived = openrouter_model_id(provider.type, model.model_id) if provider else None
+        if explicit or derived:
+            return explicit or derived
+    return None
+
+
+def _callers(rows: _Rows) -> dict[str, CallerKey]:
+    return {
+        key.key_hash: CallerKey(
+            id=key.id,
+            name=key.name,
+            team_id=key.team_id,
+            byok_only=bool(key.team_id and rows.teams[key.team_id].byok_only),
+            allowed_models=frozenset(key.allowed_models)
+            if key.allowed_models is not None
+            else None,
+            expires_at=key.expires_at,
+        )
+        for key in rows.tollway_keys
+    }
+
+
+def _openrouter_route(
+    rows: _Rows, plaintext: Mapping[uuid.UUID, SecretValue]
+) -> OpenRouterRoute | None:
+    candidates = sorted(
+        (key for key in rows.keys if key.team_id is None and key.id in plaintext),
+        key=lambda k: (k.status is not ProviderKeyStatus.VALID, k.created_at, str(k.id)),
+    )
+    for key in candidates:
+        provider = rows.providers.get(key.provider_id)
+        if provider is not None and provider.type is ProviderType.OPENROUTER:
+            base_url = effective_base_url(provider.type, provider.base_url)
+            assert base_url is not None  # OpenRouter always has a default base URL
+            return OpenRouterRoute(provider.id, provider.name, key.id, plaintext[key.id], base_url)
+    return None

@@ -1,0 +1,66 @@
+"""Keeps the current routing table fresh.
+
+A background task polls the routing version (one indexed single-row read) every
+``interval`` seconds and rebuilds the table in a worker thread when it changed;
+requests read ``holder.table``, a plain attribute swapped atomically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from contextlib import suppress
+
+from tollway.routing.table import RoutingTable
+from tollway.store.control import routing_version
+from tollway.store.db import Database
+
+log = logging.getLogger(__name__)
+
+Build = Callable[[], RoutingTable]
+
+
+class RoutingTableHolder:
+    def __init__(self, database: Database, build: Build, *, interval_seconds: float) -> None:
+        self._db = database
+        self._build = build
+        self._interval = interval_seconds
+        self._task: asyncio.Task[None] | None = None
+        self.table: RoutingTable = RoutingTable(version=-1)
+
+    def load(self) -> None:
+        """The first build, before the server takes traffic."""
+        self.table = self._build()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._watch(), name="routing-refresh")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+
+    async def refresh(self) -> bool:
+        """Rebuild if the store moved on; True when a new table was installed."""
+        version = await asyncio.to_thread(self._current_version)
+        if version == self.table.version:
+            return False
+        self.table = await asyncio.to_thread(self._build)
+        log.info("routing table rebuilt at version %d", self.table.version)
+        return True
+
+    def _current_version(self) -> int:
+        with self._db.session() as session:
+            return routing_version(session)
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.refresh()
+            except Exception:  # keep serving the last good table; try again next tick
+                log.exception(
+                    "routing table refresh failed; keeping version %d", self.table.version
+                )

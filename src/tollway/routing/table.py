@@ -1,0 +1,143 @@
+"""The routing table: an immutable snapshot of everything the data plane needs.
+
+Built from the store off the hot path and swapped atomically, so a request reads
+one consistent version and never touches SQL or the secret store.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from tollway.engine.base import Endpoint, Target
+from tollway.secrets.base import SecretValue
+from tollway.store.enums import ProviderType, RoutingStrategy
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """One way to serve a public model: a provider's model with one provider key."""
+
+    id: str
+    public_name: str
+    model_row_id: uuid.UUID
+    model_id: str
+    provider_id: uuid.UUID
+    provider_name: str
+    provider_type: ProviderType
+    provider_key_id: uuid.UUID | None
+    key_team_id: uuid.UUID | None
+    targets: Mapping[Endpoint, Target]
+    input_price: Decimal | None
+    output_price: Decimal | None
+    priority: int
+    weight: int
+    supports_streaming: bool
+
+    @property
+    def price_per_token(self) -> Decimal | None:
+        if self.input_price is None and self.output_price is None:
+            return None
+        return (self.input_price or Decimal(0)) + (self.output_price or Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class ModelGroup:
+    """All deployments of one public name, pre-sorted for its strategy.
+
+    ``shared`` use keys without an owner; ``by_team`` holds each team's own
+    (BYOK) deployments. For ``weighted`` the order is drawn per request.
+    """
+
+    name: str
+    strategy: RoutingStrategy
+    shared: tuple[Deployment, ...]
+    by_team: Mapping[uuid.UUID, tuple[Deployment, ...]]
+    openrouter_model_id: str | None
+
+    def candidates(
+        self,
+        team_id: uuid.UUID | None,
+        *,
+        byok_only: bool,
+        limit: int,
+        rng: random.Random | None = None,
+    ) -> list[Deployment]:
+        """The team's own deployments first, then shared ones (never for BYOK-only teams)."""
+        own = self.by_team.get(team_id, ()) if team_id is not None else ()
+        shared = () if byok_only else self.shared
+        if self.strategy is RoutingStrategy.WEIGHTED:
+            chooser = rng or random.Random()  # noqa: S311  (load spreading, not security)
+            return (weighted_order(own, chooser) + weighted_order(shared, chooser))[:limit]
+        return [*own, *shared][:limit]
+
+
+def static_order(
+    deployments: Sequence[Deployment], strategy: RoutingStrategy
+) -> tuple[Deployment, ...]:
+    if strategy is RoutingStrategy.CHEAPEST:
+        return tuple(sorted(deployments, key=_cheapest_key))
+    return tuple(sorted(deployments, key=_priority_key))
+
+
+def _priority_key(deployment: Deployment) -> tuple[int, str]:
+    return (-deployment.priority, deployment.id)
+
+
+def _cheapest_key(deployment: Deployment) -> tuple[bool, Decimal, int, str]:
+    # Unpriced deployments go last: cheapest-first must not prefer the unknown.
+    price = deployment.price_per_token
+    return (price is None, price or Decimal(0), -deployment.priority, deployment.id)
+
+
+def weighted_order(deployments: Sequence[Deployment], rng: random.Random) -> list[Deployment]:
+    """A weighted draw without replacement; weight 0 means last resort."""
+    pool = [d for d in deployments if d.weight > 0]
+    order: list[Deployment] = []
+    while pool:
+        pick = rng.choices(pool, weights=[d.weight for d in pool])[0]
+        order.append(pick)
+        pool.remove(pick)
+    return order + [d for d in deployments if d.weight <= 0]
+
+
+@dataclass(frozen=True, slots=True)
+class CallerKey:
+    """A tollway key as the data plane sees it."""
+
+    id: uuid.UUID
+    name: str
+    team_id: uuid.UUID | None
+    byok_only: bool
+    allowed_models: frozenset[str] | None
+    expires_at: datetime | None
+
+    def may_use(self, model: str) -> bool:
+        return self.allowed_models is None or model in self.allowed_models
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRouterRoute:
+    """Where fallback traffic goes: the first usable OpenRouter provider."""
+
+    provider_id: uuid.UUID
+    provider_name: str
+    provider_key_id: uuid.UUID
+    api_key: SecretValue
+    base_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingTable:
+    version: int
+    groups: Mapping[str, ModelGroup] = field(default_factory=dict)
+    keys: Mapping[str, CallerKey] = field(default_factory=dict)  # by SHA-256 digest
+    openrouter: OpenRouterRoute | None = None
+
+    def visible_models(self, caller: CallerKey) -> list[str]:
+        names = sorted(self.groups)
+        return [name for name in names if caller.may_use(name)]

@@ -1,0 +1,175 @@
+"""What a fake provider does: per key (``Behaviour``) and per model (``ModelBehaviour``).
+
+Key scripting decides whether a caller gets in (auth, rate limits on the key, slow
+or hanging auth); model scripting decides how an admitted inference call is
+answered. A request header ``x-fake-behaviour: <kind>[:<arg>]`` overrides the
+model script for one request.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from types import MappingProxyType
+from typing import Literal
+
+Family = Literal["openai", "openrouter", "anthropic", "gemini", "cohere"]
+BehaviourKind = Literal["ok", "rejected", "status", "hang", "slow"]
+
+HANG_SECONDS = 30.0
+BEHAVIOUR_HEADER = "x-fake-behaviour"
+
+
+@dataclass(frozen=True, slots=True)
+class Behaviour:
+    """What the server does for one key."""
+
+    kind: BehaviourKind
+    status: int = 200
+    delay: float = 0.0
+    retry_after: str | None = None
+    message: str | None = None  # overrides the family's error message, e.g. to echo a key
+
+    @classmethod
+    def ok(cls) -> Behaviour:
+        return cls("ok")
+
+    @classmethod
+    def rejected(cls) -> Behaviour:
+        """The family's own "unknown key" answer (401, or Gemini's 400 API_KEY_INVALID)."""
+        return cls("rejected")
+
+    @classmethod
+    def error(cls, status: int, *, message: str | None = None) -> Behaviour:
+        return cls("status", status=status, message=message)
+
+    @classmethod
+    def forbidden(cls) -> Behaviour:
+        return cls.error(403)
+
+    @classmethod
+    def rate_limited(cls, retry_after: str | None = None) -> Behaviour:
+        return cls("status", status=429, retry_after=retry_after)
+
+    @classmethod
+    def server_error(cls, status: int = 500) -> Behaviour:
+        return cls.error(status)
+
+    @classmethod
+    def hang(cls, seconds: float = HANG_SECONDS) -> Behaviour:
+        """Send nothing until the server stops (or ``seconds`` pass)."""
+        return cls("hang", delay=seconds)
+
+    @classmethod
+    def slow(cls, delay: float) -> Behaviour:
+        return cls("slow", delay=delay)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelBehaviour:
+    """How an admitted inference call for one model is answered.
+
+    The fields are independent, so behaviours combine with ``|``, e.g.
+    ``ModelBehaviour.slow_chunks(0.1) | ModelBehaviour.no_usage()``. A "chunk" is
+    one text delta of the reply; the reply streams one word per chunk.
+    """
+
+    reply: str | None = None  # None: echo the last user message
+    first_byte_delay: float = 0.0
+    chunk_delay: float = 0.0
+    status: int | None = None  # answer with the family's error body instead
+    message: str | None = None
+    retry_after: str | None = None
+    hangs: bool = False
+    reset_after_chunks: int | None = None
+    usage: bool = True
+
+    @classmethod
+    def ok(cls, reply: str | None = None) -> ModelBehaviour:
+        return cls(reply=reply)
+
+    @classmethod
+    def slow_first_byte(cls, seconds: float) -> ModelBehaviour:
+        return cls(first_byte_delay=seconds)
+
+    @classmethod
+    def rate_limited(cls, retry_after: str | None = "3") -> ModelBehaviour:
+        return cls(status=429, retry_after=retry_after)
+
+    @classmethod
+    def server_error(cls, status: int = 500) -> ModelBehaviour:
+        return cls(status=status)
+
+    @classmethod
+    def bad_request(cls, message: str = "Invalid request") -> ModelBehaviour:
+        return cls(status=400, message=message)
+
+    @classmethod
+    def error(
+        cls, status: int, message: str | None = None, retry_after: str | None = None
+    ) -> ModelBehaviour:
+        return cls(status=status, message=message, retry_after=retry_after)
+
+    @classmethod
+    def hang(cls) -> ModelBehaviour:
+        """Send nothing until the server stops; stopping wakes it, so shutdown stays prompt."""
+        return cls(hangs=True)
+
+    @classmethod
+    def reset_after(cls, chunks: int) -> ModelBehaviour:
+        """Stream ``chunks`` text deltas, then RST the connection; non-streaming: RST at once."""
+        return cls(reset_after_chunks=chunks)
+
+    @classmethod
+    def no_usage(cls) -> ModelBehaviour:
+        """Leave usage out of every answer, the final stream usage chunk included."""
+        return cls(usage=False)
+
+    @classmethod
+    def slow_chunks(cls, seconds: float) -> ModelBehaviour:
+        return cls(chunk_delay=seconds)
+
+    @classmethod
+    def from_header(cls, value: str) -> ModelBehaviour:
+        """Parse ``<kind>[:<arg>]``; ValueError on anything else."""
+        kind, _, arg = value.strip().partition(":")
+        parse = _HEADER_KINDS.get(kind.strip())
+        if parse is None:
+            raise ValueError(f"unknown {BEHAVIOUR_HEADER} kind {kind!r}")
+        try:
+            return parse(arg.strip())
+        except ValueError as exc:
+            raise ValueError(f"bad {BEHAVIOUR_HEADER} value {value!r}: {exc}") from None
+
+    def __or__(self, other: ModelBehaviour) -> ModelBehaviour:
+        """Every field ``other`` sets (differs from the default) wins."""
+        default = ModelBehaviour()
+        changes = {
+            f.name: getattr(other, f.name)
+            for f in fields(ModelBehaviour)
+            if getattr(other, f.name) != getattr(default, f.name)
+        }
+        return replace(self, **changes)
+
+
+def _seconds(arg: str) -> float:
+    seconds = float(arg)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError("seconds must be a finite number >= 0")
+    return seconds
+
+
+_HEADER_KINDS: Mapping[str, Callable[[str], ModelBehaviour]] = MappingProxyType(
+    {
+        "ok": lambda arg: ModelBehaviour.ok(arg or None),
+        "slow_first_byte": lambda arg: ModelBehaviour.slow_first_byte(_seconds(arg)),
+        "rate_limited": lambda arg: ModelBehaviour.rate_limited(arg or "3"),
+        "server_error": lambda arg: ModelBehaviour.server_error(int(arg or "500")),
+        "bad_request": lambda arg: ModelBehaviour.bad_request(arg or "Invalid request"),
+        "hang": lambda _: ModelBehaviour.hang(),
+        "reset_after": lambda arg: ModelBehaviour.reset_after(int(arg or "0")),
+        "no_usage": lambda _: ModelBehaviour.no_usage(),
+        "slow_chunks": lambda arg: ModelBehaviour.slow_chunks(_seconds(arg)),
+    }
+)

@@ -1,0 +1,108 @@
+"""A live tollway (embedded engine) and an admin client to set it up."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from tests.live import running_server
+from tollway.settings import Settings
+
+ADMIN_TOKEN = "twadmin-inference-test-0123456789"
+
+
+@dataclass
+class Tollway:
+    url: str
+    admin: httpx.Client
+    data_dir: Path
+
+    @property
+    def v1(self) -> str:
+        return f"{self.url}/v1"
+
+    def post(self, path: str, body: dict[str, Any], status: int = 201) -> Any:
+        response = self.admin.post(f"/admin/v1{path}", json=body)
+        assert response.status_code == status, response.text
+        return response.json()
+
+    def provider(self, provider_type: str, **fields: Any) -> dict[str, Any]:
+        body = {"name": fields.pop("name", provider_type), "type": provider_type, **fields}
+        return self.post("/providers", body)  # type: ignore[no-any-return]
+
+    def model(
+        self, provider: dict[str, Any], name: str, model_id: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        body = {"provider_id": provider["id"], "model_id": model_id or name, "name": name, **fields}
+        return self.post("/models", body)  # type: ignore[no-any-return]
+
+    def key(self, **fields: Any) -> str:
+        created = self.post("/keys", {"name": fields.pop("name", "agent"), **fields})
+        return created["key"]  # type: ignore[no-any-return]
+
+    def wait_for_model(self, key: str, model: str, timeout: float = 5.0) -> None:
+        """Admin changes reach the data plane with the next routing refresh."""
+        self.wait_until(lambda: model in self.models(key), timeout)
+
+    def models(self, key: str) -> list[str]:
+        response = httpx.get(f"{self.v1}/models", headers={"Authorization": f"Bearer {key}"})
+        if response.status_code != 200:
+            return []
+        return [m["id"] for m in response.json()["data"]]
+
+    @staticmethod
+    def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, "condition not met in time"
+            time.sleep(0.05)
+
+
+def tollway_settings(data_dir: Path, **overrides: Any) -> Settings:
+    routing = {"refresh_interval_seconds": 0.1, **overrides.pop("routing", {})}
+    return Settings(
+        data_dir=data_dir,
+        admin_token=SecretStr(ADMIN_TOKEN),
+        routing=routing,  # type: ignore[arg-type]
+        **overrides,
+    )
+
+
+@contextmanager
+def live_tollway(settings: Settings) -> Iterator[Tollway]:
+    with (
+        running_server(settings) as url,
+        httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30
+        ) as admin,
+    ):
+        yield Tollway(url=url, admin=admin, data_dir=settings.data_dir)
+
+
+@pytest.fixture
+def tollway(tmp_path: Path) -> Iterator[Tollway]:
+    with live_tollway(tollway_settings(tmp_path / "data")) as live:
+        yield live
+
+
+@pytest.fixture
+def mock_setup(tollway: Tollway) -> tuple[Tollway, str]:
+    """A mock provider serving `mock-echo`, and a key for it."""
+    provider = tollway.provider("mock", name="Mock")
+    tollway.model(provider, "mock-echo")
+    key = tollway.key()
+    tollway.wait_for_model(key, "mock-echo")
+    return tollway, key
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
