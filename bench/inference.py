@@ -4,7 +4,9 @@ Scenarios (non-streaming chat, 1 and 64 concurrent clients):
   direct            clients → fake upstream
   tollway-null      clients → tollway with a null engine (tollway's own cost + one hop)
   tollway-embedded  clients → tollway → litellm SDK in-process → upstream
-  litellm-proxy     clients → LiteLLM proxy (1 worker) → upstream
+  tollway-emb-2w    the same with `tollway serve --workers 2`
+  litellm-proxy     clients → LiteLLM proxy (1 worker) → upstream, a named deployment
+  proxy-wildcard    the same, on a wildcard deployment with per-call credentials
   tollway-remote    clients → tollway → LiteLLM proxy → upstream
 
 Prints p50/p99 latency, requests/s, and the ratios the budgets in
@@ -84,7 +86,6 @@ def tollway_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env.update(
         TOLLWAY_DATA_DIR=str(data_dir),
         TOLLWAY_ADMIN_TOKEN=ADMIN,
-        TOLLWAY_SECRETS__BACKEND="memory",
         TOLLWAY_LOG_LEVEL="WARNING",
         **extra,
     )
@@ -118,24 +119,31 @@ def configure(url: str, upstream: str) -> str:
     raise RuntimeError("the bench model never reached the routing table")
 
 
-def measure(name: str, url: str, headers: dict[str, str], total: int) -> list[LoadResult]:
+def measure(
+    name: str,
+    url: str,
+    headers: dict[str, str],
+    total: int,
+    body: dict[str, str] | None = None,
+) -> list[LoadResult]:
+    payload = BODY if body is None else json.dumps({**json.loads(BODY), **body}).encode()
     results = []
     for concurrency in (1, 64):
         count = total if concurrency > 1 else max(200, total // 5)
         results.append(
-            asyncio.run(run_load(name, url, BODY, headers, concurrency=concurrency, total=count))
+            asyncio.run(run_load(name, url, payload, headers, concurrency=concurrency, total=count))
         )
     return results
 
 
 @contextmanager
 def tollway(
-    data_dir: Path, upstream: str, *, null: bool = False, **env: str
+    data_dir: Path, upstream: str, *, mode: str = "", **env: str
 ) -> Iterator[tuple[str, str]]:
+    """tollway in its own process; ``mode`` is "", "null" or "workers=N"."""
     port = free_port()
-    args = [sys.executable, str(ROOT / "bench" / "serve_tollway.py"), str(port)] + (
-        ["null"] if null else []
-    )
+    args = [sys.executable, str(ROOT / "bench" / "serve_tollway.py"), str(port)]
+    args += [mode] if mode else []
     with process(args, tollway_env(data_dir, **env)):
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/health")
@@ -178,11 +186,12 @@ def report(results: list[LoadResult]) -> None:
         if d and e and p:
             ratio = (e.p50 - d.p50) / max(p.p50 - d.p50, 1e-9)
             print(f"embedded overhead / proxy hop, p50 @{c:<3}: {ratio:6.2f}      (budget ≤ 0.25)")
-    e64, p64 = get("tollway-embedded", 64), get("litellm-proxy", 64)
-    if e64 and p64:
-        print(
-            f"embedded throughput / proxy worker @64: {e64.rps / p64.rps:6.2f}x     (budget ≥ 4x)"
-        )
+    p64 = get("litellm-proxy", 64)
+    for name in ("tollway-embedded", "tollway-emb-2w"):
+        e64 = get(name, 64)
+        if e64 and p64:
+            ratio = e64.rps / p64.rps
+            print(f"{name} throughput / proxy worker @64: {ratio:6.2f}x   (budget ≥ 4x)")
 
 
 def main() -> None:
@@ -207,8 +216,13 @@ def main() -> None:
         upstream = f"http://127.0.0.1:{up_port}"
         wait_http(f"{upstream}/v1/models")
         results += measure("direct", f"{upstream}/v1/chat/completions", headers, options.requests)
-        for name, null in (("tollway-null", True), ("tollway-embedded", False)):
-            with tollway(Path(tmp) / name, upstream, null=null) as (url, key):
+        scenarios = (
+            ("tollway-null", "null"),
+            ("tollway-embedded", ""),
+            ("tollway-emb-2w", "workers=2"),
+        )
+        for name, mode in scenarios:
+            with tollway(Path(tmp) / name, upstream, mode=mode) as (url, key):
                 auth = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
                 results += measure(name, f"{url}/v1/chat/completions", auth, options.requests)
         if not options.skip_proxy:
@@ -233,6 +247,11 @@ def proxy_scenarios(tmp: Path, upstream: str, total: int) -> list[LoadResult]:
         wait_ready(proxy_url, timeout=120)
         auth = {"Content-Type": "application/json", "Authorization": f"Bearer {master}"}
         results = measure("litellm-proxy", f"{proxy_url}/v1/chat/completions", auth, total // 4)
+        # What tollway's remote engine sends: a wildcard model with per-call credentials.
+        wild = {"model": "openai/bench", "api_key": UPSTREAM_KEY, "api_base": f"{upstream}/v1"}
+        results += measure(
+            "proxy-wildcard", f"{proxy_url}/v1/chat/completions", auth, total // 4, body=wild
+        )
         remote_env = {
             "TOLLWAY_ENGINE__MODE": "remote",
             "TOLLWAY_ENGINE__REMOTE_URL": proxy_url,

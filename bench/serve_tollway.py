@@ -2,11 +2,12 @@
 
 The null engine answers instantly without any upstream: the latency left is
 tollway's own (auth, routing, parsing, rendering) plus one HTTP hop.
-Run: python bench/serve_tollway.py PORT [null]   (settings from TOLLWAY_* as usual)
+Run: python bench/serve_tollway.py PORT [null | workers=N]   (settings from TOLLWAY_* as usual)
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Any
@@ -62,7 +63,13 @@ def null_engines(settings: Settings) -> tuple[Any, Any]:
 
 def main() -> None:
     port = int(sys.argv[1])
-    engines = null_engines if sys.argv[2:] == ["null"] else build_engines
+    mode = sys.argv[2] if len(sys.argv) > 2 else ""
+    if mode.startswith("workers="):
+        # The production path for several cores: tollway serve --workers N.
+        workers = mode.removeprefix("workers=")
+        command = [sys.executable, "-m", "tollway.cli.main", "serve", "--port", str(port)]
+        os.execvp(sys.executable, [*command, "--workers", workers])
+    engines = null_engines if mode == "null" else build_engines
     app = create_app(load_settings(), engines=engines)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 

@@ -99,3 +99,9 @@ def create_app(
 async def metrics_endpoint(request: Request) -> Response:
     runtime: DataPlaneRuntime = request.app.state.data_plane_runtime
     return Response(runtime.metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
+
+def app_from_environment() -> FastAPI:
+    """The app for each worker of ``tollway serve --workers N`` (uvicorn's factory):
+    settings from the environment; start-up work already done by the parent."""
+    return create_app(load_settings())

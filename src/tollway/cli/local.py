@@ -17,7 +17,7 @@ from tollway.domain.settings_file import load_settings_file
 from tollway.errors import TollwayError
 from tollway.observability.logging import configure_logging
 from tollway.secrets.factory import rotate_local_master_key
-from tollway.settings import Settings, load_settings
+from tollway.settings import SecretBackend, Settings, load_settings
 from tollway.store import migrate
 from tollway.store.db import Database
 
@@ -99,6 +99,14 @@ def serve(
     demo: Annotated[
         bool, typer.Option("--demo", help="On an empty install, seed a mock model and a demo key.")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes (one per core). With more than one, quotas need Redis.",
+        ),
+    ] = 1,
 ) -> None:
     """Run the tollway server."""
     settings = settings_or_exit()
@@ -112,8 +120,33 @@ def serve(
         hooks.insert(0, import_settings_hook(settings_file))
     if demo:
         hooks.append(demo_hook)
-    app = create_app(settings, on_start=hooks)
-    uvicorn.run(app, host=server.host, port=server.port, log_level=settings.log_level.lower())
+    log_level = settings.log_level.lower()
+    if workers > 1 and settings.secrets.backend is SecretBackend.MEMORY:
+        console.print(
+            "[red]error:[/red] --workers needs a shared secret backend; the memory backend "
+            "lives inside one process (use local or infisical)"
+        )
+        raise typer.Exit(2)
+    if workers == 1:
+        app = create_app(settings, on_start=hooks)
+        uvicorn.run(app, host=server.host, port=server.port, log_level=log_level)
+        return
+    # Start-up work (migrations, first admin token, imports, demo) happens once, here;
+    # each worker then builds its own app from the same environment.
+    runtime = Runtime.open(settings)
+    try:
+        for hook in hooks:
+            hook(runtime)
+    finally:
+        runtime.close()
+    uvicorn.run(
+        "tollway.app:app_from_environment",
+        factory=True,
+        host=server.host,
+        port=server.port,
+        workers=workers,
+        log_level=log_level,
+    )
 
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
