@@ -17,15 +17,13 @@ from typing import Any
 import pytest
 
 from tollway.domain.settings_file import (
-    LEGACY_PROVIDER_NAMESPACE,
     SettingsDocument,
     api_key_fingerprint,
     dump_document,
-    is_legacy,
-    load_settings_file,
-    migrate_legacy,
     parse_document,
 )
+from tollway.domain.settings_file_loader import load_settings_file
+from tollway.domain.settings_migration import LEGACY_PROVIDER_NAMESPACE, is_legacy, migrate_legacy
 from tollway.errors import ConfigurationError, ValidationError
 from tollway.store.enums import ProviderType
 

@@ -7,11 +7,8 @@ Every test runs with outbound connections limited to loopback.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
 
 import pytest
 
@@ -52,31 +49,3 @@ def unique_model() -> Callable[[str], str]:
         return f"{label}-{uuid.uuid4().hex[:12]}"
 
     return make
-
-
-@pytest.fixture(autouse=True)
-def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail, instead of reaching the internet, if anything dials a non-loopback address."""
-    real_connect = socket.socket.connect
-    real_connect_ex = socket.socket.connect_ex
-
-    def check(address: Any) -> None:
-        if not isinstance(address, tuple):
-            return  # unix sockets
-        try:
-            loopback = ipaddress.ip_address(address[0]).is_loopback
-        except ValueError:
-            loopback = address[0] == "localhost"
-        if not loopback:
-            raise AssertionError(f"test tried to reach {address!r}")
-
-    def connect(self: socket.socket, address: Any) -> None:
-        check(address)
-        real_connect(self, address)
-
-    def connect_ex(self: socket.socket, address: Any) -> int:
-        check(address)
-        return real_connect_ex(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)

@@ -13,7 +13,7 @@ from rich.console import Console
 from tollway.app import Runtime, create_app
 from tollway.domain.common import SYSTEM_ACTOR
 from tollway.domain.demo import seed_demo
-from tollway.domain.settings_file import load_settings_file
+from tollway.domain.settings_file_loader import load_settings_file
 from tollway.errors import TollwayError
 from tollway.observability.logging import configure_logging
 from tollway.secrets.factory import rotate_local_master_key

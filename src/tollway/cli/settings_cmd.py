@@ -18,12 +18,9 @@ import typer
 from tollway.cli import output
 from tollway.cli.client import CliError, ExitCode, connect, fail
 from tollway.cli.output import JsonOption
-from tollway.domain.settings_file import (
-    MigrationResult,
-    SettingsDocument,
-    dump_document,
-    load_settings_file,
-)
+from tollway.domain.settings_file import SettingsDocument, dump_document
+from tollway.domain.settings_file_loader import load_settings_file
+from tollway.domain.settings_migration import MigrationResult
 from tollway.errors import TollwayError
 
 app = typer.Typer(

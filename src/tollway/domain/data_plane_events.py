@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -53,13 +54,13 @@ class DataPlaneEvents:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    def _spawn(self, write: Any, *args: Any) -> None:
+    def _spawn(self, write: Callable[..., None], *args: Any) -> None:
         task = asyncio.get_running_loop().create_task(self._run(write, *args))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     @staticmethod
-    async def _run(write: Any, *args: Any) -> None:
+    async def _run(write: Callable[..., None], *args: Any) -> None:
         try:
             await asyncio.to_thread(write, *args)
         except Exception:  # an event lost is logged, never a failed request

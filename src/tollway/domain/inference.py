@@ -325,24 +325,29 @@ def _bad_gateway(message: str, exc: UpstreamError | None = None) -> InferenceErr
 def _final_error(
     model: str, attempts: _Attempts, no_openrouter: bool, fallback_enabled: bool
 ) -> InferenceError:
+    """Why nothing could serve the request, including why there was no fallback."""
+    hint = ""
+    if fallback_enabled and no_openrouter:
+        hint = "; no OpenRouter provider is configured for fallback (add one of type openrouter)"
+    elif fallback_enabled:
+        hint = f"; `{model}` has no OpenRouter model id to fall back to"
     last = attempts.last
     if isinstance(last, InferenceError):
-        error = last
-    elif isinstance(last, UpstreamError):
-        error = _bad_gateway(f"every deployment of `{model}` failed; last: {last.message}", last)
-    else:
-        message = last.message if isinstance(last, EngineUnavailable | EngineMisconfigured) else ""
-        error = InferenceError(
-            f"the engine could not serve `{model}`: {message}",
-            status=503,
-            error_type="service_unavailable",
-            code="engine_unavailable",
+        return InferenceError(
+            last.message + hint,
+            status=last.status_code,
+            error_type=last.error_type,
+            code=last.code,
+            headers=last.headers,
         )
-    if fallback_enabled and no_openrouter:
-        error.message += (
-            "; no OpenRouter provider is configured for fallback (add one of type openrouter)"
+    if isinstance(last, UpstreamError):
+        return _bad_gateway(
+            f"every deployment of `{model}` failed; last: {last.message}{hint}", last
         )
-    elif fallback_enabled:
-        error.message += f"; `{model}` has no OpenRouter model id to fall back to"
-    error.args = (error.message,)
-    return error
+    detail = last.message if isinstance(last, EngineUnavailable | EngineMisconfigured) else ""
+    return InferenceError(
+        f"the engine could not serve `{model}`: {detail}{hint}",
+        status=503,
+        error_type="service_unavailable",
+        code="engine_unavailable",
+    )

@@ -22,11 +22,10 @@ error messages, reprs or exports.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Annotated, Any, Final
+from typing import Annotated, Any, Final
 from uuid import UUID
 
 import pydantic
@@ -48,31 +47,15 @@ from pydantic_core import PydanticCustomError
 from tollway.errors import ValidationError
 from tollway.store.enums import ProviderType
 
-if TYPE_CHECKING:
-    from tollway.domain.settings_file_loader import load_settings_file
-    from tollway.domain.settings_migration import (
-        LEGACY_PROVIDER_NAMESPACE,
-        MigratedProvider,
-        MigrationResult,
-        is_legacy,
-        migrate_legacy,
-    )
-
 __all__ = [
-    "LEGACY_PROVIDER_NAMESPACE",
     "SETTINGS_FILE_VERSION",
     "CatalogEntry",
-    "MigratedProvider",
-    "MigrationResult",
     "ProviderCredentials",
     "ProviderEntry",
     "SettingsDocument",
     "SettingsProblem",
     "api_key_fingerprint",
     "dump_document",
-    "is_legacy",
-    "load_settings_file",
-    "migrate_legacy",
     "parse_document",
     "settings_error",
 ]
@@ -320,28 +303,3 @@ def _dump_credentials(credentials: ProviderCredentials | None) -> dict[str, str]
     if credentials.base_url:
         out["baseUrl"] = credentials.base_url
     return out
-
-
-# ---------------------------------------------------------------------------- re-exports
-
-# The migration and loader modules import this one, so importing them here at import time
-# would be circular: their names are resolved on first access instead (PEP 562).
-_REEXPORTS: Final[Mapping[str, str]] = MappingProxyType(
-    {
-        "LEGACY_PROVIDER_NAMESPACE": "tollway.domain.settings_migration",
-        "MigratedProvider": "tollway.domain.settings_migration",
-        "MigrationResult": "tollway.domain.settings_migration",
-        "is_legacy": "tollway.domain.settings_migration",
-        "migrate_legacy": "tollway.domain.settings_migration",
-        "load_settings_file": "tollway.domain.settings_file_loader",
-    }
-)
-
-
-def __getattr__(name: str) -> object:
-    module = _REEXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value

@@ -16,7 +16,6 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from tollway.engine.base import EngineStream, StreamInterrupted
-from tollway.errors import InferenceError
 
 DONE = b"data: [DONE]\n\n"
 
@@ -108,7 +107,3 @@ async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> N
         if message["type"] == "http.disconnect":
             scope.cancel()
             return
-
-
-def error_event(error: InferenceError) -> bytes:
-    return sse({"error": {"message": error.message, "type": error.error_type, "code": error.code}})
