@@ -106,3 +106,27 @@ def test_unknown_setting_stops_the_start(data_dir: Path) -> None:
     server = Served(data_dir, env={"TOLLWAY_SERVR__PORT": "1"})
     assert server.process.wait(timeout=60) == 2
     assert "TOLLWAY_SERVR__PORT" in server.stop()
+
+
+def test_demo_serves_mock_echo_with_the_printed_key(data_dir: Path) -> None:
+    first = Served(data_dir, "--demo")
+    first.wait_ready()
+    output = first.stop()
+    lines = output.splitlines()
+    key = lines[next(i for i, line in enumerate(lines) if "demo tollway key" in line) + 1].strip()
+    assert key.startswith("tw-")
+    assert "Try it (offline):" in output
+    again = Served(data_dir, "--demo")
+    again.wait_ready()
+    try:
+        response = httpx.post(
+            f"{again.url}/v1/chat/completions",
+            json={"model": "mock-echo", "messages": [{"role": "user", "content": "hello demo"}]},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+    finally:
+        second_output = again.stop()
+    assert response.status_code == 200, response.text
+    assert "hello demo" in response.json()["choices"][0]["message"]["content"]
+    assert "nothing seeded" in second_output

@@ -23,7 +23,7 @@ from tollway.settings import Settings, load_settings
 from tollway.store import migrate
 from tollway.store.db import Database
 
-# Runs once the runtime is open, before the first request (imports, banners).
+# Runs with the open runtime during start-up (see create_app).
 StartHook = Callable[["Runtime"], None]
 
 
@@ -58,10 +58,12 @@ def create_app(
     settings: Settings | None = None,
     *,
     on_start: Sequence[StartHook] = (),
+    on_ready: Sequence[StartHook] = (),
     engines: EngineFactory = build_engines,
 ) -> FastAPI:
-    """The whole server. ``engines`` is a seam for benchmarks and tests; the
-    default builds what the settings ask for."""
+    """The whole server. ``on_start`` hooks run once the store is open (imports,
+    demo data); ``on_ready`` ones once everything is started, just before the
+    first request (banners). ``engines`` is a seam for benchmarks and tests."""
     resolved = settings or load_settings()
 
     @asynccontextmanager
@@ -75,6 +77,8 @@ def create_app(
             await data_plane.start()
             app.state.data_plane = data_plane.plane
             app.state.data_plane_runtime = data_plane
+            for hook in on_ready:
+                hook(runtime)
             try:
                 yield
             finally:

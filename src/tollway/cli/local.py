@@ -12,7 +12,7 @@ from rich.console import Console
 
 from tollway.app import Runtime, create_app
 from tollway.domain.common import SYSTEM_ACTOR
-from tollway.domain.demo import seed_demo
+from tollway.domain.demo import DemoSeed, seed_demo
 from tollway.domain.settings_file_loader import load_settings_file
 from tollway.errors import TollwayError
 from tollway.observability.logging import configure_logging
@@ -63,11 +63,23 @@ def import_settings_hook(path: Path) -> Callable[[Runtime], None]:
     return run
 
 
-def demo_hook(runtime: Runtime) -> None:
-    seed = seed_demo(runtime.services)
-    if seed is None:
-        console.print("demo: providers already exist, nothing seeded (keys: `tollway keys create`)")
-        return
+def demo_hooks() -> tuple[Callable[[Runtime], None], Callable[[Runtime], None]]:
+    """Seed the demo at start; print how to use it once the server is ready."""
+    seeds: list[DemoSeed | None] = []
+
+    def seed(runtime: Runtime) -> None:
+        seeds.append(seed_demo(runtime.services))
+
+    def show(runtime: Runtime) -> None:
+        if seeds and seeds[0] is not None:
+            print_demo(runtime, seeds[0])
+        else:
+            console.print("demo: providers already exist, nothing seeded (`tollway keys create`)")
+
+    return seed, show
+
+
+def print_demo(runtime: Runtime, seed: DemoSeed) -> None:
     url = f"http://{runtime.settings.server.host}:{runtime.settings.server.port}/v1"
     python = (
         "from openai import OpenAI; "
@@ -115,11 +127,14 @@ def serve(
     )
     settings = settings.model_copy(update={"server": server})
     configure_logging(settings.log_level)
-    hooks: list[Callable[[Runtime], None]] = [announce]
+    hooks: list[Callable[[Runtime], None]] = []
+    ready: list[Callable[[Runtime], None]] = [announce]
     if settings_file is not None:
-        hooks.insert(0, import_settings_hook(settings_file))
+        hooks.append(import_settings_hook(settings_file))
     if demo:
-        hooks.append(demo_hook)
+        seed, show = demo_hooks()
+        hooks.append(seed)
+        ready.append(show)
     log_level = settings.log_level.lower()
     if workers > 1 and settings.secrets.backend is SecretBackend.MEMORY:
         console.print(
@@ -128,14 +143,14 @@ def serve(
         )
         raise typer.Exit(2)
     if workers == 1:
-        app = create_app(settings, on_start=hooks)
+        app = create_app(settings, on_start=hooks, on_ready=ready)
         uvicorn.run(app, host=server.host, port=server.port, log_level=log_level)
         return
     # Start-up work (migrations, first admin token, imports, demo) happens once, here;
     # each worker then builds its own app from the same environment.
     runtime = Runtime.open(settings)
     try:
-        for hook in hooks:
+        for hook in [*hooks, *ready]:
             hook(runtime)
     finally:
         runtime.close()
