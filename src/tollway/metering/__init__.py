@@ -1,0 +1,1 @@
+"""Metering: usage extraction, pricing, the usage journal, its writer and reports."""

@@ -1,0 +1,1 @@
+"""Quotas: reservations against rate limits, token quotas and USD budgets."""

@@ -1,0 +1,238 @@
+"""Counters in Redis, shared by every replica.
+
+Keys: ``{prefix}{scope}:{id}:{metric}:{window}:{bucket}`` (prefix ``tollway:q:``; the
+bucket is the epoch second its window began) hold integer counters, EXPIREAT a minute
+past their window's end (``total`` buckets never expire). ``{prefix}r:{reservation}``
+is a hash recording one unsettled reservation (request id and holds) with the
+reservation TTL: see the TTL policy in ``tollway.quotas.counters``. Buckets are chosen
+with this replica's clock; NTP-synchronised replicas disagree by milliseconds, which
+only moves a request at a window boundary into the neighbouring bucket.
+
+One Lua script reserves (check every counter, then add to all, or deny with the first
+that would overflow) and one settles or releases, so each is atomic in Redis however
+many replicas call at once. Both are idempotent, so a call retried after a lost reply
+never counts twice. All keys of one call must live on one node (no Redis Cluster).
+
+When Redis cannot answer, budgets (USD) fail closed with QuotaStoreUnavailableError.
+Request and token limits do too, unless ``fail_open_rate_limits``: then the request is
+admitted uncounted and the Reservation lists those limits in ``unenforced``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from tollway.quotas.counters import (
+    DEFAULT_RESERVATION_TTL,
+    Buckets,
+    Plan,
+    QuotaStoreUnavailableError,
+    ReserveRequest,
+)
+from tollway.quotas.model import Denied, Limit, Reservation, Usage
+
+DEFAULT_PREFIX = "tollway:q:"
+
+# KEYS: the counters, then the reservation record. ARGV: record TTL (ms), request id,
+# and "amount limit expire-at" per counter, all space-separated. (One packed argument, not
+# three per counter: redis-py's encoding of each argument costs more than Lua's
+# parsing.) The EXISTS check makes a retried reserve a no-op: the first got through.
+RESERVE_LUA = """
+local n = #KEYS - 1
+local record = KEYS[n + 1]
+if redis.call('EXISTS', record) == 1 then return {0, 0} end
+local amounts, limits, expiries = {}, {}, {}
+for amount, limit, expire_at in string.gmatch(ARGV[3], '(%S+) (%S+) (%S+)') do
+  amounts[#amounts + 1] = amount
+  limits[#limits + 1] = tonumber(limit)
+  expiries[#expiries + 1] = tonumber(expire_at)
+end
+for i = 1, n do
+  local used = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if used >= limits[i] or used + tonumber(amounts[i]) > limits[i] then return {i, used} end
+end
+for i = 1, n do
+  redis.call('INCRBY', KEYS[i], amounts[i])
+  if expiries[i] > 0 then redis.call('EXPIREAT', KEYS[i], expiries[i]) end
+end
+redis.call('HSET', record, 'request_id', ARGV[2], 'holds', ARGV[3])
+redis.call('PEXPIRE', record, ARGV[1])
+return {0, 0}
+"""
+
+# KEYS: the counters a reservation holds, then its record. ARGV[1]: the space-separated
+# delta per counter. Deleting the record is the once-only token; a missing counter is
+# a bucket that rolled and expired, which must not be recreated without its expiry.
+SETTLE_LUA = """
+local n = #KEYS - 1
+if redis.call('DEL', KEYS[n + 1]) == 0 then return 0 end
+local i = 0
+for delta in string.gmatch(ARGV[1], '%S+') do
+  i = i + 1
+  if delta ~= '0' and i <= n and redis.call('EXISTS', KEYS[i]) == 1 then
+    if redis.call('INCRBY', KEYS[i], delta) < 0 then
+      redis.call('SET', KEYS[i], 0, 'KEEPTTL')
+    end
+  end
+end
+return 1
+"""
+
+_UNAVAILABLE = (RedisError, OSError)
+
+
+class RedisQuotaStore:
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        reservation_ttl: float = DEFAULT_RESERVATION_TTL,
+        fail_open_rate_limits: bool = False,
+        outage_backoff: float = 1.0,
+        clock: Callable[[], float] = time.time,
+        owns_client: bool = False,
+    ) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._ttl = reservation_ttl
+        self._fail_open = fail_open_rate_limits
+        # After a failure, skip Redis for this long: a dead Redis must not cost every
+        # request a connect timeout.
+        self._outage_backoff = outage_backoff
+        self._down_until = 0.0
+        self._buckets = Buckets()
+        self._clock = clock
+        self._owns_client = owns_client
+        self._reserve = client.register_script(RESERVE_LUA)
+        self._settle = client.register_script(SETTLE_LUA)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        timeout: float = 0.5,
+        max_connections: int = 64,
+        pool_timeout: float = 2.0,
+        **options: Any,
+    ) -> RedisQuotaStore:
+        """A store with its own client: short timeouts, one immediate retry (safe: the
+        scripts are idempotent) instead of redis-py's ten with backoff, and a bounded
+        pool that queues callers for up to ``pool_timeout`` rather than failing them."""
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=pool_timeout,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 1),
+        )
+        return cls(Redis(connection_pool=pool), owns_client=True, **options)
+
+    async def reserve(
+        self, request: ReserveRequest, *, request_id: str = "", ttl: float | None = None
+    ) -> Reservation | Denied:
+        now = self._clock()
+        planned = Plan(request, now, self._buckets)
+        rid = uuid.uuid4().hex
+        if not planned.keys:
+            return Reservation(rid, request_id, ())
+        if now < self._down_until:
+            return self._unavailable(planned, rid, request_id, None)
+        ttl_ms = int((self._ttl if ttl is None else ttl) * 1000)
+        spec = " ".join(
+            f"{planned.amounts[index]} {limit.limit} {planned.expires_at(index) or 0}"
+            for index, limit in enumerate(planned.limits)
+        )
+        keys = [self._prefix + key for key in planned.keys]
+        keys.append(self._record_key(rid))
+        try:
+            index, used = await self._reserve(keys=keys, args=(ttl_ms, request_id, spec))
+        except _UNAVAILABLE as exc:
+            self._down_until = self._clock() + self._outage_backoff
+            return self._unavailable(planned, rid, request_id, exc)
+        if index:
+            return planned.denial(int(index) - 1, int(used), now)
+        return Reservation(rid, request_id, planned.holds())
+
+    def _unavailable(
+        self, planned: Plan, rid: str, request_id: str, cause: BaseException | None
+    ) -> Reservation:
+        budgets = any(limit.is_budget for limit in planned.limits)
+        if self._fail_open and not budgets:
+            return Reservation(rid, request_id, (), tuple(planned.limits))
+        raise QuotaStoreUnavailableError(
+            "Quota counters are unavailable (Redis does not answer); "
+            + ("budgets cannot be checked." if budgets else "rate limits cannot be checked."),
+            retry_after=max(1, round(self._outage_backoff)),
+        ) from cause
+
+    async def settle(self, reservation: Reservation, actual: Usage) -> bool:
+        deltas = [actual.amount(metric) - held for _, metric, held in reservation.items]
+        return await self._adjust(reservation, deltas)
+
+    async def release(self, reservation: Reservation) -> bool:
+        return await self._adjust(reservation, [-held for _, _, held in reservation.items])
+
+    async def _adjust(self, reservation: Reservation, deltas: list[int]) -> bool:
+        if not reservation.items:
+            return False  # nothing was counted (no limits, or admitted failing open)
+        keys = [self._prefix + key for key, _, _ in reservation.items]
+        keys.append(self._record_key(reservation.id))
+        try:
+            done = await self._settle(keys=keys, args=(" ".join(map(str, deltas)),))
+        except _UNAVAILABLE as exc:
+            # The reservation then expires and stays counted at its worst case.
+            raise QuotaStoreUnavailableError(
+                "Quota counters are unavailable (Redis does not answer); "
+                "the reservation was not settled."
+            ) from exc
+        return bool(done)
+
+    async def usage(self, limit: Limit) -> int:
+        start, _ = self._buckets.at(limit.window, self._clock())
+        try:
+            value = await self._client.get(self._prefix + limit.key(start))
+        except _UNAVAILABLE as exc:
+            raise QuotaStoreUnavailableError("Quota counters are unavailable.") from exc
+        return int(value) if value is not None else 0
+
+    async def outstanding(self) -> int:
+        """Counts record keys with SCAN: O(keyspace), for tests and reports only."""
+        pattern = _glob_escape(self._record_key("")) + "*"
+        try:
+            return len([key async for key in self._client.scan_iter(match=pattern, count=1000)])
+        except _UNAVAILABLE as exc:
+            raise QuotaStoreUnavailableError("Quota counters are unavailable.") from exc
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._client.ping())
+        except _UNAVAILABLE:
+            return False
+
+    @property
+    def client(self) -> Redis:
+        return self._client
+
+    async def close(self) -> None:
+        if self._owns_client:
+            await self._client.aclose(close_connection_pool=True)
+
+    def _record_key(self, reservation_id: str) -> str:
+        return f"{self._prefix}r:{reservation_id}"
+
+
+def _glob_escape(text: str) -> str:
+    for char in "\\*?[]":
+        text = text.replace(char, "\\" + char)
+    return text
