@@ -278,3 +278,110 @@ class ControlState(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     routing_version: int = Field(default=0, sa_type=BigInteger)
+
+
+# -- usage (ARCHITECTURE.md §2 decision 6) ----------------------------------------------
+#
+# Written by ``tollway.metering.writer`` with bulk Core inserts, not through sessions.
+# No foreign keys on purpose: usage outlives the keys, teams, providers and models it
+# names, and the ledger must never refuse a row because something was deleted.
+
+
+class UsageStatus(StrEnum):
+    OK = "ok"
+    ERROR = "error"  # the request failed (upstream or tollway)
+    INTERRUPTED = "interrupted"  # tollway stopped before it ended (found unfinished at start)
+    CLIENT_DISCONNECTED = "client_disconnected"
+
+
+class CostSource(StrEnum):
+    PROVIDER = "provider"  # the provider (or engine) reported the cost
+    COMPUTED = "computed"  # tokens x tollway's price
+    UNPRICED = "unpriced"  # no price known; cost_usd is null
+
+
+# Stands in for "none" in the dimensions of ``usage_hourly``: NULLs never collide in a
+# unique constraint (on SQLite and on PostgreSQL before NULLS NOT DISTINCT), so an
+# upsert keyed on a NULL team would insert a new row every time instead of adding.
+NIL_UUID = uuid.UUID(int=0)
+
+
+class UsageRecord(SQLModel, table=True):
+    """One admitted request. ``route`` and ``endpoint`` hold the values of
+    ``tollway.engine.base.Route``/``Endpoint`` as plain strings (the store sits below
+    the engine). ``counted`` means the tokens were estimated by tollway (from the
+    streamed chunks, or the reservation of an interrupted request), not reported by
+    the provider. ``http_status`` is null when none was known (interrupted)."""
+
+    __tablename__ = "usage_records"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    request_id: str = Field(max_length=64, unique=True)
+    started_at: datetime = _timestamp()
+    finished_at: datetime = _timestamp(index=True)
+    tollway_key_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    provider_id: uuid.UUID | None = None
+    provider_key_id: uuid.UUID | None = None
+    model_row_id: uuid.UUID | None = None
+    public_model: str = Field(max_length=400)
+    requested_model: str = Field(max_length=400)
+    route: str = Field(max_length=32)
+    endpoint: str = Field(max_length=32)
+    status: UsageStatus = _enum(UsageStatus)
+    http_status: int | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: Decimal | None = _price()
+    cost_source: CostSource = _enum(CostSource)
+    latency_ms: int = 0
+    ttft_ms: int | None = None
+    fallback_reason: str | None = Field(default=None, max_length=400)
+    counted: bool = False
+
+
+def _sum() -> Any:
+    return Field(default=0, sa_type=BigInteger)
+
+
+class UsageHourly(SQLModel, table=True):
+    """Sums of ``usage_records`` per UTC hour (of ``finished_at``) and dimension.
+
+    Absent ids are stored as ``NIL_UUID``, never NULL, so the unique key works as an
+    upsert target on every backend. ``errors`` counts ``error`` and ``interrupted``;
+    ``cost_usd`` sums the known costs (``unpriced_requests`` says how many had none).
+    Reports read this table; it survives the retention purge of the raw rows.
+    """
+
+    __tablename__ = "usage_hourly"
+    __table_args__ = (
+        UniqueConstraint(
+            "hour",
+            "tollway_key_id",
+            "team_id",
+            "provider_id",
+            "provider_key_id",
+            "public_model",
+            "route",
+            name="uq_usage_hourly_dims",
+        ),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    hour: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    tollway_key_id: uuid.UUID = NIL_UUID
+    team_id: uuid.UUID = NIL_UUID
+    provider_id: uuid.UUID = NIL_UUID
+    provider_key_id: uuid.UUID = NIL_UUID
+    public_model: str = Field(max_length=400)
+    route: str = Field(max_length=32)
+    requests: int = _sum()
+    errors: int = _sum()
+    prompt_tokens: int = _sum()
+    completion_tokens: int = _sum()
+    cached_tokens: int = _sum()
+    reasoning_tokens: int = _sum()
+    cost_usd: Decimal = Field(default=Decimal(0), sa_column=Column(Numeric(24, 12), nullable=False))
+    unpriced_requests: int = _sum()

@@ -1,0 +1,378 @@
+"""The usage journal: an append-only local file per process, so no usage is lost.
+
+Every admitted request is journaled twice: ``begin`` before the response starts
+and ``finish`` when it ends. Appends only encode and buffer (a few µs, no I/O);
+a flusher thread writes the buffer with ``write()`` + ``fsync`` every
+``flush_interval`` seconds or ``flush_entries`` entries, and ``flush()`` does it
+on demand.
+
+Durability tradeoff: a crash loses what was appended since the last flush, at
+most one flush interval. A lost ``finish`` is settled as interrupted from its
+``begin``; a lost ``begin`` loses the request's usage entirely. Deployments that
+cannot accept that call ``flush()`` before sending the first byte (strict mode),
+paying one fsync (about a millisecond on SSDs; concurrent callers share one).
+
+Files: ``<dir>/<pid>-<start ms>-<seq>.jsonl``, ``<dir>`` being for instance
+``$TOLLWAY_DATA_DIR/journal``, on a local disk. The live segment is held under an
+exclusive ``flock``, which the kernel drops when the process dies however it dies:
+an unlocked segment of a process none of whose segments is locked is a dead
+process's leftover. At ``segment_bytes`` the journal rotates: the begins still
+open are copied into the new segment first, then the old one gets a seal line.
+So a sealed segment is self-contained history, its unfinished begins live on in
+the next segment, and the writer can delete it once its records are stored.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tollway.metering.records import (
+    SEAL_LINE,
+    CompletedUsage,
+    Finished,
+    LineParser,
+    Sealed,
+    UsageEvent,
+    UsageOutcome,
+)
+
+log = logging.getLogger(__name__)
+
+SUFFIX = ".jsonl"
+_SEGMENT_NAME = re.compile(r"\d+-\d+-\d+\.jsonl")
+
+
+class JournalClosedError(RuntimeError):
+    """An append after ``close()``."""
+
+
+def _fsync_dir(directory: Path) -> None:
+    # A new file's name is durable only once its directory is synced.
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def try_lock(path: Path) -> int | None:
+    """An fd holding an exclusive lock on ``path``, or None when another holds it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+class _Segment:
+    def __init__(self, directory: Path, prefix: str, seq: int) -> None:
+        self.path = directory / f"{prefix}-{seq:06d}{SUFFIX}"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
+        self.fd = os.open(self.path, flags, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        _fsync_dir(directory)
+        self.appended = 0  # bytes beyond the carried-over begins: what rotation counts
+        self.torn = False  # a failed write may have left half a line
+
+    def write(self, data: bytes) -> None:
+        if self.torn:
+            data = b"\n" + data  # end the fragment so it spoils only itself
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self.fd, view) :]
+        except OSError:
+            self.torn = True
+            raise
+        self.torn = False
+        os.fsync(self.fd)
+
+    def close(self) -> None:
+        os.close(self.fd)  # also releases the lock
+
+
+def _new_prefix(directory: Path) -> str:
+    # pid and start time name a process; bumped if a journal of this process that
+    # started in the same millisecond left segments here.
+    pid, start = os.getpid(), time.time_ns() // 1_000_000
+    while any(directory.glob(f"{pid}-{start}-*")):
+        start += 1
+    return f"{pid}-{start}"
+
+
+class UsageJournal:
+    """Thread-safe; ``begin``/``finish`` may be called from any thread or the event loop."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        flush_interval: float = 0.05,
+        flush_entries: int = 1024,
+        segment_bytes: int = 16 * 1024 * 1024,
+    ) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self.prefix = _new_prefix(directory)
+        self._flush_interval = flush_interval
+        self._flush_entries = flush_entries
+        self._segment_bytes = segment_bytes
+        self._lock = threading.Lock()  # guards the buffer; held for microseconds
+        self._io_lock = threading.Lock()  # serializes flushes and rotation
+        self._buffer: list[tuple[bool, str, bytes]] = []  # (is begin, request id, line)
+        self._open: dict[str, bytes] = {}  # flushed begins without a flushed finish
+        self._seq = 1
+        self._segment = _Segment(directory, self.prefix, self._seq)
+        self._closed = False
+        self._wake = threading.Event()
+        self._flusher = threading.Thread(target=self._run, name="usage-journal", daemon=True)
+        self._flusher.start()
+
+    @property
+    def segment_path(self) -> Path:
+        return self._segment.path
+
+    def begin(self, event: UsageEvent) -> None:
+        self._append(True, event.request_id, event.to_json())
+
+    def finish(self, request_id: str, outcome: UsageOutcome) -> None:
+        self._append(False, request_id, outcome.to_json(request_id))
+
+    def _append(self, is_begin: bool, request_id: str, line: bytes) -> None:
+        with self._lock:
+            if self._closed:
+                raise JournalClosedError("usage journal is closed")
+            self._buffer.append((is_begin, request_id, line))
+            size = len(self._buffer)
+        if size == self._flush_entries:
+            self._wake.set()
+
+    def flush(self) -> None:
+        """Make every entry appended before this call durable. It blocks for an
+        fsync: from the event loop, call it through ``asyncio.to_thread``."""
+        with self._io_lock:
+            with self._lock:
+                batch, self._buffer = self._buffer, []
+            if batch:
+                data = b"".join(line for _, _, line in batch)
+                try:
+                    self._segment.write(data)
+                except OSError:
+                    with self._lock:  # keep the entries for the next attempt
+                        self._buffer[:0] = batch
+                    raise
+                self._segment.appended += len(data)
+                self._track_open(batch)
+            if self._segment.appended >= self._segment_bytes and not self._closed:
+                self._rotate()
+
+    def _track_open(self, batch: list[tuple[bool, str, bytes]]) -> None:
+        for is_begin, request_id, line in batch:
+            if is_begin:
+                self._open[request_id] = line
+            else:
+                self._open.pop(request_id, None)
+
+    def _rotate(self) -> None:
+        # New segment (locked, open begins copied, synced) before the old one is
+        # sealed: at every instant one segment of this process is locked and every
+        # open begin is in an unsealed or the newest segment.
+        self._seq += 1
+        new = _Segment(self.directory, self.prefix, self._seq)
+        try:
+            new.write(b"".join(self._open.values()))
+        except OSError:
+            new.path.unlink()
+            new.close()
+            raise
+        old, self._segment = self._segment, new
+        old.write(SEAL_LINE)
+        old.close()
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self._flush_interval)
+            self._wake.clear()
+            try:
+                self.flush()
+            except OSError:
+                log.exception("usage journal flush failed; retrying")
+
+    def close(self) -> None:
+        """Flush and stop. The last segment is sealed only when no request is open:
+        otherwise those requests are settled as interrupted at the next start."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._wake.set()
+        self._flusher.join()
+        self.flush()
+        with self._io_lock:
+            if not self._open:
+                self._segment.write(SEAL_LINE)
+            self._segment.close()
+
+    def __enter__(self) -> UsageJournal:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+# -- reading -------------------------------------------------------------------------
+
+
+def segment_key(path: Path) -> tuple[str, int]:
+    """(process prefix, sequence number) of a segment file name."""
+    prefix, _, seq = path.name.removesuffix(SUFFIX).rpartition("-")
+    return prefix, int(seq)
+
+
+def list_segments(directory: Path) -> list[Path]:
+    paths = [path for path in directory.iterdir() if _SEGMENT_NAME.fullmatch(path.name)]
+    return sorted(paths, key=segment_key)
+
+
+@dataclass(slots=True)
+class SegmentRead:
+    """The result of parsing whole lines of one segment from some offset."""
+
+    end: int  # offset after the last whole line consumed
+    completed: list[CompletedUsage] = field(default_factory=list)
+    begun: dict[str, UsageEvent] = field(default_factory=dict)  # still without finish
+    sealed: bool = False
+    skipped: int = 0  # malformed lines
+    orphans: int = 0  # finishes whose begin is nowhere
+
+
+def read_segment(
+    data: bytes,
+    offset: int,
+    begun: dict[str, UsageEvent],
+    *,
+    final: bool,
+    parser: LineParser | None = None,
+) -> SegmentRead:
+    """Parse ``data`` (the segment's bytes from ``offset``), pairing finishes with
+    ``begun`` (a copy is taken). A last line without its newline is still being
+    written, or, when ``final`` (its writer is dead), torn: skipped either way."""
+    parse = (parser or LineParser()).parse
+    end = data.rfind(b"\n") + 1
+    result = SegmentRead(end=offset + end, begun=dict(begun))
+    for line in data[:end].split(b"\n"):
+        if not line:
+            continue
+        try:
+            entry = parse(line)
+        except ValueError:
+            result.skipped += 1
+            continue
+        if isinstance(entry, UsageEvent):
+            result.begun.setdefault(entry.request_id, entry)
+        elif isinstance(entry, Finished):
+            event = result.begun.pop(entry.request_id, None)
+            if event is None:
+                result.orphans += 1
+            else:
+                result.completed.append(CompletedUsage(event, entry.outcome))
+        elif isinstance(entry, Sealed):
+            result.sealed = True
+    if final and end < len(data):
+        result.skipped += 1
+        result.end = offset + len(data)
+    return result
+
+
+# -- segments left by dead processes -----------------------------------------------
+
+
+def _chains(paths: list[Path]) -> dict[str, list[Path]]:
+    """Segments by process, oldest first."""
+    chains: dict[str, list[Path]] = {}
+    for path in sorted(paths, key=segment_key):
+        chains.setdefault(segment_key(path)[0], []).append(path)
+    return chains
+
+
+def claim_dead_segments(directory: Path, *, exclude_prefix: str | None = None) -> dict[Path, int]:
+    """Lock every segment of every process none of whose segments is locked. The
+    locks (path -> fd) are held until ``release_segments``: two processes starting
+    together never both settle the same leftovers."""
+    claimed: dict[Path, int] = {}
+    for prefix, paths in _chains(list_segments(directory)).items():
+        if prefix == exclude_prefix:
+            continue
+        locks: dict[Path, int] = {}
+        for path in paths:
+            if (fd := try_lock(path)) is None:
+                break
+            locks[path] = fd
+        # A live process may have rotated since the listing: its new segment is locked.
+        if len(locks) == len(paths) and _chains(list_segments(directory)).get(prefix) == paths:
+            claimed.update(locks)
+        else:
+            release_segments(locks)
+    return claimed
+
+
+def release_segments(locks: dict[Path, int], *, delete: bool = False) -> None:
+    for path, fd in locks.items():
+        if delete:
+            path.unlink(missing_ok=True)
+        os.close(fd)
+    locks.clear()
+
+
+@dataclass(slots=True)
+class Recovery:
+    completed: list[CompletedUsage] = field(default_factory=list)
+    # (event, when its process was last seen writing): begun, never finished
+    unfinished: list[tuple[UsageEvent, datetime]] = field(default_factory=list)
+    skipped: int = 0
+    orphans: int = 0
+
+
+def scan_dead_segments(paths: list[Path]) -> Recovery:
+    """Pair begins and finishes along each dead process's chain of segments. The
+    begins left open at the end of a chain are unfinished, unless the chain ends
+    sealed (its process closed cleanly, or is alive after all and copied them on)."""
+    recovery = Recovery()
+    parser = LineParser()
+    for chain in _chains(paths).values():
+        begun: dict[str, UsageEvent] = {}
+        read = SegmentRead(end=0)
+        for path in chain:
+            read = read_segment(path.read_bytes(), 0, begun, final=True, parser=parser)
+            begun = read.begun
+            recovery.completed.extend(read.completed)
+            recovery.skipped += read.skipped
+            recovery.orphans += read.orphans
+        if not read.sealed:
+            died_at = datetime.fromtimestamp(chain[-1].stat().st_mtime, UTC)
+            recovery.unfinished.extend((event, died_at) for event in begun.values())
+    return recovery
+
+
+def recover(directory: Path, *, exclude_prefix: str | None = None) -> list[UsageEvent]:
+    """Requests that dead processes began and never finished, for start-up: they
+    become ``interrupted``; what to charge them is the caller's decision. Reads
+    only; ``UsageWriter`` stores and deletes."""
+    dead = claim_dead_segments(directory, exclude_prefix=exclude_prefix)
+    try:
+        return [event for event, _ in scan_dead_segments(list(dead)).unfinished]
+    finally:
+        release_segments(dead)

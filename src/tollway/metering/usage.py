@@ -1,0 +1,177 @@
+"""Token usage from responses and streams, as the usage ledger records it.
+
+A complete response carries its usage; ``usage_from_response`` reads it. A stream
+carries it on its last chunk at best (engines always ask for it), so ``StreamMeter``
+watches every chunk: it keeps the usage the provider reported, and counts what was
+produced meanwhile, so a stream cut short by a client disconnect or an upstream reset
+is still charged for what it delivered (ARCHITECTURE.md §2.5: "charged for what was
+used").
+
+Conventions (OpenAI's, which LiteLLM follows for every family): ``cached_tokens`` are
+part of ``prompt_tokens`` and ``reasoning_tokens`` are part of ``completion_tokens``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tollway.engine.base import Endpoint, Usage
+from tollway.engine.wire import positive_cost, usage_from
+
+__all__ = ["MeteredUsage", "StreamMeter", "estimate_text_tokens", "usage_from_response"]
+
+
+@dataclass(frozen=True, slots=True)
+class MeteredUsage:
+    """What a stream used.
+
+    ``counted``: the provider reported no (final) usage, so the completion side was
+    estimated from the chunks and the prompt side is the caller's estimate.
+    ``reported_cost``: the provider's own price for the call (OpenRouter's
+    ``usage.cost``), only with reported usage and only when positive.
+    """
+
+    usage: Usage
+    counted: bool
+    reported_cost: float | None = None
+
+
+def usage_from_response(endpoint: Endpoint, body: Mapping[str, Any]) -> Usage | None:
+    """The usage of a complete ``chat.completion``, ``text_completion`` or embeddings
+    ``list`` body, or None when the body reports none.
+
+    A usage object with every count at zero is "none" too: every real call reads at
+    least one prompt token, and some providers send zeros when they did not count.
+    """
+    usage = usage_from(body.get("usage"))
+    if usage is None or not _any_tokens(usage):
+        return None
+    if endpoint is Endpoint.EMBEDDINGS:
+        # Embeddings only read: a completion count would be billed at the output price.
+        # Some providers (Jina, some OpenAI-compatible servers) report only total_tokens.
+        prompt = usage.prompt_tokens or usage.total_tokens
+        shape = (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens)
+        if shape != (prompt, 0, prompt) or usage.reasoning_tokens:
+            return Usage(
+                prompt_tokens=prompt, total_tokens=prompt, cached_tokens=usage.cached_tokens
+            )
+    return usage
+
+
+def estimate_text_tokens(text: str) -> int:
+    """About four characters per token, and at least one for any text.
+
+    Streams send about one token per delta, so "at least one per non-empty delta"
+    is closer to the truth than the character count alone for short deltas.
+    """
+    return (len(text) + 3) >> 2
+
+
+class StreamMeter:
+    """Watches a stream's chunks, in order, and says what the stream used.
+
+    ``observe`` runs once per chunk on the hot path: a few dict lookups and ``len``
+    calls, no parsing, no serialization. The usage object is only kept by reference
+    and read in ``result``.
+    """
+
+    __slots__ = ("_completion", "_deltas", "_produced_after_usage", "_reasoning", "_usage")
+
+    def __init__(self) -> None:
+        self._usage: Any = None  # the last reported usage object, read lazily
+        self._produced_after_usage = False
+        self._completion = 0  # counted, reasoning included (OpenAI's convention)
+        self._reasoning = 0
+        self._deltas = 0
+
+    @property
+    def deltas(self) -> int:
+        """How many chunk choices carried produced text (content, reasoning, tool calls)."""
+        return self._deltas
+
+    def observe(self, chunk: Mapping[str, Any]) -> None:
+        choices = chunk.get("choices")
+        if choices:
+            for choice in choices:
+                if isinstance(choice, dict):
+                    self._count(choice)
+        # After the choices: a chunk may carry both its last delta and the usage.
+        usage = chunk.get("usage")
+        if usage is not None:
+            self._usage = usage
+            self._produced_after_usage = False
+
+    def _count(self, choice: dict[str, Any]) -> None:
+        delta = choice.get("delta")
+        if isinstance(delta, dict):
+            produced = _text_tokens(delta.get("content")) + _text_tokens(delta.get("refusal"))
+            # LiteLLM names it reasoning_content; OpenRouter's own API names it reasoning.
+            # thinking_blocks and reasoning_details repeat the same text: not counted.
+            reasoning = _text_tokens(delta.get("reasoning_content") or delta.get("reasoning"))
+            calls = delta.get("tool_calls")
+            if calls:
+                produced += _tool_call_tokens(calls)
+            legacy_call = delta.get("function_call")
+            if legacy_call:
+                produced += _function_tokens(legacy_call)
+        else:  # a text_completion chunk
+            produced, reasoning = _text_tokens(choice.get("text")), 0
+        if produced or reasoning:
+            self._completion += produced + reasoning
+            self._reasoning += reasoning
+            self._deltas += 1
+            if self._usage is not None:
+                self._produced_after_usage = True
+
+    def result(self, prompt_estimate: int = 0) -> MeteredUsage:
+        """What the stream used so far; call it when the stream ended, however it ended.
+
+        Reported usage wins when it came after everything produced (it is then the
+        provider's final count). Otherwise the completion side is counted from the
+        chunks, and the prompt side is the reported one if any, else ``prompt_estimate``.
+        """
+        raw = self._usage
+        reported = usage_from(raw)
+        if reported is not None and _any_tokens(reported) and not self._produced_after_usage:
+            return MeteredUsage(
+                reported, counted=False, reported_cost=positive_cost(raw.get("cost"))
+            )
+        # Usage that came before the last text knew the prompt but not the whole reply.
+        early = reported or Usage()
+        prompt = early.prompt_tokens or max(prompt_estimate, 0)
+        completion = max(self._completion, early.completion_tokens)
+        usage = Usage(
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            total_tokens=prompt + completion,
+            cached_tokens=early.cached_tokens,
+            reasoning_tokens=max(self._reasoning, early.reasoning_tokens),
+        )
+        return MeteredUsage(usage, counted=True)
+
+
+def _any_tokens(usage: Usage) -> bool:
+    return bool(usage.prompt_tokens or usage.completion_tokens or usage.total_tokens)
+
+
+def _text_tokens(value: Any) -> int:
+    # An exact type test: chunks are parsed JSON, and this runs for every delta.
+    return (len(value) + 3) >> 2 if type(value) is str else 0
+
+
+def _tool_call_tokens(calls: Any) -> int:
+    tokens = 0
+    if isinstance(calls, list):
+        for call in calls:
+            if isinstance(call, dict):
+                tokens += _function_tokens(call.get("function"))
+    return tokens
+
+
+def _function_tokens(function: Any) -> int:
+    """The name (sent once, in the first fragment) and the argument fragments."""
+    if not isinstance(function, dict):
+        return 0
+    return _text_tokens(function.get("name")) + _text_tokens(function.get("arguments"))
