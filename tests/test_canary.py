@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from tests.api.conftest import ADMIN_TOKEN, make_settings
-from tests.fakes.provider_server import Behaviour, FakeProviderServer
+from tests.fakes.providers import Behaviour, FakeProviderServer
 from tollway.app import create_app
 from tollway.domain.services import Services
 

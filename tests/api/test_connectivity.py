@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from tests.api.conftest import ADMIN_TOKEN, make_settings, ok
 from tests.fakes.ports import free_port
-from tests.fakes.provider_server import Behaviour, FakeProviderServer, Family
+from tests.fakes.providers import Behaviour, FakeProviderServer, Family
 from tollway.app import create_app
 
 FAMILY_OF_TYPE: dict[str, Family] = {

@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 
 from tests.cli.conftest import Cli
-from tests.fakes.provider_server import Behaviour, running_server
+from tests.fakes.providers import Behaviour, running_server
 
 
 def test_provider_keys_never_appear_in_any_output(cli: Cli, tmp_path: Path) -> None:

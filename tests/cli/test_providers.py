@@ -6,7 +6,7 @@ import json
 import uuid
 
 from tests.cli.conftest import Cli, create_mock_provider, unique
-from tests.fakes.provider_server import Behaviour, running_server
+from tests.fakes.providers import Behaviour, running_server
 
 
 def test_create_list_get_update_delete(cli: Cli) -> None:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
-from tests.fakes.provider_server import Behaviour, FakeProviderServer, stop_all
+from tests.fakes.providers import Behaviour, FakeProviderServer, stop_all
 from tests.fakes_conformance.support import BAD_KEY, FAMILIES, GOOD_KEY, Servers
 
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 import litellm
 import pytest
 
-from tests.fakes.provider_server import FakeProviderServer, Family
+from tests.fakes.providers import FakeProviderServer, Family
 
 litellm.suppress_debug_info = True  # no "Give Feedback" banners in test output
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from tests.fakes.provider_server import (
+from tests.fakes.providers import (
     Behaviour,
     FakeProviderServer,
     ModelBehaviour,

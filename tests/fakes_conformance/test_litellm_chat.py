@@ -16,7 +16,7 @@ from collections.abc import Callable
 import litellm
 import pytest
 
-from tests.fakes.provider_server import openrouter_cost
+from tests.fakes.providers import openrouter_cost
 from tests.fakes_conformance.support import (
     ANTHROPIC,
     CHAT_TARGETS,

@@ -27,7 +27,7 @@ from litellm.exceptions import (
     Timeout,
 )
 
-from tests.fakes.provider_server import BEHAVIOUR_HEADER, ModelBehaviour
+from tests.fakes.providers import BEHAVIOUR_HEADER, ModelBehaviour
 from tests.fakes_conformance.support import (
     BAD_KEY,
     FAMILY_TARGETS,

@@ -25,7 +25,7 @@ from litellm.exceptions import (
     Timeout,
 )
 
-from tests.fakes.provider_server import ModelBehaviour
+from tests.fakes.providers import ModelBehaviour
 from tests.fakes_conformance.support import (
     ANTHROPIC,
     COHERE_CHAT,

@@ -8,7 +8,7 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
-from tests.fakes.provider_server import ModelBehaviour, openrouter_cost
+from tests.fakes.providers import ModelBehaviour, openrouter_cost
 from tests.fakes.providers.wire import vector
 from tests.fakes_conformance.support import (
     COMPLETION_TOKENS,

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fakes.provider_server import BEHAVIOUR_HEADER, Behaviour, Family
+from tests.fakes.providers import BEHAVIOUR_HEADER, Behaviour, Family
 from tests.fakes_conformance.support import BAD_KEY, GOOD_KEY, MESSAGES, Servers
 
 CHAT = {"messages": MESSAGES, "stream": True}

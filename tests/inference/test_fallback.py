@@ -13,7 +13,7 @@ import httpx
 import openai
 import pytest
 
-from tests.fakes.provider_server import Behaviour, FakeProviderServer, ModelBehaviour
+from tests.fakes.providers import Behaviour, FakeProviderServer, ModelBehaviour
 from tests.inference.conftest import Tollway
 
 MESSAGES = [{"role": "user", "content": "fall back"}]

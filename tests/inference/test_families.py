@@ -10,7 +10,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.fakes.provider_server import Behaviour, FakeProviderServer, Family
+from tests.fakes.providers import Behaviour, FakeProviderServer, Family
 from tests.inference.conftest import Tollway
 
 # tollway provider type → the fake family that speaks its wire format

@@ -22,7 +22,7 @@ import openai
 import pytest
 
 from tests.fakes.ports import free_port
-from tests.fakes.provider_server import Behaviour, FakeProviderServer
+from tests.fakes.providers import Behaviour, FakeProviderServer
 from tests.inference.conftest import Tollway, live_tollway, tollway_settings
 from tollway.engine.proxy_process import wait_ready
 

@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from tests.fakes.disconnect_probe import DisconnectProbe
-from tests.fakes.provider_server import Behaviour, FakeProviderServer, ModelBehaviour
+from tests.fakes.providers import Behaviour, FakeProviderServer, ModelBehaviour
 from tests.inference.conftest import Tollway
 
 MESSAGES = [{"role": "user", "content": "route me"}]

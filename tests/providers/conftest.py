@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from tests.fakes.provider_server import FakeProviderServer, Family, stop_all
+from tests.fakes.providers import FakeProviderServer, Family, stop_all
 
 FAMILIES: tuple[Family, ...] = ("openai", "openrouter", "anthropic", "gemini", "cohere")
 

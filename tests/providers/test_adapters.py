@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.fakes.ports import free_port
-from tests.fakes.provider_server import Behaviour, FakeProviderServer, Family, family_for
+from tests.fakes.providers import Behaviour, FakeProviderServer, Family, family_for
 from tollway.errors import ValidationError
 from tollway.providers.base import KeyCheck, KeyCheckOutcome, ProviderAdapter
 from tollway.providers.http_check import MAX_DETAIL_CHARS, sanitize_detail

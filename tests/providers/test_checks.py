@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fakes.provider_server import Behaviour, FakeProviderServer, Family
+from tests.fakes.providers import Behaviour, FakeProviderServer, Family
 from tollway.errors import ValidationError
 from tollway.providers.base import KeyCheckOutcome
 from tollway.providers.checks import check_keys, vet_base_url
