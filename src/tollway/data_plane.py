@@ -1,4 +1,5 @@
-"""Assembling the data plane: routing table, engines, breaker, inference service."""
+"""Assembling the data plane: routing table, engines, breaker, quota counters, usage
+journal and writer, inference service."""
 
 from __future__ import annotations
 
@@ -11,16 +12,24 @@ from dataclasses import dataclass
 from tollway.api.inference.routes import DataPlane
 from tollway.domain.data_plane_events import DataPlaneEvents
 from tollway.domain.inference import InferencePolicy, InferenceService
+from tollway.domain.ledger import Ledger, LedgerPolicy
 from tollway.domain.services import Services
 from tollway.engine.base import Engine
+from tollway.metering.durability import JournalSync
+from tollway.metering.journal import UsageJournal
+from tollway.metering.writer import UsageWriter
 from tollway.observability.metrics import Metrics
+from tollway.quotas.counters import QuotaStore
+from tollway.quotas.memory import MemoryQuotaStore
+from tollway.quotas.redis_store import RedisQuotaStore
 from tollway.routing.breaker import CircuitBreaker
 from tollway.routing.builder import BuildOptions, build_table
 from tollway.routing.holder import RoutingTableHolder
 from tollway.routing.litellm_config import bundled_price, render_for_table, write_config
 from tollway.routing.table import RoutingTable
 from tollway.secrets.base import SecretValue
-from tollway.settings import EngineMode, Settings
+from tollway.settings import EngineMode, QuotaBackend, Settings
+from tollway.store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +56,53 @@ def build_engines(settings: Settings) -> tuple[Engine, Engine]:
     return EmbeddedEngine(), OpenRouterEngine()
 
 
+def open_quota_store(settings: Settings) -> QuotaStore:
+    quotas = settings.quotas
+    if quotas.backend is QuotaBackend.REDIS:
+        assert quotas.redis_url is not None  # required for redis by the settings validator
+        return RedisQuotaStore.from_url(
+            quotas.redis_url,
+            fail_open_rate_limits=quotas.fail_open_rate_limits,
+            reservation_ttl=quotas.reservation_ttl_seconds,
+        )
+    return MemoryQuotaStore(reservation_ttl=quotas.reservation_ttl_seconds)
+
+
+@dataclass
+class UsageLedger:
+    """The metering parts one process owns: counters, journal, its writer."""
+
+    quotas: QuotaStore
+    journal: UsageJournal
+    writer: UsageWriter
+    ledger: Ledger
+
+    @classmethod
+    def open(cls, settings: Settings, database: Database, metrics: Metrics) -> UsageLedger:
+        metering = settings.metering
+        journal = UsageJournal(settings.journal_dir, flush_interval=metering.flush_interval_seconds)
+        writer = UsageWriter(
+            database,
+            journal,
+            interval_seconds=metering.writer_interval_seconds,
+            retention_days=metering.retention_days or None,
+        )
+        quotas = open_quota_store(settings)
+        sync = JournalSync(journal, asyncio.get_running_loop())
+        policy = LedgerPolicy(default_max_tokens=settings.quotas.default_max_tokens)
+        metrics.watch_journal_backlog(writer.backlog)
+        return cls(quotas, journal, writer, Ledger(quotas, journal, sync, metrics, policy))
+
+    def start(self) -> None:
+        self.writer.start()  # first settles what dead processes left in the journal
+
+    async def stop(self) -> None:
+        """Once requests have stopped: store everything journaled, then close."""
+        await asyncio.to_thread(self.journal.close)
+        await asyncio.to_thread(self.writer.drain)
+        await self.quotas.close()
+
+
 def build_options(settings: Settings) -> BuildOptions:
     return BuildOptions(settings.routing.upstream_timeout_seconds, bundled_price)
 
@@ -65,6 +121,7 @@ class DataPlaneRuntime:
     events: DataPlaneEvents
     metrics: Metrics
     plane: DataPlane
+    usage: UsageLedger
     _flusher: asyncio.Task[None] | None = None
 
     @classmethod
@@ -89,6 +146,7 @@ class DataPlaneRuntime:
             threshold=settings.engine.breaker_threshold,
             cooldown_seconds=settings.engine.breaker_cooldown_seconds,
         )
+        usage = UsageLedger.open(settings, services.database, metrics)
         policy = InferencePolicy(
             max_attempts=settings.routing.max_attempts,
             timeout_seconds=settings.routing.upstream_timeout_seconds,
@@ -102,13 +160,15 @@ class DataPlaneRuntime:
             events=events,
             metrics=metrics,
             policy=policy,
+            ledger=usage.ledger,
         )
         plane = DataPlane(service, metrics, settings.server.max_body_bytes)
-        return cls(settings, holder, engine, openrouter, events, metrics, plane)
+        return cls(settings, holder, engine, openrouter, events, metrics, plane, usage)
 
     async def start(self) -> None:
         await asyncio.to_thread(self.holder.load)
         self.holder.start()
+        self.usage.start()
         self._flusher = asyncio.get_running_loop().create_task(self._flush_key_use())
 
     async def stop(self) -> None:
@@ -120,6 +180,7 @@ class DataPlaneRuntime:
         await self.events.drain()
         await self.engine.aclose()
         await self.openrouter.aclose()
+        await self.usage.stop()
 
     async def _flush_key_use(self) -> None:
         while True:

@@ -38,6 +38,11 @@ class ServerSettings(_Section):
     max_body_bytes: int = Field(
         default=4 * 1024 * 1024, gt=0, description="Largest /v1 request body; larger is 413."
     )
+    shutdown_grace_seconds: int = Field(
+        default=30,
+        ge=0,
+        description="On SIGTERM, how long in-flight requests and streams may run to their end.",
+    )
 
 
 class EngineSettings(_Section):
@@ -70,6 +75,62 @@ class RoutingSettings(_Section):
     upstream_timeout_seconds: float = Field(default=120.0, gt=0)
     refresh_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     fallback_enabled: bool = Field(default=True, description="Fall back to OpenRouter.")
+
+
+class QuotaBackend(StrEnum):
+    MEMORY = "memory"
+    REDIS = "redis"
+
+
+class QuotaSettings(_Section):
+    backend: QuotaBackend = Field(
+        default=QuotaBackend.MEMORY,
+        description="Counters in this process (one replica) or in Redis (several replicas).",
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis URL for backend=redis, e.g. redis://127.0.0.1:6379/0."
+    )
+    fail_open_rate_limits: bool = Field(
+        default=False,
+        description=(
+            "When Redis is unreachable, admit requests that only request/token rate limits "
+            "govern (uncounted). USD budgets always fail closed."
+        ),
+    )
+    default_max_tokens: int = Field(
+        default=4096,
+        ge=1,
+        description="Completion tokens reserved for a request that sets no max_tokens.",
+    )
+    reservation_ttl_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        description="A reservation neither settled nor released by then stays counted.",
+    )
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> QuotaSettings:
+        if self.backend is QuotaBackend.REDIS and not self.redis_url:
+            raise ValueError("quota backend 'redis' needs TOLLWAY_QUOTAS__REDIS_URL")
+        return self
+
+
+class MeteringSettings(_Section):
+    journal_dir: Path | None = Field(
+        default=None,
+        description="Local usage journal (a local disk); default $TOLLWAY_DATA_DIR/journal.",
+    )
+    retention_days: int = Field(
+        default=90,
+        ge=0,
+        description="Days raw usage records are kept (0: forever); hourly aggregates stay.",
+    )
+    flush_interval_seconds: float = Field(
+        default=0.05, gt=0, le=5, description="How often the journal is written and synced."
+    )
+    writer_interval_seconds: float = Field(
+        default=0.25, gt=0, le=60, description="How often the journal is moved into SQL."
+    )
 
 
 class LocalSecretSettings(_Section):
@@ -151,6 +212,8 @@ class Settings(BaseSettings):
     providers: ProviderSettings = ProviderSettings()
     engine: EngineSettings = EngineSettings()
     routing: RoutingSettings = RoutingSettings()
+    quotas: QuotaSettings = QuotaSettings()
+    metering: MeteringSettings = MeteringSettings()
 
     @property
     def resolved_database_url(self) -> str:
@@ -161,6 +224,10 @@ class Settings(BaseSettings):
     @property
     def litellm_config_path(self) -> Path:
         return self.engine.config_path or self.data_dir / "litellm" / "config.yaml"
+
+    @property
+    def journal_dir(self) -> Path:
+        return self.metering.journal_dir or self.data_dir / "journal"
 
     @property
     def master_key_file(self) -> Path:

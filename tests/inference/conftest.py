@@ -13,9 +13,12 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlmodel import select
 
 from tests.live import running_server
 from tollway.settings import Settings
+from tollway.store.db import Database
+from tollway.store.tables import UsageRecord
 
 ADMIN_TOKEN = "twadmin-inference-test-0123456789"
 
@@ -58,6 +61,32 @@ class Tollway:
         if response.status_code != 200:
             return []
         return [m["id"] for m in response.json()["data"]]
+
+    def usage_records(self, count: int, timeout: float = 10.0) -> list[UsageRecord]:
+        """The usage ledger once it holds ``count`` records (the writer moves the
+        journal into SQL a few times a second); fails if it holds more."""
+        records: list[UsageRecord] = []
+
+        def stored() -> bool:
+            nonlocal records
+            records = self.usage_records_now()
+            return len(records) >= count
+
+        self.wait_until(stored, timeout)
+        assert len(records) == count, [r.status for r in records]
+        return records
+
+    def usage_records_now(self) -> list[UsageRecord]:
+        database = Database(f"sqlite:///{self.data_dir / 'tollway.db'}")
+        try:
+            with database.session() as session:
+                records = list(session.exec(select(UsageRecord)).all())
+        finally:
+            database.dispose()
+        return sorted(records, key=lambda record: record.started_at)
+
+    def metrics(self) -> str:
+        return httpx.get(f"{self.url}/metrics").text
 
     @staticmethod
     def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:

@@ -17,7 +17,7 @@ from tollway.domain.settings_file_loader import load_settings_file
 from tollway.errors import TollwayError
 from tollway.observability.logging import configure_logging
 from tollway.secrets.factory import rotate_local_master_key
-from tollway.settings import SecretBackend, Settings, load_settings
+from tollway.settings import QuotaBackend, SecretBackend, Settings, load_settings
 from tollway.store import migrate
 from tollway.store.db import Database
 
@@ -142,9 +142,24 @@ def serve(
             "lives inside one process (use local or infisical)"
         )
         raise typer.Exit(2)
+    if workers > 1 and settings.quotas.backend is QuotaBackend.MEMORY:
+        console.print(
+            f"[yellow]warning:[/yellow] in-memory quota counters are per worker: every limit "
+            f"is effectively multiplied by {workers}. Set TOLLWAY_QUOTAS__BACKEND=redis and "
+            "TOLLWAY_QUOTAS__REDIS_URL to share them."
+        )
+    # On SIGTERM uvicorn stops accepting, lets in-flight requests and streams run for
+    # the grace period, then cancels the rest; all of them are recorded either way.
+    grace = settings.server.shutdown_grace_seconds
     if workers == 1:
         app = create_app(settings, on_start=hooks, on_ready=ready)
-        uvicorn.run(app, host=server.host, port=server.port, log_level=log_level)
+        uvicorn.run(
+            app,
+            host=server.host,
+            port=server.port,
+            log_level=log_level,
+            timeout_graceful_shutdown=grace,
+        )
         return
     # Start-up work (migrations, first admin token, imports, demo) happens once, here;
     # each worker then builds its own app from the same environment.
@@ -161,6 +176,7 @@ def serve(
         port=server.port,
         workers=workers,
         log_level=log_level,
+        timeout_graceful_shutdown=grace,
     )
 
 

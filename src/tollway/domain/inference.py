@@ -10,6 +10,7 @@ candidate failed, the request goes to OpenRouter, recorded as a fallback.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import uuid
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from tollway.domain.data_plane_events import DataPlaneEvents
+from tollway.domain.ledger import Ledger, Payee, RequestLedger, quota_denied
+from tollway.domain.metered_stream import MeteredStream
 from tollway.domain.tollway_keys import key_digest
 from tollway.engine.base import (
     Endpoint,
@@ -32,11 +35,14 @@ from tollway.engine.base import (
     UpstreamError,
 )
 from tollway.errors import InferenceError, invalid_api_key, model_not_found
+from tollway.metering.pricing import Prices, prices_for
 from tollway.observability.metrics import Metrics
-from tollway.routing.breaker import CircuitBreaker, CircuitState
+from tollway.quotas.model import Denied
+from tollway.routing.breaker import CircuitBreaker
 from tollway.routing.holder import RoutingTableHolder
 from tollway.routing.table import CallerKey, Deployment, ModelGroup, RoutingTable
-from tollway.store.tables import utcnow
+from tollway.store.enums import LimitScope
+from tollway.store.tables import UsageStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +82,9 @@ class InferencePolicy:
     fallback_enabled: bool
 
 
+_CALLER_SCOPES = (LimitScope.TOLLWAY_KEY, LimitScope.TEAM)
+
+
 class _Attempts:
     """What went wrong so far, to explain a fallback or the final error."""
 
@@ -83,9 +92,26 @@ class _Attempts:
         self.count = 0
         self.reason: str | None = None
         self.last: Exception | None = None
+        self.denials: list[Denied] = []
 
     def failed(self, reason: str, error: Exception) -> None:
         self.reason, self.last = reason, error
+
+    def denied(self, denial: Denied) -> None:
+        """A limit refused a candidate. The caller's own request and token limits
+        refuse every candidate alike: no point trying the others. A USD budget may
+        still admit a cheaper one; a provider's limits only that provider."""
+        self.denials.append(denial)
+        if denial.limit.scope in _CALLER_SCOPES and not denial.limit.is_budget:
+            raise quota_denied(denial)
+
+    def quota_error(self) -> InferenceError | None:
+        """When limits alone kept every candidate from being tried: the 429 to send,
+        naming the caller's own limit first (that one the caller can act on)."""
+        if self.count or not self.denials:
+            return None
+        own = [d for d in self.denials if d.limit.scope in _CALLER_SCOPES]
+        return quota_denied((own or self.denials)[0])
 
 
 class InferenceService:
@@ -99,8 +125,10 @@ class InferenceService:
         events: DataPlaneEvents,
         metrics: Metrics,
         policy: InferencePolicy,
+        ledger: Ledger,
     ) -> None:
         self._routing = routing
+        self._ledger = ledger
         self._engine = engine
         self._openrouter = openrouter
         self._breaker = breaker
@@ -124,13 +152,40 @@ class InferenceService:
     # -- calls --------------------------------------------------------------------
 
     async def complete(self, caller: CallerKey, request: InferenceRequest) -> Outcome[EngineResult]:
-        return await self._execute(caller, request, _call)
+        ledger = self._open_ledger(caller, request)
+        try:
+            outcome = await self._execute(caller, request, _call, ledger)
+            await ledger.settle_response(outcome.value)
+            await ledger.durable()
+        except BaseException as exc:
+            await _failed(ledger, exc)
+            raise
+        return outcome
 
-    async def stream(self, caller: CallerKey, request: InferenceRequest) -> Outcome[EngineStream]:
-        return await self._execute(caller, request, _open_stream)
+    async def stream(self, caller: CallerKey, request: InferenceRequest) -> Outcome[MeteredStream]:
+        """The stream, metered: whoever iterates it must ``close`` it, however it ends."""
+        ledger = self._open_ledger(caller, request)
+        try:
+            outcome = await self._execute(caller, request, _open_stream, ledger)
+        except BaseException as exc:
+            await _failed(ledger, exc)
+            raise
+        ledger.first_token()
+        stream = MeteredStream(outcome.value, ledger)
+        try:
+            await ledger.durable()
+        except BaseException:
+            await asyncio.shield(stream.close(disconnected=True))
+            raise
+        return Outcome(stream, outcome.served)
+
+    def _open_ledger(self, caller: CallerKey, request: InferenceRequest) -> RequestLedger:
+        return self._ledger.open(
+            caller, request.request_id, request.endpoint, request.model, request.body
+        )
 
     async def _execute(
-        self, caller: CallerKey, request: InferenceRequest, run: Runner[T]
+        self, caller: CallerKey, request: InferenceRequest, run: Runner[T], ledger: RequestLedger
     ) -> Outcome[T]:
         table = self._routing.table
         group = table.groups.get(request.model)
@@ -140,54 +195,58 @@ class InferenceService:
             caller.team_id, byok_only=caller.byok_only, limit=self._policy.max_attempts
         )
         attempts = _Attempts()
-        outcome = await self._try_engine(candidates, request, run, attempts)
+        call = _Call(table, request, run, ledger, attempts)
+        outcome = await self._try_engine(candidates, call)
         if outcome is not None:
             return outcome
-        return await self._fall_back(table, group, request, run, attempts)
+        quota_error = attempts.quota_error()
+        if quota_error is not None:
+            raise quota_error
+        return await self._fall_back(group, call)
 
-    async def _try_engine(
-        self,
-        candidates: list[Deployment],
-        request: InferenceRequest,
-        run: Runner[T],
-        attempts: _Attempts,
-    ) -> Outcome[T] | None:
+    async def _try_engine(self, candidates: list[Deployment], call: _Call[T]) -> Outcome[T] | None:
+        attempts = call.attempts
         if not candidates:
-            attempts.failed("no_deployment", _no_deployment(request.model))
+            attempts.failed("no_deployment", _no_deployment(call.request.model))
             return None
         ticket = self._breaker.acquire()
         if ticket is None:
             attempts.failed("engine_circuit_open", EngineUnavailable("the engine circuit is open"))
             return None
         try:
-            return await self._try_candidates(candidates, request, run, attempts)
+            return await self._try_candidates(candidates, call)
         finally:
             self._breaker.finish(ticket)
-            self._metrics.circuit_open.set(self._breaker.state is not CircuitState.CLOSED)
+            self._metrics.set_circuit_state(self._breaker.state.value)
 
     async def _try_candidates(
-        self,
-        candidates: list[Deployment],
-        request: InferenceRequest,
-        run: Runner[T],
-        attempts: _Attempts,
+        self, candidates: list[Deployment], call: _Call[T]
     ) -> Outcome[T] | None:
+        request, ledger, attempts = call.request, call.ledger, call.attempts
         for deployment in candidates:
+            prices = prices_for(deployment)
+            denied = await ledger.admit(call.table, _payee(deployment, prices), prices)
+            if denied is not None:
+                attempts.denied(denied)
+                continue
             attempts.count += 1
-            call = EngineCall(
+            engine_call = EngineCall(
                 request.endpoint, request.body, deployment.targets[request.endpoint], request.stream
             )
             try:
-                value = await run(self._engine, call)
+                value = await call.run(self._engine, engine_call)
             except EngineUnavailable as exc:
+                await ledger.release()
                 self._breaker.record_failure()
                 attempts.failed("engine_unavailable", exc)
                 return None
             except EngineMisconfigured as exc:
+                await ledger.release()
                 self._breaker.record_success()
                 attempts.failed("engine_misconfigured", exc)
                 self._metrics.upstream_failures.labels("misconfigured").inc()
             except UpstreamError as exc:
+                await ledger.release()
                 self._breaker.record_success()
                 self._upstream_failed(deployment, exc, attempts)
             else:
@@ -209,20 +268,27 @@ class InferenceService:
         attempts.failed("all_deployments_failed", exc)
         log.info("deployment %s failed (%s), trying the next one", deployment.id, exc.status)
 
-    async def _fall_back(
-        self,
-        table: RoutingTable,
-        group: ModelGroup,
-        request: InferenceRequest,
-        run: Runner[T],
-        attempts: _Attempts,
-    ) -> Outcome[T]:
+    async def _fall_back(self, group: ModelGroup, call: _Call[T]) -> Outcome[T]:
+        request, attempts = call.request, call.attempts
         reason = attempts.reason or "all_deployments_failed"
-        route, model_id = table.openrouter, group.openrouter_model_id
+        route, model_id = call.table.openrouter, group.openrouter_model_id
         if not self._policy.fallback_enabled or route is None or model_id is None:
             raise _final_error(
                 request.model, attempts, route is None, self._policy.fallback_enabled
             )
+        prices = _group_prices(group)
+        payee = Payee(
+            Route.OPENROUTER,
+            route.provider_id,
+            route.provider_key_id,
+            None,
+            prices,
+            reported_cost_wins=True,
+            fallback_reason=reason,
+        )
+        denied = await call.ledger.admit(call.table, payee, prices)
+        if denied is not None:
+            raise quota_denied(denied)
         self._record_fallback(request, reason, attempts)
         target = Target(
             deployment_id=f"openrouter:{model_id}",
@@ -231,9 +297,9 @@ class InferenceService:
             api_base=route.base_url,
             timeout_seconds=self._policy.timeout_seconds,
         )
-        call = EngineCall(request.endpoint, request.body, target, request.stream)
+        engine_call = EngineCall(request.endpoint, request.body, target, request.stream)
         try:
-            value = await run(self._openrouter, call)
+            value = await call.run(self._openrouter, engine_call)
         except UpstreamError as exc:
             if not (exc.retryable or exc.key_rejected):
                 raise _client_error(exc) from None
@@ -263,6 +329,50 @@ class InferenceService:
         )
         self._metrics.fallbacks.labels(reason).inc()
         self._events.fallback(request.request_id, request.model, reason, detail)
+
+
+@dataclass(frozen=True, slots=True)
+class _Call(Generic[T]):
+    """One request's trip through routing: what every step needs."""
+
+    table: RoutingTable
+    request: InferenceRequest
+    run: Runner[T]
+    ledger: RequestLedger
+    attempts: _Attempts
+
+
+async def _failed(ledger: RequestLedger, exc: BaseException) -> None:
+    """Record how an admitted request failed; shielded, so a cancelled request (its
+    client or the server went away) is still recorded."""
+    if isinstance(exc, InferenceError):
+        step = ledger.fail(exc.status_code)
+    elif isinstance(exc, asyncio.CancelledError):
+        step = ledger.fail(None, UsageStatus.INTERRUPTED)
+    else:
+        step = ledger.fail(500)
+    await asyncio.shield(step)
+
+
+def _payee(deployment: Deployment, prices: Prices) -> Payee:
+    priced = prices.input is not None or prices.output is not None
+    return Payee(
+        Route.LITELLM,
+        deployment.provider_id,
+        deployment.provider_key_id,
+        deployment.model_row_id,
+        prices,
+        reported_cost_wins=not priced,
+    )
+
+
+def _group_prices(group: ModelGroup) -> Prices:
+    """The fallback's worst case: the dearest price any deployment of the model has
+    (OpenRouter's own bill, ``usage.cost``, replaces it when reported)."""
+    deployments = [*group.shared, *(d for own in group.by_team.values() for d in own)]
+    inputs = [d.input_price for d in deployments if d.input_price is not None]
+    outputs = [d.output_price for d in deployments if d.output_price is not None]
+    return Prices(input=max(inputs, default=None), output=max(outputs, default=None))
 
 
 async def _call(engine: Engine, call: EngineCall) -> EngineResult:

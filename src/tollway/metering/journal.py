@@ -30,6 +30,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,6 +135,10 @@ class UsageJournal:
         self._io_lock = threading.Lock()  # serializes flushes and rotation
         self._buffer: list[tuple[bool, str, bytes]] = []  # (is begin, request id, line)
         self._open: dict[str, bytes] = {}  # flushed begins without a flushed finish
+        self._appended = 0  # entries appended so far: the sequence number of the last
+        self._flushed = 0  # entries durable so far
+        self._finished = 0  # finish entries appended so far
+        self._listeners: list[Callable[[int], None]] = []
         self._seq = 1
         self._segment = _Segment(directory, self.prefix, self._seq)
         self._closed = False
@@ -145,20 +150,46 @@ class UsageJournal:
     def segment_path(self) -> Path:
         return self._segment.path
 
-    def begin(self, event: UsageEvent) -> None:
-        self._append(True, event.request_id, event.to_json())
+    @property
+    def flushed_through(self) -> int:
+        """The sequence number of the last entry known to be on disk."""
+        return self._flushed
 
-    def finish(self, request_id: str, outcome: UsageOutcome) -> None:
-        self._append(False, request_id, outcome.to_json(request_id))
+    @property
+    def finished(self) -> int:
+        """How many finish entries were appended (a writer's backlog is measured
+        against it)."""
+        return self._finished
 
-    def _append(self, is_begin: bool, request_id: str, line: bytes) -> None:
+    def add_flush_listener(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener(flushed_through)`` after every flush that wrote entries,
+        from the flushing thread. Listeners must be quick and must not raise."""
+        self._listeners.append(listener)
+
+    def request_flush(self) -> None:
+        """Ask the flusher to write now instead of at its next tick."""
+        self._wake.set()
+
+    def begin(self, event: UsageEvent) -> int:
+        """Append a request's start; returns its sequence number (see ``flushed_through``)."""
+        return self._append(True, event.request_id, event.to_json())
+
+    def finish(self, request_id: str, outcome: UsageOutcome) -> int:
+        return self._append(False, request_id, outcome.to_json(request_id))
+
+    def _append(self, is_begin: bool, request_id: str, line: bytes) -> int:
         with self._lock:
             if self._closed:
                 raise JournalClosedError("usage journal is closed")
             self._buffer.append((is_begin, request_id, line))
             size = len(self._buffer)
+            self._appended += 1
+            seq = self._appended
+            if not is_begin:
+                self._finished += 1
         if size == self._flush_entries:
             self._wake.set()
+        return seq
 
     def flush(self) -> None:
         """Make every entry appended before this call durable. It blocks for an
@@ -166,6 +197,7 @@ class UsageJournal:
         with self._io_lock:
             with self._lock:
                 batch, self._buffer = self._buffer, []
+                through = self._appended
             if batch:
                 data = b"".join(line for _, _, line in batch)
                 try:
@@ -176,6 +208,9 @@ class UsageJournal:
                     raise
                 self._segment.appended += len(data)
                 self._track_open(batch)
+                self._flushed = through
+                for listener in self._listeners:
+                    listener(through)
             if self._segment.appended >= self._segment_bytes and not self._closed:
                 self._rotate()
 

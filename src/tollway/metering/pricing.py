@@ -83,12 +83,14 @@ def compute_cost(
 
 def prices_for(deployment: Deployment) -> Prices:
     """A routing deployment's prices (model override → provider default → LiteLLM's
-    bundled map, already resolved by the routing builder).
-
-    ``Deployment`` carries no cached-input price yet, so cached prompt tokens are
-    billed at the full input price: an over-estimate, never an under-estimate.
-    """
-    return Prices(input=deployment.input_price, output=deployment.output_price)
+    bundled map, already resolved by the routing builder). Without a cached-input
+    price, cached prompt tokens are billed at the input price: an over-estimate,
+    never an under-estimate."""
+    return Prices(
+        input=deployment.input_price,
+        output=deployment.output_price,
+        cached_input=deployment.cached_input_price,
+    )
 
 
 def _computed(usage: Usage, prices: Prices) -> Decimal | None:

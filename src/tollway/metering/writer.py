@@ -178,6 +178,7 @@ class UsageWriter:
         self._tails: dict[Path, _Tail] = {}
         self._parser = LineParser()
         self._consumed = 0  # journal bytes read and stored, for drain to know it is done
+        self._own_handled = 0  # records of this process's journal stored (or duplicates)
         self._pass_lock = threading.Lock()  # one pass at a time: thread, drain, tests
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -224,7 +225,12 @@ class UsageWriter:
             self._store(completed)
             for path, read in reads:
                 self._advance(path, read)
+            self._own_handled += len(completed)
             return len(completed)
+
+    def backlog(self) -> int:
+        """Requests this process finished that are not in the SQL store yet."""
+        return max(0, self.journal.finished - self._own_handled)
 
     def purge(self, now: datetime | None = None) -> int:
         if self._retention is None:

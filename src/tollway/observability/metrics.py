@@ -1,58 +1,157 @@
 """Every Prometheus metric tollway exposes, defined in one place.
 
 One registry per app instance (no global default registry), so tests and
-several apps in one process never share counters. Labels are low-cardinality:
-routes, reasons, endpoints and status classes; never key material.
+several apps in one process never share counters.
+
+Labels stay low-cardinality: endpoints, routes, reasons, status classes, public
+model names (operator-defined; a name the routing table does not know is
+bucketed as ``other``), and tollway keys and teams by id only, never key
+material. Histograms carry no key or team label: every label value multiplies
+their buckets.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
+OTHER_MODEL = "other"  # the bucket of model names outside the routing table
+NO_ID = "none"  # the key/team label of usage without a key or team
+
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+_TTFT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
+CIRCUIT_STATES = ("closed", "open", "half_open")
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._traffic()
+        self._usage()
+        self._health()
+
+    def _traffic(self) -> None:
+        registry = self.registry
         self.requests = Counter(
             "tollway_requests",
             "Requests on /v1 by endpoint, route and outcome.",
             ["endpoint", "route", "status_class"],
-            registry=self.registry,
+            registry=registry,
         )
-        self.fallbacks = Counter(
-            "tollway_fallbacks",
-            "Requests sent to OpenRouter instead of LiteLLM, by reason.",
-            ["reason"],
-            registry=self.registry,
-        )
-        self.upstream_failures = Counter(
-            "tollway_upstream_failures",
-            "Deployment attempts that failed before the first byte, by kind.",
-            ["kind"],
-            registry=self.registry,
+        self.errors = Counter(
+            "tollway_request_errors",
+            "Requests on /v1 answered with an error, by endpoint and OpenAI error type.",
+            ["endpoint", "type"],
+            registry=registry,
         )
         self.latency = Histogram(
             "tollway_request_duration_seconds",
             "Time to the full response (non-streaming) or to the first byte (streaming).",
             ["endpoint", "route"],
             buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
+            registry=registry,
         )
+        self.ttft = Histogram(
+            "tollway_time_to_first_token_seconds",
+            "Time from the request to the first streamed chunk from upstream.",
+            ["endpoint", "route"],
+            buckets=_TTFT_BUCKETS,
+            registry=registry,
+        )
+        self.fallbacks = Counter(
+            "tollway_fallbacks",
+            "Requests sent to OpenRouter instead of LiteLLM, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.upstream_failures = Counter(
+            "tollway_upstream_failures",
+            "Deployment attempts that failed before the first byte, by kind.",
+            ["kind"],
+            registry=registry,
+        )
+
+    def _usage(self) -> None:
+        registry = self.registry
+        self.tokens = Counter(
+            "tollway_tokens",
+            "Tokens of recorded requests (cached is part of prompt, reasoning of completion).",
+            ["key_id", "team_id", "model", "route", "kind"],
+            registry=registry,
+        )
+        self.cost = Counter(
+            "tollway_cost_usd",
+            "USD cost of recorded requests (unpriced ones add nothing; see unpriced).",
+            ["key_id", "team_id", "model", "route"],
+            registry=registry,
+        )
+        self.usage_records = Counter(
+            "tollway_usage_records",
+            "Usage records written to the journal, by status.",
+            ["model", "route", "status"],
+            registry=registry,
+        )
+        self.unpriced = Counter(
+            "tollway_unpriced_requests",
+            "Recorded requests with no known price (cost unknown, never counted as $0).",
+            ["model", "route"],
+            registry=registry,
+        )
+        self.quota_rejections = Counter(
+            "tollway_quota_rejections",
+            "Admissions refused by a limit, by scope kind, metric and window.",
+            ["scope", "metric", "window", "type"],
+            registry=registry,
+        )
+        self.quota_unavailable = Counter(
+            "tollway_quota_store_unavailable",
+            "Requests refused (503) or admitted uncounted because the counters were down.",
+            ["outcome"],
+            registry=registry,
+        )
+        self.journal_backlog = Gauge(
+            "tollway_usage_journal_backlog",
+            "Finished requests journaled but not yet stored in the SQL ledger.",
+            registry=registry,
+        )
+        self.requests_in_flight = Gauge(
+            "tollway_requests_in_flight",
+            "Admitted requests that have not finished yet (streams included).",
+            registry=registry,
+        )
+
+    def _health(self) -> None:
+        registry = self.registry
         self.circuit_open = Gauge(
             "tollway_engine_circuit_open",
             "1 while the engine circuit breaker is open or half-open.",
-            registry=self.registry,
+            registry=registry,
         )
+        self.circuit_state = Gauge(
+            "tollway_engine_circuit_state",
+            "The engine circuit breaker's state: 1 for the current one, 0 for the others.",
+            ["state"],
+            registry=registry,
+        )
+        self.set_circuit_state("closed")
         self.routing_version = Gauge(
             "tollway_routing_table_version",
             "Version of the routing table this replica serves.",
-            registry=self.registry,
+            registry=registry,
         )
+
+    def set_circuit_state(self, state: str) -> None:
+        for name in CIRCUIT_STATES:
+            self.circuit_state.labels(name).set(1 if name == state else 0)
+        self.circuit_open.set(state != "closed")
+
+    def watch_journal_backlog(self, backlog: Callable[[], float]) -> None:
+        """Read the backlog at scrape time instead of updating it per request."""
+        self.journal_backlog.set_function(backlog)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

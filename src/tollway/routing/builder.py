@@ -20,11 +20,13 @@ from sqlmodel import Session, col, select
 from tollway.engine.base import Endpoint, Target
 from tollway.errors import TollwayError
 from tollway.providers.registry import effective_base_url
+from tollway.quotas.model import limits_from_row
 from tollway.routing.litellm_config import litellm_prefix
 from tollway.routing.openrouter_ids import openrouter_model_id
 from tollway.routing.table import (
     CallerKey,
     Deployment,
+    LimitsByScope,
     ModelGroup,
     OpenRouterRoute,
     RoutingTable,
@@ -34,7 +36,15 @@ from tollway.secrets.base import SecretRef, SecretStore, SecretValue
 from tollway.store.control import routing_version
 from tollway.store.db import Database
 from tollway.store.enums import ModelStatus, ProviderKeyStatus, ProviderType, RoutingStrategy
-from tollway.store.tables import Model, PricingInfo, Provider, ProviderKey, Team, TollwayKey
+from tollway.store.tables import (
+    LimitsInfo,
+    Model,
+    PricingInfo,
+    Provider,
+    ProviderKey,
+    Team,
+    TollwayKey,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +63,7 @@ class _Rows:
     prices: Mapping[tuple[uuid.UUID, uuid.UUID | None], PricingInfo]
     teams: Mapping[uuid.UUID, Team]
     tollway_keys: Sequence[TollwayKey]
+    limits: Sequence[LimitsInfo]
 
     @classmethod
     def load(cls, session: Session) -> _Rows:
@@ -75,6 +86,7 @@ class _Rows:
             prices=prices,
             teams={t.id: t for t in session.exec(select(Team))},
             tollway_keys=list(live_keys),
+            limits=list(session.exec(select(LimitsInfo))),
         )
 
 
@@ -98,7 +110,14 @@ def build_table(database: Database, secrets: SecretStore, options: BuildOptions)
         groups=_groups(deployments, rows),
         keys=_callers(rows),
         openrouter=_openrouter_route(rows, plaintext),
+        limits=_limits(rows),
     )
+
+
+def _limits(rows: _Rows) -> LimitsByScope:
+    # Rows without any limit set are left out: admission then costs nothing for them.
+    by_scope = {(row.scope, row.scope_id): tuple(limits_from_row(row)) for row in rows.limits}
+    return {scope: limits for scope, limits in by_scope.items() if limits}
 
 
 def _resolve_keys(
@@ -154,7 +173,7 @@ def _deployment(
         )
         for endpoint in Endpoint
     }
-    input_price, output_price = _prices(model, provider, targets[Endpoint.CHAT], rows, options)
+    prices = _prices(model, provider, targets[Endpoint.CHAT], rows, options)
     return Deployment(
         id=deployment_id,
         public_name=model.name,
@@ -166,8 +185,9 @@ def _deployment(
         provider_key_id=key.id if key else None,
         key_team_id=key.team_id if key else None,
         targets=targets,
-        input_price=input_price,
-        output_price=output_price,
+        input_price=prices[0],
+        output_price=prices[1],
+        cached_input_price=prices[2],
         priority=model.priority,
         weight=model.weight,
         supports_streaming=model.supports_streaming,
@@ -176,17 +196,22 @@ def _deployment(
 
 def _prices(
     model: Model, provider: Provider, target: Target, rows: _Rows, options: BuildOptions
-) -> tuple[Decimal | None, Decimal | None]:
-    """Model override, then provider default, then LiteLLM's bundled price map."""
+) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
+    """(input, output, cached input): model override, then provider default, then
+    LiteLLM's bundled price map (which has no cached-input price here)."""
     for scope in ((provider.id, model.id), (provider.id, None)):
         row = rows.prices.get(scope)
         if row is not None:
-            return row.input_price_per_token, row.output_price_per_token
+            return (
+                row.input_price_per_token,
+                row.output_price_per_token,
+                row.cached_input_price_per_token,
+            )
     if options.price_lookup is not None and provider.type is not ProviderType.MOCK:
         bundled = options.price_lookup(target.litellm_model)
         if bundled is not None:
-            return bundled
-    return None, None
+            return bundled[0], bundled[1], None
+    return None, None, None
 
 
 def _groups(deployments: Sequence[Deployment], rows: _Rows) -> dict[str, ModelGroup]:

@@ -14,8 +14,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from tollway.engine.base import Endpoint, Target
+from tollway.quotas.model import Limit
 from tollway.secrets.base import SecretValue
-from tollway.store.enums import ProviderType, RoutingStrategy
+from tollway.store.enums import LimitScope, ProviderType, RoutingStrategy
+
+# The limits of one scope: (scope kind, its id) -> every limit configured on it.
+LimitsByScope = Mapping[tuple[LimitScope, uuid.UUID], tuple[Limit, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,7 @@ class Deployment:
     priority: int
     weight: int
     supports_streaming: bool
+    cached_input_price: Decimal | None = None
 
     @property
     def price_per_token(self) -> Decimal | None:
@@ -137,6 +142,12 @@ class RoutingTable:
     groups: Mapping[str, ModelGroup] = field(default_factory=dict)
     keys: Mapping[str, CallerKey] = field(default_factory=dict)  # by SHA-256 digest
     openrouter: OpenRouterRoute | None = None
+    limits: LimitsByScope = field(default_factory=dict)
+
+    def limits_of(self, scope: LimitScope, scope_id: uuid.UUID | None) -> tuple[Limit, ...]:
+        if scope_id is None:
+            return ()
+        return self.limits.get((scope, scope_id), ())
 
     def visible_models(self, caller: CallerKey) -> list[str]:
         names = sorted(self.groups)

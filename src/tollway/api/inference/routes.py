@@ -89,9 +89,12 @@ async def _serve(
         return _json(outcome.value.body, _headers(request_id, outcome.served)), outcome.served
     streamed = await plane.service.stream(caller, call)
     events = client_events(streamed.value, model=parsed.model, wants_usage=parsed.wants_usage)
-    response = SSEResponse(
-        events, headers=_headers(request_id, streamed.served), on_close=streamed.value.aclose
-    )
+    stream = streamed.value
+
+    async def close(disconnected: bool) -> None:
+        await stream.close(disconnected=disconnected)
+
+    response = SSEResponse(events, headers=_headers(request_id, streamed.served), on_close=close)
     return response, streamed.served
 
 

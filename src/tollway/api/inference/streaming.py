@@ -8,18 +8,19 @@ and the upstream call is closed, shielded from that cancellation.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
 import orjson
 from starlette.types import Receive, Scope, Send
 
-from tollway.engine.base import EngineStream, StreamInterrupted
+from tollway.engine.base import StreamInterrupted
 
 DONE = b"data: [DONE]\n\n"
 
-OnClose = Callable[[], Awaitable[None]]
+# Called once the response is over; True when the client went away before its end.
+OnClose = Callable[[bool], Awaitable[None]]
 
 
 def sse(data: Mapping[str, Any]) -> bytes:
@@ -31,7 +32,7 @@ def usage_only(chunk: Mapping[str, Any]) -> bool:
 
 
 async def client_events(
-    stream: EngineStream, *, model: str, wants_usage: bool
+    stream: AsyncIterable[dict[str, Any]], *, model: str, wants_usage: bool
 ) -> AsyncIterator[bytes]:
     """The upstream chunks as the client should see them.
 
@@ -86,14 +87,18 @@ class SSEResponse:
                 ],
             }
         )
+        disconnected = anyio.Event()
         try:
             async with anyio.create_task_group() as group:
-                group.start_soon(_cancel_on_disconnect, receive, group.cancel_scope)
+                group.start_soon(_cancel_on_disconnect, receive, group.cancel_scope, disconnected)
                 await self._send_events(send)
                 group.cancel_scope.cancel()
+        except OSError:  # the connection broke under a write: the client is gone
+            disconnected.set()
+            raise
         finally:
             with anyio.CancelScope(shield=True):
-                await self._on_close()
+                await self._on_close(disconnected.is_set())
 
     async def _send_events(self, send: Send) -> None:
         async for event in self._events:
@@ -101,9 +106,12 @@ class SSEResponse:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
+async def _cancel_on_disconnect(
+    receive: Receive, scope: anyio.CancelScope, disconnected: anyio.Event
+) -> None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
+            disconnected.set()
             scope.cancel()
             return

@@ -1,0 +1,381 @@
+"""Admission and metering of /v1 requests: quotas before the call, usage after it.
+
+Life of one request (ARCHITECTURE.md §2.5-2.6), driven by the inference service:
+
+1. ``admit`` before each upstream attempt reserves the worst case (1 request, the
+   prompt estimate plus the completion cap, and their cost at that deployment's
+   price) against the caller's tollway key and team and the deployment's provider
+   and provider key, atomically. The first admission appends the request's begin
+   to the usage journal, before any upstream call.
+2. A failed attempt ``release``s; the next candidate reserves its own worst case.
+3. ``durable`` waits until the begin is on disk, just before the first byte.
+4. Exactly one of ``settle_response``, ``settle_stream`` or ``fail`` ends it: the
+   reservation is settled to what was used (or released when nothing was), the
+   outcome is journaled, and tokens and cost are counted in the metrics.
+
+A request refused before its first admission (bad key, unknown model, over a
+limit) leaves no usage record: it never reached a provider. Its refusal is
+counted in the metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from tollway.engine.base import Endpoint, EngineResult, Route, Usage
+from tollway.errors import InferenceError
+from tollway.metering.durability import JournalSync
+from tollway.metering.journal import JournalClosedError, UsageJournal
+from tollway.metering.pricing import Cost, CostSource, Prices, compute_cost
+from tollway.metering.records import UsageEvent, UsageOutcome
+from tollway.metering.usage import MeteredUsage, estimate_text_tokens, usage_from_response
+from tollway.observability.metrics import NO_ID, Metrics
+from tollway.quotas import model as quota
+from tollway.quotas.admission import estimate_prompt_tokens, max_tokens_of, to_headers, worst_case
+from tollway.quotas.counters import QuotaStore, QuotaStoreUnavailableError
+from tollway.routing.table import CallerKey, RoutingTable
+from tollway.store.enums import LimitScope
+from tollway.store.tables import UsageStatus, utcnow
+
+log = logging.getLogger(__name__)
+
+_FREE = Cost(Decimal(0), CostSource.COMPUTED)  # a call that used nothing costs nothing
+
+
+@dataclass(frozen=True, slots=True)
+class Payee:
+    """Who serves an attempt, and how it is priced.
+
+    ``reported_cost_wins``: the upstream's own reported cost is the bill (OpenRouter's
+    ``usage.cost``), or the best price known (LiteLLM's, for a deployment tollway
+    has no price for). Otherwise tollway's prices win: an operator's manual price
+    must not be overridden by LiteLLM's map, and admission reserved at them.
+    """
+
+    route: Route
+    provider_id: uuid.UUID | None
+    provider_key_id: uuid.UUID | None
+    model_row_id: uuid.UUID | None
+    prices: Prices
+    reported_cost_wins: bool
+    fallback_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerPolicy:
+    default_max_tokens: int
+
+
+class Ledger:
+    """One per process: the quota counters, the usage journal, the metrics."""
+
+    def __init__(
+        self,
+        quotas: QuotaStore,
+        journal: UsageJournal,
+        sync: JournalSync,
+        metrics: Metrics,
+        policy: LedgerPolicy,
+        *,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.quotas = quotas
+        self.journal = journal
+        self.sync = sync
+        self.metrics = metrics
+        self.policy = policy
+        self.clock = clock
+
+    def open(
+        self,
+        caller: CallerKey,
+        request_id: str,
+        endpoint: Endpoint,
+        model: str,
+        body: dict[str, object],
+    ) -> RequestLedger:
+        return RequestLedger(
+            self, caller, request_id=request_id, endpoint=endpoint, model=model, body=body
+        )
+
+
+class RequestLedger:
+    """One request's reservation and usage record. Used by one task at a time."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        caller: CallerKey,
+        *,
+        request_id: str,
+        endpoint: Endpoint,
+        model: str,
+        body: dict[str, object],
+    ) -> None:
+        self._ledger = ledger
+        self._caller = caller
+        self._request_id = request_id
+        self._endpoint = endpoint
+        self._model = model
+        self.prompt_estimate = estimate_prompt_tokens(body)
+        # Embeddings produce no completion: nothing to reserve for one.
+        self._completion_cap: int | None = (
+            0 if endpoint is Endpoint.EMBEDDINGS else max_tokens_of(body)
+        )
+        self._started_at = utcnow()
+        self._started = ledger.clock()
+        self._ttft_ms: int | None = None
+        self._reservation: quota.Reservation | None = None
+        self._payee: Payee | None = None
+        self._worst = quota.NOTHING
+        self._seq: int | None = None  # the journal begin's sequence number, once admitted
+        self._finished = False
+
+    @property
+    def admitted(self) -> bool:
+        return self._seq is not None
+
+    # -- before the call -----------------------------------------------------------
+
+    async def admit(
+        self, table: RoutingTable, payee: Payee, reserve_at: Prices
+    ) -> quota.Denied | None:
+        """Reserve this attempt's worst case, priced at ``reserve_at``; a Denied names
+        the limit that refused it (nothing is then reserved)."""
+        limits = self._limits(table, payee)
+        worst = worst_case(
+            self.prompt_estimate,
+            self._completion_cap,
+            reserve_at.input,
+            reserve_at.output,
+            default_max_tokens=self._ledger.policy.default_max_tokens,
+        )
+        if limits:
+            granted = await self._reserve(limits, worst)
+            if isinstance(granted, quota.Denied):
+                return granted
+            self._reservation = granted
+        self._payee, self._worst = payee, worst
+        if self._seq is None:
+            self._seq = self._ledger.journal.begin(self._event(payee, worst))
+            self._ledger.metrics.requests_in_flight.inc()
+        return None
+
+    def _limits(self, table: RoutingTable, payee: Payee) -> list[quota.Limit]:
+        caller = self._caller
+        return [
+            *table.limits_of(LimitScope.TOLLWAY_KEY, caller.id),
+            *table.limits_of(LimitScope.TEAM, caller.team_id),
+            *table.limits_of(LimitScope.PROVIDER, payee.provider_id),
+            *table.limits_of(LimitScope.PROVIDER_KEY, payee.provider_key_id),
+        ]
+
+    async def _reserve(
+        self, limits: list[quota.Limit], worst: quota.Usage
+    ) -> quota.Reservation | quota.Denied:
+        metrics = self._ledger.metrics
+        try:
+            granted = await self._ledger.quotas.reserve(
+                quota.demand(limits, worst), request_id=self._request_id
+            )
+        except QuotaStoreUnavailableError as exc:
+            metrics.quota_unavailable.labels("refused").inc()
+            raise quota_store_down(exc) from None
+        if isinstance(granted, quota.Denied):
+            limit = granted.limit
+            metrics.quota_rejections.labels(
+                limit.scope.value, limit.metric.value, limit.window.value, granted.type
+            ).inc()
+        elif granted.failed_open:
+            metrics.quota_unavailable.labels("failed_open").inc()
+        return granted
+
+    def _event(self, payee: Payee, worst: quota.Usage) -> UsageEvent:
+        prompt = min(self.prompt_estimate, worst.tokens)
+        return UsageEvent(
+            request_id=self._request_id,
+            started_at=self._started_at,
+            public_model=self._model,
+            requested_model=self._model,
+            route=payee.route,
+            endpoint=self._endpoint,
+            tollway_key_id=self._caller.id,
+            team_id=self._caller.team_id,
+            provider_id=payee.provider_id,
+            provider_key_id=payee.provider_key_id,
+            model_row_id=payee.model_row_id,
+            reserved_prompt_tokens=prompt,
+            reserved_completion_tokens=worst.tokens - prompt,
+            reserved_cost_usd=_usd(worst.usd_micros) if _priced(payee.prices) else None,
+        )
+
+    async def release(self) -> None:
+        """Give the current attempt's reservation back (it reached no provider, or
+        the provider refused it before producing anything)."""
+        reservation, self._reservation = self._reservation, None
+        if reservation is not None:
+            try:
+                await self._ledger.quotas.release(reservation)
+            except QuotaStoreUnavailableError:
+                log.warning("could not release reservation of %s: it expires", self._request_id)
+
+    def first_token(self) -> None:
+        if self._ttft_ms is None:
+            self._ttft_ms = self._elapsed_ms()
+
+    async def durable(self) -> None:
+        """Wait until the request's begin is on disk (the fsync usually finished
+        while the upstream worked)."""
+        if self._seq is not None:
+            await self._ledger.sync.wait(self._seq)
+
+    # -- after the call ------------------------------------------------------------
+
+    async def settle_response(self, result: EngineResult) -> None:
+        usage = result.usage or usage_from_response(self._endpoint, result.body)
+        counted = usage is None
+        if usage is None:
+            usage = _estimate_response(result.body, self.prompt_estimate)
+        await self._finish(UsageStatus.OK, 200, usage, self._cost(usage, result.cost_usd), counted)
+
+    async def settle_stream(self, metered: MeteredUsage, status: UsageStatus) -> None:
+        cost = self._cost(metered.usage, metered.reported_cost)
+        await self._finish(status, 200, metered.usage, cost, metered.counted)
+
+    async def fail(self, http_status: int | None, status: UsageStatus = UsageStatus.ERROR) -> None:
+        """The request ends without a usable answer: nothing was used, nothing charged."""
+        await self.release()
+        if self._seq is not None:
+            await self._finish(status, http_status, Usage(), _FREE, counted=False)
+
+    def _cost(self, usage: Usage, reported: float | None) -> Cost:
+        payee = self._payee
+        assert payee is not None  # only admitted requests are settled
+        return compute_cost(usage, payee.prices, reported if payee.reported_cost_wins else None)
+
+    async def _finish(
+        self, status: UsageStatus, http_status: int | None, usage: Usage, cost: Cost, counted: bool
+    ) -> None:
+        if self._finished or self._seq is None or self._payee is None:
+            return
+        self._finished = True
+        payee = self._payee
+        tokens = usage.prompt_tokens + usage.completion_tokens
+        micros = quota.usd_to_micros(cost.usd, round_up=True) if cost.usd is not None else 0
+        await self._settle(quota.Usage(requests=1, tokens=tokens, usd_micros=micros))
+        outcome = UsageOutcome(
+            finished_at=utcnow(),
+            status=status,
+            http_status=http_status,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            cost_usd=cost.usd,
+            cost_source=cost.source,
+            latency_ms=self._elapsed_ms(),
+            ttft_ms=self._ttft_ms,
+            fallback_reason=payee.fallback_reason,
+            counted=counted,
+            route=payee.route,
+            provider_id=payee.provider_id,
+            provider_key_id=payee.provider_key_id,
+            model_row_id=payee.model_row_id,
+        )
+        try:
+            self._ledger.journal.finish(self._request_id, outcome)
+        except JournalClosedError:
+            # Only after shutdown's deadline: the begin is on disk, so the next start
+            # settles this request as interrupted.
+            log.error("usage journal closed before request %s finished", self._request_id)
+        self._count(outcome)
+
+    async def _settle(self, actual: quota.Usage) -> None:
+        reservation, self._reservation = self._reservation, None
+        if reservation is None:
+            return
+        try:
+            await self._ledger.quotas.settle(reservation, actual)
+        except QuotaStoreUnavailableError:
+            # The reservation expires and stays counted at its worst case: budgets
+            # err towards "spent", and the journal still records the real usage.
+            log.warning("could not settle reservation of %s: it expires", self._request_id)
+
+    def _count(self, outcome: UsageOutcome) -> None:
+        metrics = self._ledger.metrics
+        metrics.requests_in_flight.dec()
+        route = outcome.route.value if outcome.route else Route.LITELLM.value
+        key_id = str(self._caller.id)
+        team_id = str(self._caller.team_id) if self._caller.team_id else NO_ID
+        metrics.usage_records.labels(self._model, route, outcome.status.value).inc()
+        for kind in ("prompt", "completion", "cached", "reasoning"):
+            amount = getattr(outcome, f"{kind}_tokens")
+            if amount:
+                metrics.tokens.labels(key_id, team_id, self._model, route, kind).inc(amount)
+        if outcome.cost_usd is not None:
+            metrics.cost.labels(key_id, team_id, self._model, route).inc(float(outcome.cost_usd))
+        else:
+            metrics.unpriced.labels(self._model, route).inc()
+        if outcome.ttft_ms is not None:
+            metrics.ttft.labels(self._endpoint.value, route).observe(outcome.ttft_ms / 1000)
+
+    def _elapsed_ms(self) -> int:
+        return max(0, int((self._ledger.clock() - self._started) * 1000))
+
+    @property
+    def started_at(self) -> datetime:
+        return self._started_at
+
+
+def _priced(prices: Prices) -> bool:
+    return prices.input is not None or prices.output is not None
+
+
+def _usd(micros: int) -> Decimal:
+    return Decimal(micros) / quota.MICROS_PER_USD
+
+
+def _estimate_response(body: dict[str, object], prompt_estimate: int) -> Usage:
+    """Usage of a response that reported none: the prompt estimate and the text."""
+    completion = 0
+    choices = body.get("choices")
+    if isinstance(choices, list):
+        for choice in choices:
+            if isinstance(choice, dict):
+                message = choice.get("message")
+                text = message.get("content") if isinstance(message, dict) else choice.get("text")
+                if isinstance(text, str):
+                    completion += estimate_text_tokens(text)
+    return Usage(
+        prompt_tokens=prompt_estimate,
+        completion_tokens=completion,
+        total_tokens=prompt_estimate + completion,
+    )
+
+
+def quota_denied(denied: quota.Denied) -> InferenceError:
+    """A 429 in OpenAI's shape: ``rate_limit_exceeded`` or ``budget_exceeded``."""
+    limit = denied.limit
+    return InferenceError(
+        denied.message,
+        status=429,
+        error_type=denied.type,
+        code=f"{limit.scope.value}_{limit.metric.value}_{limit.window.value}",
+        headers=to_headers(denied),
+    )
+
+
+def quota_store_down(exc: QuotaStoreUnavailableError) -> InferenceError:
+    return InferenceError(
+        exc.message,
+        status=503,
+        error_type="service_unavailable",
+        code="quota_store_unavailable",
+        headers={"Retry-After": str(exc.retry_after)},
+    )

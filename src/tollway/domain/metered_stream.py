@@ -1,0 +1,56 @@
+"""A stream that meters itself: every chunk is observed on its way to the client,
+and closing it records what it used, however it ended."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from tollway.domain.ledger import RequestLedger
+from tollway.engine.base import EngineStream
+from tollway.metering.usage import StreamMeter
+from tollway.store.tables import UsageStatus
+
+
+class MeteredStream:
+    """Wraps an engine stream. Iterate it once; then ``close`` it exactly as the
+    response ends (normally, on error, or because the client went away)."""
+
+    def __init__(self, stream: EngineStream, ledger: RequestLedger) -> None:
+        self._stream = stream
+        self._ledger = ledger
+        self._meter = StreamMeter()
+        self._ended: UsageStatus | None = None  # set when the stream itself ended
+        self._closed = False
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[dict[str, Any]]:
+        observe = self._meter.observe
+        try:
+            async for chunk in self._stream:
+                # Before anything downstream strips the usage the client did not ask for.
+                observe(chunk)
+                yield chunk
+        except Exception:  # StreamInterrupted, or a bug below
+            self._ended = UsageStatus.ERROR  # charged for what it delivered
+            raise
+        self._ended = UsageStatus.OK
+
+    async def close(self, *, disconnected: bool) -> None:
+        """Stop the upstream and record the request. ``disconnected``: the client
+        went away; a stream cut short otherwise was cut by tollway stopping."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._stream.aclose()
+        finally:
+            status = self._ended
+            if status is None:
+                status = (
+                    UsageStatus.CLIENT_DISCONNECTED if disconnected else UsageStatus.INTERRUPTED
+                )
+            metered = self._meter.result(self._ledger.prompt_estimate)
+            await self._ledger.settle_stream(metered, status)
