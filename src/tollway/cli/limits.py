@@ -145,7 +145,12 @@ def create_limits(
     *,
     scope: Annotated[LimitScope, typer.Option(case_sensitive=False, help="What is limited.")],
     scope_id: Annotated[
-        uuid.UUID, typer.Option("--scope-id", metavar="ID", help="Provider, key or team id.")
+        uuid.UUID,
+        typer.Option(
+            "--scope-id",
+            metavar="ID",
+            help="The id of the tollway key, team, provider or provider key.",
+        ),
     ],
     requests_per_minute: Rpm = None,
     requests_per_hour: Rph = None,
@@ -158,7 +163,7 @@ def create_limits(
     usd_total: UsdTotal = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Set limits for a provider, provider key or team (at least one limit)."""
+    """Set limits for a tollway key, team, provider or provider key (at least one)."""
     values = limit_body(
         requests_per_minute=requests_per_minute,
         requests_per_hour=requests_per_hour,

@@ -6,11 +6,12 @@ a flusher thread writes the buffer with ``write()`` + ``fsync`` every
 ``flush_interval`` seconds or ``flush_entries`` entries, and ``flush()`` does it
 on demand.
 
-Durability tradeoff: a crash loses what was appended since the last flush, at
-most one flush interval. A lost ``finish`` is settled as interrupted from its
-``begin``; a lost ``begin`` loses the request's usage entirely. Deployments that
-cannot accept that call ``flush()`` before sending the first byte (strict mode),
-paying one fsync (about a millisecond on SSDs; concurrent callers share one).
+Durability: a crash loses what was appended since the last flush, at most one
+flush interval. A lost ``finish`` is settled as interrupted from its ``begin``.
+A ``begin`` must not be lost, so the data plane waits for it to be durable
+before a response's first byte (``tollway.metering.durability.JournalSync``):
+the begin is appended before the upstream call, the flusher syncs it while the
+upstream works, and concurrent requests share each fsync.
 
 Files: ``<dir>/<pid>-<start ms>-<seq>.jsonl``, ``<dir>`` being for instance
 ``$TOLLWAY_DATA_DIR/journal``, on a local disk. The live segment is held under an

@@ -62,12 +62,12 @@ def inference_endpoint(endpoint: Endpoint) -> Handler:
         try:
             response = await _serve(plane, request, endpoint, request_id)
         except InferenceError as error:
-            plane.metrics.requests.labels(
-                endpoint.value, "none", f"{error.status_code // 100}xx"
-            ).inc()
+            _count_error(plane, endpoint, error)
             return error_response(error, _headers(request_id))
         except Exception as exc:  # never a stack trace or library text to the client
-            return error_response(internal_error(exc), _headers(request_id))
+            error = internal_error(exc)
+            _count_error(plane, endpoint, error)
+            return error_response(error, _headers(request_id))
         plane.metrics.latency.labels(endpoint.value, response[1].route.value).observe(
             time.perf_counter() - started
         )
@@ -75,6 +75,11 @@ def inference_endpoint(endpoint: Endpoint) -> Handler:
         return response[0]
 
     return handle
+
+
+def _count_error(plane: DataPlane, endpoint: Endpoint, error: InferenceError) -> None:
+    plane.metrics.requests.labels(endpoint.value, "none", f"{error.status_code // 100}xx").inc()
+    plane.metrics.errors.labels(endpoint.value, error.error_type).inc()
 
 
 async def _serve(
