@@ -18,6 +18,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from tollway.domain.attempts import (
+    Attempts,
+    bad_gateway,
+    client_error,
+    final_error,
+    no_deployment,
+)
 from tollway.domain.data_plane_events import DataPlaneEvents
 from tollway.domain.ledger import Ledger, Payee, RequestLedger, quota_denied
 from tollway.domain.metered_stream import MeteredStream
@@ -37,11 +44,9 @@ from tollway.engine.base import (
 from tollway.errors import InferenceError, invalid_api_key, model_not_found
 from tollway.metering.pricing import Prices, prices_for
 from tollway.observability.metrics import Metrics
-from tollway.quotas.model import Denied
 from tollway.routing.breaker import CircuitBreaker
 from tollway.routing.holder import RoutingTableHolder
 from tollway.routing.table import CallerKey, Deployment, ModelGroup, RoutingTable
-from tollway.store.enums import LimitScope
 from tollway.store.tables import UsageStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -80,38 +85,6 @@ class InferencePolicy:
     max_attempts: int
     timeout_seconds: float
     fallback_enabled: bool
-
-
-_CALLER_SCOPES = (LimitScope.TOLLWAY_KEY, LimitScope.TEAM)
-
-
-class _Attempts:
-    """What went wrong so far, to explain a fallback or the final error."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.reason: str | None = None
-        self.last: Exception | None = None
-        self.denials: list[Denied] = []
-
-    def failed(self, reason: str, error: Exception) -> None:
-        self.reason, self.last = reason, error
-
-    def denied(self, denial: Denied) -> None:
-        """A limit refused a candidate. The caller's own request and token limits
-        refuse every candidate alike: no point trying the others. A USD budget may
-        still admit a cheaper one; a provider's limits only that provider."""
-        self.denials.append(denial)
-        if denial.limit.scope in _CALLER_SCOPES and not denial.limit.is_budget:
-            raise quota_denied(denial)
-
-    def quota_error(self) -> InferenceError | None:
-        """When limits alone kept every candidate from being tried: the 429 to send,
-        naming the caller's own limit first (that one the caller can act on)."""
-        if self.count or not self.denials:
-            return None
-        own = [d for d in self.denials if d.limit.scope in _CALLER_SCOPES]
-        return quota_denied((own or self.denials)[0])
 
 
 class InferenceService:
@@ -194,7 +167,7 @@ class InferenceService:
         candidates = group.candidates(
             caller.team_id, byok_only=caller.byok_only, limit=self._policy.max_attempts
         )
-        attempts = _Attempts()
+        attempts = Attempts()
         call = _Call(table, request, run, ledger, attempts)
         outcome = await self._try_engine(candidates, call)
         if outcome is not None:
@@ -207,7 +180,7 @@ class InferenceService:
     async def _try_engine(self, candidates: list[Deployment], call: _Call[T]) -> Outcome[T] | None:
         attempts = call.attempts
         if not candidates:
-            attempts.failed("no_deployment", _no_deployment(call.request.model))
+            attempts.failed("no_deployment", no_deployment(call.request.model))
             return None
         ticket = self._breaker.acquire()
         if ticket is None:
@@ -255,7 +228,7 @@ class InferenceService:
         return None
 
     def _upstream_failed(
-        self, deployment: Deployment, exc: UpstreamError, attempts: _Attempts
+        self, deployment: Deployment, exc: UpstreamError, attempts: Attempts
     ) -> None:
         if exc.key_rejected:
             if deployment.provider_key_id is not None:
@@ -264,7 +237,7 @@ class InferenceService:
         elif exc.retryable:
             self._metrics.upstream_failures.labels("retryable").inc()
         else:
-            raise _client_error(exc)
+            raise client_error(exc)
         attempts.failed("all_deployments_failed", exc)
         log.info("deployment %s failed (%s), trying the next one", deployment.id, exc.status)
 
@@ -273,9 +246,7 @@ class InferenceService:
         reason = attempts.reason or "all_deployments_failed"
         route, model_id = call.table.openrouter, group.openrouter_model_id
         if not self._policy.fallback_enabled or route is None or model_id is None:
-            raise _final_error(
-                request.model, attempts, route is None, self._policy.fallback_enabled
-            )
+            raise final_error(request.model, attempts, route is None, self._policy.fallback_enabled)
         prices = _group_prices(group)
         payee = Payee(
             Route.OPENROUTER,
@@ -302,12 +273,12 @@ class InferenceService:
             value = await call.run(self._openrouter, engine_call)
         except UpstreamError as exc:
             if not (exc.retryable or exc.key_rejected):
-                raise _client_error(exc) from None
-            raise _bad_gateway(
+                raise client_error(exc) from None
+            raise bad_gateway(
                 f"the fallback to OpenRouter failed too: {exc.message}", exc
             ) from None
         except (EngineUnavailable, EngineMisconfigured) as exc:
-            raise _bad_gateway(f"the fallback to OpenRouter failed: {exc.message}") from None
+            raise bad_gateway(f"the fallback to OpenRouter failed: {exc.message}") from None
         served = Served(
             Route.OPENROUTER,
             route.provider_name,
@@ -318,7 +289,7 @@ class InferenceService:
         )
         return Outcome(value, served)
 
-    def _record_fallback(self, request: InferenceRequest, reason: str, attempts: _Attempts) -> None:
+    def _record_fallback(self, request: InferenceRequest, reason: str, attempts: Attempts) -> None:
         detail = str(attempts.last) if attempts.last else reason
         log.warning(
             "fallback to OpenRouter: request_id=%s model=%s reason=%s detail=%s",
@@ -339,7 +310,7 @@ class _Call(Generic[T]):
     request: InferenceRequest
     run: Runner[T]
     ledger: RequestLedger
-    attempts: _Attempts
+    attempts: Attempts
 
 
 async def _failed(ledger: RequestLedger, exc: BaseException) -> None:
@@ -400,64 +371,4 @@ def _served(deployment: Deployment, attempts: int) -> Served:
         deployment.id,
         None,
         attempts,
-    )
-
-
-def _client_error(exc: UpstreamError) -> InferenceError:
-    """A request the provider refused: the same request would fail anywhere."""
-    return InferenceError(
-        exc.message,
-        status=exc.status if 400 <= exc.status < 500 else 400,
-        error_type=exc.error_type or "invalid_request_error",
-        code=exc.code,
-        param=exc.param,
-    )
-
-
-def _no_deployment(model: str) -> InferenceError:
-    return InferenceError(
-        f"no usable deployment for model `{model}`: its providers have no valid, enabled keys",
-        status=503,
-        error_type="service_unavailable",
-        code="no_deployment",
-    )
-
-
-def _bad_gateway(message: str, exc: UpstreamError | None = None) -> InferenceError:
-    if exc is not None and exc.status == 429:
-        headers = {"Retry-After": str(int(exc.retry_after or 1))}
-        return InferenceError(
-            message, status=429, error_type="rate_limit_exceeded", headers=headers
-        )
-    return InferenceError(message, status=502, error_type="upstream_error", code="bad_gateway")
-
-
-def _final_error(
-    model: str, attempts: _Attempts, no_openrouter: bool, fallback_enabled: bool
-) -> InferenceError:
-    """Why nothing could serve the request, including why there was no fallback."""
-    hint = ""
-    if fallback_enabled and no_openrouter:
-        hint = "; no OpenRouter provider is configured for fallback (add one of type openrouter)"
-    elif fallback_enabled:
-        hint = f"; `{model}` has no OpenRouter model id to fall back to"
-    last = attempts.last
-    if isinstance(last, InferenceError):
-        return InferenceError(
-            last.message + hint,
-            status=last.status_code,
-            error_type=last.error_type,
-            code=last.code,
-            headers=last.headers,
-        )
-    if isinstance(last, UpstreamError):
-        return _bad_gateway(
-            f"every deployment of `{model}` failed; last: {last.message}{hint}", last
-        )
-    detail = last.message if isinstance(last, EngineUnavailable | EngineMisconfigured) else ""
-    return InferenceError(
-        f"the engine could not serve `{model}`: {detail}{hint}",
-        status=503,
-        error_type="service_unavailable",
-        code="engine_unavailable",
     )

@@ -65,9 +65,9 @@ def inference_endpoint(endpoint: Endpoint) -> Handler:
             _count_error(plane, endpoint, error)
             return error_response(error, _headers(request_id))
         except Exception as exc:  # never a stack trace or library text to the client
-            error = internal_error(exc)
-            _count_error(plane, endpoint, error)
-            return error_response(error, _headers(request_id))
+            internal = internal_error(exc)
+            _count_error(plane, endpoint, internal)
+            return error_response(internal, _headers(request_id))
         plane.metrics.latency.labels(endpoint.value, response[1].route.value).observe(
             time.perf_counter() - started
         )

@@ -1,0 +1,101 @@
+"""What went wrong while trying a request's candidates, and the error the client
+gets when nothing could serve it."""
+
+from __future__ import annotations
+
+from tollway.domain.ledger import quota_denied
+from tollway.engine.base import EngineMisconfigured, EngineUnavailable, UpstreamError
+from tollway.errors import InferenceError
+from tollway.quotas.model import Denied
+from tollway.store.enums import LimitScope
+
+_CALLER_SCOPES = (LimitScope.TOLLWAY_KEY, LimitScope.TEAM)
+
+
+class Attempts:
+    """What went wrong so far, to explain a fallback or the final error."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.reason: str | None = None
+        self.last: Exception | None = None
+        self.denials: list[Denied] = []
+
+    def failed(self, reason: str, error: Exception) -> None:
+        self.reason, self.last = reason, error
+
+    def denied(self, denial: Denied) -> None:
+        """A limit refused a candidate. The caller's own request and token limits
+        refuse every candidate alike: no point trying the others. A USD budget may
+        still admit a cheaper one; a provider's limits only that provider."""
+        self.denials.append(denial)
+        if denial.limit.scope in _CALLER_SCOPES and not denial.limit.is_budget:
+            raise quota_denied(denial)
+
+    def quota_error(self) -> InferenceError | None:
+        """When limits alone kept every candidate from being tried: the 429 to send,
+        naming the caller's own limit first (that one the caller can act on)."""
+        if self.count or not self.denials:
+            return None
+        own = [d for d in self.denials if d.limit.scope in _CALLER_SCOPES]
+        return quota_denied((own or self.denials)[0])
+
+
+def client_error(exc: UpstreamError) -> InferenceError:
+    """A request the provider refused: the same request would fail anywhere."""
+    return InferenceError(
+        exc.message,
+        status=exc.status if 400 <= exc.status < 500 else 400,
+        error_type=exc.error_type or "invalid_request_error",
+        code=exc.code,
+        param=exc.param,
+    )
+
+
+def no_deployment(model: str) -> InferenceError:
+    return InferenceError(
+        f"no usable deployment for model `{model}`: its providers have no valid, enabled keys",
+        status=503,
+        error_type="service_unavailable",
+        code="no_deployment",
+    )
+
+
+def bad_gateway(message: str, exc: UpstreamError | None = None) -> InferenceError:
+    if exc is not None and exc.status == 429:
+        headers = {"Retry-After": str(int(exc.retry_after or 1))}
+        return InferenceError(
+            message, status=429, error_type="rate_limit_exceeded", headers=headers
+        )
+    return InferenceError(message, status=502, error_type="upstream_error", code="bad_gateway")
+
+
+def final_error(
+    model: str, attempts: Attempts, no_openrouter: bool, fallback_enabled: bool
+) -> InferenceError:
+    """Why nothing could serve the request, including why there was no fallback."""
+    hint = ""
+    if fallback_enabled and no_openrouter:
+        hint = "; no OpenRouter provider is configured for fallback (add one of type openrouter)"
+    elif fallback_enabled:
+        hint = f"; `{model}` has no OpenRouter model id to fall back to"
+    last = attempts.last
+    if isinstance(last, InferenceError):
+        return InferenceError(
+            last.message + hint,
+            status=last.status_code,
+            error_type=last.error_type,
+            code=last.code,
+            headers=last.headers,
+        )
+    if isinstance(last, UpstreamError):
+        return bad_gateway(
+            f"every deployment of `{model}` failed; last: {last.message}{hint}", last
+        )
+    detail = last.message if isinstance(last, EngineUnavailable | EngineMisconfigured) else ""
+    return InferenceError(
+        f"the engine could not serve `{model}`: {detail}{hint}",
+        status=503,
+        error_type="service_unavailable",
+        code="engine_unavailable",
+    )
