@@ -5,10 +5,11 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
+PROMTOOL := $(TOOLS)/bin/promtool
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup run test check fmt lock clean
+.PHONY: setup run test check fmt lock clean promtool
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -20,10 +21,28 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 setup: $(VENV)/.synced
 
+# promtool checks /metrics and deploy/prometheus in the tests. It comes from Debian's
+# prometheus package, unpacked without root; if apt's own lists are missing or stale,
+# with private ones. Best effort: without it those tests skip (fail under CI=true)
+# and `make test` still runs.
+APT_PRIVATE = -o Dir::State::Lists="$$tmp/lists" -o Dir::Cache="$$tmp/cache" -o Debug::NoLocking=true
+$(PROMTOOL):
+	@mkdir -p $(@D)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cd "$$tmp" && \
+	{ apt-get -qq download prometheus 2>/dev/null || { \
+	    mkdir -p lists/partial cache/archives/partial && \
+	    apt-get -qq $(APT_PRIVATE) update >/dev/null 2>&1 && \
+	    apt-get -qq $(APT_PRIVATE) download prometheus 2>/dev/null; }; } && \
+	dpkg-deb -x prometheus_*.deb root && cd - >/dev/null && \
+	cp "$$tmp/root/usr/bin/promtool" $@ && echo "promtool: $$($@ --version 2>&1 | head -1)" \
+	|| echo "promtool: could not fetch Debian's prometheus package; its tests skip (fail under CI=true)"
+
+promtool: $(PROMTOOL)
+
 run: setup
 	$(BIN)/tollway serve --demo
 
-test: setup
+test: setup $(PROMTOOL)
 	$(BIN)/pytest
 
 check: setup

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import partial
 
 from tollway.api.inference.routes import DataPlane
 from tollway.domain.data_plane_events import DataPlaneEvents
@@ -15,8 +16,10 @@ from tollway.domain.inference import InferencePolicy, InferenceService
 from tollway.domain.ledger import Ledger, LedgerPolicy
 from tollway.domain.services import Services
 from tollway.engine.base import Engine
+from tollway.metering.counting import count_usage
 from tollway.metering.durability import JournalSync
 from tollway.metering.journal import UsageJournal
+from tollway.metering.records import CompletedUsage
 from tollway.metering.writer import UsageWriter
 from tollway.observability.metrics import Metrics
 from tollway.quotas.counters import QuotaStore
@@ -34,6 +37,8 @@ from tollway.store.db import Database
 log = logging.getLogger(__name__)
 
 KEY_USE_FLUSH_SECONDS = 10.0
+# After the grace period, how long cancelled requests get to record themselves.
+SHUTDOWN_RECORDING_SECONDS = 5.0
 
 
 EngineFactory = Callable[[Settings], tuple[Engine, Engine]]
@@ -86,6 +91,7 @@ class UsageLedger:
             journal,
             interval_seconds=metering.writer_interval_seconds,
             retention_days=metering.retention_days or None,
+            on_interrupted=partial(_count_all, metrics),
         )
         quotas = open_quota_store(settings)
         sync = JournalSync(journal, asyncio.get_running_loop())
@@ -96,11 +102,25 @@ class UsageLedger:
     def start(self) -> None:
         self.writer.start()  # first settles what dead processes left in the journal
 
+    async def drained(self) -> None:
+        """Once the server stopped taking requests: let the cancelled ones record
+        themselves (they still need the engines, the counters and the journal)."""
+        try:
+            async with asyncio.timeout(SHUTDOWN_RECORDING_SECONDS):
+                await self.ledger.drained()
+        except TimeoutError:
+            log.warning("%d requests unfinished at shutdown", self.ledger.in_flight)
+
     async def stop(self) -> None:
-        """Once requests have stopped: store everything journaled, then close."""
+        """Store everything journaled, then close."""
         await asyncio.to_thread(self.journal.close)
         await asyncio.to_thread(self.writer.drain)
         await self.quotas.close()
+
+
+def _count_all(metrics: Metrics, records: list[CompletedUsage]) -> None:
+    for record in records:
+        count_usage(metrics, record)
 
 
 def build_options(settings: Settings) -> BuildOptions:
@@ -172,6 +192,7 @@ class DataPlaneRuntime:
         self._flusher = asyncio.get_running_loop().create_task(self._flush_key_use())
 
     async def stop(self) -> None:
+        await self.usage.drained()
         await self.holder.stop()
         if self._flusher is not None:
             self._flusher.cancel()

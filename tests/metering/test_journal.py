@@ -159,6 +159,17 @@ def test_recover_reports_begun_unfinished_requests_of_dead_processes(tmp_path: P
     assert (tmp_path / "7-100-000001.jsonl").exists()  # recover only reads
 
 
+def test_a_request_journaled_again_after_a_failover_is_recovered_as_its_last_attempt(
+    tmp_path: Path,
+) -> None:
+    first = make_event("failed-over", reserved_completion_tokens=10)
+    second = make_event("failed-over", reserved_completion_tokens=99, provider_id=None)
+    write_dead_segment(tmp_path, "5-1-000001.jsonl", first.to_json())
+    write_dead_segment(tmp_path, "5-1-000002.jsonl", second.to_json())
+    (recovered,) = recover(tmp_path)
+    assert recovered == second
+
+
 def test_unfinished_begins_of_a_sealed_chain_are_not_interrupted(tmp_path: Path) -> None:
     # A sealed segment copied its open begins on; only the chain's end decides.
     sealed = write_dead_segment(

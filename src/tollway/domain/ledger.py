@@ -20,6 +20,7 @@ counted in the metrics.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -30,12 +31,13 @@ from decimal import Decimal
 
 from tollway.engine.base import Endpoint, EngineResult, Route, Usage
 from tollway.errors import InferenceError
+from tollway.metering.counting import count_usage
 from tollway.metering.durability import JournalSync
 from tollway.metering.journal import JournalClosedError, UsageJournal
 from tollway.metering.pricing import Cost, CostSource, Prices, compute_cost
-from tollway.metering.records import UsageEvent, UsageOutcome
+from tollway.metering.records import CompletedUsage, UsageEvent, UsageOutcome
 from tollway.metering.usage import MeteredUsage, estimate_text_tokens, usage_from_response
-from tollway.observability.metrics import NO_ID, Metrics
+from tollway.observability.metrics import Metrics
 from tollway.quotas import model as quota
 from tollway.quotas.admission import estimate_prompt_tokens, max_tokens_of, to_headers, worst_case
 from tollway.quotas.counters import QuotaStore, QuotaStoreUnavailableError
@@ -91,6 +93,30 @@ class Ledger:
         self.metrics = metrics
         self.policy = policy
         self.clock = clock
+        self._in_flight = 0
+        self._idle: asyncio.Event | None = None  # made on the loop, when first awaited
+
+    def started(self) -> None:
+        self._in_flight += 1
+        self.metrics.requests_in_flight.inc()
+
+    def ended(self) -> None:
+        self._in_flight -= 1
+        self.metrics.requests_in_flight.dec()
+        if self._in_flight == 0 and self._idle is not None:
+            self._idle.set()
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    async def drained(self) -> None:
+        """Return once no admitted request is unfinished (at shutdown, cancelled
+        requests record themselves in shielded tasks that must run to their end)."""
+        if self._in_flight == 0:
+            return
+        self._idle = asyncio.Event()
+        await self._idle.wait()
 
     def open(
         self,
@@ -135,6 +161,7 @@ class RequestLedger:
         self._payee: Payee | None = None
         self._worst = quota.NOTHING
         self._seq: int | None = None  # the journal begin's sequence number, once admitted
+        self._event: UsageEvent | None = None  # the begin journaled last
         self._finished = False
 
     @property
@@ -161,10 +188,14 @@ class RequestLedger:
             if isinstance(granted, quota.Denied):
                 return granted
             self._reservation = granted
-        self._payee, self._worst = payee, worst
         if self._seq is None:
-            self._seq = self._ledger.journal.begin(self._event(payee, worst))
-            self._ledger.metrics.requests_in_flight.inc()
+            self._ledger.started()
+        if payee != self._payee or worst != self._worst:
+            # Journaled again after a failover: should the process die now, the
+            # restart charges this attempt's reservation to this attempt's provider.
+            self._event = self._begin_event(payee, worst)
+            self._seq = self._ledger.journal.begin(self._event)
+        self._payee, self._worst = payee, worst
         return None
 
     def _limits(self, table: RoutingTable, payee: Payee) -> list[quota.Limit]:
@@ -196,7 +227,7 @@ class RequestLedger:
             metrics.quota_unavailable.labels("failed_open").inc()
         return granted
 
-    def _event(self, payee: Payee, worst: quota.Usage) -> UsageEvent:
+    def _begin_event(self, payee: Payee, worst: quota.Usage) -> UsageEvent:
         prompt = min(self.prompt_estimate, worst.tokens)
         return UsageEvent(
             request_id=self._request_id,
@@ -245,8 +276,24 @@ class RequestLedger:
         await self._finish(UsageStatus.OK, 200, usage, self._cost(usage, result.cost_usd), counted)
 
     async def settle_stream(self, metered: MeteredUsage, status: UsageStatus) -> None:
-        cost = self._cost(metered.usage, metered.reported_cost)
-        await self._finish(status, 200, metered.usage, cost, metered.counted)
+        usage = self._bounded(metered.usage) if metered.counted else metered.usage
+        cost = self._cost(usage, metered.reported_cost)
+        await self._finish(status, 200, usage, cost, metered.counted)
+
+    def _bounded(self, counted: Usage) -> Usage:
+        """A completion tollway counted from the chunks, capped at what admission
+        reserved: the provider stops at ``max_tokens``, so anything above it is the
+        estimate's error, and charging it would push a budget past its limit."""
+        reserved = self._worst.tokens - min(self.prompt_estimate, self._worst.tokens)
+        if counted.completion_tokens <= reserved:
+            return counted
+        return Usage(
+            prompt_tokens=counted.prompt_tokens,
+            completion_tokens=reserved,
+            total_tokens=counted.prompt_tokens + reserved,
+            cached_tokens=counted.cached_tokens,
+            reasoning_tokens=min(counted.reasoning_tokens, reserved),
+        )
 
     async def fail(self, http_status: int | None, status: UsageStatus = UsageStatus.ERROR) -> None:
         """The request ends without a usable answer: nothing was used, nothing charged."""
@@ -262,7 +309,7 @@ class RequestLedger:
     async def _finish(
         self, status: UsageStatus, http_status: int | None, usage: Usage, cost: Cost, counted: bool
     ) -> None:
-        if self._finished or self._seq is None or self._payee is None:
+        if self._finished or self._event is None or self._payee is None:
             return
         self._finished = True
         payee = self._payee
@@ -294,7 +341,8 @@ class RequestLedger:
             # Only after shutdown's deadline: the begin is on disk, so the next start
             # settles this request as interrupted.
             log.error("usage journal closed before request %s finished", self._request_id)
-        self._count(outcome)
+        self._ledger.ended()
+        count_usage(self._ledger.metrics, CompletedUsage(self._event, outcome))
 
     async def _settle(self, actual: quota.Usage) -> None:
         reservation, self._reservation = self._reservation, None
@@ -306,24 +354,6 @@ class RequestLedger:
             # The reservation expires and stays counted at its worst case: budgets
             # err towards "spent", and the journal still records the real usage.
             log.warning("could not settle reservation of %s: it expires", self._request_id)
-
-    def _count(self, outcome: UsageOutcome) -> None:
-        metrics = self._ledger.metrics
-        metrics.requests_in_flight.dec()
-        route = outcome.route.value if outcome.route else Route.LITELLM.value
-        key_id = str(self._caller.id)
-        team_id = str(self._caller.team_id) if self._caller.team_id else NO_ID
-        metrics.usage_records.labels(self._model, route, outcome.status.value).inc()
-        for kind in ("prompt", "completion", "cached", "reasoning"):
-            amount = getattr(outcome, f"{kind}_tokens")
-            if amount:
-                metrics.tokens.labels(key_id, team_id, self._model, route, kind).inc(amount)
-        if outcome.cost_usd is not None:
-            metrics.cost.labels(key_id, team_id, self._model, route).inc(float(outcome.cost_usd))
-        else:
-            metrics.unpriced.labels(self._model, route).inc()
-        if outcome.ttft_ms is not None:
-            metrics.ttft.labels(self._endpoint.value, route).observe(outcome.ttft_ms / 1000)
 
     def _elapsed_ms(self) -> int:
         return max(0, int((self._ledger.clock() - self._started) * 1000))

@@ -318,7 +318,9 @@ def read_segment(
             result.skipped += 1
             continue
         if isinstance(entry, UsageEvent):
-            result.begun.setdefault(entry.request_id, entry)
+            # A later begin of the same request replaces the earlier one: the request
+            # failed over, and the new deployment is who serves and what is reserved.
+            result.begun[entry.request_id] = entry
         elif isinstance(entry, Finished):
             event = result.begun.pop(entry.request_id, None)
             if event is None:

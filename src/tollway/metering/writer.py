@@ -165,6 +165,7 @@ class UsageWriter:
         retention_days: int | None = None,
         purge_interval_seconds: float = 3600.0,
         settle: Settle = charge_reservation,
+        on_interrupted: Callable[[list[CompletedUsage]], None] | None = None,
     ) -> None:
         self.database = database
         self.journal = journal
@@ -175,6 +176,7 @@ class UsageWriter:
         self._retention = None if retention_days is None else timedelta(days=retention_days)
         self._purge_interval = purge_interval_seconds
         self._settle = settle
+        self._on_interrupted = on_interrupted  # e.g. to count them in the metrics
         self._tails: dict[Path, _Tail] = {}
         self._parser = LineParser()
         self._consumed = 0  # journal bytes read and stored, for drain to know it is done
@@ -206,6 +208,8 @@ class UsageWriter:
                 release_segments(dead)
         if settled:
             log.warning("settled %d unfinished requests as interrupted", len(settled))
+            if self._on_interrupted is not None:
+                self._on_interrupted(settled)
         return stored
 
     def process_once(self) -> int:

@@ -4,10 +4,13 @@ One registry per app instance (no global default registry), so tests and
 several apps in one process never share counters.
 
 Labels stay low-cardinality: endpoints, routes, reasons, status classes, public
-model names (operator-defined; a name the routing table does not know is
-bucketed as ``other``), and tollway keys and teams by id only, never key
-material. Histograms carry no key or team label: every label value multiplies
-their buckets.
+model names (operator-defined: only admitted requests are labelled with their
+model, and admission needs a model the routing table knows, so a caller's
+made-up name never becomes a label value; ``OTHER_MODEL`` is the bucket for any
+future label taken from a request), and tollway keys and teams by id only, never
+key material. Histograms carry no key or team label: every label value
+multiplies their buckets. tests/observability checks all of this on a live
+/metrics, and runs ``promtool check metrics`` on it.
 """
 
 from __future__ import annotations

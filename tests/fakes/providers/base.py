@@ -180,6 +180,8 @@ class FamilyRouter:
         streaming = endpoint.stream is not None and endpoint.wants_stream(request, body)
         if (scripted := await self._scripted(behaviour, streaming)) is not None:
             return scripted
+        if behaviour.counts_calls and behaviour.fails_call(self.gate.server.next_call_index(model)):
+            return self.error(behaviour.fail_status, behaviour.message, behaviour.retry_after)
         turn = Turn(model or "", body, endpoint.prompt(body), behaviour)
         if endpoint.stream is not None and streaming:
             return self._stream(request.scope, endpoint.stream(turn), behaviour)

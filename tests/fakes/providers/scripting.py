@@ -84,6 +84,10 @@ class ModelBehaviour:
     hangs: bool = False
     reset_after_chunks: int | None = None
     usage: bool = True
+    # ``failing``: of every ``fail_period`` calls for the model, ``fail_count`` fail.
+    fail_count: int = 0
+    fail_period: int = 0
+    fail_status: int = 500
 
     @classmethod
     def ok(cls, reply: str | None = None) -> ModelBehaviour:
@@ -129,6 +133,32 @@ class ModelBehaviour:
     @classmethod
     def slow_chunks(cls, seconds: float) -> ModelBehaviour:
         return cls(chunk_delay=seconds)
+
+    @classmethod
+    def failing(cls, count: int, *, of: int = 10, status: int = 500) -> ModelBehaviour:
+        """Answer exactly ``count`` of every ``of`` calls for the model with ``status``.
+
+        Deterministic, not random: the server numbers the model's calls, and call
+        ``i`` fails when its slot ``i % of`` is one of ``count`` slots spread evenly
+        over the period, so any ``of`` consecutive calls hold exactly ``count``
+        failures whatever the concurrency.
+        """
+        if of < 1 or not 0 <= count <= of:
+            raise ValueError("failing needs 0 <= count <= of and of >= 1")
+        return cls(fail_count=count, fail_period=of, fail_status=status)
+
+    @property
+    def counts_calls(self) -> bool:
+        """Whether the server must number this model's calls (for ``failing``)."""
+        return self.fail_period > 0
+
+    def fails_call(self, index: int) -> bool:
+        """Whether the model's call number ``index`` (from 0) is a scripted failure."""
+        if not self.fail_period:
+            return False
+        slot, count, period = index % self.fail_period, self.fail_count, self.fail_period
+        # Slot s fails when floor(s * count / period) steps up at s + 1 (Bresenham).
+        return (slot + 1) * count // period > slot * count // period
 
     @classmethod
     def from_header(cls, value: str) -> ModelBehaviour:

@@ -77,6 +77,7 @@ class FakeProviderServer:
         self._lock = threading.Lock()
         self._keys = dict(self.keys)
         self._model_scripts: dict[str, ModelBehaviour] = {}
+        self._model_calls: dict[str, int] = {}  # numbered only for ``failing`` scripts
         self._log: list[RecordedRequest] = []
         self._runtime: _Runtime | None = None
         self.router = router_class(self.family)(Gate(self), self.models)
@@ -99,6 +100,13 @@ class FakeProviderServer:
     def model_behaviour(self, model: str | None) -> ModelBehaviour:
         with self._lock:
             return self._model_scripts.get(model or "", ModelBehaviour())
+
+    def next_call_index(self, model: str | None) -> int:
+        """Number the model's inference calls, from 0 (for ``ModelBehaviour.failing``)."""
+        with self._lock:
+            index = self._model_calls.get(model or "", 0)
+            self._model_calls[model or ""] = index + 1
+            return index
 
     @property
     def requests(self) -> list[RecordedRequest]:
