@@ -35,6 +35,7 @@ from tollway.cli import (
     providers,
     settings_cmd,
     teams,
+    usage,
 )
 from tollway.cli.client import DEFAULT_URL, EXIT_CODES_HELP, ClientConfig
 
@@ -81,6 +82,7 @@ app.add_typer(litellm_cmd.app, name="litellm")
 app.add_typer(pricing.app, name="pricing")
 app.add_typer(limits.app, name="limits")
 app.command("audit")(audit.audit)
+app.add_typer(usage.app, name="usage")
 app.add_typer(settings_cmd.app, name="settings")
 
 

@@ -15,6 +15,7 @@ from tollway.domain.providers import ProviderService
 from tollway.domain.settings_io import SettingsIOService
 from tollway.domain.teams import TeamService
 from tollway.domain.tollway_keys import TollwayKeyService
+from tollway.domain.usage import UsageService
 from tollway.secrets.base import SecretStore
 from tollway.settings import Settings
 from tollway.store.db import Database
@@ -35,6 +36,7 @@ class Services:
     limits: LimitsService
     audit: AuditService
     settings_io: SettingsIOService
+    usage: UsageService
 
 
 def build_services(settings: Settings, database: Database, secrets: SecretStore) -> Services:
@@ -62,4 +64,5 @@ def build_services(settings: Settings, database: Database, secrets: SecretStore)
         limits=LimitsService(database),
         audit=AuditService(database),
         settings_io=SettingsIOService(database, providers, models, keys),
+        usage=UsageService(database),
     )

@@ -11,9 +11,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
@@ -23,6 +22,7 @@ from tollway.providers.registry import effective_base_url
 from tollway.quotas.model import limits_from_row
 from tollway.routing.litellm_config import litellm_prefix
 from tollway.routing.openrouter_ids import openrouter_model_id
+from tollway.routing.prices import PriceLookup, resolve_prices
 from tollway.routing.table import (
     CallerKey,
     Deployment,
@@ -48,8 +48,6 @@ from tollway.store.tables import (
 
 log = logging.getLogger(__name__)
 
-# (input, output) USD per token for a LiteLLM model name, from its bundled price map.
-PriceLookup = Callable[[str], tuple[Decimal, Decimal] | None]
 
 _USABLE_KEY_STATUSES = (ProviderKeyStatus.VALID, ProviderKeyStatus.UNVALIDATED)
 
@@ -173,7 +171,7 @@ def _deployment(
         )
         for endpoint in Endpoint
     }
-    prices = _prices(model, provider, targets[Endpoint.CHAT], rows, options)
+    prices = resolve_prices(model, provider, rows.prices, options.price_lookup)
     return Deployment(
         id=deployment_id,
         public_name=model.name,
@@ -185,33 +183,13 @@ def _deployment(
         provider_key_id=key.id if key else None,
         key_team_id=key.team_id if key else None,
         targets=targets,
-        input_price=prices[0],
-        output_price=prices[1],
-        cached_input_price=prices[2],
+        input_price=prices.input,
+        output_price=prices.output,
+        cached_input_price=prices.cached_input,
         priority=model.priority,
         weight=model.weight,
         supports_streaming=model.supports_streaming,
     )
-
-
-def _prices(
-    model: Model, provider: Provider, target: Target, rows: _Rows, options: BuildOptions
-) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
-    """(input, output, cached input): model override, then provider default, then
-    LiteLLM's bundled price map (which has no cached-input price here)."""
-    for scope in ((provider.id, model.id), (provider.id, None)):
-        row = rows.prices.get(scope)
-        if row is not None:
-            return (
-                row.input_price_per_token,
-                row.output_price_per_token,
-                row.cached_input_price_per_token,
-            )
-    if options.price_lookup is not None and provider.type is not ProviderType.MOCK:
-        bundled = options.price_lookup(target.litellm_model)
-        if bundled is not None:
-            return bundled[0], bundled[1], None
-    return None, None, None
 
 
 def _groups(deployments: Sequence[Deployment], rows: _Rows) -> dict[str, ModelGroup]:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Index,
     LargeBinary,
     Numeric,
     String,
@@ -367,6 +368,10 @@ class UsageHourly(SQLModel, table=True):
             "route",
             name="uq_usage_hourly_dims",
         ),
+        # Reports (migration 0004): time ranges, and ranges of one key or one team.
+        Index("ix_usage_hourly_hour", "hour"),
+        Index("ix_usage_hourly_key_hour", "tollway_key_id", "hour"),
+        Index("ix_usage_hourly_team_hour", "team_id", "hour"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

@@ -13,12 +13,23 @@ from tollway.api.admin import (
     settings_io,
     teams,
     tollway_keys,
+    usage,
 )
 from tollway.api.errors import ERROR_RESPONSES
 
 
 def admin_router() -> APIRouter:
     router = APIRouter(prefix="/admin/v1", responses=ERROR_RESPONSES)
-    for module in (providers, models, teams, tollway_keys, pricing, limits, audit, settings_io):
+    for module in (
+        providers,
+        models,
+        teams,
+        tollway_keys,
+        pricing,
+        limits,
+        audit,
+        usage,
+        settings_io,
+    ):
         router.include_router(module.router)
     return router
