@@ -82,7 +82,10 @@ def create_app(
             try:
                 yield
             finally:
-                await data_plane.stop()
+                try:
+                    await data_plane.stop()
+                finally:
+                    data_plane.metrics.retire()  # with --workers: leave the live sums
         finally:
             runtime.close()
 

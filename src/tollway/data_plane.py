@@ -37,6 +37,8 @@ from tollway.store.db import Database
 log = logging.getLogger(__name__)
 
 KEY_USE_FLUSH_SECONDS = 10.0
+# With --workers, how often each worker publishes its journal backlog for the others.
+METRICS_PUBLISH_SECONDS = 1.0
 # After the grace period, how long cancelled requests get to record themselves.
 SHUTDOWN_RECORDING_SECONDS = 5.0
 
@@ -143,6 +145,7 @@ class DataPlaneRuntime:
     plane: DataPlane
     usage: UsageLedger
     _flusher: asyncio.Task[None] | None = None
+    _publisher: asyncio.Task[None] | None = None
 
     @classmethod
     def create(
@@ -190,14 +193,17 @@ class DataPlaneRuntime:
         self.holder.start()
         self.usage.start()
         self._flusher = asyncio.get_running_loop().create_task(self._flush_key_use())
+        if self.metrics.shared_directory is not None:
+            self._publisher = asyncio.get_running_loop().create_task(self._publish_metrics())
 
     async def stop(self) -> None:
         await self.usage.drained()
         await self.holder.stop()
-        if self._flusher is not None:
-            self._flusher.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._flusher
+        for task in (self._flusher, self._publisher):
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
         await self.events.drain()
         await self.engine.aclose()
         await self.openrouter.aclose()
@@ -210,3 +216,11 @@ class DataPlaneRuntime:
                 await self.events.flush_key_use()
             except Exception:  # last-use times are best effort
                 log.exception("could not record tollway key use")
+
+    async def _publish_metrics(self) -> None:
+        while True:
+            try:
+                self.metrics.publish()
+            except Exception:  # a gauge is best effort
+                log.exception("could not publish metrics")
+            await asyncio.sleep(METRICS_PUBLISH_SECONDS)

@@ -16,6 +16,7 @@ from tollway.domain.demo import DemoSeed, seed_demo
 from tollway.domain.settings_file_loader import load_settings_file
 from tollway.errors import TollwayError
 from tollway.observability.logging import configure_logging
+from tollway.observability.metrics import worker_metrics_directory
 from tollway.secrets.factory import rotate_local_master_key
 from tollway.settings import QuotaBackend, SecretBackend, Settings, load_settings
 from tollway.store import migrate
@@ -169,15 +170,18 @@ def serve(
             hook(runtime)
     finally:
         runtime.close()
-    uvicorn.run(
-        "tollway.app:app_from_environment",
-        factory=True,
-        host=server.host,
-        port=server.port,
-        workers=workers,
-        log_level=log_level,
-        timeout_graceful_shutdown=grace,
-    )
+    # The workers keep their metrics in one fresh directory, so each worker's /metrics
+    # serves their sum; spawned, they inherit it before any metric exists.
+    with worker_metrics_directory():
+        uvicorn.run(
+            "tollway.app:app_from_environment",
+            factory=True,
+            host=server.host,
+            port=server.port,
+            workers=workers,
+            log_level=log_level,
+            timeout_graceful_shutdown=grace,
+        )
 
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)

@@ -1,7 +1,13 @@
 """Every Prometheus metric tollway exposes, defined in one place.
 
 One registry per app instance (no global default registry), so tests and
-several apps in one process never share counters.
+several apps in one process never share counters. The workers of ``tollway serve
+--workers N`` are the exception: the parent gives them one fresh directory in
+``PROMETHEUS_MULTIPROC_DIR`` (``worker_metrics_directory``) before they import
+prometheus_client, every value is then kept in that directory (prometheus_client's
+multiprocess mode), and each worker's /metrics serves the sum over all of them:
+counters and histograms of every worker that ever ran, gauges of the live ones
+(``multiprocess_mode`` says how each gauge combines).
 
 Labels stay low-cardinality: endpoints, routes, reasons, status classes, public
 model names (operator-defined: only admitted requests are labelled with their
@@ -15,12 +21,19 @@ multiplies their buckets. tests/observability checks all of this on a live
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# prometheus_client reads it when imported: set, every value goes to files there.
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 OTHER_MODEL = "other"  # the bucket of model names outside the routing table
 NO_ID = "none"  # the key/team label of usage without a key or team
@@ -33,6 +46,10 @@ CIRCUIT_STATES = ("closed", "open", "half_open")
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        # Set in the workers of `serve --workers N` only (see the module docstring).
+        shared = os.environ.get(MULTIPROCESS_DIR_ENV)
+        self.shared_directory = Path(shared) if shared else None
+        self._backlog: Callable[[], float] | None = None
         self._traffic()
         self._usage()
         self._health()
@@ -120,31 +137,37 @@ class Metrics:
             "tollway_usage_journal_backlog",
             "Finished requests journaled but not yet stored in the SQL ledger.",
             registry=registry,
+            multiprocess_mode="livesum",
         )
         self.requests_in_flight = Gauge(
             "tollway_requests_in_flight",
             "Admitted requests that have not finished yet (streams included).",
             registry=registry,
+            multiprocess_mode="livesum",
         )
 
     def _health(self) -> None:
         registry = self.registry
+        # Each worker has its own breaker: a state shows while any worker is in it.
         self.circuit_open = Gauge(
             "tollway_engine_circuit_open",
             "1 while the engine circuit breaker is open or half-open.",
             registry=registry,
+            multiprocess_mode="livemax",
         )
         self.circuit_state = Gauge(
             "tollway_engine_circuit_state",
             "The engine circuit breaker's state: 1 for the current one, 0 for the others.",
             ["state"],
             registry=registry,
+            multiprocess_mode="livemax",
         )
         self.set_circuit_state("closed")
         self.routing_version = Gauge(
             "tollway_routing_table_version",
             "Version of the routing table this replica serves.",
             registry=registry,
+            multiprocess_mode="livemax",
         )
 
     def set_circuit_state(self, state: str) -> None:
@@ -153,8 +176,67 @@ class Metrics:
         self.circuit_open.set(state != "closed")
 
     def watch_journal_backlog(self, backlog: Callable[[], float]) -> None:
-        """Read the backlog at scrape time instead of updating it per request."""
-        self.journal_backlog.set_function(backlog)
+        """Read the backlog at scrape time instead of updating it per request. A
+        worker's scrape cannot call the other workers' functions: there ``publish``
+        stores the value, called on every scrape and periodically by the data plane."""
+        if self.shared_directory is None:
+            self.journal_backlog.set_function(backlog)
+        else:
+            self._backlog = backlog
+
+    def publish(self) -> None:
+        """Workers only: store what this process computes on demand (the backlog)
+        where every worker's scrape reads it. Does nothing in a single process."""
+        if self._backlog is not None:
+            self.journal_backlog.set(self._backlog())
+
+    def retire(self) -> None:
+        """This process is stopping: its gauges leave the workers' sums (its counters
+        stay in them). Does nothing in a single process."""
+        if self.shared_directory is not None:
+            mark_process_dead(os.getpid(), str(self.shared_directory))  # type: ignore[no-untyped-call]
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if self.shared_directory is None:
+            return generate_latest(self.registry)
+        self.publish()
+        _retire_dead_workers(self.shared_directory)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(self.shared_directory))  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+
+
+def _retire_dead_workers(directory: Path) -> None:
+    """A worker killed without a shutdown (uvicorn replaces it) cannot retire itself:
+    drop the gauges of processes that no longer exist."""
+    for path in directory.glob("gauge_live*_*.db"):
+        pid = path.stem.rpartition("_")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            with suppress(FileNotFoundError):  # another worker's scrape got there first
+                mark_process_dead(int(pid), str(directory))  # type: ignore[no-untyped-call]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only checks that the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        pass
+    return True
+
+
+@contextmanager
+def worker_metrics_directory() -> Iterator[Path]:
+    """For the parent of workers, around starting them: a fresh, empty directory in
+    ``PROMETHEUS_MULTIPROC_DIR`` (the workers inherit it), removed at the end."""
+    previous = os.environ.get(MULTIPROCESS_DIR_ENV)
+    with tempfile.TemporaryDirectory(prefix="tollway-metrics-") as directory:
+        os.environ[MULTIPROCESS_DIR_ENV] = directory
+        try:
+            yield Path(directory)
+        finally:
+            if previous is None:
+                os.environ.pop(MULTIPROCESS_DIR_ENV, None)
+            else:
+                os.environ[MULTIPROCESS_DIR_ENV] = previous
