@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -54,6 +55,19 @@ class Runtime:
         self.services.database.dispose()
 
 
+def _settle_heap() -> None:
+    """Move everything alive after start-up out of the garbage collector's way.
+
+    The litellm SDK and its dependencies leave about a million long-lived objects; a
+    full collection scans them all, and with metering's per-request objects one ran
+    every couple of thousand requests and stalled every request in flight for ~300
+    ms (bench/inference.py, tollway-null at 64 clients: p99 305 ms, 1,700 req/s;
+    frozen: p99 70 ms, 2,160 req/s). Objects freed later by reference counting are
+    freed as usual."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -75,6 +89,7 @@ def create_app(
                 hook(runtime)
             data_plane = DataPlaneRuntime.create(resolved, runtime.services, engines)
             await data_plane.start()
+            _settle_heap()
             app.state.data_plane = data_plane.plane
             app.state.data_plane_runtime = data_plane
             for hook in on_ready:
