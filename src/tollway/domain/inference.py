@@ -326,14 +326,13 @@ async def _failed(ledger: RequestLedger, exc: BaseException) -> None:
 
 
 def _payee(deployment: Deployment, prices: Prices) -> Payee:
-    priced = prices.input is not None or prices.output is not None
     return Payee(
         Route.LITELLM,
         deployment.provider_id,
         deployment.provider_key_id,
         deployment.model_row_id,
         prices,
-        reported_cost_wins=not priced,
+        reported_cost_wins=not prices.known,
     )
 
 

@@ -26,7 +26,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 
 from tollway.engine.base import Endpoint, EngineResult, Route, Usage
@@ -164,10 +163,6 @@ class RequestLedger:
         self._event: UsageEvent | None = None  # the begin journaled last
         self._finished = False
 
-    @property
-    def admitted(self) -> bool:
-        return self._seq is not None
-
     # -- before the call -----------------------------------------------------------
 
     async def admit(
@@ -243,7 +238,7 @@ class RequestLedger:
             model_row_id=payee.model_row_id,
             reserved_prompt_tokens=prompt,
             reserved_completion_tokens=worst.tokens - prompt,
-            reserved_cost_usd=_usd(worst.usd_micros) if _priced(payee.prices) else None,
+            reserved_cost_usd=_usd(worst.usd_micros) if payee.prices.known else None,
         )
 
     async def release(self) -> None:
@@ -357,14 +352,6 @@ class RequestLedger:
 
     def _elapsed_ms(self) -> int:
         return max(0, int((self._ledger.clock() - self._started) * 1000))
-
-    @property
-    def started_at(self) -> datetime:
-        return self._started_at
-
-
-def _priced(prices: Prices) -> bool:
-    return prices.input is not None or prices.output is not None
 
 
 def _usd(micros: int) -> Decimal:

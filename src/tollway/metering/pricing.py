@@ -58,6 +58,11 @@ class Prices:
     output: Decimal | None = None
     cached_input: Decimal | None = None
 
+    @property
+    def known(self) -> bool:
+        """Some price is known (a call can be priced, at least in part)."""
+        return self.input is not None or self.output is not None
+
 
 @dataclass(frozen=True, slots=True)
 class Cost:

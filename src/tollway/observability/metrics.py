@@ -12,8 +12,7 @@ counters and histograms of every worker that ever ran, gauges of the live ones
 Labels stay low-cardinality: endpoints, routes, reasons, status classes, public
 model names (operator-defined: only admitted requests are labelled with their
 model, and admission needs a model the routing table knows, so a caller's
-made-up name never becomes a label value; ``OTHER_MODEL`` is the bucket for any
-future label taken from a request), and tollway keys and teams by id only, never
+made-up name never becomes a label value), and tollway keys and teams by id only, never
 key material. Histograms carry no key or team label: every label value
 multiplies their buckets. tests/observability checks all of this on a live
 /metrics, and runs ``promtool check metrics`` on it.
@@ -35,7 +34,6 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # prometheus_client reads it when imported: set, every value goes to files there.
 MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
-OTHER_MODEL = "other"  # the bucket of model names outside the routing table
 NO_ID = "none"  # the key/team label of usage without a key or team
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
