@@ -9,10 +9,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
+from fastapi import FastAPI
 
 from tests.fakes.ports import free_port
 from tollway.app import create_app
 from tollway.settings import Settings
+
+# Importing and starting litellm takes seconds, more on two cores shared by many runs.
+START_TIMEOUT = 60.0
 
 
 def _serve(loop: asyncio.AbstractEventLoop, server: uvicorn.Server) -> None:
@@ -24,11 +28,12 @@ def _serve(loop: asyncio.AbstractEventLoop, server: uvicorn.Server) -> None:
 
 
 @contextmanager
-def running_server(settings: Settings) -> Iterator[str]:
-    """Serve ``create_app(settings)`` until the block ends; yields the base URL."""
+def running_server(settings: Settings, app: FastAPI | None = None) -> Iterator[str]:
+    """Serve ``app`` (default ``create_app(settings)``) until the block ends; yields
+    the base URL. Pass the app to reach its runtime (``app.state``) from the test."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings),
+        app or create_app(settings),
         host="127.0.0.1",
         port=port,
         log_config=None,  # leave the test process's logging alone
@@ -40,7 +45,7 @@ def running_server(settings: Settings) -> Iterator[str]:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=_serve, args=(loop, server), name="tollway-test-server")
     thread.start()
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + START_TIMEOUT
     while not server.started and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.005)
     try:

@@ -128,8 +128,8 @@ class InferenceService:
         ledger = self._open_ledger(caller, request)
         try:
             outcome = await self._execute(caller, request, _call, ledger)
+            await ledger.durable()  # else refused: not served unbilled
             await ledger.settle_response(outcome.value)
-            await ledger.durable()
         except BaseException as exc:
             await _failed(ledger, exc)
             raise
@@ -147,6 +147,9 @@ class InferenceService:
         stream = MeteredStream(outcome.value, ledger)
         try:
             await ledger.durable()
+        except InferenceError as exc:  # its begin cannot be made durable: not served
+            await asyncio.shield(stream.refuse(exc.status_code))
+            raise
         except BaseException:
             await asyncio.shield(stream.close(disconnected=True))
             raise

@@ -6,9 +6,11 @@ Life of one request (ARCHITECTURE.md §2.5-2.6), driven by the inference service
    prompt estimate plus the completion cap, and their cost at that deployment's
    price) against the caller's tollway key and team and the deployment's provider
    and provider key, atomically. The first admission appends the request's begin
-   to the usage journal, before any upstream call.
+   to the usage journal, before any upstream call; a journal that cannot write
+   refuses the request (503 ``usage_journal_unavailable``).
 2. A failed attempt ``release``s; the next candidate reserves its own worst case.
-3. ``durable`` waits until the begin is on disk, just before the first byte.
+3. ``durable`` waits until the begin is on disk, just before the first byte; if
+   it cannot get there the request is refused, not served unbilled.
 4. Exactly one of ``settle_response``, ``settle_stream`` or ``fail`` ends it: the
    reservation is settled to what was used (or released when nothing was), the
    outcome is journaled, and tokens and cost are counted in the metrics.
@@ -33,6 +35,7 @@ from tollway.errors import InferenceError
 from tollway.metering.counting import count_usage
 from tollway.metering.durability import JournalSync
 from tollway.metering.journal import JournalClosedError, UsageJournal
+from tollway.metering.journal_health import JournalUnavailableError
 from tollway.metering.pricing import Cost, CostSource, Prices, compute_cost
 from tollway.metering.records import CompletedUsage, UsageEvent, UsageOutcome
 from tollway.metering.usage import MeteredUsage, estimate_text_tokens, usage_from_response
@@ -47,6 +50,7 @@ from tollway.store.tables import UsageStatus, utcnow
 log = logging.getLogger(__name__)
 
 _FREE = Cost(Decimal(0), CostSource.COMPUTED)  # a call that used nothing costs nothing
+JOURNAL_RETRY_AFTER_SECONDS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +174,8 @@ class RequestLedger:
     ) -> quota.Denied | None:
         """Reserve this attempt's worst case, priced at ``reserve_at``; a Denied names
         the limit that refused it (nothing is then reserved)."""
+        if not self._ledger.journal.available:
+            raise usage_journal_down()
         limits = self._limits(table, payee)
         worst = worst_case(
             self.prompt_estimate,
@@ -183,15 +189,22 @@ class RequestLedger:
             if isinstance(granted, quota.Denied):
                 return granted
             self._reservation = granted
-        if self._seq is None:
-            self._ledger.started()
         if payee != self._payee or worst != self._worst:
             # Journaled again after a failover: should the process die now, the
             # restart charges this attempt's reservation to this attempt's provider.
-            self._event = self._begin_event(payee, worst)
-            self._seq = self._ledger.journal.begin(self._event)
+            await self._journal_begin(self._begin_event(payee, worst))
         self._payee, self._worst = payee, worst
         return None
+
+    async def _journal_begin(self, event: UsageEvent) -> None:
+        try:
+            seq = self._ledger.journal.begin(event)
+        except JournalUnavailableError:
+            await self.release()
+            raise usage_journal_down() from None
+        if self._seq is None:
+            self._ledger.started()
+        self._event, self._seq = event, seq
 
     def _limits(self, table: RoutingTable, payee: Payee) -> list[quota.Limit]:
         caller = self._caller
@@ -259,7 +272,10 @@ class RequestLedger:
         """Wait until the request's begin is on disk (the fsync usually finished
         while the upstream worked)."""
         if self._seq is not None:
-            await self._ledger.sync.wait(self._seq)
+            try:
+                await self._ledger.sync.wait(self._seq)
+            except JournalUnavailableError:
+                raise usage_journal_down() from None
 
     # -- after the call ------------------------------------------------------------
 
@@ -385,6 +401,17 @@ def quota_denied(denied: quota.Denied) -> InferenceError:
         error_type=denied.type,
         code=f"{limit.scope.value}_{limit.metric.value}_{limit.window.value}",
         headers=to_headers(denied),
+    )
+
+
+def usage_journal_down() -> InferenceError:
+    """The request cannot be billed, so it is not served (the cause is in the log)."""
+    return InferenceError(
+        "Usage cannot be recorded right now, so the request was not served; retry later.",
+        status=503,
+        error_type="service_unavailable",
+        code="usage_journal_unavailable",
+        headers={"Retry-After": str(JOURNAL_RETRY_AFTER_SECONDS)},
     )
 
 

@@ -38,6 +38,16 @@ class MeteredStream:
             raise
         self._ended = UsageStatus.OK
 
+    async def refuse(self, http_status: int) -> None:
+        """Stop the upstream of a stream that must not be served; nothing is charged."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._stream.aclose()
+        finally:
+            await self._ledger.fail(http_status)
+
     async def close(self, *, disconnected: bool) -> None:
         """Stop the upstream and record the request. ``disconnected``: the client
         went away; a stream cut short otherwise was cut by tollway stopping."""

@@ -5,6 +5,10 @@ it to be durable only before the response's first byte: the fsync runs in the
 journal's flusher thread while the upstream works, so it adds nothing to the time
 to first byte unless the upstream answers faster than the disk syncs. Concurrent
 requests share each fsync (one flush writes every entry appended before it).
+
+When the flush fails, or does not finish within ``max_wait_seconds``, the wait
+raises ``JournalUnavailableError`` at once: the request is refused, not served
+unbilled.
 """
 
 from __future__ import annotations
@@ -12,15 +16,12 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import logging
 from contextlib import suppress
 
 from tollway.metering.journal import UsageJournal
+from tollway.metering.journal_health import JournalUnavailableError
 
-log = logging.getLogger(__name__)
-
-# A disk that cannot sync within this long is broken; the request goes on (its
-# begin stays buffered and is retried) rather than hanging on the journal.
+# A disk that cannot sync within this long is broken.
 DEFAULT_WAIT_SECONDS = 2.0
 
 
@@ -37,26 +38,38 @@ class JournalSync:
         self._journal = journal
         self._loop = loop
         self._max_wait = max_wait_seconds
-        # (sequence number, tie-breaker, future), smallest sequence first
-        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        # (sequence number, tie-breaker, future), smallest sequence first; a future's
+        # result is None once durable, else why the journal failed.
+        self._waiters: list[tuple[int, int, asyncio.Future[str | None]]] = []
         self._ties = itertools.count()
         journal.add_flush_listener(self._flushed_in_thread)
+        journal.health.on_failure(self._failed_in_thread)
 
     async def wait(self, seq: int) -> None:
-        """Return once entry ``seq`` is durable (or after ``max_wait_seconds``, logged)."""
+        """Return once entry ``seq`` is durable; raise ``JournalUnavailableError``
+        when the journal fails first or takes longer than ``max_wait_seconds``."""
         if self._journal.flushed_through >= seq:
             return
-        future: asyncio.Future[None] = self._loop.create_future()
+        self._journal.health.check()
+        future: asyncio.Future[str | None] = self._loop.create_future()
         heapq.heappush(self._waiters, (seq, next(self._ties), future))
         self._journal.request_flush()
         try:
-            await asyncio.wait_for(asyncio.shield(future), self._max_wait)
+            failure = await asyncio.wait_for(asyncio.shield(future), self._max_wait)
         except TimeoutError:
-            log.warning("usage journal did not sync within %.1f s; going on", self._max_wait)
+            raise JournalUnavailableError(
+                f"the usage journal did not sync within {self._max_wait:.1f} s"
+            ) from None
+        if failure is not None:
+            raise JournalUnavailableError(f"the usage journal cannot write: {failure}")
 
     def _flushed_in_thread(self, through: int) -> None:
         with suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
             self._loop.call_soon_threadsafe(self._release, through)
+
+    def _failed_in_thread(self, failure: str) -> None:
+        with suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._fail_all, failure)
 
     def _release(self, through: int) -> None:
         waiters = self._waiters
@@ -64,3 +77,10 @@ class JournalSync:
             _, _, future = heapq.heappop(waiters)
             if not future.done():
                 future.set_result(None)
+
+    def _fail_all(self, failure: str) -> None:
+        # Every entry not yet durable was in the failed flush or came after it.
+        waiters, self._waiters = self._waiters, []
+        for _, _, future in waiters:
+            if not future.done():
+                future.set_result(failure)

@@ -11,7 +11,10 @@ flush interval. A lost ``finish`` is settled as interrupted from its ``begin``.
 A ``begin`` must not be lost, so the data plane waits for it to be durable
 before a response's first byte (``tollway.metering.durability.JournalSync``):
 the begin is appended before the upstream call, the flusher syncs it while the
-upstream works, and concurrent requests share each fsync.
+upstream works, and concurrent requests share each fsync. When a flush fails
+(disk full, read-only, I/O error) the journal refuses new begins and fails those
+waiting until a flush works again (``tollway.metering.journal_health``): a
+request is served only once its begin is on disk.
 
 Files: ``<dir>/<pid>-<start ms>-<seq>.jsonl``, ``<dir>`` being for instance
 ``$TOLLWAY_DATA_DIR/journal``, on a local disk. The live segment is held under an
@@ -26,16 +29,18 @@ the next segment, and the writer can delete it once its records are stored.
 from __future__ import annotations
 
 import fcntl
-import logging
 import os
 import re
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
+from tollway.metering.journal_health import JournalHealth
 from tollway.metering.records import (
     SEAL_LINE,
     CompletedUsage,
@@ -46,14 +51,28 @@ from tollway.metering.records import (
     UsageOutcome,
 )
 
-log = logging.getLogger(__name__)
-
 SUFFIX = ".jsonl"
 _SEGMENT_NAME = re.compile(r"\d+-\d+-\d+\.jsonl")
 
 
 class JournalClosedError(RuntimeError):
     """An append after ``close()``."""
+
+
+class SegmentDisk(Protocol):
+    """The two calls that put a segment on disk; a seam for failing disks in tests."""
+
+    def write(self, fd: int, data: memoryview) -> int: ...
+
+    def fsync(self, fd: int) -> None: ...
+
+
+class OsDisk:
+    def write(self, fd: int, data: memoryview) -> int:
+        return os.write(fd, data)
+
+    def fsync(self, fd: int) -> None:
+        os.fsync(fd)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -89,18 +108,18 @@ class _Segment:
         self.appended = 0  # bytes beyond the carried-over begins: what rotation counts
         self.torn = False  # a failed write may have left half a line
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes, disk: SegmentDisk) -> None:
         if self.torn:
             data = b"\n" + data  # end the fragment so it spoils only itself
         view = memoryview(data)
         try:
             while view:
-                view = view[os.write(self.fd, view) :]
+                view = view[disk.write(self.fd, view) :]
         except OSError:
             self.torn = True
             raise
         self.torn = False
-        os.fsync(self.fd)
+        disk.fsync(self.fd)
 
     def close(self) -> None:
         os.close(self.fd)  # also releases the lock
@@ -125,9 +144,12 @@ class UsageJournal:
         flush_interval: float = 0.05,
         flush_entries: int = 1024,
         segment_bytes: int = 16 * 1024 * 1024,
+        health: JournalHealth | None = None,
     ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
+        self.disk: SegmentDisk = OsDisk()
+        self.health = health or JournalHealth()
         self.prefix = _new_prefix(directory)
         self._flush_interval = flush_interval
         self._flush_entries = flush_entries
@@ -171,8 +193,17 @@ class UsageJournal:
         """Ask the flusher to write now instead of at its next tick."""
         self._wake.set()
 
+    @property
+    def available(self) -> bool:
+        """False while the last flush failed: new begins are refused."""
+        return self.health.available
+
     def begin(self, event: UsageEvent) -> int:
-        """Append a request's start; returns its sequence number (see ``flushed_through``)."""
+        """Append a request's start; returns its sequence number (see ``flushed_through``).
+        Raises ``JournalUnavailableError`` while the journal cannot write: a request
+        that cannot be billed must not start. Finishes are always taken (buffered
+        until the disk works again)."""
+        self.health.check()
         return self._append(True, event.request_id, event.to_json())
 
     def finish(self, request_id: str, outcome: UsageOutcome) -> int:
@@ -196,24 +227,35 @@ class UsageJournal:
         """Make every entry appended before this call durable. It blocks for an
         fsync: from the event loop, call it through ``asyncio.to_thread``."""
         with self._io_lock:
+            try:
+                self._write_buffer()
+                if self._segment.appended >= self._segment_bytes and not self._closed:
+                    self._rotate()
+            except OSError as exc:
+                self.health.failed(exc)
+                raise
+            self.health.recovered()
+
+    def _write_buffer(self) -> None:
+        with self._lock:
+            batch, self._buffer = self._buffer, []
+            through = self._appended
+        if not batch:
+            return
+        data = b"".join(line for _, _, line in batch)
+        try:
+            self._segment.write(data, self.disk)
+        except OSError:
+            # Kept for the next attempt, whole: after a failed fsync the kernel may
+            # have dropped the pages it could not write.
             with self._lock:
-                batch, self._buffer = self._buffer, []
-                through = self._appended
-            if batch:
-                data = b"".join(line for _, _, line in batch)
-                try:
-                    self._segment.write(data)
-                except OSError:
-                    with self._lock:  # keep the entries for the next attempt
-                        self._buffer[:0] = batch
-                    raise
-                self._segment.appended += len(data)
-                self._track_open(batch)
-                self._flushed = through
-                for listener in self._listeners:
-                    listener(through)
-            if self._segment.appended >= self._segment_bytes and not self._closed:
-                self._rotate()
+                self._buffer[:0] = batch
+            raise
+        self._segment.appended += len(data)
+        self._track_open(batch)
+        self._flushed = through
+        for listener in self._listeners:
+            listener(through)
 
     def _track_open(self, batch: list[tuple[bool, str, bytes]]) -> None:
         for is_begin, request_id, line in batch:
@@ -229,23 +271,21 @@ class UsageJournal:
         self._seq += 1
         new = _Segment(self.directory, self.prefix, self._seq)
         try:
-            new.write(b"".join(self._open.values()))
+            new.write(b"".join(self._open.values()), self.disk)
         except OSError:
             new.path.unlink()
             new.close()
             raise
         old, self._segment = self._segment, new
-        old.write(SEAL_LINE)
+        old.write(SEAL_LINE, self.disk)
         old.close()
 
     def _run(self) -> None:
         while not self._closed:
             self._wake.wait(self._flush_interval)
             self._wake.clear()
-            try:
+            with suppress(OSError):  # reported by ``health``, retried next tick
                 self.flush()
-            except OSError:
-                log.exception("usage journal flush failed; retrying")
 
     def close(self) -> None:
         """Flush and stop. The last segment is sealed only when no request is open:
@@ -259,7 +299,7 @@ class UsageJournal:
         self.flush()
         with self._io_lock:
             if not self._open:
-                self._segment.write(SEAL_LINE)
+                self._segment.write(SEAL_LINE, self.disk)
             self._segment.close()
 
     def __enter__(self) -> UsageJournal:
