@@ -14,6 +14,7 @@ from starlette.responses import Response
 from tollway import __version__
 from tollway.api.admin import admin_router
 from tollway.api.errors import install_error_handlers
+from tollway.api.health import ServingDependencies
 from tollway.api.health import router as health_router
 from tollway.api.inference.routes import inference_router
 from tollway.data_plane import DataPlaneRuntime, EngineFactory, build_engines
@@ -92,6 +93,9 @@ def create_app(
             _settle_heap()
             app.state.data_plane = data_plane.plane
             app.state.data_plane_runtime = data_plane
+            app.state.serving = ServingDependencies(
+                data_plane.usage.quotas, data_plane.usage.journal, data_plane.holder
+            )
             for hook in on_ready:
                 hook(runtime)
             try:

@@ -1,12 +1,42 @@
-"""Liveness without auth; readiness reflects the store and the secret backend."""
+"""Liveness without auth; readiness reflects every dependency the process needs to
+serve and bill: database, secret store, quota counters, usage journal, routing table."""
 
 from __future__ import annotations
 
+import errno
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
 
+from tests.api.conftest import make_settings
+from tests.fakes.disk import FaultyDisk
+from tests.fakes.ports import free_port
+from tests.metering.test_records import make_outcome
+from tollway.app import create_app
 from tollway.domain.services import Services
 from tollway.errors import SecretStoreUnavailableError
+from tollway.routing.table import RoutingTable
+
+ALL_OK = {
+    "database": "ok",
+    "secrets": "ok",
+    "quota_store": "ok",
+    "usage_journal": "ok",
+    "routing_table": "ok",
+}
+
+
+def not_ready_because(client: TestClient) -> dict[str, str]:
+    """The checks that failed, asserting the answer is a 503 naming them."""
+    response = client.get("/health/ready")
+    assert response.status_code == 503, response.text
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert set(body["checks"]) == set(ALL_OK)
+    return {name: result for name, result in body["checks"].items() if result != "ok"}
 
 
 def test_health_needs_no_token(client: TestClient) -> None:
@@ -14,10 +44,10 @@ def test_health_needs_no_token(client: TestClient) -> None:
     assert response.json() == {"status": "ok"}
 
 
-def test_ready_when_store_and_secrets_answer(client: TestClient) -> None:
+def test_ready_when_every_dependency_answers(client: TestClient) -> None:
     response = client.get("/health/ready")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "checks": {"database": "ok", "secrets": "ok"}}
+    assert response.json() == {"status": "ready", "checks": ALL_OK}
 
 
 def test_not_ready_when_the_secret_backend_is_down(
@@ -27,9 +57,56 @@ def test_not_ready_when_the_secret_backend_is_down(
         raise SecretStoreUnavailableError("infisical unreachable")
 
     monkeypatch.setattr(services.secrets, "check", down)
-    response = client.get("/health/ready")
-    assert response.status_code == 503
-    assert response.json()["checks"]["secrets"] == "secret_store_unavailable"
+    assert not_ready_because(client) == {"secrets": "secret_store_unavailable"}
+
+
+def test_not_ready_when_the_database_is_down(
+    client: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down() -> None:
+        raise OperationalError("SELECT 1", None, ConnectionRefusedError("refused"))
+
+    monkeypatch.setattr(services.database, "ping", down)
+    # The local secret store lives in the same database: it is down with it.
+    assert not_ready_because(client) == {
+        "database": "database_unavailable",
+        "secrets": "secret_store_unavailable",
+    }
+
+
+@pytest.fixture
+def dead_redis_client(tmp_path: Path, database_url: str) -> Iterator[TestClient]:
+    # Nothing listens there: every connection is refused at once.
+    quotas = {"backend": "redis", "redis_url": f"redis://127.0.0.1:{free_port()}/0"}
+    settings = make_settings(tmp_path / "data", database_url, quotas=quotas)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def test_not_ready_when_the_quota_store_is_down(dead_redis_client: TestClient) -> None:
+    assert not_ready_because(dead_redis_client) == {"quota_store": "quota_store_unavailable"}
+
+
+def test_not_ready_while_the_usage_journal_cannot_write(client: TestClient) -> None:
+    journal = client.app.state.serving.journal  # type: ignore[attr-defined]
+    disk = FaultyDisk()
+    journal.disk = disk
+    disk.fail(errno.ENOSPC)
+    journal.finish("nobody", make_outcome())
+    with pytest.raises(OSError, match="No space"):
+        journal.flush()
+    assert not_ready_because(client) == {"usage_journal": "usage_journal_unavailable"}
+    disk.heal()
+    journal.flush()
+    assert client.get("/health/ready").status_code == 200
+
+
+def test_not_ready_without_a_routing_table(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    holder = client.app.state.serving.routing  # type: ignore[attr-defined]
+    monkeypatch.setattr(holder, "table", RoutingTable(version=-1))  # as before the first load
+    assert not_ready_because(client) == {"routing_table": "routing_table_not_loaded"}
 
 
 def test_unknown_route_uses_the_error_shape(client: TestClient) -> None:
