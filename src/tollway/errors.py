@@ -70,6 +70,23 @@ class SecretStoreUnavailableError(TollwayError):
         self.retry_after = retry_after
 
 
+class DatabaseUnavailableError(TollwayError):
+    """The SQL store cannot be reached (down, gone, or busy past its timeout)."""
+
+    status_code = 503
+    code = "database_unavailable"
+
+    def __init__(
+        self,
+        message: str = "The database is unavailable; retry later.",
+        *,
+        retry_after: int = 5,
+        details: Any = None,
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
+
+
 class SecretNotFoundError(TollwayError):
     status_code = 404
     code = "secret_not_found"

@@ -16,9 +16,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tollway.errors import SecretStoreUnavailableError, TollwayError
+from tollway.errors import DatabaseUnavailableError, TollwayError
+from tollway.store.db import is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +72,9 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
 async def _tollway_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, TollwayError)
     headers = None
-    if isinstance(exc, SecretStoreUnavailableError):
-        headers = {"Retry-After": str(exc.retry_after)}
+    retry_after = getattr(exc, "retry_after", None)  # the 503s of a backing service
+    if retry_after is not None:
+        headers = {"Retry-After": str(retry_after)}
     if exc.status_code >= 500:
         log.error("request failed: %s: %s", exc.code, exc.message)
     return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
@@ -93,6 +97,16 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, str(exc.detail), None, exc.headers)
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if not is_unavailable(exc):
+        return await _unexpected_error(request, exc)
+    # The driver's type only: its message may quote statement parameters.
+    cause = type(getattr(exc, "orig", None) or exc).__name__
+    return await _tollway_error(
+        request, DatabaseUnavailableError(f"The database is unavailable ({cause}); retry later.")
+    )
+
+
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     # Log the type only: exception text from drivers may quote parameters.
     log.error("unexpected error: %s", type(exc).__name__, exc_info=False)
@@ -103,6 +117,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TollwayError, _tollway_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(PoolTimeoutError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
 
