@@ -292,6 +292,7 @@ class OpenStream:
         self._lines = self.response.iter_lines()
         self.events = 0  # SSE data events received
         self.content = 0  # of which carried reply text
+        self.last: dict[str, Any] = {}  # the last event received
         self.done = False  # [DONE] received
 
     def read(self, *, events: int = 0, content: int = 0) -> None:
@@ -318,7 +319,8 @@ class OpenStream:
                 self.done = True
                 return False
             self.events += 1
-            choices = json.loads(line.removeprefix("data: ")).get("choices") or [{}]
+            self.last = json.loads(line.removeprefix("data: "))
+            choices = self.last.get("choices") or [{}]
             if (choices[0].get("delta") or {}).get("content"):
                 self.content += 1
             return True

@@ -1,6 +1,7 @@
 """SIGTERM: streams in flight finish within the grace period and are recorded as
-``ok`` by the time the process exits; a stream that outlasts the grace period is
-recorded exactly once, as ``interrupted``. Reservations are settled either way.
+``ok`` by the time the process exits; a stream that outlasts the grace period ends
+with an SSE error event (``server_shutting_down``) and is recorded exactly once, as
+``interrupted``. Reservations are settled either way, and the process exits 0.
 
 One process on SQLite (read after it exited), with its quota counters in Redis and
 a limit on the key, so every request holds a reservation to settle.
@@ -92,7 +93,7 @@ def test_sigterm_lets_streams_in_flight_finish_and_records_them_all(
     scopes.append(key_id)
     with httpx.Client(timeout=60) as http, ThreadPoolExecutor(4) as pool:
         held = [read_in_background(pool, http, solo, key, name) for _ in range(4)]
-        solo.terminate_and_wait()
+        assert solo.terminate_and_wait() == 0, solo.output()
         for _, reading in held:
             reading.result(timeout=60)
     streams = [stream for stream, _ in held]
@@ -119,9 +120,18 @@ def test_a_stream_outlasting_the_grace_period_is_recorded_once_as_interrupted(
     scopes.append(key_id)
     with httpx.Client(timeout=60) as http, ThreadPoolExecutor(1) as pool:
         stream, reading = read_in_background(pool, http, solo, key, name)
-        solo.terminate_and_wait()
+        assert solo.terminate_and_wait() == 0, solo.output()
         reading.result(timeout=60)
     assert not stream.done
+    # Cut, and told so in-band, in OpenAI's error shape, before the connection closed.
+    assert stream.last == {
+        "error": {
+            "message": "The server is shutting down; this stream was cut short.",
+            "type": "server_error",
+            "param": None,
+            "code": "server_shutting_down",
+        }
+    }
 
     # Recorded by the shutdown itself, charged for what it streamed (not left for the
     # next start to charge its whole reservation), and exactly once.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -153,6 +154,7 @@ def serve(
     # the grace period, then cancels the rest; all of them are recorded either way.
     grace = settings.server.shutdown_grace_seconds
     if workers == 1:
+        _exit_zero_on_sigterm()
         app = create_app(settings, on_start=hooks, on_ready=ready)
         uvicorn.run(
             app,
@@ -182,6 +184,17 @@ def serve(
             log_level=log_level,
             timeout_graceful_shutdown=grace,
         )
+
+
+def _exit_zero_on_sigterm() -> None:
+    """A drained stop is a success. uvicorn handles SIGTERM itself, then raises it
+    again under the handler it found, which by default kills the process (status
+    143); this one exits 0 instead, also for a SIGTERM during start-up."""
+
+    def stop(_signal: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)

@@ -9,6 +9,7 @@ and the upstream call is closed, shielded from that cancellation.
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import suppress
 from typing import Any
 
 import anyio
@@ -18,6 +19,9 @@ from starlette.types import Receive, Scope, Send
 from tollway.engine.base import StreamInterrupted
 
 DONE = b"data: [DONE]\n\n"
+# At shutdown, how long a cut stream's last event may take to go out: a client that
+# does not read must not hold the server's exit.
+SHUTDOWN_EVENT_SECONDS = 1.0
 
 # Called once the response is over; True when the client went away before its end.
 OnClose = Callable[[bool], Awaitable[None]]
@@ -96,6 +100,12 @@ class SSEResponse:
         except OSError:  # the connection broke under a write: the client is gone
             disconnected.set()
             raise
+        except anyio.get_cancelled_exc_class():
+            if disconnected.is_set():
+                raise
+            # Not the client: the server cut the stream at its shutdown deadline. The
+            # response ends here, with an error the client can read.
+            await _end_for_shutdown(send)
         finally:
             with anyio.CancelScope(shield=True):
                 await self._on_close(disconnected.is_set())
@@ -103,6 +113,25 @@ class SSEResponse:
     async def _send_events(self, send: Send) -> None:
         async for event in self._events:
             await send({"type": "http.response.body", "body": event, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def shutdown_event() -> bytes:
+    return sse(
+        {
+            "error": {
+                "message": "The server is shutting down; this stream was cut short.",
+                "type": "server_error",
+                "param": None,
+                "code": "server_shutting_down",
+            }
+        }
+    )
+
+
+async def _end_for_shutdown(send: Send) -> None:
+    with anyio.move_on_after(SHUTDOWN_EVENT_SECONDS, shield=True), suppress(OSError):
+        await send({"type": "http.response.body", "body": shutdown_event(), "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
