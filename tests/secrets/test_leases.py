@@ -111,12 +111,24 @@ def test_a_rebuild_during_an_outage_keeps_the_credential_it_had(
     assert unresolved[key_id].outage
 
 
-def test_renewal_stops_a_credential_whose_secret_is_gone() -> None:
+def test_renewal_moves_the_window_and_stops_a_credential_whose_secret_is_gone(
+    store: InfisicalSecretStore, clock: FakeClock, ref: SecretRef
+) -> None:
+    key_id = uuid.uuid4()
+    credential = resolve(store, [(key_id, ref)], {})[0][key_id]
+    clock.advance(CACHE_TTL + 1)
+    renew(store, [credential])
+    assert credential.usable_until == clock.now + WINDOW
+    store.delete(PATH)
+    renew(store, [credential])
+    assert not credential.usable()
+
+
+def test_values_that_never_go_stale_are_not_read_again() -> None:
     memory = MemorySecretStore()
-    ref = memory.put(PATH, SecretValue("sk-gone-soon"))
+    ref = memory.put(PATH, SecretValue("sk-local"))
     key_id = uuid.uuid4()
     credential = resolve(memory, [(key_id, ref)], {})[0][key_id]
-    assert credential.usable()
     memory.delete(PATH)
-    renew(memory, [credential])
-    assert not credential.usable()
+    renew(memory, [credential])  # no read: a local key lives as long as its table
+    assert credential.usable()

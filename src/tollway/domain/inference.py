@@ -42,7 +42,7 @@ from tollway.metering.pricing import Prices, prices_for
 from tollway.observability.metrics import Metrics
 from tollway.routing.breaker import CircuitBreaker
 from tollway.routing.holder import RoutingTableHolder
-from tollway.routing.table import CallerKey, Deployment, ModelGroup, RoutingTable
+from tollway.routing.table import CallerKey, Deployment, ModelGroup, RoutingTable, Unusable
 from tollway.store.tables import UsageStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -265,7 +265,8 @@ class InferenceService:
         if not self._policy.fallback_enabled or route is None or model_id is None:
             raise final_error(request.model, attempts, route is None, self._policy.fallback_enabled)
         if route.credential is not None and not route.credential.usable():
-            raise secret_store_unavailable(request.model, [])
+            stale = Unusable(None, "the OpenRouter key is past its stale window", outage=True)
+            raise secret_store_unavailable(request.model, [stale])
         prices = _group_prices(group)
         payee = Payee(
             Route.OPENROUTER,

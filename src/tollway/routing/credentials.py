@@ -11,6 +11,7 @@ however long the table lives. Every deployment of one key shares its credential.
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ class Credential:
         self.usable_until = lease.usable_until
 
     def revoke(self) -> None:
-        self.usable_until = float("-inf")
+        self.usable_until = -math.inf
 
     def __repr__(self) -> str:
         return f"Credential({self.ref.path!r} v{self.ref.version}, value=***)"
@@ -88,6 +89,8 @@ def renew(store: SecretStore, credentials: Iterable[Credential]) -> None:
     """Extend each credential's deadline from its store (a cache hit while fresh). An
     outage leaves it to run out; a secret the store now refuses stops at once."""
     for credential in credentials:
+        if credential.usable_until == math.inf:
+            continue  # a backend whose values never go stale: nothing to renew
         try:
             credential.renew(lease_of(store, credential.ref))
         except SecretStoreUnavailableError:
