@@ -20,6 +20,8 @@ from tollway.api.inference.routes import inference_router
 from tollway.data_plane import DataPlaneRuntime, EngineFactory, build_engines
 from tollway.domain.services import Services, build_services
 from tollway.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from tollway.observability.metrics import Metrics
+from tollway.secrets.base import ignore_errors
 from tollway.secrets.factory import open_secret_store
 from tollway.settings import Settings, load_settings
 from tollway.store import migrate
@@ -38,12 +40,14 @@ class Runtime:
     initial_admin_token: str | None
 
     @classmethod
-    def open(cls, settings: Settings) -> Runtime:
+    def open(cls, settings: Settings, metrics: Metrics | None = None) -> Runtime:
+        """``metrics``, when given, counts the secret store's errors."""
         settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         database = Database(settings.resolved_database_url)
+        on_error = metrics.count_secret_store_error if metrics else ignore_errors
         try:
             migrate.upgrade(database)
-            secrets = open_secret_store(settings, database)
+            secrets = open_secret_store(settings, database, on_error=on_error)
         except BaseException:
             database.dispose()
             raise
@@ -83,12 +87,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime.open(resolved)
+        metrics = Metrics()
+        runtime = Runtime.open(resolved, metrics)
         app.state.services = runtime.services
         try:
             for hook in on_start:
                 hook(runtime)
-            data_plane = DataPlaneRuntime.create(resolved, runtime.services, engines)
+            data_plane = DataPlaneRuntime.create(resolved, runtime.services, engines, metrics)
             await data_plane.start()
             _settle_heap()
             app.state.data_plane = data_plane.plane

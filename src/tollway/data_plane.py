@@ -13,6 +13,7 @@ from functools import partial
 from tollway.api.inference.routes import DataPlane
 from tollway.domain.data_plane_events import DataPlaneEvents
 from tollway.domain.inference import InferencePolicy, InferenceService
+from tollway.domain.key_quarantine import KeyQuarantine
 from tollway.domain.ledger import Ledger, LedgerPolicy
 from tollway.domain.services import Services
 from tollway.engine.base import Engine
@@ -27,6 +28,7 @@ from tollway.quotas.memory import MemoryQuotaStore
 from tollway.quotas.redis_store import RedisQuotaStore
 from tollway.routing.breaker import CircuitBreaker
 from tollway.routing.builder import BuildOptions, build_table
+from tollway.routing.credentials import renew as renew_credentials
 from tollway.routing.holder import RoutingTableHolder
 from tollway.routing.litellm_config import bundled_price, render_for_table, write_config
 from tollway.routing.table import RoutingTable
@@ -144,24 +146,35 @@ class DataPlaneRuntime:
     metrics: Metrics
     plane: DataPlane
     usage: UsageLedger
+    quarantine: KeyQuarantine
     _flusher: asyncio.Task[None] | None = None
     _publisher: asyncio.Task[None] | None = None
 
     @classmethod
     def create(
-        cls, settings: Settings, services: Services, engines: EngineFactory = build_engines
+        cls,
+        settings: Settings,
+        services: Services,
+        engines: EngineFactory = build_engines,
+        metrics: Metrics | None = None,
     ) -> DataPlaneRuntime:
-        metrics = Metrics()
+        metrics = metrics or Metrics()
         options = build_options(settings)
 
-        def build() -> RoutingTable:
-            table = build_table(services.database, services.secrets, options)
+        def build(previous: RoutingTable | None) -> RoutingTable:
+            table = build_table(services.database, services.secrets, options, previous)
             write_config(settings.litellm_config_path, render_for_table(table, settings))
             metrics.routing_version.set(table.version)
             return table
 
+        def renew(table: RoutingTable) -> None:
+            renew_credentials(services.secrets, table.credentials.values())
+
         holder = RoutingTableHolder(
-            services.database, build, interval_seconds=settings.routing.refresh_interval_seconds
+            services.database,
+            build,
+            interval_seconds=settings.routing.refresh_interval_seconds,
+            renew=renew,
         )
         engine, openrouter = engines(settings)
         events = DataPlaneEvents(services.database, services.tollway_keys)
@@ -170,6 +183,12 @@ class DataPlaneRuntime:
             cooldown_seconds=settings.engine.breaker_cooldown_seconds,
         )
         usage = UsageLedger.open(settings, services.database, metrics)
+        quarantine = KeyQuarantine(
+            seconds=settings.routing.key_quarantine_seconds,
+            retest=services.connectivity.check_key,
+            confirm=events.confirm_key_rejected,
+            routed=lambda key_id: key_id in holder.table.credentials,
+        )
         policy = InferencePolicy(
             max_attempts=settings.routing.max_attempts,
             timeout_seconds=settings.routing.upstream_timeout_seconds,
@@ -184,9 +203,10 @@ class DataPlaneRuntime:
             metrics=metrics,
             policy=policy,
             ledger=usage.ledger,
+            quarantine=quarantine,
         )
         plane = DataPlane(service, metrics, settings.server.max_body_bytes)
-        return cls(settings, holder, engine, openrouter, events, metrics, plane, usage)
+        return cls(settings, holder, engine, openrouter, events, metrics, plane, usage, quarantine)
 
     async def start(self) -> None:
         await asyncio.to_thread(self.holder.load)
@@ -199,6 +219,7 @@ class DataPlaneRuntime:
     async def stop(self) -> None:
         await self.usage.drained()
         await self.holder.stop()
+        await self.quarantine.stop()
         for task in (self._flusher, self._publisher):
             if task is not None:
                 task.cancel()

@@ -75,6 +75,14 @@ class RoutingSettings(_Section):
     upstream_timeout_seconds: float = Field(default=120.0, gt=0)
     refresh_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     fallback_enabled: bool = Field(default=True, description="Fall back to OpenRouter.")
+    key_quarantine_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description=(
+            "How long a provider key its provider rejected (401/403) during a request stays "
+            "out of routing before it is re-tested; marked invalid only if the re-test fails."
+        ),
+    )
 
 
 class QuotaBackend(StrEnum):

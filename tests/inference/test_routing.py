@@ -1,5 +1,5 @@
-"""Routing on the live data plane: failover, key errors, cheapest-first, BYOK,
-rotation, and errors that go straight back to the client."""
+"""Routing on the live data plane: failover, cheapest-first, BYOK, rotation, and
+errors that go straight back to the client (rejected keys: test_key_quarantine.py)."""
 
 from __future__ import annotations
 
@@ -89,31 +89,6 @@ def test_request_errors_go_back_without_trying_others(
         client(tollway, key).chat.completions.create(model=name, messages=MESSAGES)
     assert "too long" in str(caught.value)
     assert fake.requests_for_model(other) == []
-
-
-def test_a_rejected_provider_key_is_marked_invalid_and_skipped(
-    tollway: Tollway, fake: FakeProviderServer
-) -> None:
-    name = public("rejected")
-    bad_key = f"sk-revoked-{uuid.uuid4().hex}"
-    fake.set_key(bad_key, Behaviour.rejected())
-    bad = compatible(tollway, fake, "bad-key", api_key=bad_key)
-    tollway.model(bad, name, model_id=f"{name}-a", priority=5)
-    tollway.model(compatible(tollway, fake, "good-key"), name, model_id=f"{name}-b")
-    key = tollway.key()
-    tollway.wait_for_model(key, name)
-    raw = client(tollway, key).chat.completions.with_raw_response.create(
-        model=name, messages=MESSAGES
-    )
-    assert raw.headers["x-tollway-provider"] == "good-key"
-
-    def invalidated() -> bool:
-        provider = tollway.admin.get(f"/admin/v1/providers/{bad['id']}").json()
-        return bool(provider["keys"][0]["status"] == "invalid")
-
-    tollway.wait_until(invalidated)
-    events = tollway.admin.get("/admin/v1/audit?action=provider_key.invalidate").json()["items"]
-    assert events[0]["target"] == f"provider_key:{bad['keys'][0]['id']}"
 
 
 def test_cheapest_first_across_two_providers(tollway: Tollway, fake: FakeProviderServer) -> None:

@@ -52,15 +52,6 @@ def client_error(exc: UpstreamError) -> InferenceError:
     )
 
 
-def no_deployment(model: str) -> InferenceError:
-    return InferenceError(
-        f"no usable deployment for model `{model}`: its providers have no valid, enabled keys",
-        status=503,
-        error_type="service_unavailable",
-        code="no_deployment",
-    )
-
-
 def bad_gateway(message: str, exc: UpstreamError | None = None) -> InferenceError:
     if exc is not None and exc.status == 429:
         headers = {"Retry-After": str(int(exc.retry_after or 1))}

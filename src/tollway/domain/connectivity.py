@@ -77,6 +77,26 @@ class ConnectivityService:
         )
         return self._record(provider_id, checks, plan.skipped, actor)
 
+    def check_key(self, key_id: uuid.UUID) -> KeyCheck | None:
+        """Check one key against its provider without recording the outcome: the data
+        plane's re-test of a key the provider rejected. None when the key is gone."""
+        with self._db.session() as session:
+            key = session.get(ProviderKey, key_id)
+            provider = session.get(Provider, key.provider_id) if key is not None else None
+            if key is None or provider is None:
+                return None
+            secret = self._keys.reveal(key)
+            provider_type, base_url = provider.type, provider.base_url
+        [(_, check)] = check_keys(
+            adapter_for(provider_type),
+            effective_base_url(provider_type, base_url),
+            [(key_id, secret)],
+            timeout=self._policy.timeout_seconds,
+            concurrency=1,
+            allow_private=self._policy.allow_private_urls,
+        )
+        return check
+
     def _plan(self, provider_id: uuid.UUID) -> _Plan:
         with self._db.session() as session:
             provider = get_provider(session, provider_id)

@@ -40,6 +40,12 @@ class DataPlaneEvents:
     def key_rejected(self, provider_key_id: uuid.UUID, message: str) -> None:
         self._spawn(self._invalidate_key, provider_key_id, message)
 
+    async def confirm_key_rejected(self, provider_key_id: uuid.UUID, message: str) -> None:
+        """A quarantined key failed its re-test too: mark it invalid now (awaited, so
+        the quarantine can hold it until routing drops it)."""
+        reason = "the provider rejected the key during a request and again when re-tested"
+        await asyncio.to_thread(self._invalidate_key, provider_key_id, message, reason)
+
     def key_used(self, key_id: uuid.UUID) -> None:
         self._used[key_id] = utcnow()
 
@@ -70,7 +76,12 @@ class DataPlaneEvents:
         with self._db.session() as session:
             record_event(session, DATA_PLANE, action, subject, details)
 
-    def _invalidate_key(self, key_id: uuid.UUID, message: str) -> None:
+    def _invalidate_key(
+        self,
+        key_id: uuid.UUID,
+        message: str,
+        reason: str = "the provider rejected the key during a request",
+    ) -> None:
         with self._db.session() as session:
             key = session.get(ProviderKey, key_id)
             if key is None or key.status is ProviderKeyStatus.INVALID:
@@ -84,6 +95,6 @@ class DataPlaneEvents:
                 DATA_PLANE,
                 "provider_key.invalidate",
                 target("provider_key", key_id),
-                {"reason": "the provider rejected the key during a request"},
+                {"reason": reason},
             )
         log.warning("provider key %s marked invalid: the provider rejected it", key_id)

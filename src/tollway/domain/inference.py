@@ -18,14 +18,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from tollway.domain.attempts import (
-    Attempts,
-    bad_gateway,
-    client_error,
-    final_error,
-    no_deployment,
-)
+from tollway.domain.attempts import Attempts, bad_gateway, client_error, final_error
+from tollway.domain.availability import Availability, secret_store_unavailable
 from tollway.domain.data_plane_events import DataPlaneEvents
+from tollway.domain.key_quarantine import KeyQuarantine
 from tollway.domain.ledger import Ledger, Payee, RequestLedger, quota_denied
 from tollway.domain.metered_stream import MeteredStream
 from tollway.domain.tollway_keys import key_digest
@@ -46,7 +42,7 @@ from tollway.metering.pricing import Prices, prices_for
 from tollway.observability.metrics import Metrics
 from tollway.routing.breaker import CircuitBreaker
 from tollway.routing.holder import RoutingTableHolder
-from tollway.routing.table import CallerKey, Deployment, ModelGroup, RoutingTable
+from tollway.routing.table import CallerKey, Deployment, ModelGroup, RoutingTable, Unusable
 from tollway.store.tables import UsageStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -99,8 +95,12 @@ class InferenceService:
         metrics: Metrics,
         policy: InferencePolicy,
         ledger: Ledger,
+        quarantine: KeyQuarantine | None = None,
     ) -> None:
+        """Without a ``quarantine`` a key its provider rejects is marked invalid at once."""
         self._routing = routing
+        self._quarantine = quarantine
+        self._availability = Availability(quarantine)
         self._ledger = ledger
         self._engine = engine
         self._openrouter = openrouter
@@ -165,12 +165,24 @@ class InferenceService:
     ) -> Outcome[T]:
         table = self._routing.table
         group = table.groups.get(request.model)
-        if group is None or not caller.may_use(request.model):
+        if (
+            group is None
+            or not caller.may_use(request.model)
+            or not group.visible_to(caller.team_id)
+        ):
             raise model_not_found(request.model)
         candidates = group.candidates(
-            caller.team_id, byok_only=caller.byok_only, limit=self._policy.max_attempts
+            caller.team_id,
+            byok_only=caller.byok_only,
+            limit=self._policy.max_attempts,
+            usable=self._availability.usable,
         )
         attempts = Attempts()
+        if not candidates:
+            unusable = self._availability.none_usable(group, caller)
+            if unusable.code == "secret_store_unavailable":
+                raise unusable  # fail closed: never another key instead of the caller's
+            attempts.failed("no_deployment", unusable)
         call = _Call(table, request, run, ledger, attempts)
         outcome = await self._try_engine(candidates, call)
         if outcome is not None:
@@ -182,8 +194,7 @@ class InferenceService:
 
     async def _try_engine(self, candidates: list[Deployment], call: _Call[T]) -> Outcome[T] | None:
         attempts = call.attempts
-        if not candidates:
-            attempts.failed("no_deployment", no_deployment(call.request.model))
+        if not candidates:  # why is recorded in ``attempts`` already
             return None
         ticket = self._breaker.acquire()
         if ticket is None:
@@ -234,8 +245,7 @@ class InferenceService:
         self, deployment: Deployment, exc: UpstreamError, attempts: Attempts
     ) -> None:
         if exc.key_rejected:
-            if deployment.provider_key_id is not None:
-                self._events.key_rejected(deployment.provider_key_id, exc.message)
+            self._key_rejected(deployment, exc)
             self._metrics.upstream_failures.labels("key_rejected").inc()
         elif exc.retryable:
             self._metrics.upstream_failures.labels("retryable").inc()
@@ -244,12 +254,22 @@ class InferenceService:
         attempts.failed("all_deployments_failed", exc)
         log.info("deployment %s failed (%s), trying the next one", deployment.id, exc.status)
 
+    def _key_rejected(self, deployment: Deployment, exc: UpstreamError) -> None:
+        key_id = deployment.provider_key_id
+        if key_id is not None and self._quarantine is not None:
+            self._quarantine.hold(key_id)
+        elif key_id is not None:
+            self._events.key_rejected(key_id, exc.message)
+
     async def _fall_back(self, group: ModelGroup, call: _Call[T]) -> Outcome[T]:
         request, attempts = call.request, call.attempts
         reason = attempts.reason or "all_deployments_failed"
         route, model_id = call.table.openrouter, group.openrouter_model_id
         if not self._policy.fallback_enabled or route is None or model_id is None:
             raise final_error(request.model, attempts, route is None, self._policy.fallback_enabled)
+        if route.credential is not None and not route.credential.usable():
+            stale = Unusable(None, "the OpenRouter key is past its stale window", outage=True)
+            raise secret_store_unavailable(request.model, [stale])
         prices = _group_prices(group)
         payee = Payee(
             Route.OPENROUTER,

@@ -161,6 +161,12 @@ class Metrics:
             multiprocess_mode="livemax",
         )
         self.set_circuit_state("closed")
+        self.secret_store_errors = Counter(
+            "tollway_secret_store_errors",
+            "Secret store operations that failed (a stale value may still have been served).",
+            ["backend", "operation"],
+            registry=registry,
+        )
         self.routing_version = Gauge(
             "tollway_routing_table_version",
             "Version of the routing table this replica serves.",
@@ -172,6 +178,9 @@ class Metrics:
         for name in CIRCUIT_STATES:
             self.circuit_state.labels(name).set(1 if name == state else 0)
         self.circuit_open.set(state != "closed")
+
+    def count_secret_store_error(self, backend: str, operation: str) -> None:
+        self.secret_store_errors.labels(backend, operation).inc()
 
     def watch_journal_backlog(self, backlog: Callable[[], float]) -> None:
         """Read the backlog at scrape time instead of updating it per request. A

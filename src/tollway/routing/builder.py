@@ -2,8 +2,9 @@
 
 Runs in a worker thread when the routing version changes. Provider keys are
 resolved here, once per build, so the hot path holds them in memory and never
-asks the secret store; a key that cannot be resolved drops its deployments from
-this build (logged) instead of failing the whole table.
+asks the secret store (their stale windows travel with them: routing.credentials).
+A key that cannot be used (disabled, invalid, unreadable) becomes an ``Unusable``
+entry of its models instead of failing the whole table, so the model can say why.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from tollway.engine.base import Endpoint, Target
-from tollway.errors import TollwayError
 from tollway.providers.registry import effective_base_url
 from tollway.quotas.model import limits_from_row
+from tollway.routing.credentials import Credential, Unresolved
+from tollway.routing.credentials import resolve as resolve_credentials
 from tollway.routing.litellm_config import litellm_prefix
 from tollway.routing.openrouter_ids import openrouter_model_id
 from tollway.routing.prices import PriceLookup, resolve_prices
@@ -30,9 +32,10 @@ from tollway.routing.table import (
     ModelGroup,
     OpenRouterRoute,
     RoutingTable,
+    Unusable,
     static_order,
 )
-from tollway.secrets.base import SecretRef, SecretStore, SecretValue
+from tollway.secrets.base import SecretRef, SecretStore
 from tollway.store.control import routing_version
 from tollway.store.db import Database
 from tollway.store.enums import ModelStatus, ProviderKeyStatus, ProviderType, RoutingStrategy
@@ -66,9 +69,7 @@ class _Rows:
     @classmethod
     def load(cls, session: Session) -> _Rows:
         version = routing_version(session)
-        keys = session.exec(
-            select(ProviderKey).where(col(ProviderKey.status).in_(_USABLE_KEY_STATUSES))
-        ).all()
+        keys = session.exec(select(ProviderKey).order_by(col(ProviderKey.created_at))).all()
         models = session.exec(
             select(Model).where(Model.enabled == True, Model.status != ModelStatus.INVALID)  # noqa: E712
         ).all()
@@ -94,21 +95,40 @@ class BuildOptions:
     price_lookup: PriceLookup | None = None
 
 
-def build_table(database: Database, secrets: SecretStore, options: BuildOptions) -> RoutingTable:
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    """The build's view of provider keys: usable credentials, and why the rest are not."""
+
+    credentials: Mapping[uuid.UUID, Credential]
+    unusable: Mapping[uuid.UUID, Unresolved]
+
+
+def build_table(
+    database: Database,
+    secrets: SecretStore,
+    options: BuildOptions,
+    previous: RoutingTable | None = None,
+) -> RoutingTable:
+    """``previous``: the table being replaced, whose credentials are kept within their
+    stale window when the secret store cannot answer now."""
     with database.session() as session:
         rows = _Rows.load(session)
-    plaintext = _resolve_keys(secrets, rows.keys)
-    deployments = [
-        deployment
-        for model in rows.models
-        for deployment in _deployments(model, rows, plaintext, options)
-    ]
+    keys = _resolve_keys(secrets, rows.keys, previous)
+    deployments: list[Deployment] = []
+    unusable: dict[str, list[Unusable]] = defaultdict(list)
+    for model in rows.models:
+        for built in _deployments(model, rows, keys, options):
+            if isinstance(built, Deployment):
+                deployments.append(built)
+            else:
+                unusable[model.name].append(built)
     return RoutingTable(
         version=rows.version,
-        groups=_groups(deployments, rows),
+        groups=_groups(deployments, unusable, rows),
         keys=_callers(rows),
-        openrouter=_openrouter_route(rows, plaintext),
+        openrouter=_openrouter_route(rows, keys.credentials),
         limits=_limits(rows),
+        credentials=keys.credentials,
     )
 
 
@@ -119,41 +139,49 @@ def _limits(rows: _Rows) -> LimitsByScope:
 
 
 def _resolve_keys(
-    secrets: SecretStore, keys: Sequence[ProviderKey]
-) -> dict[uuid.UUID, SecretValue]:
-    resolved: dict[uuid.UUID, SecretValue] = {}
+    secrets: SecretStore, keys: Sequence[ProviderKey], previous: RoutingTable | None
+) -> _Keys:
+    refs = [
+        (key.id, SecretRef(key.secret_backend, key.secret_path, key.secret_version))
+        for key in keys
+        if key.status in _USABLE_KEY_STATUSES
+    ]
+    kept = previous.credentials_by_ref() if previous is not None else {}
+    credentials, unresolved = resolve_credentials(secrets, refs, kept)
     for key in keys:
-        ref = SecretRef(key.secret_backend, key.secret_path, key.secret_version)
-        try:
-            resolved[key.id] = secrets.get(ref)
-        except TollwayError as exc:
-            log.warning("provider key %s left out of routing: %s", key.id, exc.code)
-    return resolved
+        if key.status is ProviderKeyStatus.DISABLED:
+            unresolved[key.id] = Unresolved("it is disabled", outage=False)
+        elif key.status is ProviderKeyStatus.INVALID:
+            unresolved[key.id] = Unresolved("the provider rejected it (invalid)", outage=False)
+    return _Keys(credentials, unresolved)
 
 
 def _deployments(
-    model: Model,
-    rows: _Rows,
-    plaintext: Mapping[uuid.UUID, SecretValue],
-    options: BuildOptions,
-) -> list[Deployment]:
+    model: Model, rows: _Rows, keys: _Keys, options: BuildOptions
+) -> list[Deployment | Unusable]:
     provider = rows.providers.get(model.provider_id)
     if provider is None:
         return []
     if provider.type is ProviderType.MOCK:
         return [_deployment(model, provider, None, None, rows=rows, options=options)]
-    return [
-        _deployment(model, provider, key, plaintext[key.id], rows=rows, options=options)
-        for key in rows.keys
-        if key.provider_id == provider.id and key.id in plaintext
-    ]
+    built: list[Deployment | Unusable] = []
+    for key in rows.keys:
+        if key.provider_id != provider.id:
+            continue
+        credential = keys.credentials.get(key.id)
+        if credential is not None:
+            built.append(_deployment(model, provider, key, credential, rows=rows, options=options))
+        elif (why := keys.unusable.get(key.id)) is not None:
+            reason = f"provider '{provider.name}' key '{key.label}': {why.reason}"
+            built.append(Unusable(key.team_id, reason, why.outage))
+    return built or [Unusable(None, f"provider '{provider.name}' has no keys")]
 
 
 def _deployment(
     model: Model,
     provider: Provider,
     key: ProviderKey | None,
-    secret: SecretValue | None,
+    credential: Credential | None,
     *,
     rows: _Rows,
     options: BuildOptions,
@@ -164,7 +192,7 @@ def _deployment(
         endpoint: Target(
             deployment_id=deployment_id,
             litellm_model=f"{litellm_prefix(provider.type, endpoint)}/{model.model_id}",
-            api_key=secret,
+            api_key=credential.value if credential else None,
             api_base=base_url,
             timeout_seconds=options.timeout_seconds,
             mock=provider.type is ProviderType.MOCK,
@@ -189,10 +217,13 @@ def _deployment(
         priority=model.priority,
         weight=model.weight,
         supports_streaming=model.supports_streaming,
+        credential=credential,
     )
 
 
-def _groups(deployments: Sequence[Deployment], rows: _Rows) -> dict[str, ModelGroup]:
+def _groups(
+    deployments: Sequence[Deployment], unusable: Mapping[str, list[Unusable]], rows: _Rows
+) -> dict[str, ModelGroup]:
     by_name: dict[str, list[Deployment]] = defaultdict(list)
     for deployment in deployments:
         by_name[deployment.public_name].append(deployment)
@@ -200,11 +231,19 @@ def _groups(deployments: Sequence[Deployment], rows: _Rows) -> dict[str, ModelGr
     for model in rows.models:
         models_by_name[model.name].append(model)
     return {
-        name: _group(name, members, models_by_name[name], rows) for name, members in by_name.items()
+        name: _group(name, by_name.get(name, []), unusable.get(name, []), models, rows)
+        for name, models in models_by_name.items()
+        if name in by_name or name in unusable
     }
 
 
-def _group(name: str, members: list[Deployment], models: list[Model], rows: _Rows) -> ModelGroup:
+def _group(
+    name: str,
+    members: list[Deployment],
+    unusable: list[Unusable],
+    models: list[Model],
+    rows: _Rows,
+) -> ModelGroup:
     # Rows sharing a public name may disagree on strategy: the top-priority row decides.
     leader = min(models, key=lambda m: (-m.priority, str(m.id)))
     strategy = RoutingStrategy(leader.routing_strategy)
@@ -221,6 +260,7 @@ def _group(name: str, members: list[Deployment], models: list[Model], rows: _Row
         shared=static_order(shared, strategy),
         by_team={team: static_order(own, strategy) for team, own in by_team.items()},
         openrouter_model_id=_openrouter_id_for(models, rows),
+        unusable=tuple(unusable),
     )
 
 
@@ -251,10 +291,10 @@ def _callers(rows: _Rows) -> dict[str, CallerKey]:
 
 
 def _openrouter_route(
-    rows: _Rows, plaintext: Mapping[uuid.UUID, SecretValue]
+    rows: _Rows, credentials: Mapping[uuid.UUID, Credential]
 ) -> OpenRouterRoute | None:
     candidates = sorted(
-        (key for key in rows.keys if key.team_id is None and key.id in plaintext),
+        (key for key in rows.keys if key.team_id is None and key.id in credentials),
         key=lambda k: (k.status is not ProviderKeyStatus.VALID, k.created_at, str(k.id)),
     )
     for key in candidates:
@@ -262,5 +302,8 @@ def _openrouter_route(
         if provider is not None and provider.type is ProviderType.OPENROUTER:
             base_url = effective_base_url(provider.type, provider.base_url)
             assert base_url is not None  # OpenRouter always has a default base URL
-            return OpenRouterRoute(provider.id, provider.name, key.id, plaintext[key.id], base_url)
+            credential = credentials[key.id]
+            return OpenRouterRoute(
+                provider.id, provider.name, key.id, credential.value, base_url, credential
+            )
     return None

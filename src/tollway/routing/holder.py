@@ -2,7 +2,10 @@
 
 A background task polls the routing version (one indexed single-row read) every
 ``interval`` seconds and rebuilds the table in a worker thread when it changed;
-requests read ``holder.table``, a plain attribute swapped atomically.
+requests read ``holder.table``, a plain attribute swapped atomically. On the same
+tick it renews the table's credentials from the secret store (a cache hit while
+they are fresh), so a key's stale window counts from its last successful read,
+not from the last rebuild.
 """
 
 from __future__ import annotations
@@ -18,20 +21,34 @@ from tollway.store.db import Database
 
 log = logging.getLogger(__name__)
 
-Build = Callable[[], RoutingTable]
+# Builds the next table; given the current one to keep its credentials during an outage.
+Build = Callable[[RoutingTable | None], RoutingTable]
+Renew = Callable[[RoutingTable], None]
+
+
+def _renew_nothing(table: RoutingTable) -> None:
+    return None
 
 
 class RoutingTableHolder:
-    def __init__(self, database: Database, build: Build, *, interval_seconds: float) -> None:
+    def __init__(
+        self,
+        database: Database,
+        build: Build,
+        *,
+        interval_seconds: float,
+        renew: Renew = _renew_nothing,
+    ) -> None:
         self._db = database
         self._build = build
+        self._renew = renew
         self._interval = interval_seconds
         self._task: asyncio.Task[None] | None = None
         self.table: RoutingTable = RoutingTable(version=-1)
 
     def load(self) -> None:
         """The first build, before the server takes traffic."""
-        self.table = self._build()
+        self.table = self._build(None)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._watch(), name="routing-refresh")
@@ -47,9 +64,12 @@ class RoutingTableHolder:
         version = await asyncio.to_thread(self._current_version)
         if version == self.table.version:
             return False
-        self.table = await asyncio.to_thread(self._build)
+        self.table = await asyncio.to_thread(self._build, self.table)
         log.info("routing table rebuilt at version %d", self.table.version)
         return True
+
+    async def renew_credentials(self) -> None:
+        await asyncio.to_thread(self._renew, self.table)
 
     def _current_version(self) -> int:
         with self._db.session() as session:
@@ -59,7 +79,8 @@ class RoutingTableHolder:
         while True:
             await asyncio.sleep(self._interval)
             try:
-                await self.refresh()
+                if not await self.refresh():
+                    await self.renew_credentials()
             except Exception:  # keep serving the last good table; try again next tick
                 log.exception(
                     "routing table refresh failed; keeping version %d", self.table.version

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from tollway.engine.base import Endpoint, Target
 from tollway.quotas.model import Limit
-from tollway.secrets.base import SecretValue
+from tollway.routing.credentials import Credential
+from tollway.secrets.base import SecretRef, SecretValue
 from tollway.store.enums import LimitScope, ProviderType, RoutingStrategy
 
 # The limits of one scope: (scope kind, its id) -> every limit configured on it.
@@ -42,6 +43,7 @@ class Deployment:
     weight: int
     supports_streaming: bool
     cached_input_price: Decimal | None = None
+    credential: Credential | None = None  # None: the provider needs no key (mock)
 
     @property
     def price_per_token(self) -> Decimal | None:
@@ -51,11 +53,22 @@ class Deployment:
 
 
 @dataclass(frozen=True, slots=True)
+class Unusable:
+    """A way to serve a public model that this build could not use, and why."""
+
+    key_team_id: uuid.UUID | None
+    reason: str
+    outage: bool = False  # the secret store was down: a retry later may succeed
+
+
+@dataclass(frozen=True, slots=True)
 class ModelGroup:
     """All deployments of one public name, pre-sorted for its strategy.
 
     ``shared`` use keys without an owner; ``by_team`` holds each team's own
     (BYOK) deployments. For ``weighted`` the order is drawn per request.
+    ``unusable`` lists what could not be deployed (disabled or invalid keys,
+    unreadable secrets), so the model answers why rather than "not found".
     """
 
     name: str
@@ -63,6 +76,7 @@ class ModelGroup:
     shared: tuple[Deployment, ...]
     by_team: Mapping[uuid.UUID, tuple[Deployment, ...]]
     openrouter_model_id: str | None
+    unusable: tuple[Unusable, ...] = ()
 
     def candidates(
         self,
@@ -71,14 +85,37 @@ class ModelGroup:
         byok_only: bool,
         limit: int,
         rng: random.Random | None = None,
+        usable: Callable[[Deployment], bool] | None = None,
     ) -> list[Deployment]:
-        """The team's own deployments first, then shared ones (never for BYOK-only teams)."""
+        """The team's own deployments first, then shared ones (never for BYOK-only
+        teams), leaving out those ``usable`` refuses."""
         own = self.by_team.get(team_id, ()) if team_id is not None else ()
         shared = () if byok_only else self.shared
+        if usable is not None:
+            own, shared = tuple(filter(usable, own)), tuple(filter(usable, shared))
         if self.strategy is RoutingStrategy.WEIGHTED:
             chooser = rng or random.Random()  # noqa: S311  (load spreading, not security)
             return (weighted_order(own, chooser) + weighted_order(shared, chooser))[:limit]
         return [*own, *shared][:limit]
+
+    def servable_to(self, team_id: uuid.UUID | None, *, byok_only: bool) -> bool:
+        own = team_id is not None and bool(self.by_team.get(team_id))
+        return own or (not byok_only and bool(self.shared))
+
+    def visible_to(self, team_id: uuid.UUID | None) -> bool:
+        """False when every way to serve the model is another team's own key: that
+        model is theirs, and this caller is told it does not exist."""
+        if self.shared or (team_id is not None and team_id in self.by_team):
+            return True
+        return any(u.key_team_id is None or u.key_team_id == team_id for u in self.unusable)
+
+    def unusable_for(self, team_id: uuid.UUID | None, *, byok_only: bool) -> list[Unusable]:
+        return [
+            u
+            for u in self.unusable
+            if (u.key_team_id is not None and u.key_team_id == team_id)
+            or (u.key_team_id is None and not byok_only)
+        ]
 
 
 def static_order(
@@ -134,6 +171,7 @@ class OpenRouterRoute:
     provider_key_id: uuid.UUID
     api_key: SecretValue
     base_url: str
+    credential: Credential | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +181,7 @@ class RoutingTable:
     keys: Mapping[str, CallerKey] = field(default_factory=dict)  # by SHA-256 digest
     openrouter: OpenRouterRoute | None = None
     limits: LimitsByScope = field(default_factory=dict)
+    credentials: Mapping[uuid.UUID, Credential] = field(default_factory=dict)  # by key id
 
     def limits_of(self, scope: LimitScope, scope_id: uuid.UUID | None) -> tuple[Limit, ...]:
         if scope_id is None:
@@ -150,5 +189,14 @@ class RoutingTable:
         return self.limits.get((scope, scope_id), ())
 
     def visible_models(self, caller: CallerKey) -> list[str]:
-        names = sorted(self.groups)
-        return [name for name in names if caller.may_use(name)]
+        """The models this caller can be served: allowed by its key, with a deployment
+        its team may use (its own keys, or shared ones unless it is BYOK-only)."""
+        return [
+            name
+            for name in sorted(self.groups)
+            if caller.may_use(name)
+            and self.groups[name].servable_to(caller.team_id, byok_only=caller.byok_only)
+        ]
+
+    def credentials_by_ref(self) -> dict[SecretRef, Credential]:
+        return {credential.ref: credential for credential in self.credentials.values()}

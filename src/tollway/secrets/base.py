@@ -7,8 +7,11 @@ or ``shared``; ``NAME`` matches ``[A-Z0-9_]+`` so every backend can use it as-is
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from tollway.errors import SecretStoreError
@@ -57,6 +60,24 @@ class SecretRef:
     version: int
 
 
+# Told of every operation a backend failed: (backend, operation), e.g. ("infisical", "get").
+ErrorSink = Callable[[str, str], None]
+
+
+def ignore_errors(backend: str, operation: str) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class SecretLease:
+    """A value and the moment (on ``clock``) after which it must not be used: the end
+    of its stale window. ``math.inf`` for backends whose values never go stale."""
+
+    value: SecretValue
+    usable_until: float = math.inf
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False)
+
+
 def validate_path(path: str) -> str:
     if not _PATH.match(path):
         raise ValueError(f"invalid secret path {path!r}: expected '<scope>/<NAME>'")
@@ -101,3 +122,18 @@ class SecretStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class LeasingSecretStore(Protocol):
+    """A store whose values go stale (a remote backend read through a cache)."""
+
+    def lease(self, ref: SecretRef) -> SecretLease:
+        """The value of ``ref.version`` and how long it may be used."""
+        ...
+
+
+def lease_of(store: SecretStore, ref: SecretRef) -> SecretLease:
+    if isinstance(store, LeasingSecretStore):
+        return store.lease(ref)
+    return SecretLease(store.get(ref))

@@ -6,7 +6,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from tollway.errors import ConfigurationError
-from tollway.secrets.base import SecretStore
+from tollway.secrets.base import ErrorSink, SecretStore, ignore_errors
 from tollway.secrets.local import (
     MASTER_KEY_ENV,
     LocalSecretStore,
@@ -20,18 +20,23 @@ from tollway.store.db import Database
 from tollway.store.tables import LocalSecret
 
 
-def open_secret_store(settings: Settings, database: Database) -> SecretStore:
+def open_secret_store(
+    settings: Settings, database: Database, *, on_error: ErrorSink = ignore_errors
+) -> SecretStore:
+    """``on_error`` hears of every operation the backend failed (for the metrics)."""
     backend = settings.secrets.backend
     if backend is SecretBackend.MEMORY:
         return MemorySecretStore()
     if backend is SecretBackend.INFISICAL:
         from tollway.secrets.infisical import InfisicalSecretStore
 
-        return InfisicalSecretStore(settings.secrets.infisical)
-    return open_local_store(settings, database)
+        return InfisicalSecretStore(settings.secrets.infisical, on_error=on_error)
+    return open_local_store(settings, database, on_error=on_error)
 
 
-def open_local_store(settings: Settings, database: Database) -> LocalSecretStore:
+def open_local_store(
+    settings: Settings, database: Database, *, on_error: ErrorSink = ignore_errors
+) -> LocalSecretStore:
     """A new key is created only for an empty store: with secrets present, a missing
     or wrong key refuses to start instead of orphaning them."""
     override = settings.secrets.local.master_key
@@ -39,7 +44,7 @@ def open_local_store(settings: Settings, database: Database) -> LocalSecretStore
         settings.master_key_file, override, create=not _has_local_secrets(database)
     )
     source = MASTER_KEY_ENV if override else f"the master key file {settings.master_key_file}"
-    store = LocalSecretStore(database, key, key_source=source)
+    store = LocalSecretStore(database, key, key_source=source, on_error=on_error)
     store.verify_master_key()
     return store
 

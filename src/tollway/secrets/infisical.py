@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from infisical_sdk.infisical_requests import APIError
@@ -31,7 +32,16 @@ from tollway.errors import (
     SecretStoreUnavailableError,
     TollwayError,
 )
-from tollway.secrets.base import SecretRef, SecretValue, check_backend, validate_path
+from tollway.secrets.base import (
+    ErrorSink,
+    SecretLease,
+    SecretRef,
+    SecretValue,
+    check_backend,
+    ignore_errors,
+    validate_path,
+)
+from tollway.secrets.counting import counted
 from tollway.secrets.infisical_client import (
     SDK_ERRORS,
     InfisicalClient,
@@ -68,8 +78,10 @@ class InfisicalSecretStore:
         sdk_client_factory: SdkClientFactory | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        on_error: ErrorSink = ignore_errors,
     ) -> None:
         self._settings = settings
+        self._on_error = on_error
         client_id, self._project_id = _credentials(settings)
         self._root = _normalize_root(settings.root_path)
         self._client = InfisicalClient(
@@ -96,20 +108,29 @@ class InfisicalSecretStore:
     def put(self, path: str, value: SecretValue) -> SecretRef:
         folder, name = self._locate(path)
         try:
-            version = self._write(folder, name, value.reveal())
-        except SDK_ERRORS as exc:
-            raise self._write_error(exc, f"write of secret '{path}'", folder) from None
+            with self._counted("put"):
+                version = self._put(folder, name, value.reveal(), path)
         finally:
             self._cache.invalidate(path)
         return SecretRef(backend=self.backend, path=path, version=version)
 
     def get(self, ref: SecretRef) -> SecretValue:
+        return self.lease(ref).value
+
+    def lease(self, ref: SecretRef) -> SecretLease:
         check_backend(ref, self.backend)
         validate_path(ref.path)
-        return self._cache.get((ref.path, ref.version), lambda: self._fetch(ref.path, ref.version))
+        return self._cache.lease((ref.path, ref.version), lambda: self._counted_fetch(ref))
 
     def delete(self, path: str) -> None:
         folder, name = self._locate(path)
+        try:
+            with self._counted("delete"):
+                self._delete(folder, name, path)
+        finally:
+            self._cache.invalidate(path)
+
+    def _delete(self, folder: str, name: str, path: str) -> None:
         try:
             self._client.call(
                 lambda client: client.secrets.delete_secret_by_name(
@@ -124,10 +145,12 @@ class InfisicalSecretStore:
                 raise self._write_error(exc, f"delete of secret '{path}'", folder) from None
         except SDK_ERRORS as exc:
             raise self._write_error(exc, f"delete of secret '{path}'", folder) from None
-        finally:
-            self._cache.invalidate(path)
 
     def check(self) -> None:
+        with self._counted("check"):
+            self._check()
+
+    def _check(self) -> None:
         # Listing the root folder proves reachability, login and project access in one
         # small call; values stay hidden and a missing folder is an empty list.
         try:
@@ -157,7 +180,16 @@ class InfisicalSecretStore:
             f"root_path={self._root!r})"
         )
 
+    def _counted(self, operation: str) -> AbstractContextManager[None]:
+        return counted(self._on_error, self.backend, operation)
+
     # -- reads -------------------------------------------------------------------------
+
+    def _counted_fetch(self, ref: SecretRef) -> SecretValue:
+        # Counted here, not around the cache: a failed read answered from the stale
+        # cache is still an error worth seeing.
+        with self._counted("get"):
+            return self._fetch(ref.path, ref.version)
 
     def _fetch(self, path: str, version: int) -> SecretValue:
         folder, name = self._locate(path)
@@ -184,6 +216,12 @@ class InfisicalSecretStore:
         return _checked_value(secret, path, version)
 
     # -- writes ------------------------------------------------------------------------
+
+    def _put(self, folder: str, name: str, plaintext: str, path: str) -> int:
+        try:
+            return self._write(folder, name, plaintext)
+        except SDK_ERRORS as exc:
+            raise self._write_error(exc, f"write of secret '{path}'", folder) from None
 
     def _write(self, folder: str, name: str, plaintext: str) -> int:
         try:

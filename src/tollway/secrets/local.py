@@ -34,7 +34,15 @@ from tollway.errors import (
     SecretStoreError,
     SecretStoreUnavailableError,
 )
-from tollway.secrets.base import SecretRef, SecretValue, check_backend, validate_path
+from tollway.secrets.base import (
+    ErrorSink,
+    SecretRef,
+    SecretValue,
+    check_backend,
+    ignore_errors,
+    validate_path,
+)
+from tollway.secrets.counting import counted
 from tollway.store.db import Database
 from tollway.store.tables import LocalSecret
 
@@ -76,9 +84,15 @@ class LocalSecretStore:
     """Secrets encrypted at rest in the ``local_secrets`` table."""
 
     def __init__(
-        self, database: Database, master_key: bytes, *, key_source: str | None = None
+        self,
+        database: Database,
+        master_key: bytes,
+        *,
+        key_source: str | None = None,
+        on_error: ErrorSink = ignore_errors,
     ) -> None:
         self._db = database
+        self._on_error = on_error
         self._kek = _check_key(master_key, "the master key")
         self._kek_id = kek_id_for(master_key)
         self._key_source = key_source or "the configured master key"
@@ -95,6 +109,22 @@ class LocalSecretStore:
         return self._kek_id
 
     def put(self, path: str, value: SecretValue) -> SecretRef:
+        with counted(self._on_error, self.backend, "put"):
+            return self._put(path, value)
+
+    def get(self, ref: SecretRef) -> SecretValue:
+        with counted(self._on_error, self.backend, "get"):
+            return self._get(ref)
+
+    def delete(self, path: str) -> None:
+        with counted(self._on_error, self.backend, "delete"):
+            self._delete(path)
+
+    def check(self) -> None:
+        with counted(self._on_error, self.backend, "check"):
+            self._check()
+
+    def _put(self, path: str, value: SecretValue) -> SecretRef:
         validate_path(path)
         plaintext = value.reveal().encode()
         for _ in range(_PUT_ATTEMPTS):
@@ -109,7 +139,7 @@ class LocalSecretStore:
             f"could not store secret '{path}': concurrent writes kept conflicting"
         )
 
-    def get(self, ref: SecretRef) -> SecretValue:
+    def _get(self, ref: SecretRef) -> SecretValue:
         check_backend(ref, self.backend)
         validate_path(ref.path)
         with self._db.session() as session:
@@ -122,12 +152,12 @@ class LocalSecretStore:
             raise SecretNotFoundError(f"secret '{ref.path}' version {ref.version} not found")
         return SecretValue(self._decrypt(row).decode())
 
-    def delete(self, path: str) -> None:
+    def _delete(self, path: str) -> None:
         validate_path(path)
         with self._db.session() as session:
             session.exec(delete(LocalSecret).where(col(LocalSecret.path) == path))
 
-    def check(self) -> None:
+    def _check(self) -> None:
         try:
             self._db.ping()
         except Exception as exc:  # any driver error means the store cannot serve

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
 from tollway.errors import SecretStoreUnavailableError, TollwayError
-from tollway.secrets.base import SecretValue
+from tollway.secrets.base import SecretLease, SecretValue
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +87,9 @@ class _SingleFlight(Generic[K]):
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._calls: dict[K, Future[SecretValue]] = {}
+        self._calls: dict[K, Future[CacheEntry]] = {}
 
-    def run(self, key: K, fn: Callable[[], SecretValue]) -> SecretValue:
+    def run(self, key: K, fn: Callable[[], CacheEntry]) -> CacheEntry:
         with self._lock:
             call = self._calls.get(key)
             leader = call is None
@@ -133,9 +133,21 @@ class SecretCache(Generic[K]):
 
     def get(self, key: K, fetch: Callable[[], SecretValue]) -> SecretValue:
         """The value for ``key``, from the cache or from ``fetch``."""
+        return self._entry(key, fetch).value
+
+    def lease(self, key: K, fetch: Callable[[], SecretValue]) -> SecretLease:
+        """The value for ``key`` and the end of its stale window: past it, the cache
+        would no longer serve this value, so nobody holding it may use it either."""
+        entry = self._entry(key, fetch)
+        return SecretLease(entry.value, self.usable_until(entry), self._clock)
+
+    def usable_until(self, entry: CacheEntry) -> float:
+        return entry.fetched_at + max(self._ttl, self._max_stale)
+
+    def _entry(self, key: K, fetch: Callable[[], SecretValue]) -> CacheEntry:
         entry = self._entries.lookup(key)
         if entry is not None and self._servable(entry):
-            return entry.value
+            return entry
         return self._flights.run(key, lambda: self._refresh(key, fetch))
 
     def lookup(self, key: K) -> CacheEntry | None:
@@ -156,10 +168,10 @@ class SecretCache(Generic[K]):
             return True
         return now < entry.recheck_at and age <= self._max_stale
 
-    def _refresh(self, key: K, fetch: Callable[[], SecretValue]) -> SecretValue:
+    def _refresh(self, key: K, fetch: Callable[[], SecretValue]) -> CacheEntry:
         entry = self._entries.lookup(key)
         if entry is not None and self._servable(entry):  # filled while we were queued
-            return entry.value
+            return entry
         generation = self._entries.generation(key)
         try:
             value = fetch()
@@ -172,12 +184,12 @@ class SecretCache(Generic[K]):
         now = self._clock()
         entry = CacheEntry(value, now)
         self._entries.store(key, entry, generation, drop_before=self._too_old(now))
-        return value
+        return entry
 
     def _too_old(self, now: float) -> float:
         return now - max(self._max_stale, self._ttl)
 
-    def _serve_stale(self, key: K, outage: SecretStoreUnavailableError) -> SecretValue:
+    def _serve_stale(self, key: K, outage: SecretStoreUnavailableError) -> CacheEntry:
         entry = self._entries.lookup(key)
         now = self._clock()
         if entry is None or now - entry.fetched_at > self._max_stale:
@@ -192,4 +204,4 @@ class SecretCache(Generic[K]):
             self._describe(key),
             now - entry.fetched_at,
         )
-        return entry.value
+        return stale
