@@ -393,6 +393,6 @@ def quota_store_down(exc: QuotaStoreUnavailableError) -> InferenceError:
         exc.message,
         status=503,
         error_type="service_unavailable",
-        code="quota_store_unavailable",
+        code=exc.code,  # quota_store_unavailable, or quota_store_rebuilding
         headers={"Retry-After": str(exc.retry_after)},
     )
