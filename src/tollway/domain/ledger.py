@@ -310,6 +310,8 @@ class RequestLedger:
         payee = self._payee
         tokens = usage.prompt_tokens + usage.completion_tokens
         micros = quota.usd_to_micros(cost.usd, round_up=True) if cost.usd is not None else 0
+        # Settled before the outcome is journaled: a Redis counter rebuild relies on a
+        # request's usage reaching SQL only after its settle (quotas.redis_store).
         await self._settle(quota.Usage(requests=1, tokens=tokens, usd_micros=micros))
         outcome = UsageOutcome(
             finished_at=utcnow(),
