@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
@@ -25,6 +25,8 @@ from tollway.metering.writer import UsageWriter
 from tollway.observability.metrics import Metrics
 from tollway.quotas.counters import QuotaStore
 from tollway.quotas.memory import MemoryQuotaStore
+from tollway.quotas.model import Limit
+from tollway.quotas.rebuild import counter_loader
 from tollway.quotas.redis_store import RedisQuotaStore
 from tollway.routing.breaker import CircuitBreaker
 from tollway.routing.builder import BuildOptions, build_table
@@ -73,8 +75,21 @@ def open_quota_store(settings: Settings) -> QuotaStore:
             quotas.redis_url,
             fail_open_rate_limits=quotas.fail_open_rate_limits,
             reservation_ttl=quotas.reservation_ttl_seconds,
+            rebuild_delay=rebuild_delay(settings),
         )
     return MemoryQuotaStore(reservation_ttl=quotas.reservation_ttl_seconds)
+
+
+def rebuild_delay(settings: Settings) -> float:
+    """How long a Redis rebuild waits before reading the ledger: long enough for every
+    replica's usage writer to store what was settled just before the counters were
+    lost (a few writer passes)."""
+    return max(1.0, 4 * settings.metering.writer_interval_seconds)
+
+
+def table_limits(holder: RoutingTableHolder) -> Callable[[], list[Limit]]:
+    """Every limit of the routing table current when called."""
+    return lambda: [limit for limits in holder.table.limits.values() for limit in limits]
 
 
 @dataclass
@@ -103,8 +118,16 @@ class UsageLedger:
         metrics.watch_journal_backlog(writer.backlog)
         return cls(quotas, journal, writer, Ledger(quotas, journal, sync, metrics, policy))
 
-    def start(self) -> None:
-        self.writer.start()  # first settles what dead processes left in the journal
+    async def start(self, limits: Callable[[], Iterable[Limit]]) -> None:
+        """Settle what dead processes left in the journal, rebuild the quota counters
+        from the ledger that now holds it (before any request is admitted), then
+        store this process's usage."""
+        try:
+            await asyncio.to_thread(self.writer.recover)
+        except Exception:  # the database: the writer's thread retries it
+            log.exception("usage recovery failed at start; retrying in the background")
+        await self.quotas.rebuild(counter_loader(self.writer.database, limits))
+        self.writer.start()
 
     async def drained(self) -> None:
         """Once the server stopped taking requests: let the cancelled ones record
@@ -211,7 +234,7 @@ class DataPlaneRuntime:
     async def start(self) -> None:
         await asyncio.to_thread(self.holder.load)
         self.holder.start()
-        self.usage.start()
+        await self.usage.start(table_limits(self.holder))
         self._flusher = asyncio.get_running_loop().create_task(self._flush_key_use())
         if self.metrics.shared_directory is not None:
             self._publisher = asyncio.get_running_loop().create_task(self._publish_metrics())

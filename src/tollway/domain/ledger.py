@@ -326,6 +326,8 @@ class RequestLedger:
         payee = self._payee
         tokens = usage.prompt_tokens + usage.completion_tokens
         micros = quota.usd_to_micros(cost.usd, round_up=True) if cost.usd is not None else 0
+        # Settled before the outcome is journaled: a Redis counter rebuild relies on a
+        # request's usage reaching SQL only after its settle (quotas.redis_store).
         await self._settle(quota.Usage(requests=1, tokens=tokens, usd_micros=micros))
         outcome = UsageOutcome(
             finished_at=utcnow(),
@@ -420,6 +422,6 @@ def quota_store_down(exc: QuotaStoreUnavailableError) -> InferenceError:
         exc.message,
         status=503,
         error_type="service_unavailable",
-        code="quota_store_unavailable",
+        code=exc.code,  # quota_store_unavailable, or quota_store_rebuilding
         headers={"Retry-After": str(exc.retry_after)},
     )

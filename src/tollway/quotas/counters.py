@@ -17,7 +17,7 @@ such requests really cost.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from tollway.errors import TollwayError
@@ -38,6 +38,9 @@ DEFAULT_RESERVATION_TTL = 15 * 60.0
 BUCKET_GRACE_SECONDS = 60
 
 ReserveRequest = Sequence[tuple[Limit, int]]
+# Each limit's value in its bucket holding the given time, as the SQL ledger knows it.
+CounterValues = Sequence[tuple[Limit, int]]
+CounterLoader = Callable[[float], Awaitable[CounterValues]]
 
 
 class QuotaStoreUnavailableError(TollwayError):
@@ -53,6 +56,13 @@ class QuotaStoreUnavailableError(TollwayError):
 
 # The name the design uses; the class keeps the Error suffix the codebase's lint asks for.
 QuotaStoreUnavailable = QuotaStoreUnavailableError
+
+
+class QuotaStoreRebuildingError(QuotaStoreUnavailableError):
+    """The counters were lost (Redis flushed or restarted without persistence) and are
+    being rebuilt from the SQL ledger: limited requests wait for it (HTTP 503)."""
+
+    code = "quota_store_rebuilding"
 
 
 class QuotaStore(Protocol):
@@ -79,6 +89,14 @@ class QuotaStore(Protocol):
 
     async def outstanding(self) -> int:
         """Reservations neither settled, released nor expired."""
+        ...
+
+    async def rebuild(self, load: CounterLoader) -> None:
+        """Bring lost counters back from the SQL ledger (``quotas.rebuild``): at process
+        start, after the journal's recovery, before the first request is admitted. The
+        memory store always loads them (call it on a fresh store); Redis only when its
+        generation marker is missing, and keeps ``load`` to do it again whenever the
+        marker goes missing later."""
         ...
 
     async def ping(self) -> bool: ...
@@ -156,3 +174,15 @@ class Plan:
             reset_at=reset_at,
             retry_after_seconds=retry_after(reset_at, now),
         )
+
+
+def bucket_values(
+    values: CounterValues, now: float, buckets: Buckets
+) -> dict[str, tuple[int, int | None]]:
+    """Counter key -> (value, when it may be dropped) of each limit's bucket at
+    ``now``: what a rebuild writes. A limit listed twice is written once."""
+    found: dict[str, tuple[int, int | None]] = {}
+    for limit, value in values:
+        start, end = buckets.at(limit.window, now)
+        found[limit.key(start)] = (value, None if end is None else end + BUCKET_GRACE_SECONDS)
+    return found

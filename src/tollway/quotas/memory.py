@@ -3,6 +3,9 @@
 Safe for any number of tasks on ONE event loop: no method awaits between reading a
 counter and writing it, so the event loop cannot switch tasks inside a reserve or a
 settle and no lock is needed. Not thread-safe; use one store per event loop.
+
+The counters die with the process: ``rebuild`` loads the open windows back from the
+SQL ledger at start, before the first request is admitted.
 """
 
 from __future__ import annotations
@@ -11,7 +14,14 @@ import itertools
 import time
 from collections.abc import Callable
 
-from tollway.quotas.counters import DEFAULT_RESERVATION_TTL, Buckets, Plan, ReserveRequest
+from tollway.quotas.counters import (
+    DEFAULT_RESERVATION_TTL,
+    Buckets,
+    CounterLoader,
+    Plan,
+    ReserveRequest,
+    bucket_values,
+)
 from tollway.quotas.model import NOTHING, Denied, Hold, Limit, Reservation, Usage
 
 _NEVER = float("inf")
@@ -104,6 +114,17 @@ class MemoryQuotaStore:
     async def outstanding(self) -> int:
         now = self._clock()
         return sum(1 for deadline, _ in self._reservations.values() if deadline > now)
+
+    async def rebuild(self, load: CounterLoader) -> None:
+        """Overwrite the current bucket of every limit ``load`` names. Meant for a fresh
+        store: a reservation held before would then be settled against a value that
+        never counted it."""
+        now = self._clock()
+        values = await load(now)
+        for key, (value, expires_at) in bucket_values(values, now, self._buckets).items():
+            counter = _Counter(_NEVER if expires_at is None else expires_at)
+            counter.value = value
+            self._counters[key] = counter
 
     async def ping(self) -> bool:
         return True

@@ -120,12 +120,14 @@ Hold = tuple[str, Metric, int]
 @dataclass(frozen=True, slots=True)
 class Reservation:
     """Admission granted. ``unenforced`` lists rate limits that were admitted without
-    counting because the store was down and failing open was allowed."""
+    counting because the store was down and failing open was allowed. ``generation``:
+    the Redis counters' generation it was counted in (see ``quotas.redis_store``)."""
 
     id: str
     request_id: str
     items: tuple[Hold, ...]
     unenforced: tuple[Limit, ...] = ()
+    generation: str = ""
 
     @property
     def failed_open(self) -> bool:

@@ -16,10 +16,20 @@ never counts twice. All keys of one call must live on one node (no Redis Cluster
 When Redis cannot answer, budgets (USD) fail closed with QuotaStoreUnavailableError.
 Request and token limits do too, unless ``fail_open_rate_limits``: then the request is
 admitted uncounted and the Reservation lists those limits in ``unenforced``.
+
+Counters lost with Redis (FLUSHDB, a restart without persistence) are rebuilt from
+the SQL ledger behind a generation marker (``quotas.redis_generation``); meanwhile
+reserve raises QuotaStoreRebuildingError. Each reservation remembers the generation
+it was counted in. Its settle, once the counters were rebuilt without it, adds what
+the request used (a tombstone ``{prefix}s:{reservation}`` makes that once only), and
+its release does nothing: the rebuild could not have seen it, because a request's
+usage reaches SQL only after its settle. A settle while the rebuild runs waits for
+it, so its record reaches SQL after the rebuild read the ledger, never during.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable
@@ -33,22 +43,32 @@ from redis.exceptions import RedisError
 from tollway.quotas.counters import (
     DEFAULT_RESERVATION_TTL,
     Buckets,
+    CounterLoader,
     Plan,
+    QuotaStoreRebuildingError,
     QuotaStoreUnavailableError,
     ReserveRequest,
 )
-from tollway.quotas.model import Denied, Limit, Reservation, Usage
+from tollway.quotas.model import NOTHING, Denied, Limit, Reservation, Usage
+from tollway.quotas.redis_generation import DEFAULT_DELAY_SECONDS, DEFAULT_LOCK_SECONDS, Generations
 
 DEFAULT_PREFIX = "tollway:q:"
 
-# KEYS: the counters, then the reservation record. ARGV: record TTL (ms), request id,
-# and "amount limit expire-at" per counter, all space-separated. (One packed argument, not
-# three per counter: redis-py's encoding of each argument costs more than Lua's
-# parsing.) The EXISTS check makes a retried reserve a no-op: the first got through.
+# KEYS: the counters, the reservation record, the generation marker. ARGV: record TTL
+# (ms), request id, "amount limit expire-at" per counter, all space-separated (one
+# packed argument, not three per counter: redis-py's encoding of each argument costs
+# more than Lua's parsing), and "1" when a missing marker means "being rebuilt".
+# The EXISTS check makes a retried reserve a no-op: the first got through. Answers
+# {0, 0, generation} when admitted, {index, used} when denied, {-1, 0} rebuilding.
 RESERVE_LUA = """
-local n = #KEYS - 1
+local n = #KEYS - 2
 local record = KEYS[n + 1]
-if redis.call('EXISTS', record) == 1 then return {0, 0} end
+local generation = redis.call('GET', KEYS[n + 2])
+if not generation then
+  if ARGV[4] == '1' then return {-1, 0} end
+  generation = ''
+end
+if redis.call('EXISTS', record) == 1 then return {0, 0, generation} end
 local amounts, limits, expiries = {}, {}, {}
 for amount, limit, expire_at in string.gmatch(ARGV[3], '(%S+) (%S+) (%S+)') do
   amounts[#amounts + 1] = amount
@@ -65,17 +85,31 @@ for i = 1, n do
 end
 redis.call('HSET', record, 'request_id', ARGV[2], 'holds', ARGV[3])
 redis.call('PEXPIRE', record, ARGV[1])
-return {0, 0}
+return {0, 0, generation}
 """
 
-# KEYS: the counters a reservation holds, then its record. ARGV[1]: the space-separated
-# delta per counter. Deleting the record is the once-only token; a missing counter is
-# a bucket that rolled and expired, which must not be recreated without its expiry.
+# KEYS: the counters a reservation holds, its record, the marker, its tombstone.
+# ARGV: the delta per counter, the actual amount per counter (space-separated), the
+# reservation's generation, the tombstone's TTL (ms). In its own generation, deleting
+# the record is the once-only token. In an older one (the counters were rebuilt
+# without it) the tombstone is, and the actual amounts are added. A missing counter
+# is a bucket that rolled and expired, which must not be recreated without its expiry.
+# Answers 1 applied, 0 nothing to do, -1 the counters are being rebuilt.
 SETTLE_LUA = """
-local n = #KEYS - 1
-if redis.call('DEL', KEYS[n + 1]) == 0 then return 0 end
+local n = #KEYS - 3
+local current = redis.call('GET', KEYS[n + 2]) or ''
+local amounts = ARGV[1]
+if ARGV[3] == '' or current == ARGV[3] then
+  if redis.call('DEL', KEYS[n + 1]) == 0 then return 0 end
+elseif current == '' then
+  return -1
+else
+  if not redis.call('SET', KEYS[n + 3], '1', 'NX', 'PX', ARGV[4]) then return 0 end
+  redis.call('DEL', KEYS[n + 1])
+  amounts = ARGV[2]
+end
 local i = 0
-for delta in string.gmatch(ARGV[1], '%S+') do
+for delta in string.gmatch(amounts, '%S+') do
   i = i + 1
   if delta ~= '0' and i <= n and redis.call('EXISTS', KEYS[i]) == 1 then
     if redis.call('INCRBY', KEYS[i], delta) < 0 then
@@ -85,6 +119,12 @@ for delta in string.gmatch(ARGV[1], '%S+') do
 end
 return 1
 """
+
+_REBUILDING = -1
+# How long a settle waits for a rebuild in progress before giving up on the counters
+# (the reservation's usage then reaches the counters at the next rebuild).
+_SETTLE_WAIT_SECONDS = DEFAULT_LOCK_SECONDS
+_SETTLE_POLL_SECONDS = 0.05
 
 _UNAVAILABLE = (RedisError, OSError)
 
@@ -100,6 +140,7 @@ class RedisQuotaStore:
         outage_backoff: float = 1.0,
         clock: Callable[[], float] = time.time,
         owns_client: bool = False,
+        rebuild_delay: float = DEFAULT_DELAY_SECONDS,
     ) -> None:
         self._client = client
         self._prefix = prefix
@@ -114,6 +155,7 @@ class RedisQuotaStore:
         self._owns_client = owns_client
         self._reserve = client.register_script(RESERVE_LUA)
         self._settle = client.register_script(SETTLE_LUA)
+        self._generations = Generations(client, prefix, clock, delay=rebuild_delay)
 
     @classmethod
     def from_url(
@@ -154,15 +196,19 @@ class RedisQuotaStore:
             for index, limit in enumerate(planned.limits)
         )
         keys = [self._prefix + key for key in planned.keys]
-        keys.append(self._record_key(rid))
+        keys += (self._record_key(rid), self._generations.marker)
+        args = (ttl_ms, request_id, spec, "1" if self._generations.managed else "0")
         try:
-            index, used = await self._reserve(keys=keys, args=(ttl_ms, request_id, spec))
+            index, used, *generation = await self._reserve(keys=keys, args=args)
         except _UNAVAILABLE as exc:
             self._down_until = self._clock() + self._outage_backoff
             return self._unavailable(planned, rid, request_id, exc)
+        if index == _REBUILDING:
+            self._generations.rebuild_soon()
+            raise _rebuilding()
         if index:
             return planned.denial(int(index) - 1, int(used), now)
-        return Reservation(rid, request_id, planned.holds())
+        return Reservation(rid, request_id, planned.holds(), generation=generation[0].decode())
 
     def _unavailable(
         self, planned: Plan, rid: str, request_id: str, cause: BaseException | None
@@ -177,26 +223,51 @@ class RedisQuotaStore:
         ) from cause
 
     async def settle(self, reservation: Reservation, actual: Usage) -> bool:
-        deltas = [actual.amount(metric) - held for _, metric, held in reservation.items]
-        return await self._adjust(reservation, deltas)
+        return await self._adjust(reservation, actual)
 
     async def release(self, reservation: Reservation) -> bool:
-        return await self._adjust(reservation, [-held for _, _, held in reservation.items])
+        return await self._adjust(reservation, NOTHING)
 
-    async def _adjust(self, reservation: Reservation, deltas: list[int]) -> bool:
+    async def _adjust(self, reservation: Reservation, actual: Usage) -> bool:
         if not reservation.items:
             return False  # nothing was counted (no limits, or admitted failing open)
+        amounts = [actual.amount(metric) for _, metric, _ in reservation.items]
+        deltas = [actual.amount(metric) - held for _, metric, held in reservation.items]
         keys = [self._prefix + key for key, _, _ in reservation.items]
-        keys.append(self._record_key(reservation.id))
-        try:
-            done = await self._settle(keys=keys, args=(" ".join(map(str, deltas)),))
-        except _UNAVAILABLE as exc:
-            # The reservation then expires and stays counted at its worst case.
-            raise QuotaStoreUnavailableError(
-                "Quota counters are unavailable (Redis does not answer); "
-                "the reservation was not settled."
-            ) from exc
-        return bool(done)
+        keys += (
+            self._record_key(reservation.id),
+            self._generations.marker,
+            f"{self._prefix}s:{reservation.id}",
+        )
+        args = (
+            " ".join(map(str, deltas)),
+            " ".join(map(str, amounts)),
+            reservation.generation,
+            int(self._ttl * 1000),
+        )
+        deadline = time.monotonic() + _SETTLE_WAIT_SECONDS
+        while True:
+            try:
+                done = await self._settle(keys=keys, args=args)
+            except _UNAVAILABLE as exc:
+                # The reservation then expires and stays counted at its worst case.
+                raise QuotaStoreUnavailableError(
+                    "Quota counters are unavailable (Redis does not answer); "
+                    "the reservation was not settled."
+                ) from exc
+            if done != _REBUILDING:
+                return bool(done)
+            if not any(amounts):
+                return False  # a release: the rebuilt counters never held it
+            self._generations.rebuild_soon()
+            if time.monotonic() >= deadline:
+                raise QuotaStoreUnavailableError(
+                    "Quota counters are being rebuilt; the reservation was not settled."
+                )
+            await asyncio.sleep(_SETTLE_POLL_SECONDS)
+
+    async def rebuild(self, load: CounterLoader) -> None:
+        await self._generations.start(load)
 
     async def usage(self, limit: Limit) -> int:
         start, _ = self._buckets.at(limit.window, self._clock())
@@ -225,11 +296,20 @@ class RedisQuotaStore:
         return self._client
 
     async def close(self) -> None:
+        await self._generations.close()
         if self._owns_client:
             await self._client.aclose(close_connection_pool=True)
 
     def _record_key(self, reservation_id: str) -> str:
         return f"{self._prefix}r:{reservation_id}"
+
+
+def _rebuilding() -> QuotaStoreRebuildingError:
+    return QuotaStoreRebuildingError(
+        "Quota counters are being rebuilt from the usage ledger (the quota store lost "
+        "them); limits and budgets cannot be checked until then.",
+        retry_after=1,
+    )
 
 
 def _glob_escape(text: str) -> str:
