@@ -13,7 +13,7 @@ from functools import partial
 from tollway.api.inference.routes import DataPlane
 from tollway.domain.data_plane_events import DataPlaneEvents
 from tollway.domain.inference import InferencePolicy, InferenceService
-from tollway.domain.ledger import Ledger, LedgerPolicy
+from tollway.domain.ledger import Ledger, LedgerPolicy, OverReservationEvents
 from tollway.domain.services import Services
 from tollway.engine.base import Engine
 from tollway.metering.counting import count_usage
@@ -85,7 +85,13 @@ class UsageLedger:
     ledger: Ledger
 
     @classmethod
-    def open(cls, settings: Settings, database: Database, metrics: Metrics) -> UsageLedger:
+    def open(
+        cls,
+        settings: Settings,
+        database: Database,
+        metrics: Metrics,
+        events: OverReservationEvents | None = None,
+    ) -> UsageLedger:
         metering = settings.metering
         journal = UsageJournal(settings.journal_dir, flush_interval=metering.flush_interval_seconds)
         writer = UsageWriter(
@@ -99,7 +105,8 @@ class UsageLedger:
         sync = JournalSync(journal, asyncio.get_running_loop())
         policy = LedgerPolicy(default_max_tokens=settings.quotas.default_max_tokens)
         metrics.watch_journal_backlog(writer.backlog)
-        return cls(quotas, journal, writer, Ledger(quotas, journal, sync, metrics, policy))
+        ledger = Ledger(quotas, journal, sync, metrics, policy, events=events)
+        return cls(quotas, journal, writer, ledger)
 
     def start(self) -> None:
         self.writer.start()  # first settles what dead processes left in the journal
@@ -169,7 +176,7 @@ class DataPlaneRuntime:
             threshold=settings.engine.breaker_threshold,
             cooldown_seconds=settings.engine.breaker_cooldown_seconds,
         )
-        usage = UsageLedger.open(settings, services.database, metrics)
+        usage = UsageLedger.open(settings, services.database, metrics, events)
         policy = InferencePolicy(
             max_attempts=settings.routing.max_attempts,
             timeout_seconds=settings.routing.upstream_timeout_seconds,

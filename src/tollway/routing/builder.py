@@ -189,6 +189,7 @@ def _deployment(
         priority=model.priority,
         weight=model.weight,
         supports_streaming=model.supports_streaming,
+        max_output_tokens=model.max_output_tokens,
     )
 
 

@@ -42,6 +42,7 @@ class Deployment:
     weight: int
     supports_streaming: bool
     cached_input_price: Decimal | None = None
+    max_output_tokens: int | None = None  # the model's, when the operator or catalog set it
 
     @property
     def price_per_token(self) -> Decimal | None:
