@@ -56,7 +56,7 @@ def real_tokenizers() -> list[Counter]:
 
 SAMPLES = [
     "Summarise the following text, please.",
-    "请把下面这段话总结一下，谢谢。数据库连接失败时应该怎么办？",
+    "请把下面这段话总结一下\uff0c谢谢\u3002数据库连接失败时应该怎么办\uff1f",  # full-width marks
     "日本語のテキストとカタカナ、ひらがな、漢字。",
     "한국어 문장도 토큰이 많습니다.",
     "🙂🚀👩‍👩‍👧‍👦 emoji sequences",
