@@ -147,15 +147,16 @@ class ModelBehaviour:
     @classmethod
     def filling_cap(cls, field: str = "max_tokens") -> ModelBehaviour:
         """Report as many completion tokens as the cap in ``field`` allows, times
-        ``n``: an honest provider that reads that field and writes to its limit."""
+        ``n``: an honest provider that reads that field and writes to its limit.
+        ``"*"``: the smallest of ``max_tokens`` and ``max_completion_tokens``."""
         return cls(fills_cap=field)
 
     def completion_tokens(self, body: Mapping[str, object], reply_tokens: int) -> int:
         """The completion tokens an answer to ``body`` reports."""
         if self.reported_completion_tokens is not None:
             return self.reported_completion_tokens
-        cap = body.get(self.fills_cap) if self.fills_cap else None
-        if type(cap) is not int:
+        cap = _cap_in(body, self.fills_cap) if self.fills_cap else None
+        if cap is None:
             return reply_tokens
         choices = body.get("n")
         return cap * (choices if type(choices) is int else 1)
@@ -207,6 +208,12 @@ class ModelBehaviour:
             if getattr(other, f.name) != getattr(default, f.name)
         }
         return replace(self, **changes)
+
+
+def _cap_in(body: Mapping[str, object], field: str) -> int | None:
+    names = ("max_tokens", "max_completion_tokens") if field == "*" else (field,)
+    caps = [value for name in names if type(value := body.get(name)) is int]
+    return min(caps) if caps else None
 
 
 def _seconds(arg: str) -> float:
