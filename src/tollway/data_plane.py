@@ -13,7 +13,8 @@ from functools import partial
 from tollway.api.inference.routes import DataPlane
 from tollway.domain.data_plane_events import DataPlaneEvents
 from tollway.domain.inference import InferencePolicy, InferenceService
-from tollway.domain.ledger import Ledger, LedgerPolicy, OverReservationEvents
+from tollway.domain.ledger import Ledger, LedgerPolicy
+from tollway.domain.over_reservation import OverReservationEvents
 from tollway.domain.services import Services
 from tollway.engine.base import Engine
 from tollway.metering.counting import count_usage

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from tollway.domain.common import Actor, audit, record_event, target
+from tollway.domain.over_reservation import AUDIT_ACTION
 from tollway.domain.tollway_keys import TollwayKeyService
 from tollway.store.db import Database
 from tollway.store.enums import ProviderKeyStatus
@@ -40,7 +41,7 @@ class DataPlaneEvents:
     def over_reservation(self, request_id: str, details: dict[str, Any]) -> None:
         """A request billed above its reservation: the provider ignored the cap, or
         the prompt outgrew tollway's bound. Worth an operator's look."""
-        self._spawn(self._write_event, "usage.over_reservation", f"request:{request_id}", details)
+        self._spawn(self._write_event, AUDIT_ACTION, f"request:{request_id}", details)
 
     def key_rejected(self, provider_key_id: uuid.UUID, message: str) -> None:
         self._spawn(self._invalidate_key, provider_key_id, message)

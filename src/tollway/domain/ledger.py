@@ -32,8 +32,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
 
+from tollway.domain.over_reservation import (
+    OverReservation,
+    OverReservationEvents,
+    overrun_scopes,
+)
 from tollway.engine.base import Endpoint, EngineResult, Route, Usage
 from tollway.errors import InferenceError
 from tollway.metering.counting import count_usage
@@ -41,8 +45,8 @@ from tollway.metering.durability import JournalSync
 from tollway.metering.journal import JournalClosedError, UsageJournal
 from tollway.metering.pricing import Cost, CostSource, Prices, compute_cost
 from tollway.metering.records import CompletedUsage, UsageEvent, UsageOutcome
-from tollway.metering.tokens import prompt_tokens_at_most, text_tokens_at_most
-from tollway.metering.usage import MeteredUsage, usage_from_response
+from tollway.metering.tokens import prompt_tokens_at_most
+from tollway.metering.usage import MeteredUsage, text_usage, usage_from_response
 from tollway.observability.metrics import Metrics
 from tollway.quotas import model as quota
 from tollway.quotas.admission import CompletionCaps, to_headers, worst_case
@@ -79,12 +83,6 @@ class Payee:
 @dataclass(frozen=True, slots=True)
 class LedgerPolicy:
     default_max_tokens: int
-
-
-class OverReservationEvents(Protocol):
-    """Where a request billed above its reservation is reported (the audit log)."""
-
-    def over_reservation(self, request_id: str, details: dict[str, Any]) -> None: ...
 
 
 class Ledger:
@@ -290,7 +288,7 @@ class RequestLedger:
         usage = result.usage or usage_from_response(self._endpoint, result.body)
         counted = usage is None
         if usage is None:
-            usage = self._bounded(_estimate_response(result.body, self.prompt_estimate))
+            usage = self._bounded(text_usage(result.body, self.prompt_estimate))
         await self._finish(UsageStatus.OK, 200, usage, self._cost(usage, result.cost_usd), counted)
 
     async def settle_stream(self, metered: MeteredUsage, status: UsageStatus) -> None:
@@ -356,10 +354,10 @@ class RequestLedger:
             provider_id=payee.provider_id,
             provider_key_id=payee.provider_key_id,
             model_row_id=payee.model_row_id,
-            over_reservation=bool(over),
+            over_reservation=over is not None,
         )
-        if over:
-            self._report_over_reservation(over, actual)
+        if over is not None:
+            over.report(self._ledger.metrics, self._ledger.events)
         try:
             self._ledger.journal.finish(self._request_id, outcome)
         except JournalClosedError:
@@ -369,44 +367,17 @@ class RequestLedger:
         self._ledger.ended()
         count_usage(self._ledger.metrics, CompletedUsage(self._event, outcome))
 
-    def _over_reservation(self, actual: quota.Usage) -> tuple[str, ...]:
-        """The scope kinds whose token or USD counters ``actual`` exceeds the
-        reservation in; () when within it, or when nothing was reserved."""
+    def _over_reservation(self, actual: quota.Usage) -> OverReservation | None:
+        """What ``actual`` exceeds of the reservation, if anything was reserved."""
         if self._reservation is None:
-            return ()
-        worst = self._worst
-        exceeded = set()
-        if actual.tokens > worst.tokens:
-            exceeded.add(quota.Metric.TOKENS)
-        if actual.usd_micros > worst.usd_micros:
-            exceeded.add(quota.Metric.USD)
-        scopes = {limit.scope.value for limit in self._held if limit.metric in exceeded}
-        return tuple(sorted(scopes))
-
-    def _report_over_reservation(self, scopes: tuple[str, ...], actual: quota.Usage) -> None:
-        ledger, worst = self._ledger, self._worst
-        for scope in scopes:
-            ledger.metrics.over_reservation.labels(scope).inc()
-        log.warning(
-            "request %s used more than it reserved: %d tokens and %d micro-USD, "
-            "reserved %d and %d; charged as used",
-            self._request_id,
-            actual.tokens,
-            actual.usd_micros,
-            worst.tokens,
-            worst.usd_micros,
+            return None
+        scopes = overrun_scopes(self._held, self._worst, actual)
+        if not scopes:
+            return None
+        provider_id = self._payee.provider_id if self._payee else None
+        return OverReservation(
+            self._request_id, self._model, provider_id, scopes, self._worst, actual
         )
-        if ledger.events is not None:
-            payee = self._payee
-            details: dict[str, Any] = {
-                "request_id": self._request_id,
-                "model": self._model,
-                "scopes": list(scopes),
-                "provider_id": str(payee.provider_id) if payee and payee.provider_id else None,
-                "reserved": {"tokens": worst.tokens, "usd_micros": worst.usd_micros},
-                "used": {"tokens": actual.tokens, "usd_micros": actual.usd_micros},
-            }
-            ledger.events.over_reservation(self._request_id, details)
 
     async def _settle(self, actual: quota.Usage) -> None:
         reservation, self._reservation = self._reservation, None
@@ -425,24 +396,6 @@ class RequestLedger:
 
 def _usd(micros: int) -> Decimal:
     return Decimal(micros) / quota.MICROS_PER_USD
-
-
-def _estimate_response(body: dict[str, object], prompt_estimate: int) -> Usage:
-    """Usage of a response that reported none: the prompt estimate and the text."""
-    completion = 0
-    choices = body.get("choices")
-    if isinstance(choices, list):
-        for choice in choices:
-            if isinstance(choice, dict):
-                message = choice.get("message")
-                text = message.get("content") if isinstance(message, dict) else choice.get("text")
-                if isinstance(text, str):
-                    completion += text_tokens_at_most(text)
-    return Usage(
-        prompt_tokens=prompt_estimate,
-        completion_tokens=completion,
-        total_tokens=prompt_estimate + completion,
-    )
 
 
 def quota_denied(denied: quota.Denied) -> InferenceError:

@@ -21,7 +21,7 @@ from tollway.engine.base import Endpoint, Usage
 from tollway.engine.wire import positive_cost, usage_from
 from tollway.metering.tokens import text_tokens_at_most
 
-__all__ = ["MeteredUsage", "StreamMeter", "usage_from_response"]
+__all__ = ["MeteredUsage", "StreamMeter", "text_usage", "usage_from_response"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +143,25 @@ class StreamMeter:
             reasoning_tokens=max(self._reasoning, early.reasoning_tokens),
         )
         return MeteredUsage(usage, counted=True)
+
+
+def text_usage(body: Mapping[str, Any], prompt_estimate: int) -> Usage:
+    """Usage of a complete response that reported none: ``prompt_estimate`` and an
+    upper bound of the text of its choices."""
+    completion = 0
+    choices = body.get("choices")
+    if isinstance(choices, list):
+        for choice in choices:
+            if isinstance(choice, dict):
+                message = choice.get("message")
+                text = message.get("content") if isinstance(message, dict) else choice.get("text")
+                if isinstance(text, str):
+                    completion += text_tokens_at_most(text)
+    return Usage(
+        prompt_tokens=prompt_estimate,
+        completion_tokens=completion,
+        total_tokens=prompt_estimate + completion,
+    )
 
 
 def _any_tokens(usage: Usage) -> bool:
