@@ -13,8 +13,8 @@ Built in process and kept fast: the real inference service, ledger, memory quota
 store and usage journal (in tmp) over a hand-built routing table, the embedded
 LiteLLM engine calling a fake OpenAI-compatible upstream on loopback, whose models
 are honest (fill the cap they get), over-report (1,000 completion tokens whatever
-the cap), fail (500), or cut the connection mid-stream. Streams are read to the end
-or left by the client after their first chunk.
+the cap), fail (500), cut the connection mid-stream, or report no usage at all.
+Streams are read to the end or left by the client after their first chunk.
 
 ``World`` owns everything a restart would replace: a ``restart`` rule (once the
 counters are rebuilt from the SQL ledger at start) closes it and opens a new one
@@ -70,6 +70,7 @@ BEHAVIOURS = {
     "over": ModelBehaviour.over_reporting(1_000),
     "failing": ModelBehaviour.server_error(500),
     "cut": ModelBehaviour.reset_after(chunks=1),
+    "silent": ModelBehaviour.no_usage(),  # tollway counts the text: an upper bound
 }
 WORDS = st.sampled_from(["budget", "数据库", "🙂", "tool", "x" * 30])
 
