@@ -11,8 +11,10 @@ for the fsync (``durable``), which overlaps the upstream call (bench/usage_write
 prints what a strict flush costs).
 
 Rows: a null baseline (the same loop calling a coroutine that does nothing); the
-ledger with no limits (journal + metrics only); with the memory store; with Redis
-(when reachable); and MeteredStream's cost per streamed chunk. µs per request are
+prompt's upper bound and the completion caps alone (part of every ledger row), on
+BODY and on a CJK prompt with tool schemas; the ledger with no limits (journal +
+metrics only); with the memory store; with Redis (when reachable); and
+MeteredStream's cost per streamed chunk. µs per request are
 the median of REPEAT runs; "+wall" and "+CPU" subtract the null baseline. CPU time
 counts every thread (the journal's flusher too) and is the steadier number on a
 shared machine. Prints a table, asserts nothing.
@@ -41,7 +43,9 @@ from tollway.engine.base import Endpoint, EngineResult, Route, Usage
 from tollway.metering.durability import JournalSync
 from tollway.metering.journal import UsageJournal
 from tollway.metering.pricing import Prices
+from tollway.metering.tokens import prompt_tokens_at_most
 from tollway.observability.metrics import Metrics
+from tollway.quotas.admission import CompletionCaps
 from tollway.quotas.counters import QuotaStore
 from tollway.quotas.memory import MemoryQuotaStore
 from tollway.quotas.model import Limit, Metric, Window
@@ -61,6 +65,26 @@ BODY: dict[str, object] = {
         {"role": "system", "content": "You are a helpful assistant. " * 10},
         {"role": "user", "content": "Summarise the following text, please. " * 40},
     ],
+}
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": f"tool_{i}",
+            "description": "Looks something up in the catalogue.",
+            "parameters": {
+                "type": "object",
+                "properties": {"query": {"type": "string"}, "limit": {"type": "integer"}},
+            },
+        },
+    }
+    for i in range(8)
+]
+CJK_TOOLS_BODY: dict[str, object] = {
+    "model": MODEL,
+    "max_completion_tokens": 512,
+    "messages": [{"role": "user", "content": "请把下面这段话总结一下。" * 80}],
+    "tools": TOOLS,
 }
 USAGE = {"prompt_tokens": 420, "completion_tokens": 180, "total_tokens": 600}
 RESULT = EngineResult(
@@ -120,6 +144,15 @@ def requests(ledger: Ledger, table: RoutingTable, party: Party) -> Run:
             denied = await request.admit(table, party.payee, PRICES)
             assert denied is None
             await request.settle_response(RESULT)
+
+    return run
+
+
+def estimates(body: dict[str, object]) -> Run:
+    async def run(count: int) -> None:
+        for _ in range(count):
+            prompt_tokens_at_most(body)
+            CompletionCaps.parse(body)
 
     return run
 
@@ -226,6 +259,10 @@ async def main(count: int, redis_url: str) -> None:
         root = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         baseline = await measure(nothing(), count)
         row("null baseline (loop + request id)", baseline, baseline)
+        us = await measure(estimates(BODY), count)
+        row("  prompt bound + caps, BODY", us, baseline)
+        us = await measure(estimates(CJK_TOOLS_BODY), count)
+        row("  prompt bound + caps, CJK prompt + 8 tools", us, baseline)
         plain = await open_ledger(stack, root / "none", MemoryQuotaStore())
         us = await measure(requests(plain, unlimited, party), count)
         row("ledger, no limits (journal + metrics)", us, baseline)

@@ -14,7 +14,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
-from tollway.quotas.admission import estimate_prompt_tokens, max_tokens_of, worst_case
+from tollway.metering.tokens import prompt_tokens_at_most
+from tollway.quotas.admission import DEFAULT_MAX_TOKENS, CompletionCaps, worst_case
 from tollway.quotas.counters import QuotaStore
 from tollway.quotas.memory import MemoryQuotaStore
 from tollway.quotas.model import Limit, Metric, Reservation, Usage, Window, demand
@@ -75,8 +76,10 @@ class Meter:
 
 async def admission(calls: int) -> None:
     for _ in range(calls):
-        prompt = estimate_prompt_tokens(BODY)
-        worst_case(prompt, max_tokens_of(BODY), Decimal("0.00000015"), Decimal("0.0000006"))
+        prompt = prompt_tokens_at_most(BODY)
+        caps = CompletionCaps.parse(BODY)
+        completion = caps.reserved(enforced=True, model_max=None, default=DEFAULT_MAX_TOKENS)
+        worst_case(prompt, completion, Decimal("0.00000015"), Decimal("0.0000006"))
 
 
 def sequential(store: QuotaStore, limits: list[Limit]) -> Callable[[int], Awaitable[None]]:

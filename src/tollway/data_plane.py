@@ -15,6 +15,7 @@ from tollway.domain.data_plane_events import DataPlaneEvents
 from tollway.domain.inference import InferencePolicy, InferenceService
 from tollway.domain.key_quarantine import KeyQuarantine
 from tollway.domain.ledger import Ledger, LedgerPolicy
+from tollway.domain.over_reservation import OverReservationEvents
 from tollway.domain.services import Services
 from tollway.engine.base import Engine
 from tollway.metering.counting import count_usage
@@ -102,7 +103,13 @@ class UsageLedger:
     ledger: Ledger
 
     @classmethod
-    def open(cls, settings: Settings, database: Database, metrics: Metrics) -> UsageLedger:
+    def open(
+        cls,
+        settings: Settings,
+        database: Database,
+        metrics: Metrics,
+        events: OverReservationEvents | None = None,
+    ) -> UsageLedger:
         metering = settings.metering
         journal = UsageJournal(settings.journal_dir, flush_interval=metering.flush_interval_seconds)
         writer = UsageWriter(
@@ -116,7 +123,8 @@ class UsageLedger:
         sync = JournalSync(journal, asyncio.get_running_loop())
         policy = LedgerPolicy(default_max_tokens=settings.quotas.default_max_tokens)
         metrics.watch_journal_backlog(writer.backlog)
-        return cls(quotas, journal, writer, Ledger(quotas, journal, sync, metrics, policy))
+        ledger = Ledger(quotas, journal, sync, metrics, policy, events=events)
+        return cls(quotas, journal, writer, ledger)
 
     async def start(self, limits: Callable[[], Iterable[Limit]]) -> None:
         """Settle what dead processes left in the journal, rebuild the quota counters
@@ -205,7 +213,7 @@ class DataPlaneRuntime:
             threshold=settings.engine.breaker_threshold,
             cooldown_seconds=settings.engine.breaker_cooldown_seconds,
         )
-        usage = UsageLedger.open(settings, services.database, metrics)
+        usage = UsageLedger.open(settings, services.database, metrics, events)
         quarantine = KeyQuarantine(
             seconds=settings.routing.key_quarantine_seconds,
             retest=services.connectivity.check_key,

@@ -108,7 +108,10 @@ class QuotaSettings(_Section):
     default_max_tokens: int = Field(
         default=4096,
         ge=1,
-        description="Completion tokens reserved for a request that sets no max_tokens.",
+        description=(
+            "Completion tokens reserved (and sent as max_tokens under a token or USD limit) "
+            "for a request without a cap, on a model without max_output_tokens."
+        ),
     )
     reservation_ttl_seconds: float = Field(
         default=900.0,

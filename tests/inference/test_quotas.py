@@ -96,10 +96,10 @@ def test_a_team_over_its_usd_budget_gets_budget_exceeded(
         },
     )
     team = tollway.post("/teams", {"name": f"team-{uuid.uuid4().hex[:6]}"})
-    # A call reserves (prompt estimate + 10 completion tokens) x $0.001, about $0.02,
-    # and is settled to what it used, about $0.004. The limit exists before the key,
-    # so the first routing table that knows the key knows the limit too.
-    limit(tollway, "team", team["id"], usd_total="0.03")
+    # A call reserves (the prompt's upper bound, 38 tokens, + 10 completion tokens)
+    # x $0.001, $0.048, and is settled to what it used, about $0.004. The limit exists
+    # before the key, so the first routing table that knows the key knows the limit too.
+    limit(tollway, "team", team["id"], usd_total="0.06")
     key = tollway.key(team_id=team["id"])
     tollway.wait_for_model(key, name)
     statuses = [chat(tollway, key, name, max_tokens=10).status_code for _ in range(12)]
@@ -108,10 +108,10 @@ def test_a_team_over_its_usd_budget_gets_budget_exceeded(
     assert statuses[served:] == [429] * (12 - served), statuses
     refused = chat(tollway, key, name, max_tokens=10)
     assert refused.json()["error"]["type"] == "budget_exceeded"
-    assert refused.headers["x-ratelimit-limit-usd"] == "0.03"
+    assert refused.headers["x-ratelimit-limit-usd"] == "0.06"
     assert "retry-after" not in refused.headers  # a total budget never rolls over
     records = tollway.usage_records(served)
-    assert sum(r.cost_usd or 0 for r in records) <= Decimal("0.03")
+    assert sum(r.cost_usd or 0 for r in records) <= Decimal("0.06")
 
 
 def test_a_provider_out_of_quota_is_skipped_for_the_next_candidate(

@@ -82,9 +82,20 @@ def test_finish_line_round_trips_exactly() -> None:
         counted=True,
         route=Route.OPENROUTER,
         provider_id=uuid.uuid4(),
+        over_reservation=True,
     )
     parsed = parse_line(outcome.to_json("req-1"))
     assert parsed == Finished("req-1", outcome)
+
+
+def test_a_finish_line_from_before_over_reservation_reads_as_within_it() -> None:
+    line = make_outcome(over_reservation=True).to_json("req-old")
+    old = orjson.loads(line)
+    del old["o"]["over_reservation"]
+    parsed = parse_line(orjson.dumps(old))
+    assert isinstance(parsed, Finished)
+    assert parsed.outcome.over_reservation is False
+    assert CompletedUsage(make_event("req-old"), parsed.outcome).row()["over_reservation"] is False
 
 
 def test_seal_line() -> None:

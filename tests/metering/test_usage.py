@@ -18,10 +18,10 @@ from tests.metering.chunks import (
     tool_call_stream,
 )
 from tollway.engine.base import Endpoint, Usage
+from tollway.metering.tokens import text_tokens_at_most
 from tollway.metering.usage import (
     MeteredUsage,
     StreamMeter,
-    estimate_text_tokens,
     usage_from_response,
 )
 
@@ -152,8 +152,8 @@ def test_usage_null_on_every_chunk_is_no_usage() -> None:
 
 def test_stream_without_usage_is_counted() -> None:
     result = meter(openai_stream(), prompt_estimate=12)
-    # "hello " 6 chars → 2, "there " → 2, "big " → 1, "world" → 2.
-    assert result == MeteredUsage(Usage(12, 7, 19), counted=True)
+    # An upper bound: the UTF-8 bytes of "hello ", "there ", "big ", "world".
+    assert result == MeteredUsage(Usage(12, 21, 33), counted=True)
 
 
 def test_every_non_empty_delta_is_at_least_one_token() -> None:
@@ -165,27 +165,27 @@ def test_counted_reasoning_is_inside_completion_and_not_doubled_by_thinking_bloc
     chunks = anthropic_stream(["abcd"], thinking=["abcdefgh"])[:-2]  # cut before usage
     result = meter(chunks)
     assert result.counted is True
-    assert (result.usage.completion_tokens, result.usage.reasoning_tokens) == (3, 2)
+    assert (result.usage.completion_tokens, result.usage.reasoning_tokens) == (12, 8)
 
 
 def test_openrouter_reasoning_field_is_counted_once() -> None:
     chunks = openrouter_stream(["abcd"], reasoning=["abcdefgh"])[:-1]
-    assert meter(chunks).usage.reasoning_tokens == 2
+    assert meter(chunks).usage.reasoning_tokens == 8
 
 
 def test_tool_call_name_and_arguments_are_counted() -> None:
     result = meter(tool_call_stream(), prompt_estimate=30)
-    # "get_weather" 11 → 3, '{"city": ' 9 → 3, '"Paris"}' 8 → 2.
-    assert result == MeteredUsage(Usage(30, 8, 38), counted=True)
+    # "get_weather" 11 bytes, '{"city": ' 9, '"Paris"}' 8.
+    assert result == MeteredUsage(Usage(30, 28, 58), counted=True)
 
 
 def test_legacy_function_call_is_counted() -> None:
     chunks = [chunk({"function_call": {"name": "f", "arguments": "{}"}})]
-    assert meter(chunks).usage.completion_tokens == 2
+    assert meter(chunks).usage.completion_tokens == 3
 
 
 def test_completions_stream_text_is_counted() -> None:
-    assert meter(completions_stream()).usage.completion_tokens == 7
+    assert meter(completions_stream()).usage.completion_tokens == 21
 
 
 def test_choices_of_n_are_summed() -> None:
@@ -196,7 +196,7 @@ def test_choices_of_n_are_summed() -> None:
         ]
     }
     result = meter([two])
-    assert (result.usage.completion_tokens, result.counted) == (3, True)
+    assert (result.usage.completion_tokens, result.counted) == (12, True)
 
 
 @pytest.mark.parametrize("cut", range(len(openai_stream()) + 1))
@@ -211,7 +211,7 @@ def test_stream_cut_after_n_chunks_is_charged_for_what_was_sent(cut: int) -> Non
     else:
         assert result.counted is True
         assert result.usage.prompt_tokens == 10
-        assert result.usage.completion_tokens >= estimate_text_tokens(sent)
+        assert result.usage.completion_tokens >= text_tokens_at_most(sent)
         assert (result.usage.completion_tokens > 0) == bool(sent)
 
 
@@ -224,7 +224,7 @@ def test_usage_that_came_before_more_text_is_not_final() -> None:
     result = meter(chunks, prompt_estimate=99)
     assert result.counted is True
     assert result.reported_cost is None
-    assert result.usage == Usage(10, 9, 19, cached_tokens=4)
+    assert result.usage == Usage(10, 31, 41, cached_tokens=4)
 
 
 def test_running_usage_on_every_chunk_uses_the_last() -> None:
@@ -237,7 +237,7 @@ def test_running_usage_on_every_chunk_uses_the_last() -> None:
 
 def test_all_zero_usage_is_treated_as_missing() -> None:
     result = meter(openai_stream(usage=openai_usage(0, 0)), prompt_estimate=3)
-    assert result == MeteredUsage(Usage(3, 7, 10), counted=True)
+    assert result == MeteredUsage(Usage(3, 21, 24), counted=True)
 
 
 def test_nothing_observed() -> None:
@@ -271,5 +271,7 @@ def test_deltas_counts_chunks_that_carried_text() -> None:
     assert stream.deltas == len(ECHO) + 3
 
 
-def test_estimate_text_tokens() -> None:
-    assert [estimate_text_tokens("x" * n) for n in (0, 1, 4, 5, 8, 9)] == [0, 1, 1, 2, 2, 3]
+def test_counted_text_is_bounded_by_its_utf8_bytes() -> None:
+    assert [text_tokens_at_most("x" * n) for n in (0, 1, 4, 9)] == [0, 1, 4, 9]
+    assert text_tokens_at_most("日本語") == 9
+    assert text_tokens_at_most("🙂") == 4

@@ -162,6 +162,7 @@ def test_a_stored_record_reads_back_exactly(database: Database) -> None:
             fallback_reason="engine_unavailable",
             counted=True,
             route=Route.OPENROUTER,
+            over_reservation=True,
         ),
     )
     store_usage(database, [record])

@@ -1,25 +1,22 @@
-"""Worst cases, prompt estimates and the headers of a 429."""
+"""Completion caps, worst cases and the headers of a 429."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from tests.quotas.support import limit
+from tollway.errors import InferenceError
 from tollway.quotas.admission import (
     DEFAULT_MAX_TOKENS,
-    IMAGE_TOKENS,
-    MESSAGE_OVERHEAD_TOKENS,
-    REPLY_PRIMING_TOKENS,
-    estimate_prompt_tokens,
-    max_tokens_of,
+    MAX_CHOICES,
+    CompletionCaps,
     to_headers,
     worst_case,
 )
 from tollway.quotas.model import Denied, Metric, Usage, Window
-
-CHAT_OVERHEAD = MESSAGE_OVERHEAD_TOKENS + REPLY_PRIMING_TOKENS
 
 
 def test_worst_case_is_one_request_the_prompt_and_the_whole_completion_cap() -> None:
@@ -39,60 +36,93 @@ def test_worst_case_rounds_cost_up_to_the_next_micro_dollar() -> None:
     assert worst_case(3, 0, None, None).usd_micros == 0  # unpriced
 
 
-def test_estimate_counts_message_text_at_four_characters_a_token() -> None:
-    body = {"messages": [{"role": "user", "content": "x" * 400}]}
-    assert estimate_prompt_tokens(body) == 100 + CHAT_OVERHEAD
+def reserved(body: dict[str, Any], *, enforced: bool = False, model_max: int | None = None) -> int:
+    caps = CompletionCaps.parse(body)
+    return caps.reserved(enforced=enforced, model_max=model_max, default=DEFAULT_MAX_TOKENS)
 
 
-def test_estimate_counts_parts_images_tool_calls_and_tool_definitions() -> None:
-    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
-    call = [{"id": "1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
-    body = {
-        "messages": [
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": "y" * 40},
-                    {"type": "image_url", "image_url": {"url": "data:..."}},
-                ],
-            },
-            {"role": "assistant", "content": None, "tool_calls": call},
-        ],
-        "tools": tools,
-    }
-    plain = {"messages": [{"role": "user", "content": "y" * 40}, {"role": "assistant"}]}
-    estimate = estimate_prompt_tokens(body)
-    assert estimate > estimate_prompt_tokens(plain) + IMAGE_TOKENS + 20
-    assert estimate < estimate_prompt_tokens(plain) + IMAGE_TOKENS + 100
+def test_the_largest_cap_is_reserved_when_the_body_goes_upstream_as_sent() -> None:
+    # A provider may read either field (LiteLLM: the last one it maps wins).
+    assert reserved({"max_completion_tokens": 10, "max_tokens": 100_000}) == 100_000
+    assert reserved({"max_tokens": 10, "max_output_tokens": 20}) == 20
+    assert reserved({"max_tokens": 10}) == 10
+    assert reserved({"max_tokens": None}) == DEFAULT_MAX_TOKENS  # null: not set
+    assert reserved({}) == DEFAULT_MAX_TOKENS
+
+
+def test_an_enforced_cap_is_the_smallest_and_is_sent_in_every_cap_field() -> None:
+    body = {"max_completion_tokens": 10, "max_tokens": 100_000, "messages": []}
+    caps = CompletionCaps.parse(body)
+    cap = caps.per_choice(enforced=True, model_max=None, default=DEFAULT_MAX_TOKENS)
+    assert cap == 10
+    sent = caps.capped_body(body, cap)
+    assert (sent["max_completion_tokens"], sent["max_tokens"]) == (10, 10)
+    assert body["max_tokens"] == 100_000  # the client's body is left alone
+    assert "max_output_tokens" not in sent
+    none_set = CompletionCaps.parse({})
+    assert none_set.capped_body({}, 77) == {"max_tokens": 77}
+
+
+def test_the_models_max_output_replaces_the_default_and_bounds_every_cap() -> None:
+    assert reserved({}, model_max=16_384) == 16_384
+    assert reserved({"max_tokens": 100_000}, model_max=16_384) == 16_384
+    assert reserved({"max_tokens": 100}, model_max=16_384) == 100
 
 
 @pytest.mark.parametrize(
-    ("body", "tokens"),
+    ("body", "choices"),
+    [({"n": 8}, 8), ({"best_of": 5, "n": 2}, 5), ({"n": 3, "best_of": None}, 3), ({}, 1)],
+)
+def test_every_completion_the_request_can_produce_is_reserved(
+    body: dict[str, Any], choices: int
+) -> None:
+    assert reserved({**body, "max_tokens": 10}) == 10 * choices
+
+
+def test_embeddings_reserve_no_completion_and_ignore_caps() -> None:
+    caps = CompletionCaps.parse({"max_tokens": "junk", "n": 0}, generates=False)
+    assert caps.reserved(enforced=True, model_max=None, default=DEFAULT_MAX_TOKENS) == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
     [
-        ({"prompt": "z" * 80}, 20),
-        ({"prompt": ["z" * 40, "z" * 40]}, 20),
-        ({"input": [1, 2, 3, 4, 5]}, 5),  # token ids are tokens already
-        ({"input": [[1, 2], [3]]}, 3),
-        ({}, 0),
+        ("max_tokens", 100000.0),
+        ("max_tokens", 1e30),
+        ("max_tokens", True),
+        ("max_tokens", False),
+        ("max_tokens", "10"),
+        ("max_tokens", 0),
+        ("max_tokens", -5),
+        ("max_tokens", 2**31),
+        ("max_tokens", [10]),
+        ("max_completion_tokens", 10.5),
+        ("max_completion_tokens", 0),
+        ("max_output_tokens", -1),
+        ("n", 0),
+        ("n", MAX_CHOICES + 1),
+        ("n", 2.0),
+        ("n", True),
+        ("best_of", 129),
+        ("best_of", {"x": 1}),
     ],
 )
-def test_estimate_reads_completions_and_embeddings_bodies(
-    body: dict[str, object], tokens: int
-) -> None:
-    assert estimate_prompt_tokens(body) == tokens
+def test_invalid_caps_and_choice_counts_are_a_400_naming_the_field(field: str, value: Any) -> None:
+    with pytest.raises(InferenceError) as raised:
+        CompletionCaps.parse({"max_tokens": 10, field: value})
+    error = raised.value
+    assert (error.status_code, error.error_type, error.param) == (
+        400,
+        "invalid_request_error",
+        field,
+    )
+    assert f"'{field}'" in error.message
 
 
-def test_estimate_survives_odd_shapes() -> None:
-    body = {"messages": ["not a message", {"content": [3, {"type": "audio", "data": "a" * 8}]}]}
-    assert estimate_prompt_tokens(body) > 2 * MESSAGE_OVERHEAD_TOKENS
-
-
-def test_max_tokens_prefers_max_completion_tokens() -> None:
-    assert max_tokens_of({"max_tokens": 10, "max_completion_tokens": 20}) == 20
-    assert max_tokens_of({"max_tokens": 10}) == 10
-    assert max_tokens_of({"max_tokens": True}) is None
-    assert max_tokens_of({"max_tokens": "10"}) is None
-    assert max_tokens_of({}) is None
+def test_the_error_message_shows_a_bounded_value() -> None:
+    with pytest.raises(InferenceError) as raised:
+        CompletionCaps.parse({"max_tokens": "9" * 10_000})
+    assert len(raised.value.message) < 200
 
 
 def test_headers_of_a_rate_limit_denial() -> None:

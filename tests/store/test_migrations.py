@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 
 from tollway.store import migrate
 from tollway.store.db import Database
+from tollway.store.tables import UsageRecord, UtcDateTime
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def postgres_or_sqlite_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database, not migrated."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tollway.db'}"
+    fresh: Callable[[], str] = request.getfixturevalue("postgres_server")
+    return fresh()
 
 
 def test_migrations_match_the_tables(database: Database) -> None:
@@ -19,3 +36,32 @@ def test_migrations_match_the_tables(database: Database) -> None:
 def test_upgrade_is_idempotent_and_at_head(database: Database) -> None:
     migrate.upgrade(database)
     assert migrate.current_revision(database) == migrate.head_revision()
+
+
+def test_usage_records_from_before_0005_read_as_within_their_reservation(
+    postgres_or_sqlite_url: str,
+) -> None:
+    database = Database(postgres_or_sqlite_url)
+    try:
+        migrate.upgrade(database, "0004")
+        with database.engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO usage_records (id, request_id, started_at, finished_at, "
+                    "public_model, requested_model, route, endpoint, status, prompt_tokens, "
+                    "completion_tokens, cached_tokens, reasoning_tokens, cost_source, "
+                    "latency_ms, counted) VALUES (:id, 'old', :at, :at, 'm', 'm', 'litellm', "
+                    "'chat', 'ok', 1, 1, 0, 0, 'computed', 1, :no)"
+                ).bindparams(
+                    sa.bindparam("id", type_=sa.Uuid()),
+                    sa.bindparam("at", type_=UtcDateTime()),
+                    sa.bindparam("no", type_=sa.Boolean()),
+                ),
+                {"id": uuid.uuid4(), "at": datetime.now(UTC), "no": False},
+            )
+        migrate.upgrade(database)
+        with database.session() as session:
+            (record,) = session.exec(select(UsageRecord)).all()
+        assert record.over_reservation is False
+    finally:
+        database.dispose()

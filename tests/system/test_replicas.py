@@ -28,7 +28,8 @@ from tests.system.support import (
     wait_quiet,
     wait_until,
 )
-from tollway.quotas.admission import estimate_prompt_tokens, worst_case
+from tollway.metering.tokens import prompt_tokens_at_most
+from tollway.quotas.admission import worst_case
 from tollway.quotas.model import MICROS_PER_USD, Metric, Window
 from tollway.store.enums import LimitScope
 from tollway.store.tables import UsageStatus
@@ -169,7 +170,7 @@ def test_a_client_leaving_mid_stream_is_never_charged_past_its_budget(
     replicas.scopes.append(team["id"])
     body = chat_body(unique("leave"), stream=True, max_tokens=MAX_TOKENS)
     reserved = worst_case(
-        estimate_prompt_tokens(body),
+        prompt_tokens_at_most(body),
         MAX_TOKENS,
         Decimal(INPUT_PRICE),
         Decimal(OUTPUT_PRICE),

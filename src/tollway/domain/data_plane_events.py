@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from tollway.domain.common import Actor, audit, record_event, target
+from tollway.domain.over_reservation import AUDIT_ACTION
 from tollway.domain.tollway_keys import TollwayKeyService
 from tollway.store.db import Database
 from tollway.store.enums import ProviderKeyStatus
@@ -36,6 +37,11 @@ class DataPlaneEvents:
     def fallback(self, request_id: str, model: str, reason: str, detail: str) -> None:
         details = {"request_id": request_id, "model": model, "reason": reason, "detail": detail}
         self._spawn(self._write_event, "engine.fallback", f"request:{request_id}", details)
+
+    def over_reservation(self, request_id: str, details: dict[str, Any]) -> None:
+        """A request billed above its reservation: the provider ignored the cap, or
+        the prompt outgrew tollway's bound. Worth an operator's look."""
+        self._spawn(self._write_event, AUDIT_ACTION, f"request:{request_id}", details)
 
     def key_rejected(self, provider_key_id: uuid.UUID, message: str) -> None:
         self._spawn(self._invalidate_key, provider_key_id, message)

@@ -218,7 +218,10 @@ class InferenceService:
                 continue
             attempts.count += 1
             engine_call = EngineCall(
-                request.endpoint, request.body, deployment.targets[request.endpoint], request.stream
+                request.endpoint,
+                ledger.upstream_body,
+                deployment.targets[request.endpoint],
+                request.stream,
             )
             try:
                 value = await call.run(self._engine, engine_call)
@@ -279,6 +282,7 @@ class InferenceService:
             prices,
             reported_cost_wins=True,
             fallback_reason=reason,
+            max_output_tokens=_group_max_output(group),
         )
         denied = await call.ledger.admit(call.table, payee, prices)
         if denied is not None:
@@ -291,7 +295,8 @@ class InferenceService:
             api_base=route.base_url,
             timeout_seconds=self._policy.timeout_seconds,
         )
-        engine_call = EngineCall(request.endpoint, request.body, target, request.stream)
+        body = call.ledger.upstream_body
+        engine_call = EngineCall(request.endpoint, body, target, request.stream)
         try:
             value = await call.run(self._openrouter, engine_call)
         except UpstreamError as exc:
@@ -356,6 +361,7 @@ def _payee(deployment: Deployment, prices: Prices) -> Payee:
         deployment.model_row_id,
         prices,
         reported_cost_wins=not prices.known,
+        max_output_tokens=deployment.max_output_tokens,
     )
 
 
@@ -366,6 +372,16 @@ def _group_prices(group: ModelGroup) -> Prices:
     inputs = [d.input_price for d in deployments if d.input_price is not None]
     outputs = [d.output_price for d in deployments if d.output_price is not None]
     return Prices(input=max(inputs, default=None), output=max(outputs, default=None))
+
+
+def _group_max_output(group: ModelGroup) -> int | None:
+    """The fallback's completion cap when the client set none: the largest any
+    deployment of the model declares, or None (the default) unless all declare one."""
+    deployments = [*group.shared, *(d for own in group.by_team.values() for d in own)]
+    limits = [d.max_output_tokens for d in deployments]
+    if not limits or None in limits:
+        return None
+    return max(limit for limit in limits if limit is not None)
 
 
 async def _call(engine: Engine, call: EngineCall) -> EngineResult:

@@ -3,20 +3,25 @@
 Life of one request (ARCHITECTURE.md §2.5-2.6), driven by the inference service:
 
 1. ``admit`` before each upstream attempt reserves the worst case (1 request, the
-   prompt estimate plus the completion cap, and their cost at that deployment's
-   price) against the caller's tollway key and team and the deployment's provider
-   and provider key, atomically. The first admission appends the request's begin
-   to the usage journal, before any upstream call; a journal that cannot write
+   prompt's upper bound plus every completion at its cap, and their cost at that
+   deployment's price) against the caller's tollway key and team and the
+   deployment's provider and provider key, atomically. When a token or USD limit
+   applies, ``upstream_body`` carries the cap that was reserved, so an honest
+   provider cannot bill more. The first admission appends the request's begin to
+   the usage journal, before any upstream call; a journal that cannot write
    refuses the request (503 ``usage_journal_unavailable``).
 2. A failed attempt ``release``s; the next candidate reserves its own worst case.
 3. ``durable`` waits until the begin is on disk, just before the first byte; if
    it cannot get there the request is refused, not served unbilled.
 4. Exactly one of ``settle_response``, ``settle_stream`` or ``fail`` ends it: the
    reservation is settled to what was used (or released when nothing was), the
-   outcome is journaled, and tokens and cost are counted in the metrics.
+   outcome is journaled, and tokens and cost are counted in the metrics. Usage
+   reported above the reservation is charged as reported (the counters carry the
+   truth, so the next admission is refused) and flagged ``over_reservation``: on
+   the record, in ``tollway_over_reservation_total`` and as an audit event.
 
-A request refused before its first admission (bad key, unknown model, over a
-limit) leaves no usage record: it never reached a provider. Its refusal is
+A request refused before its first admission (bad key, invalid caps, unknown
+model, over a limit) leaves no usage record: it never reached a provider. Its refusal is
 counted in the metrics.
 """
 
@@ -30,6 +35,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from tollway.domain.over_reservation import (
+    OverReservation,
+    OverReservationEvents,
+    overrun_scopes,
+)
 from tollway.engine.base import Endpoint, EngineResult, Route, Usage
 from tollway.errors import InferenceError
 from tollway.metering.counting import count_usage
@@ -38,10 +48,11 @@ from tollway.metering.journal import JournalClosedError, UsageJournal
 from tollway.metering.journal_health import JournalUnavailableError
 from tollway.metering.pricing import Cost, CostSource, Prices, compute_cost
 from tollway.metering.records import CompletedUsage, UsageEvent, UsageOutcome
-from tollway.metering.usage import MeteredUsage, estimate_text_tokens, usage_from_response
+from tollway.metering.tokens import prompt_tokens_at_most
+from tollway.metering.usage import MeteredUsage, text_usage, usage_from_response
 from tollway.observability.metrics import Metrics
 from tollway.quotas import model as quota
-from tollway.quotas.admission import estimate_prompt_tokens, max_tokens_of, to_headers, worst_case
+from tollway.quotas.admission import CompletionCaps, to_headers, worst_case
 from tollway.quotas.counters import QuotaStore, QuotaStoreUnavailableError
 from tollway.routing.table import CallerKey, RoutingTable
 from tollway.store.enums import LimitScope
@@ -70,6 +81,7 @@ class Payee:
     prices: Prices
     reported_cost_wins: bool
     fallback_reason: str | None = None
+    max_output_tokens: int | None = None  # the model's, when the routing table knows it
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +101,7 @@ class Ledger:
         policy: LedgerPolicy,
         *,
         clock: Callable[[], float] = time.perf_counter,
+        events: OverReservationEvents | None = None,
     ) -> None:
         self.quotas = quotas
         self.journal = journal
@@ -96,6 +109,7 @@ class Ledger:
         self.metrics = metrics
         self.policy = policy
         self.clock = clock
+        self.events = events
         self._in_flight = 0
         self._idle: asyncio.Event | None = None  # made on the loop, when first awaited
 
@@ -152,11 +166,13 @@ class RequestLedger:
         self._request_id = request_id
         self._endpoint = endpoint
         self._model = model
-        self.prompt_estimate = estimate_prompt_tokens(body)
-        # Embeddings produce no completion: nothing to reserve for one.
-        self._completion_cap: int | None = (
-            0 if endpoint is Endpoint.EMBEDDINGS else max_tokens_of(body)
-        )
+        # First: invalid caps are a 400 before anything is reserved or journaled.
+        self.caps = CompletionCaps.parse(body, generates=endpoint is not Endpoint.EMBEDDINGS)
+        self.prompt_estimate = prompt_tokens_at_most(body)
+        self._body = body
+        # What the current attempt sends upstream: ``body``, or a copy with the cap.
+        self.upstream_body: dict[str, object] = body
+        self._held: tuple[quota.Limit, ...] = ()  # the limits the reservation counts against
         self._started_at = utcnow()
         self._started = ledger.clock()
         self._ttft_ms: int | None = None
@@ -173,22 +189,27 @@ class RequestLedger:
         self, table: RoutingTable, payee: Payee, reserve_at: Prices
     ) -> quota.Denied | None:
         """Reserve this attempt's worst case, priced at ``reserve_at``; a Denied names
-        the limit that refused it (nothing is then reserved)."""
+        the limit that refused it (nothing is then reserved). Sets ``upstream_body``."""
         if not self._ledger.journal.available:
             raise usage_journal_down()
         limits = self._limits(table, payee)
+        # A token or USD limit is a budget the completion cap must hold to.
+        enforced = any(limit.metric is not quota.Metric.REQUESTS for limit in limits)
+        cap = self.caps.per_choice(
+            enforced=enforced,
+            model_max=payee.max_output_tokens,
+            default=self._ledger.policy.default_max_tokens,
+        )
         worst = worst_case(
-            self.prompt_estimate,
-            self._completion_cap,
-            reserve_at.input,
-            reserve_at.output,
-            default_max_tokens=self._ledger.policy.default_max_tokens,
+            self.prompt_estimate, self.caps.choices * cap, reserve_at.input, reserve_at.output
         )
         if limits:
             granted = await self._reserve(limits, worst)
             if isinstance(granted, quota.Denied):
                 return granted
-            self._reservation = granted
+            self._reservation, self._held = granted, tuple(limits)
+        enforced = enforced and self.caps.generates
+        self.upstream_body = self.caps.capped_body(self._body, cap) if enforced else self._body
         if payee != self._payee or worst != self._worst:
             # Journaled again after a failover: should the process die now, the
             # restart charges this attempt's reservation to this attempt's provider.
@@ -283,7 +304,7 @@ class RequestLedger:
         usage = result.usage or usage_from_response(self._endpoint, result.body)
         counted = usage is None
         if usage is None:
-            usage = _estimate_response(result.body, self.prompt_estimate)
+            usage = self._bounded(text_usage(result.body, self.prompt_estimate))
         await self._finish(UsageStatus.OK, 200, usage, self._cost(usage, result.cost_usd), counted)
 
     async def settle_stream(self, metered: MeteredUsage, status: UsageStatus) -> None:
@@ -292,9 +313,11 @@ class RequestLedger:
         await self._finish(status, 200, usage, cost, metered.counted)
 
     def _bounded(self, counted: Usage) -> Usage:
-        """A completion tollway counted from the chunks, capped at what admission
-        reserved: the provider stops at ``max_tokens``, so anything above it is the
-        estimate's error, and charging it would push a budget past its limit."""
+        """A completion tollway counted (from the chunks, or the text of an answer
+        without usage), capped at what admission reserved: the provider stops at the
+        cap, so anything above it is the estimate's error (an upper bound), and
+        charging it would push a budget past its limit. Never applied to usage the
+        provider reported: that is billed as reported, however large."""
         reserved = self._worst.tokens - min(self.prompt_estimate, self._worst.tokens)
         if counted.completion_tokens <= reserved:
             return counted
@@ -326,9 +349,11 @@ class RequestLedger:
         payee = self._payee
         tokens = usage.prompt_tokens + usage.completion_tokens
         micros = quota.usd_to_micros(cost.usd, round_up=True) if cost.usd is not None else 0
+        actual = quota.Usage(requests=1, tokens=tokens, usd_micros=micros)
+        over = self._over_reservation(actual)
         # Settled before the outcome is journaled: a Redis counter rebuild relies on a
         # request's usage reaching SQL only after its settle (quotas.redis_store).
-        await self._settle(quota.Usage(requests=1, tokens=tokens, usd_micros=micros))
+        await self._settle(actual)
         outcome = UsageOutcome(
             finished_at=utcnow(),
             status=status,
@@ -347,7 +372,10 @@ class RequestLedger:
             provider_id=payee.provider_id,
             provider_key_id=payee.provider_key_id,
             model_row_id=payee.model_row_id,
+            over_reservation=over is not None,
         )
+        if over is not None:
+            over.report(self._ledger.metrics, self._ledger.events)
         try:
             self._ledger.journal.finish(self._request_id, outcome)
         except JournalClosedError:
@@ -356,6 +384,18 @@ class RequestLedger:
             log.error("usage journal closed before request %s finished", self._request_id)
         self._ledger.ended()
         count_usage(self._ledger.metrics, CompletedUsage(self._event, outcome))
+
+    def _over_reservation(self, actual: quota.Usage) -> OverReservation | None:
+        """What ``actual`` exceeds of the reservation, if anything was reserved."""
+        if self._reservation is None:
+            return None
+        scopes = overrun_scopes(self._held, self._worst, actual)
+        if not scopes:
+            return None
+        provider_id = self._payee.provider_id if self._payee else None
+        return OverReservation(
+            self._request_id, self._model, provider_id, scopes, self._worst, actual
+        )
 
     async def _settle(self, actual: quota.Usage) -> None:
         reservation, self._reservation = self._reservation, None
@@ -374,24 +414,6 @@ class RequestLedger:
 
 def _usd(micros: int) -> Decimal:
     return Decimal(micros) / quota.MICROS_PER_USD
-
-
-def _estimate_response(body: dict[str, object], prompt_estimate: int) -> Usage:
-    """Usage of a response that reported none: the prompt estimate and the text."""
-    completion = 0
-    choices = body.get("choices")
-    if isinstance(choices, list):
-        for choice in choices:
-            if isinstance(choice, dict):
-                message = choice.get("message")
-                text = message.get("content") if isinstance(message, dict) else choice.get("text")
-                if isinstance(text, str):
-                    completion += estimate_text_tokens(text)
-    return Usage(
-        prompt_tokens=prompt_estimate,
-        completion_tokens=completion,
-        total_tokens=prompt_estimate + completion,
-    )
 
 
 def quota_denied(denied: quota.Denied) -> InferenceError:

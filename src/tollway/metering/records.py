@@ -91,6 +91,9 @@ class UsageOutcome:
     provider_id: uuid.UUID | None = None
     provider_key_id: uuid.UUID | None = None
     model_row_id: uuid.UUID | None = None
+    # The provider reported more tokens or cost than admission reserved; charged as
+    # reported. Last: a journal line written before it existed parses as False.
+    over_reservation: bool = False
 
     def __post_init__(self) -> None:
         _aware(self.finished_at, "finished_at")
@@ -256,6 +259,7 @@ class CompletedUsage:
             "ttft_ms": outcome.ttft_ms,
             "fallback_reason": None if reason is None else reason[:_MAX_TEXT],
             "counted": outcome.counted,
+            "over_reservation": outcome.over_reservation,
         }
 
 

@@ -19,8 +19,9 @@ from typing import Any
 
 from tollway.engine.base import Endpoint, Usage
 from tollway.engine.wire import positive_cost, usage_from
+from tollway.metering.tokens import text_tokens_at_most
 
-__all__ = ["MeteredUsage", "StreamMeter", "estimate_text_tokens", "usage_from_response"]
+__all__ = ["MeteredUsage", "StreamMeter", "text_usage", "usage_from_response"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,21 +61,13 @@ def usage_from_response(endpoint: Endpoint, body: Mapping[str, Any]) -> Usage | 
     return usage
 
 
-def estimate_text_tokens(text: str) -> int:
-    """About four characters per token, and at least one for any text.
-
-    Streams send about one token per delta, so "at least one per non-empty delta"
-    is closer to the truth than the character count alone for short deltas.
-    """
-    return (len(text) + 3) >> 2
-
-
 class StreamMeter:
     """Watches a stream's chunks, in order, and says what the stream used.
 
     ``observe`` runs once per chunk on the hot path: a few dict lookups and ``len``
     calls, no parsing, no serialization. The usage object is only kept by reference
-    and read in ``result``.
+    and read in ``result``. What it counts is an upper bound
+    (``tollway.metering.tokens``): the ledger caps it at the reservation.
     """
 
     __slots__ = ("_completion", "_deltas", "_produced_after_usage", "_reasoning", "_usage")
@@ -152,13 +145,32 @@ class StreamMeter:
         return MeteredUsage(usage, counted=True)
 
 
+def text_usage(body: Mapping[str, Any], prompt_estimate: int) -> Usage:
+    """Usage of a complete response that reported none: ``prompt_estimate`` and an
+    upper bound of the text of its choices."""
+    completion = 0
+    choices = body.get("choices")
+    if isinstance(choices, list):
+        for choice in choices:
+            if isinstance(choice, dict):
+                message = choice.get("message")
+                text = message.get("content") if isinstance(message, dict) else choice.get("text")
+                if isinstance(text, str):
+                    completion += text_tokens_at_most(text)
+    return Usage(
+        prompt_tokens=prompt_estimate,
+        completion_tokens=completion,
+        total_tokens=prompt_estimate + completion,
+    )
+
+
 def _any_tokens(usage: Usage) -> bool:
     return bool(usage.prompt_tokens or usage.completion_tokens or usage.total_tokens)
 
 
 def _text_tokens(value: Any) -> int:
     # An exact type test: chunks are parsed JSON, and this runs for every delta.
-    return (len(value) + 3) >> 2 if type(value) is str else 0
+    return text_tokens_at_most(value) if type(value) is str else 0
 
 
 def _tool_call_tokens(calls: Any) -> int:

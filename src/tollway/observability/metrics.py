@@ -125,6 +125,13 @@ class Metrics:
             ["scope", "metric", "window", "type"],
             registry=registry,
         )
+        self.over_reservation = Counter(
+            "tollway_over_reservation",
+            "Requests whose reported usage exceeded their reservation (charged as reported), "
+            "by the scope kind of each token or USD limit they overran.",
+            ["scope"],
+            registry=registry,
+        )
         self.quota_unavailable = Counter(
             "tollway_quota_store_unavailable",
             "Requests refused (503) or admitted uncounted because the counters were down.",

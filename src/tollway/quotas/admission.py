@@ -1,106 +1,112 @@
-"""Glue for the data plane: a request's worst case, and the headers of a 429.
+"""Glue for the data plane: a request's completion caps, its worst case, and the
+headers of a 429.
 
-The prompt estimate is deliberately cheap (about 4 characters per token): it runs on
-every request, and the reservation is settled to the provider's real counts anyway.
-A tokenizer would cost more than the rest of admission together.
+The prompt side of the worst case is ``tollway.metering.tokens.prompt_tokens_at_most``
+(an upper bound, computed by the ledger). The completion side is ``CompletionCaps``:
+every completion the request can produce times the cap that binds it. It is parsed
+once per request, before any upstream call, so a cap no provider would read the same
+way (``100000.0``, ``true``, ``0``) is a 400 naming the field, never a guess.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import orjson
-
+from tollway.errors import InferenceError, invalid_request
 from tollway.quotas.model import Denied, Usage, format_amount, usd_to_micros
 
-# Reserved when a request sets no max_tokens: a typical long answer. The settle
-# corrects it; callers with the model's max_output_tokens should pass that instead.
+# Reserved when a request sets no cap and the model's max_output_tokens is unknown.
 DEFAULT_MAX_TOKENS = 4096
-CHARS_PER_TOKEN = 4
-MESSAGE_OVERHEAD_TOKENS = 4  # role and separators of each chat message
-REPLY_PRIMING_TOKENS = 3  # the assistant turn every chat prompt ends with
-IMAGE_TOKENS = 765  # OpenAI's cost of one 1024x1024 image at high detail
+# Every field a provider may read as the completion cap: chat's current and legacy
+# names, and the Responses API's.
+CAP_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
+# Fields that multiply the completions: n (chat, completions), best_of (completions:
+# the provider generates best_of and bills them all, returning n).
+CHOICE_FIELDS = ("n", "best_of")
+MAX_CHOICES = 128  # OpenAI's own bound on n
+# Far above any model's output (Redis counters and Lua numbers stay exact with it).
+MAX_CAP = 2**31 - 1
 
 Price = Decimal | float | int | None
 
 
-def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
-    """Prompt tokens of a /v1 chat, completions or embeddings body, roughly."""
-    chars = 0
-    tokens = 0
-    messages = body.get("messages")
-    if isinstance(messages, list):
-        tokens += MESSAGE_OVERHEAD_TOKENS * len(messages) + REPLY_PRIMING_TOKENS
-        for message in messages:
-            if isinstance(message, Mapping):
-                message_chars, images = _message_size(message)
-                chars += message_chars
-                tokens += images * IMAGE_TOKENS
-    for name in ("prompt", "input"):
-        value = body.get(name)
-        if value is not None:
-            chars += _text_size(value)
-    for name in ("tools", "functions"):
-        value = body.get(name)
-        if value:
-            chars += _json_size(value)
-    return tokens + math.ceil(chars / CHARS_PER_TOKEN)
+@dataclass(frozen=True, slots=True)
+class CompletionCaps:
+    """What a request may generate: its caps (field -> value, as the client sent
+    them) and how many completions it can produce. ``generates`` is False for
+    embeddings, which produce no completion at all."""
+
+    caps: tuple[tuple[str, int], ...] = ()
+    choices: int = 1
+    generates: bool = True
+
+    @classmethod
+    def parse(cls, body: Mapping[str, Any], *, generates: bool = True) -> CompletionCaps:
+        """The caps of a /v1 body; an ``invalid_request_error`` (400, ``param``
+        naming the field) for a cap or a choice count no provider would accept."""
+        if not generates:
+            return cls(generates=False)
+        caps = tuple(
+            (name, _integer(name, body[name], 1, MAX_CAP))
+            for name in CAP_FIELDS
+            if body.get(name) is not None
+        )
+        choices = 1
+        for name in CHOICE_FIELDS:
+            if body.get(name) is not None:
+                choices = max(choices, _integer(name, body[name], 1, MAX_CHOICES))
+        return cls(caps, choices)
+
+    def per_choice(self, *, enforced: bool, model_max: int | None, default: int) -> int:
+        """The completion cap of one choice.
+
+        Not enforced (no token or USD limit applies: the body goes upstream as sent):
+        the largest cap given, since which field a provider honours varies (LiteLLM
+        maps both names to one, the last one wins). Enforced: the smallest, because
+        tollway then sends that one value in every cap field. Without any cap: the
+        model's max_output_tokens when known, else ``default``. Never above the
+        model's max_output_tokens: a provider produces no more than that.
+        """
+        if not self.generates:
+            return 0
+        values = [value for _, value in self.caps]
+        if not values:
+            values = [model_max or default]
+        cap = min(values) if enforced else max(values)
+        return min(cap, model_max) if model_max else cap
+
+    def reserved(self, *, enforced: bool, model_max: int | None, default: int) -> int:
+        """Completion tokens of the worst case: every choice at its full cap."""
+        cap = self.per_choice(enforced=enforced, model_max=model_max, default=default)
+        return self.choices * cap
+
+    def capped_body(self, body: Mapping[str, Any], cap: int) -> dict[str, Any]:
+        """``body`` with ``cap`` in every cap field the client set (``max_tokens``
+        when none): whichever field the provider reads, it stops at ``cap``."""
+        capped = dict(body)
+        names = [name for name, _ in self.caps] or ["max_tokens"]
+        for name in names:
+            capped[name] = cap
+        return capped
 
 
-def _message_size(message: Mapping[str, Any]) -> tuple[int, int]:
-    """(characters, images) of one chat message."""
-    chars = 0
-    images = 0
-    content = message.get("content")
-    if isinstance(content, str):
-        chars += len(content)
-    elif isinstance(content, list):
-        for part in content:
-            if not isinstance(part, Mapping):
-                chars += _json_size(part)
-            elif isinstance(part.get("text"), str):
-                chars += len(part["text"])
-            elif part.get("type") in ("image_url", "image"):
-                images += 1
-            else:  # audio, files, future part types: their JSON is a fair upper bound
-                chars += _json_size(part)
-    for field in ("tool_calls", "function_call"):
-        if message.get(field):
-            chars += _json_size(message[field])
-    name = message.get("name")
-    if isinstance(name, str):
-        chars += len(name)
-    return chars, images
+def _integer(name: str, value: Any, low: int, high: int) -> int:
+    # bool is an int subclass and 100000.0 == 100000: both refused, not coerced.
+    if type(value) is not int or not low <= value <= high:
+        raise _invalid(name, value, low, high)
+    return value
 
 
-def _text_size(value: Any) -> int:
-    """Characters of a prompt/input: a string, a list of strings, or token ids."""
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, list):
-        if value and all(isinstance(item, int) for item in value):
-            return len(value) * CHARS_PER_TOKEN  # already tokens
-        return sum(_text_size(item) for item in value)
-    return _json_size(value)
-
-
-def _json_size(value: Any) -> int:
-    try:
-        return len(orjson.dumps(value))
-    except TypeError:
-        return len(str(value))
-
-
-def max_tokens_of(body: Mapping[str, Any]) -> int | None:
-    """The completion cap the client asked for, if any."""
-    for name in ("max_completion_tokens", "max_tokens"):
-        value = body.get(name)
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            return value
-    return None
+def _invalid(name: str, value: Any, low: int, high: int) -> InferenceError:
+    shown = repr(value) if isinstance(value, str | int | float) else type(value).__name__
+    if len(shown) > 40:
+        shown = shown[:40] + "..."
+    return invalid_request(
+        f"Invalid '{name}': expected an integer from {low} to {high}, got {shown}.", param=name
+    )
 
 
 def worst_case(
@@ -111,8 +117,9 @@ def worst_case(
     *,
     default_max_tokens: int = DEFAULT_MAX_TOKENS,
 ) -> Usage:
-    """One request, the prompt plus the full completion cap, and their cost at the
-    deployment's per-token prices (None: unpriced, costs nothing to the budgets)."""
+    """One request, the prompt plus the full completion cap (``max_tokens``: every
+    choice's, see ``CompletionCaps.reserved``), and their cost at the deployment's
+    per-token prices (None: unpriced, costs nothing to the budgets)."""
     completion = default_max_tokens if max_tokens is None else max_tokens
     cost = Decimal(0)
     if price_in:

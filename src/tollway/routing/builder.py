@@ -218,6 +218,7 @@ def _deployment(
         weight=model.weight,
         supports_streaming=model.supports_streaming,
         credential=credential,
+        max_output_tokens=model.max_output_tokens,
     )
 
 

@@ -44,6 +44,7 @@ class Deployment:
     supports_streaming: bool
     cached_input_price: Decimal | None = None
     credential: Credential | None = None  # None: the provider needs no key (mock)
+    max_output_tokens: int | None = None  # the model's, when the operator or catalog set it
 
     @property
     def price_per_token(self) -> Decimal | None:

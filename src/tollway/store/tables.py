@@ -23,6 +23,7 @@ from sqlalchemy import (
     Numeric,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -312,7 +313,10 @@ class UsageRecord(SQLModel, table=True):
     ``tollway.engine.base.Route``/``Endpoint`` as plain strings (the store sits below
     the engine). ``counted`` means the tokens were estimated by tollway (from the
     streamed chunks, or the reservation of an interrupted request), not reported by
-    the provider. ``http_status`` is null when none was known (interrupted)."""
+    the provider. ``http_status`` is null when none was known (interrupted).
+    ``over_reservation``: the usage (as reported, and charged) exceeded what admission
+    reserved for the request: a provider ignored the cap, or the prompt was larger
+    than tollway's upper bound."""
 
     __tablename__ = "usage_records"
 
@@ -341,6 +345,7 @@ class UsageRecord(SQLModel, table=True):
     ttft_ms: int | None = None
     fallback_reason: str | None = Field(default=None, max_length=400)
     counted: bool = False
+    over_reservation: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 def _sum() -> Any:

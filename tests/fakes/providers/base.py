@@ -89,7 +89,7 @@ class Turn:
 
     @property
     def completion_tokens(self) -> int:
-        return count_tokens(self.reply)
+        return self.behaviour.completion_tokens(self.body, count_tokens(self.reply))
 
     @property
     def with_usage(self) -> bool:

@@ -88,6 +88,11 @@ class ModelBehaviour:
     fail_count: int = 0
     fail_period: int = 0
     fail_status: int = 500
+    # Usage the answer reports, whatever the reply: a provider that over-reports, or
+    # ignores the cap (``reported_completion_tokens``), or one that writes exactly as
+    # much as the cap in the body field ``fills_cap`` allows, for each of ``n`` choices.
+    reported_completion_tokens: int | None = None
+    fills_cap: str | None = None
 
     @classmethod
     def ok(cls, reply: str | None = None) -> ModelBehaviour:
@@ -133,6 +138,28 @@ class ModelBehaviour:
     @classmethod
     def slow_chunks(cls, seconds: float) -> ModelBehaviour:
         return cls(chunk_delay=seconds)
+
+    @classmethod
+    def over_reporting(cls, completion_tokens: int) -> ModelBehaviour:
+        """Report ``completion_tokens`` for every answer, whatever cap was asked for."""
+        return cls(reported_completion_tokens=completion_tokens)
+
+    @classmethod
+    def filling_cap(cls, field: str = "max_tokens") -> ModelBehaviour:
+        """Report as many completion tokens as the cap in ``field`` allows, times
+        ``n``: an honest provider that reads that field and writes to its limit.
+        ``"*"``: the smallest of ``max_tokens`` and ``max_completion_tokens``."""
+        return cls(fills_cap=field)
+
+    def completion_tokens(self, body: Mapping[str, object], reply_tokens: int) -> int:
+        """The completion tokens an answer to ``body`` reports."""
+        if self.reported_completion_tokens is not None:
+            return self.reported_completion_tokens
+        cap = _cap_in(body, self.fills_cap) if self.fills_cap else None
+        if cap is None:
+            return reply_tokens
+        choices = body.get("n")
+        return cap * (choices if type(choices) is int else 1)
 
     @classmethod
     def failing(cls, count: int, *, of: int = 10, status: int = 500) -> ModelBehaviour:
@@ -183,6 +210,12 @@ class ModelBehaviour:
         return replace(self, **changes)
 
 
+def _cap_in(body: Mapping[str, object], field: str) -> int | None:
+    names = ("max_tokens", "max_completion_tokens") if field == "*" else (field,)
+    caps = [value for name in names if type(value := body.get(name)) is int]
+    return min(caps) if caps else None
+
+
 def _seconds(arg: str) -> float:
     seconds = float(arg)
     if not math.isfinite(seconds) or seconds < 0:
@@ -201,5 +234,7 @@ _HEADER_KINDS: Mapping[str, Callable[[str], ModelBehaviour]] = MappingProxyType(
         "reset_after": lambda arg: ModelBehaviour.reset_after(int(arg or "0")),
         "no_usage": lambda _: ModelBehaviour.no_usage(),
         "slow_chunks": lambda arg: ModelBehaviour.slow_chunks(_seconds(arg)),
+        "over_reporting": lambda arg: ModelBehaviour.over_reporting(int(arg or "1000000")),
+        "filling_cap": lambda arg: ModelBehaviour.filling_cap(arg or "max_tokens"),
     }
 )
