@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, asynccontextmanager
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 from starlette.requests import Request
@@ -18,6 +18,7 @@ from tollway.api.health import router as health_router
 from tollway.api.inference.routes import inference_router
 from tollway.data_plane import DataPlaneRuntime, EngineFactory, build_engines
 from tollway.domain.services import Services, build_services
+from tollway.observability.logging import scrubbed_log_records
 from tollway.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from tollway.secrets.factory import open_secret_store
 from tollway.settings import Settings, load_settings
@@ -35,6 +36,8 @@ class Runtime:
     settings: Settings
     services: Services
     initial_admin_token: str | None
+    # Undoes what ``open`` installed process-wide (log record scrubbing).
+    installed: ExitStack = field(default_factory=ExitStack)
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
@@ -48,9 +51,12 @@ class Runtime:
             raise
         services = build_services(settings, database, secrets)
         token = services.admin_tokens.ensure_initial_token()
-        return cls(settings=settings, services=services, initial_admin_token=token)
+        runtime = cls(settings=settings, services=services, initial_admin_token=token)
+        runtime.installed.enter_context(scrubbed_log_records(services.known_secrets))
+        return runtime
 
     def close(self) -> None:
+        self.installed.close()
         self.services.secrets.close()
         self.services.database.dispose()
 

@@ -88,6 +88,10 @@ class ModelBehaviour:
     fail_count: int = 0
     fail_period: int = 0
     fail_status: int = 500
+    # Answer ``status`` with the credentials the request carried, in every encoding.
+    echo_credentials: bool = False
+    # Answer ``status`` with this body as text/html instead of the family's JSON error.
+    raw_body: str | None = None
 
     @classmethod
     def ok(cls, reply: str | None = None) -> ModelBehaviour:
@@ -147,6 +151,18 @@ class ModelBehaviour:
             raise ValueError("failing needs 0 <= count <= of and of >= 1")
         return cls(fail_count=count, fail_period=of, fail_status=status)
 
+    @classmethod
+    def echoing_credentials(cls, status: int = 500) -> ModelBehaviour:
+        """An error whose message quotes every credential header the request carried:
+        raw, URL-encoded, base64 at each alignment (standard and URL-safe, with and
+        without padding) and JSON-escaped, as a careless upstream might."""
+        return cls(status=status, echo_credentials=True)
+
+    @classmethod
+    def non_json(cls, status: int = 502, body: str = "<html>Bad Gateway</html>") -> ModelBehaviour:
+        """An error answered by something that is not the API (a proxy's HTML page)."""
+        return cls(status=status, raw_body=body)
+
     @property
     def counts_calls(self) -> bool:
         """Whether the server must number this model's calls (for ``failing``)."""
@@ -201,5 +217,7 @@ _HEADER_KINDS: Mapping[str, Callable[[str], ModelBehaviour]] = MappingProxyType(
         "reset_after": lambda arg: ModelBehaviour.reset_after(int(arg or "0")),
         "no_usage": lambda _: ModelBehaviour.no_usage(),
         "slow_chunks": lambda arg: ModelBehaviour.slow_chunks(_seconds(arg)),
+        "echo_credentials": lambda arg: ModelBehaviour.echoing_credentials(int(arg or "500")),
+        "non_json": lambda arg: ModelBehaviour.non_json(int(arg or "502")),
     }
 )
