@@ -55,6 +55,8 @@ class Gate:
             return router.rejected(key or "")
         if behaviour.kind == "status":
             return router.error(behaviour.status, behaviour.message, behaviour.retry_after)
+        if behaviour.kind == "echo":
+            return router.error(behaviour.status, echoed_credentials(request.headers), None)
         return None
 
     def model_behaviour(self, request: Request, model: str | None) -> ModelBehaviour:

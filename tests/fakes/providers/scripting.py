@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Literal
 
 Family = Literal["openai", "openrouter", "anthropic", "gemini", "cohere"]
-BehaviourKind = Literal["ok", "rejected", "status", "hang", "slow"]
+BehaviourKind = Literal["ok", "rejected", "status", "hang", "slow", "echo"]
 
 HANG_SECONDS = 30.0
 BEHAVIOUR_HEADER = "x-fake-behaviour"
@@ -43,6 +43,12 @@ class Behaviour:
     @classmethod
     def error(cls, status: int, *, message: str | None = None) -> Behaviour:
         return cls("status", status=status, message=message)
+
+    @classmethod
+    def echoing_credentials(cls, status: int = 401) -> Behaviour:
+        """Refuse with an error quoting the credentials the request carried, in every
+        encoding (see ``ModelBehaviour.echoing_credentials``), on every route."""
+        return cls("echo", status=status)
 
     @classmethod
     def forbidden(cls) -> Behaviour:
