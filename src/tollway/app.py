@@ -20,6 +20,7 @@ from tollway.data_plane import DataPlaneRuntime, EngineFactory, build_engines
 from tollway.domain.services import Services, build_services
 from tollway.observability.logging import scrubbed_log_records
 from tollway.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from tollway.observability.scrubbing import KnownSecrets
 from tollway.secrets.factory import open_secret_store
 from tollway.settings import Settings, load_settings
 from tollway.store import migrate
@@ -45,11 +46,12 @@ class Runtime:
         database = Database(settings.resolved_database_url)
         try:
             migrate.upgrade(database)
-            secrets = open_secret_store(settings, database)
+            known_secrets = KnownSecrets()
+            secrets = open_secret_store(settings, database, known_secrets)
         except BaseException:
             database.dispose()
             raise
-        services = build_services(settings, database, secrets)
+        services = build_services(settings, database, secrets, known_secrets)
         token = services.admin_tokens.ensure_initial_token()
         runtime = cls(settings=settings, services=services, initial_admin_token=token)
         runtime.installed.enter_context(scrubbed_log_records(services.known_secrets))

@@ -41,9 +41,14 @@ class Services:
     known_secrets: KnownSecrets
 
 
-def build_services(settings: Settings, database: Database, secrets: SecretStore) -> Services:
+def build_services(
+    settings: Settings,
+    database: Database,
+    secrets: SecretStore,
+    known_secrets: KnownSecrets | None = None,
+) -> Services:
     admin = settings.admin_token.get_secret_value() if settings.admin_token else None
-    known_secrets = KnownSecrets()
+    known_secrets = known_secrets or KnownSecrets()
     known_secrets.set("settings", settings_secrets(settings))
     keys = ProviderKeyService(database, secrets)
     allow_private = settings.security.allow_private_base_urls

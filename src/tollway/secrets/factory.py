@@ -6,6 +6,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from tollway.errors import ConfigurationError
+from tollway.observability.scrubbing import KnownSecrets
 from tollway.secrets.base import SecretStore
 from tollway.secrets.local import (
     MASTER_KEY_ENV,
@@ -20,14 +21,22 @@ from tollway.store.db import Database
 from tollway.store.tables import LocalSecret
 
 
-def open_secret_store(settings: Settings, database: Database) -> SecretStore:
+def open_secret_store(
+    settings: Settings, database: Database, known_secrets: KnownSecrets | None = None
+) -> SecretStore:
+    """The configured store; its own credentials (Infisical's access token, renewed
+    at each login) join ``known_secrets``."""
     backend = settings.secrets.backend
     if backend is SecretBackend.MEMORY:
         return MemorySecretStore()
     if backend is SecretBackend.INFISICAL:
         from tollway.secrets.infisical import InfisicalSecretStore
 
-        return InfisicalSecretStore(settings.secrets.infisical)
+        known = known_secrets or KnownSecrets()
+        return InfisicalSecretStore(
+            settings.secrets.infisical,
+            on_access_token=lambda token: known.set("infisical-token", [token]),
+        )
     return open_local_store(settings, database)
 
 

@@ -68,6 +68,7 @@ class InfisicalSecretStore:
         sdk_client_factory: SdkClientFactory | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        on_access_token: Callable[[str], None] | None = None,
     ) -> None:
         self._settings = settings
         client_id, self._project_id = _credentials(settings)
@@ -78,6 +79,7 @@ class InfisicalSecretStore:
             sdk_client_factory=sdk_client_factory,
             clock=clock,
             sleep=sleep,
+            on_access_token=on_access_token,
         )
         self._cache: SecretCache[_Key] = SecretCache(
             ttl_seconds=settings.cache_ttl_seconds,
