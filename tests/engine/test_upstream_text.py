@@ -14,6 +14,7 @@ from tests.fakes.providers.wire import credential_encodings
 from tollway.engine.base import Endpoint, Engine, EngineCall, UpstreamError
 from tollway.engine.embedded import EmbeddedEngine
 from tollway.engine.openrouter import OpenRouterEngine
+from tollway.engine.remote import classify_proxy_error
 
 pytestmark = [
     pytest.mark.anyio,
@@ -156,3 +157,39 @@ async def test_openrouter_echo_and_non_json(
         assert leak not in str(echoed), leak
     refused = await upstream_failure(openrouter_engine, call(html))
     assert refused.message == "OpenRouter answered 502 with a non-JSON body"
+
+
+@pytest.mark.parametrize(
+    ("proxy_message", "expected"),
+    [
+        # LiteLLM's own HTTP client quotes the provider's raw body after its label.
+        (
+            'litellm.BadRequestError: GroqException - {"error":{"message":"n must be 1"}}',
+            "n must be 1",
+        ),
+        (
+            "litellm.BadGatewayError: AnthropicException - <html>502 Bad Gateway</html>",
+            "the provider answered 502 with a non-JSON body",
+        ),
+        # The openai SDK says "Error code: 502" and nothing else for a non-JSON body.
+        (
+            "litellm.BadGatewayError: BadGatewayError: OpenAIException - Error code: 502",
+            "the provider answered 502 with a non-JSON body",
+        ),
+        ("litellm.BadRequestError: OpenAIException - Invalid 'n'", "Invalid 'n'"),
+    ],
+)
+async def test_a_litellm_proxys_error_is_unwrapped_to_what_the_provider_said(
+    proxy_message: str, expected: str
+) -> None:
+    payload = {"error": {"message": proxy_message, "type": None, "param": None, "code": "502"}}
+    error = classify_proxy_error(502, {"x-litellm-call-id": "c"}, payload, ECHO_KEY)
+    assert error.message == expected
+
+
+async def test_a_litellm_proxys_echo_of_the_key_is_scrubbed() -> None:
+    echoed = " ".join(credential_encodings(ECHO_KEY))
+    payload = {"error": {"message": f"litellm.BadRequestError: OpenAIException - {echoed}"}}
+    error = classify_proxy_error(400, {"x-litellm-call-id": "c"}, payload, ECHO_KEY)
+    for leak in leaks(ECHO_KEY):
+        assert leak not in error.message
