@@ -43,12 +43,9 @@ class DataPlaneEvents:
         self._used: dict[uuid.UUID, datetime] = {}
 
     def fallback(self, request_id: str, model: str, reason: str, detail: str) -> None:
-        details = {
-            "request_id": request_id,
-            "model": model,
-            "reason": reason,
-            "detail": self._secrets.scrub(detail),
-        }
+        details = self._secrets.scrub_details(
+            {"request_id": request_id, "model": model, "reason": reason, "detail": detail}
+        )
         self._spawn(self._write_event, "engine.fallback", f"request:{request_id}", details)
 
     def key_rejected(self, provider_key_id: uuid.UUID, message: str) -> None:
