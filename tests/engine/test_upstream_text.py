@@ -11,7 +11,7 @@ import pytest
 from tests.engine.conftest import API_BASE_SUFFIX, Fakes, chat_body, run, target
 from tests.fakes.providers import Behaviour, Family, ModelBehaviour
 from tests.fakes.providers.wire import credential_encodings
-from tollway.engine.base import Endpoint, Engine, EngineCall, UpstreamError
+from tollway.engine.base import Endpoint, Engine, EngineCall, EngineMisconfigured, UpstreamError
 from tollway.engine.embedded import EmbeddedEngine
 from tollway.engine.openrouter import OpenRouterEngine
 from tollway.engine.remote import classify_proxy_error
@@ -193,3 +193,10 @@ async def test_a_litellm_proxys_echo_of_the_key_is_scrubbed() -> None:
     error = classify_proxy_error(400, {"x-litellm-call-id": "c"}, payload, ECHO_KEY)
     for leak in leaks(ECHO_KEY):
         assert leak not in error.message
+
+
+async def test_litellms_own_complaints_become_a_short_cause(engine: EmbeddedEngine) -> None:
+    call = EngineCall(Endpoint.CHAT, chat_body(), target("nosuchprefix/m", "http://127.0.0.1:9"))
+    with pytest.raises(EngineMisconfigured) as info:
+        await run(engine, call)
+    assert info.value.message == "LiteLLM cannot call this deployment: llm provider not provided"

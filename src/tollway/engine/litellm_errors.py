@@ -92,7 +92,7 @@ def map_litellm_error(exc: Exception, litellm: ModuleType, secret: str | None) -
     library_text = clean_text(_library_text(exc), secret)
     log.debug("LiteLLM raised %s: %s", type(exc).__name__, library_text)
     if is_misconfiguration(library_text):
-        return EngineMisconfigured(_misconfiguration(library_text))
+        return EngineMisconfigured(misconfiguration_message(library_text))
     if isinstance(exc, errors.Timeout):
         return upstream_error(
             504, "the provider did not answer in time", error_type="timeout", code="timeout"
@@ -114,7 +114,7 @@ def map_litellm_error(exc: Exception, litellm: ModuleType, secret: str | None) -
     )
 
 
-def _misconfiguration(text: str) -> str:
+def misconfiguration_message(text: str) -> str:
     """Our own words for what LiteLLM found missing: its text names parameters and
     documentation links that mean nothing to an agent."""
     lowered = text.lower()
