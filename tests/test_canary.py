@@ -218,11 +218,13 @@ class EchoWorld:
 
 @pytest.fixture
 def echo_world() -> Iterator[EchoWorld]:
-    servers = [FakeProviderServer(f) for f in ("openai", "anthropic", "openrouter")]
+    primary, anthropic = FakeProviderServer("openai"), FakeProviderServer("anthropic")
+    openrouter = FakeProviderServer("openrouter")
+    servers = [primary, anthropic, openrouter]
     for server in servers:
         server.start()
     try:
-        yield EchoWorld(*servers)
+        yield EchoWorld(primary, anthropic, openrouter)
     finally:
         stop_all(servers)
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from tests.inprocess import serve_mock_model
 from tollway.app import create_app
 from tollway.engine import wire
+from tollway.observability import scrubbing
 from tollway.observability.scrubbing import KnownSecrets
 from tollway.settings import Settings
 
@@ -26,7 +27,7 @@ def test_a_successful_request_never_scrubs(
 ) -> None:
     caplog.set_level(logging.WARNING)
     calls: list[str] = []
-    real_scrub, real_secret = KnownSecrets.scrub, wire.scrub_secret
+    real_scrub, real_secret = KnownSecrets.scrub, scrubbing.scrub_secret
 
     def counted(self: KnownSecrets, text: str, *extra: str | None) -> str:
         calls.append(text)
@@ -41,10 +42,10 @@ def test_a_successful_request_never_scrubs(
     settings = Settings(
         data_dir=tmp_path / "data",
         admin_token=SecretStr(ADMIN),
-        routing={"refresh_interval_seconds": 0.05},  # type: ignore[arg-type]
+        routing={"refresh_interval_seconds": 0.05},
     )
     with TestClient(create_app(settings)) as client:
-        key = _mock_model(client)
+        key = serve_mock_model(client, ADMIN)
         agent = openai.OpenAI(
             base_url=f"{client.base_url}/v1", api_key=key, http_client=client, max_retries=0
         )
@@ -52,26 +53,6 @@ def test_a_successful_request_never_scrubs(
         for stream in (False, True) * 10:
             _chat(agent, stream=stream)
     assert calls == []
-
-
-def _mock_model(client: TestClient) -> str:
-    admin = {"Authorization": f"Bearer {ADMIN}"}
-    provider = client.post(
-        "/admin/v1/providers", json={"name": "m", "type": "mock"}, headers=admin
-    ).json()
-    body = {"provider_id": provider["id"], "model_id": "echo", "name": "echo"}
-    assert client.post("/admin/v1/models", json=body, headers=admin).status_code == 201
-    key: str = client.post("/admin/v1/keys", json={"name": "a"}, headers=admin).json()["key"]
-    deadline = time.monotonic() + 10
-    while "echo" not in _models(client, key):
-        assert time.monotonic() < deadline, "the model never reached the routing table"
-        time.sleep(0.05)
-    return key
-
-
-def _models(client: TestClient, key: str) -> list[Any]:
-    response = client.get("/v1/models", headers={"Authorization": f"Bearer {key}"})
-    return [m["id"] for m in response.json().get("data", [])]
 
 
 def _chat(agent: openai.OpenAI, *, stream: bool) -> None:

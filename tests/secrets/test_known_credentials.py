@@ -40,8 +40,8 @@ def test_each_infisical_access_token_becomes_a_known_secret(
 def test_the_settings_credentials_are_known() -> None:
     settings = Settings(
         admin_token=SecretStr("twadmin-settings-admin-token-0001"),
-        engine={"remote_master_key": "sk-litellm-master-key-0002"},  # type: ignore[arg-type]
-        secrets={  # type: ignore[arg-type]
+        engine={"remote_master_key": "sk-litellm-master-key-0002"},
+        secrets={
             "local": {"master_key": "bWFzdGVyLWtleS1ieXRlcy0wMDAz"},
             "infisical": {"client_secret": "infisical-client-secret-0004"},
         },
