@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, asynccontextmanager
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 from starlette.requests import Request
@@ -19,8 +19,10 @@ from tollway.api.health import router as health_router
 from tollway.api.inference.routes import inference_router
 from tollway.data_plane import DataPlaneRuntime, EngineFactory, build_engines
 from tollway.domain.services import Services, build_services
+from tollway.observability.logging import scrubbed_log_records
 from tollway.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from tollway.observability.metrics import Metrics
+from tollway.observability.scrubbing import KnownSecrets
 from tollway.secrets.base import ignore_errors
 from tollway.secrets.factory import open_secret_store
 from tollway.settings import Settings, load_settings
@@ -38,6 +40,8 @@ class Runtime:
     settings: Settings
     services: Services
     initial_admin_token: str | None
+    # Undoes what ``open`` installed process-wide (log record scrubbing).
+    installed: ExitStack = field(default_factory=ExitStack)
 
     @classmethod
     def open(cls, settings: Settings, metrics: Metrics | None = None) -> Runtime:
@@ -47,15 +51,19 @@ class Runtime:
         on_error = metrics.count_secret_store_error if metrics else ignore_errors
         try:
             migrate.upgrade(database)
-            secrets = open_secret_store(settings, database, on_error=on_error)
+            known_secrets = KnownSecrets()
+            secrets = open_secret_store(settings, database, known_secrets, on_error=on_error)
         except BaseException:
             database.dispose()
             raise
-        services = build_services(settings, database, secrets)
+        services = build_services(settings, database, secrets, known_secrets)
         token = services.admin_tokens.ensure_initial_token()
-        return cls(settings=settings, services=services, initial_admin_token=token)
+        runtime = cls(settings=settings, services=services, initial_admin_token=token)
+        runtime.installed.enter_context(scrubbed_log_records(services.known_secrets))
+        return runtime
 
     def close(self) -> None:
+        self.installed.close()
         self.services.secrets.close()
         self.services.database.dispose()
 

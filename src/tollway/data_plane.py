@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
@@ -158,6 +158,18 @@ def _count_all(metrics: Metrics, records: list[CompletedUsage]) -> None:
         count_usage(metrics, record)
 
 
+def table_secrets(table: RoutingTable) -> Iterator[str]:
+    """Every credential the table hands the engines: provider keys and the OpenRouter key."""
+    for group in table.groups.values():
+        for deployments in (group.shared, *group.by_team.values()):
+            for deployment in deployments:
+                for target in deployment.targets.values():
+                    if target.api_key is not None:
+                        yield target.api_key.reveal()
+    if table.openrouter is not None:
+        yield table.openrouter.api_key.reveal()
+
+
 def build_options(settings: Settings) -> BuildOptions:
     return BuildOptions(settings.routing.upstream_timeout_seconds, bundled_price)
 
@@ -194,6 +206,7 @@ class DataPlaneRuntime:
 
         def build(previous: RoutingTable | None) -> RoutingTable:
             table = build_table(services.database, services.secrets, options, previous)
+            services.known_secrets.set("routing", table_secrets(table))
             write_config(settings.litellm_config_path, render_for_table(table, settings))
             metrics.routing_version.set(table.version)
             return table
@@ -208,7 +221,7 @@ class DataPlaneRuntime:
             renew=renew,
         )
         engine, openrouter = engines(settings)
-        events = DataPlaneEvents(services.database, services.tollway_keys)
+        events = DataPlaneEvents(services.database, services.tollway_keys, services.known_secrets)
         breaker = CircuitBreaker(
             threshold=settings.engine.breaker_threshold,
             cooldown_seconds=settings.engine.breaker_cooldown_seconds,
@@ -235,6 +248,7 @@ class DataPlaneRuntime:
             policy=policy,
             ledger=usage.ledger,
             quarantine=quarantine,
+            known_secrets=services.known_secrets,
         )
         plane = DataPlane(service, metrics, settings.server.max_body_bytes)
         return cls(settings, holder, engine, openrouter, events, metrics, plane, usage, quarantine)

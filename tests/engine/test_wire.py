@@ -9,6 +9,7 @@ from email.utils import format_datetime
 
 import pytest
 
+from tests.fakes.providers.wire import credential_encodings
 from tollway.engine.base import Endpoint, EngineCall, Target, Usage
 from tollway.engine.litellm_env import OFFLINE_ENV, apply_offline_env
 from tollway.engine.proxy_process import proxy_environment
@@ -26,12 +27,14 @@ from tollway.engine.wire import (
 from tollway.secrets.base import SecretValue
 
 
-def test_scrub_removes_the_key_and_key_shaped_tokens() -> None:
-    secret = "sk-live-abcdef0123456789"
-    text = f"bad key {secret}, also Bearer xyz.123 and sk-ant-api03-zzzzzzzz and AIza{'x' * 30}"
+def test_scrub_removes_every_form_of_the_key_and_nothing_else() -> None:
+    secret = "sk-live-abc/def+0123456789"
+    echoed = credential_encodings(secret)
+    text = f"model sk-ant-api03-zzzzzzzz, dir /tmp/tw-data: bad key {secret}, {' '.join(echoed)}"
     cleaned = scrub(text, secret)
-    for leak in (secret, "xyz.123", "sk-ant-api03", "AIza"):
+    for leak in (secret, *echoed):
         assert leak not in cleaned
+    assert "model sk-ant-api03-zzzzzzzz, dir /tmp/tw-data" in cleaned
     assert "organization" in scrub("the organization is over quota")
     assert len(scrub("x" * 5000)) == 300
 

@@ -11,6 +11,7 @@ import pytest
 
 from tests.fakes.ports import free_port
 from tests.fakes.providers import Behaviour, FakeProviderServer, Family, family_for
+from tests.fakes.providers.wire import credential_encodings
 from tollway.errors import ValidationError
 from tollway.providers.base import KeyCheck, KeyCheckOutcome, ProviderAdapter
 from tollway.providers.http_check import MAX_DETAIL_CHARS, sanitize_detail
@@ -400,3 +401,18 @@ def test_sanitize_is_fast_on_hostile_input() -> None:
 
 def _no_network(request: httpx.Request) -> httpx.Response:
     raise AssertionError(f"unexpected request to {request.url}")
+
+
+def test_every_encoded_form_of_the_key_is_redacted() -> None:
+    key = 'sk-check/key+0123456789=abc"def'
+    echoed = " ".join(["you sent:", key, *credential_encodings(key)])
+    cleaned = sanitize_detail(echoed, SecretValue(key), limit=4000)
+    assert cleaned is not None
+    assert cleaned.startswith("you sent: [redacted]")
+    for form in [key, *credential_encodings(key)]:
+        assert form[6:-6] not in cleaned, form
+
+
+def test_only_the_key_is_redacted() -> None:
+    text = "model sk-ant-claude-x-20250101 not found (request req_0123456789abcdefABCDEF0123)"
+    assert sanitize_detail(text, SecretValue("sk-unrelated-key-QwErTyUiOpAsDf")) == text

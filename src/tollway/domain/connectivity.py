@@ -7,13 +7,14 @@ happen between them so a slow provider never holds a database transaction open.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlmodel import Session
 
 from tollway.domain.common import Actor, Output, audit, target
 from tollway.domain.provider_keys import ProviderKeyService, get_provider, keys_of
+from tollway.observability.scrubbing import KnownSecrets
 from tollway.providers.base import KeyCheck, KeyCheckOutcome
 from tollway.providers.checks import check_keys
 from tollway.providers.registry import adapter_for, effective_base_url
@@ -60,10 +61,17 @@ class CheckPolicy:
 
 
 class ConnectivityService:
-    def __init__(self, database: Database, keys: ProviderKeyService, policy: CheckPolicy) -> None:
+    def __init__(
+        self,
+        database: Database,
+        keys: ProviderKeyService,
+        policy: CheckPolicy,
+        known_secrets: KnownSecrets | None = None,
+    ) -> None:
         self._db = database
         self._keys = keys
         self._policy = policy
+        self._known_secrets = known_secrets or KnownSecrets()
 
     def test(self, provider_id: uuid.UUID, actor: Actor) -> ProviderTestResult:
         plan = self._plan(provider_id)
@@ -75,6 +83,7 @@ class ConnectivityService:
             concurrency=self._policy.concurrency,
             allow_private=self._policy.allow_private_urls,
         )
+        checks = [(key_id, self._scrubbed(check)) for key_id, check in checks]
         return self._record(provider_id, checks, plan.skipped, actor)
 
     def check_key(self, key_id: uuid.UUID) -> KeyCheck | None:
@@ -95,7 +104,12 @@ class ConnectivityService:
             concurrency=1,
             allow_private=self._policy.allow_private_urls,
         )
-        return check
+        return self._scrubbed(check)
+
+    def _scrubbed(self, check: KeyCheck) -> KeyCheck:
+        """The check with every known secret out of its message (the adapter already
+        took the tested key out): it is stored as ``last_error`` and shown."""
+        return replace(check, message=self._known_secrets.scrub(check.message))
 
     def _plan(self, provider_id: uuid.UUID) -> _Plan:
         with self._db.session() as session:

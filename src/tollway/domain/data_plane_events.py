@@ -18,6 +18,7 @@ from typing import Any
 from tollway.domain.common import Actor, audit, record_event, target
 from tollway.domain.over_reservation import AUDIT_ACTION
 from tollway.domain.tollway_keys import TollwayKeyService
+from tollway.observability.scrubbing import KnownSecrets
 from tollway.store.db import Database
 from tollway.store.enums import ProviderKeyStatus
 from tollway.store.tables import ProviderKey, utcnow
@@ -28,14 +29,24 @@ DATA_PLANE = Actor("data-plane")
 
 
 class DataPlaneEvents:
-    def __init__(self, database: Database, tollway_keys: TollwayKeyService) -> None:
+    def __init__(
+        self,
+        database: Database,
+        tollway_keys: TollwayKeyService,
+        known_secrets: KnownSecrets | None = None,
+    ) -> None:
         self._db = database
         self._tollway_keys = tollway_keys
+        # Fallback details and rejection messages quote upstreams: scrubbed once more
+        # on their way into the audit trail, whoever produced them.
+        self._secrets = known_secrets or KnownSecrets()
         self._tasks: set[asyncio.Task[None]] = set()
         self._used: dict[uuid.UUID, datetime] = {}
 
     def fallback(self, request_id: str, model: str, reason: str, detail: str) -> None:
-        details = {"request_id": request_id, "model": model, "reason": reason, "detail": detail}
+        details = self._secrets.scrub_details(
+            {"request_id": request_id, "model": model, "reason": reason, "detail": detail}
+        )
         self._spawn(self._write_event, "engine.fallback", f"request:{request_id}", details)
 
     def over_reservation(self, request_id: str, details: dict[str, Any]) -> None:
@@ -44,7 +55,7 @@ class DataPlaneEvents:
         self._spawn(self._write_event, AUDIT_ACTION, f"request:{request_id}", details)
 
     def key_rejected(self, provider_key_id: uuid.UUID, message: str) -> None:
-        self._spawn(self._invalidate_key, provider_key_id, message)
+        self._spawn(self._invalidate_key, provider_key_id, self._secrets.scrub(message))
 
     async def confirm_key_rejected(self, provider_key_id: uuid.UUID, message: str) -> None:
         """A quarantined key failed its re-test too: mark it invalid now (awaited, so

@@ -29,6 +29,7 @@ from tollway.engine.base import (
     Endpoint,
     Engine,
     EngineCall,
+    EngineError,
     EngineMisconfigured,
     EngineResult,
     EngineStream,
@@ -40,6 +41,7 @@ from tollway.engine.base import (
 from tollway.errors import InferenceError, invalid_api_key, model_not_found
 from tollway.metering.pricing import Prices, prices_for
 from tollway.observability.metrics import Metrics
+from tollway.observability.scrubbing import KnownSecrets
 from tollway.routing.breaker import CircuitBreaker
 from tollway.routing.holder import RoutingTableHolder
 from tollway.routing.table import CallerKey, Deployment, ModelGroup, RoutingTable, Unusable
@@ -96,6 +98,7 @@ class InferenceService:
         policy: InferencePolicy,
         ledger: Ledger,
         quarantine: KeyQuarantine | None = None,
+        known_secrets: KnownSecrets | None = None,
     ) -> None:
         """Without a ``quarantine`` a key its provider rejects is marked invalid at once."""
         self._routing = routing
@@ -108,6 +111,7 @@ class InferenceService:
         self._events = events
         self._metrics = metrics
         self._policy = policy
+        self._secrets = known_secrets or KnownSecrets()
 
     # -- who and what -------------------------------------------------------------
 
@@ -144,7 +148,7 @@ class InferenceService:
             await _failed(ledger, exc)
             raise
         ledger.first_token()
-        stream = MeteredStream(outcome.value, ledger)
+        stream = MeteredStream(outcome.value, ledger, self._secrets.scrub)
         try:
             await ledger.durable()
         except InferenceError as exc:  # its begin cannot be made durable: not served
@@ -183,7 +187,7 @@ class InferenceService:
             if unusable.code == "secret_store_unavailable":
                 raise unusable  # fail closed: never another key instead of the caller's
             attempts.failed("no_deployment", unusable)
-        call = _Call(table, request, run, ledger, attempts)
+        call = _Call(table, request, self._scrubbing(run), ledger, attempts)
         outcome = await self._try_engine(candidates, call)
         if outcome is not None:
             return outcome
@@ -191,6 +195,22 @@ class InferenceService:
         if quota_error is not None:
             raise quota_error
         return await self._fall_back(group, call)
+
+    def _scrubbing(self, run: Runner[T]) -> Runner[T]:
+        """``run``, with every known secret out of the errors it raises: an engine
+        scrubs the key of its call; any other credential the upstream echoed (the
+        master key, another deployment's key) goes here, before the message reaches
+        a client, a log line, an event or a key's ``last_error``."""
+
+        async def scrubbed(engine: Engine, call: EngineCall) -> T:
+            try:
+                return await run(engine, call)
+            except EngineError as exc:
+                exc.message = self._secrets.scrub(exc.message)
+                exc.args = (exc.message,)
+                raise
+
+        return scrubbed
 
     async def _try_engine(self, candidates: list[Deployment], call: _Call[T]) -> Outcome[T] | None:
         attempts = call.attempts

@@ -3,11 +3,11 @@ and closing it records what it used, however it ended."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from tollway.domain.ledger import RequestLedger
-from tollway.engine.base import EngineStream
+from tollway.engine.base import EngineError, EngineStream
 from tollway.metering.usage import StreamMeter
 from tollway.store.tables import UsageStatus
 
@@ -16,9 +16,15 @@ class MeteredStream:
     """Wraps an engine stream. Iterate it once; then ``close`` it exactly as the
     response ends (normally, on error, or because the client went away)."""
 
-    def __init__(self, stream: EngineStream, ledger: RequestLedger) -> None:
+    def __init__(
+        self,
+        stream: EngineStream,
+        ledger: RequestLedger,
+        scrub: Callable[[str], str] = str,
+    ) -> None:
         self._stream = stream
         self._ledger = ledger
+        self._scrub = scrub  # known secrets out of a mid-stream error's message
         self._meter = StreamMeter()
         self._ended: UsageStatus | None = None  # set when the stream itself ended
         self._closed = False
@@ -33,8 +39,11 @@ class MeteredStream:
                 # Before anything downstream strips the usage the client did not ask for.
                 observe(chunk)
                 yield chunk
-        except Exception:  # StreamInterrupted, or a bug below
+        except Exception as exc:  # StreamInterrupted, or a bug below
             self._ended = UsageStatus.ERROR  # charged for what it delivered
+            if isinstance(exc, EngineError):
+                exc.message = self._scrub(exc.message)
+                exc.args = (exc.message,)
             raise
         self._ended = UsageStatus.OK
 

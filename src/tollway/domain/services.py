@@ -16,6 +16,7 @@ from tollway.domain.settings_io import SettingsIOService
 from tollway.domain.teams import TeamService
 from tollway.domain.tollway_keys import TollwayKeyService
 from tollway.domain.usage import UsageService
+from tollway.observability.scrubbing import KnownSecrets
 from tollway.secrets.base import SecretStore
 from tollway.settings import Settings
 from tollway.store.db import Database
@@ -37,10 +38,18 @@ class Services:
     audit: AuditService
     settings_io: SettingsIOService
     usage: UsageService
+    known_secrets: KnownSecrets
 
 
-def build_services(settings: Settings, database: Database, secrets: SecretStore) -> Services:
+def build_services(
+    settings: Settings,
+    database: Database,
+    secrets: SecretStore,
+    known_secrets: KnownSecrets | None = None,
+) -> Services:
     admin = settings.admin_token.get_secret_value() if settings.admin_token else None
+    known_secrets = known_secrets or KnownSecrets()
+    known_secrets.set("settings", settings_secrets(settings))
     keys = ProviderKeyService(database, secrets)
     allow_private = settings.security.allow_private_base_urls
     providers = ProviderService(database, keys, allow_private_urls=allow_private)
@@ -58,11 +67,23 @@ def build_services(settings: Settings, database: Database, secrets: SecretStore)
         tollway_keys=TollwayKeyService(database),
         providers=providers,
         provider_keys=keys,
-        connectivity=ConnectivityService(database, keys, policy),
+        connectivity=ConnectivityService(database, keys, policy, known_secrets),
         models=models,
         pricing=PricingService(database),
         limits=LimitsService(database),
         audit=AuditService(database),
         settings_io=SettingsIOService(database, providers, models, keys),
         usage=UsageService(database),
+        known_secrets=known_secrets,
     )
+
+
+def settings_secrets(settings: Settings) -> list[str]:
+    """The credentials the settings hold: scrubbed wherever upstream text goes."""
+    values = (
+        settings.admin_token,
+        settings.engine.remote_master_key,
+        settings.secrets.local.master_key,
+        settings.secrets.infisical.client_secret,
+    )
+    return [value.get_secret_value() for value in values if value is not None]

@@ -18,7 +18,13 @@ import httpx
 import orjson
 
 from tollway.engine.base import EngineError, StreamInterrupted
-from tollway.engine.wire import clean_text, error_object, text_field, upstream_error
+from tollway.engine.wire import (
+    clean_text,
+    error_object,
+    message_in_text,
+    text_field,
+    upstream_error,
+)
 
 CONNECT_TIMEOUT_SECONDS = 3.0
 MAX_ERROR_BODY_BYTES = 64 * 1024
@@ -70,9 +76,13 @@ async def read_error_body(response: httpx.Response) -> Any:
 
 
 def error_message(payload: Any, fallback: str, secret: str | None) -> str:
+    """The upstream's JSON error message (a LiteLLM proxy's unwrapped to what the
+    provider said), scrubbed; ``fallback`` (a short cause) when there is none."""
     error = error_object(payload)
     message = text_field(error, "message") if error is not None else None
-    return clean_text(message, secret) if message else fallback
+    status = error.get("code") if error is not None else None
+    shown_status = int(status) if isinstance(status, int | str) and str(status).isdigit() else None
+    return clean_text(message_in_text(message, shown_status), secret) if message else fallback
 
 
 def error_code(error: Mapping[str, Any] | None) -> str | None:

@@ -13,18 +13,34 @@ LiteLLM maps every provider's failure onto OpenAI-style exception classes with a
   ``EngineUnavailable``.
 
 Messages keep the provider's own explanation (useful for a 400 that goes back to
-the client) minus LiteLLM's prefixes, tracebacks and anything key-shaped.
+the client), read from the provider's JSON error body, scrubbed of the call's key
+in every form. LiteLLM's, httpx's and the openai SDK's own text never becomes a
+message (it quotes URLs, raw bodies and request details): a non-JSON body, a
+timeout or a connection failure is a short cause naming the status or the kind.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType, ModuleType
 from typing import Any
 
+import httpx
+import orjson
+
 from tollway.engine.base import EngineError, EngineMisconfigured, EngineUnavailable
-from tollway.engine.wire import clean_text, parse_retry_after, upstream_error
+from tollway.engine.wire import (
+    clean_text,
+    message_in_text,
+    non_json_body,
+    parse_retry_after,
+    provider_message,
+    upstream_error,
+)
+
+log = logging.getLogger(__name__)
 
 _MISCONFIGURED = (
     "llm provider not provided",
@@ -35,6 +51,7 @@ _MISCONFIGURED = (
     "no healthy deployments",
 )
 _MISSING_KEY = re.compile(r"(?i)missing [\w .-]{0,40}api[ _-]?key")
+_MAX_CHAIN = 12
 _TRANSPORT_NAMES = frozenset(
     {"ConnectError", "ConnectTimeout", "ClientConnectorError", "ConnectionRefusedError"}
 )
@@ -47,9 +64,17 @@ _CODES_BY_CLASS: Mapping[str, str] = MappingProxyType(
 
 
 def clean_message(exc: BaseException, secret: str | None) -> str:
-    raw = getattr(exc, "message", None)
-    text = raw if isinstance(raw, str) and raw else str(exc)
-    return clean_text(text or type(exc).__name__, secret)
+    """What the provider said, from its JSON error body; else a short cause."""
+    status = getattr(exc, "status_code", None)
+    status = status if isinstance(status, int) else None
+    body = _upstream_body(exc)
+    if body is not None:
+        message = provider_message(_json(body))
+        return clean_text(message, secret) if message else non_json_body(status)
+    message = provider_message(getattr(exc, "body", None))  # the openai SDK's parsed body
+    if message:
+        return clean_text(message, secret)
+    return clean_text(message_in_text(_library_text(exc), status), secret)
 
 
 def is_misconfiguration(message: str) -> bool:
@@ -60,17 +85,20 @@ def is_misconfiguration(message: str) -> bool:
 def map_litellm_error(exc: Exception, litellm: ModuleType, secret: str | None) -> EngineError:
     """The contract error for an exception raised by ``litellm.acompletion`` and friends."""
     errors: Any = litellm.exceptions
-    message = clean_message(exc, secret)
     if isinstance(exc, EngineError):
         return exc
     if not isinstance(exc, _litellm_base_classes(errors)):
         return EngineUnavailable(f"LiteLLM failed on its own ({type(exc).__name__})")
-    if is_misconfiguration(message):
-        return EngineMisconfigured(message)
+    library_text = clean_text(_library_text(exc), secret)
+    log.debug("LiteLLM raised %s: %s", type(exc).__name__, library_text)
+    if is_misconfiguration(library_text):
+        return EngineMisconfigured(misconfiguration_message(library_text))
     if isinstance(exc, errors.Timeout):
-        return upstream_error(504, message, error_type="timeout", code="timeout")
-    if _caused_by_transport(exc):
-        return upstream_error(502, f"provider unreachable: {message}", code="upstream_unreachable")
+        return upstream_error(
+            504, "the provider did not answer in time", error_type="timeout", code="timeout"
+        )
+    if (cause := _transport_cause(exc)) is not None:
+        return upstream_error(502, f"provider unreachable ({cause})", code="upstream_unreachable")
     status = getattr(exc, "status_code", None)
     if not isinstance(status, int) or status < 400:
         # LiteLLM's catch-all (APIConnectionError without a network cause) is a
@@ -78,12 +106,59 @@ def map_litellm_error(exc: Exception, litellm: ModuleType, secret: str | None) -
         status = 502
     return upstream_error(
         status,
-        message,
+        clean_message(exc, secret),
         error_type=_text(getattr(exc, "type", None)),
         code=_CODES_BY_CLASS.get(type(exc).__name__) or _text(getattr(exc, "code", None)),
         param=_text(getattr(exc, "param", None)),
         retry_after=parse_retry_after(_retry_after_header(exc)),
     )
+
+
+def misconfiguration_message(text: str) -> str:
+    """Our own words for what LiteLLM found missing: its text names parameters and
+    documentation links that mean nothing to an agent."""
+    lowered = text.lower()
+    found = next((marker for marker in _MISCONFIGURED if marker in lowered), None)
+    if found is None:
+        found = "missing api key"
+    return f"LiteLLM cannot call this deployment: {found}"
+
+
+def _library_text(exc: BaseException) -> str:
+    raw = getattr(exc, "message", None)
+    return raw if isinstance(raw, str) and raw else str(exc) or type(exc).__name__
+
+
+def _upstream_body(exc: BaseException) -> bytes | None:
+    """The provider's error body, from the first HTTP response in the exception's
+    chain (LiteLLM keeps httpx's, the openai SDK its own)."""
+    for link in _chain(exc):
+        response = getattr(link, "response", None)
+        if not isinstance(response, httpx.Response) or response.status_code < 400:
+            continue
+        try:
+            content = response.content
+        except httpx.ResponseNotRead:
+            continue
+        if content:
+            return content
+    return None
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(seen) < _MAX_CHAIN:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
 
 
 def _litellm_base_classes(errors: Any) -> tuple[type[BaseException], ...]:
@@ -93,15 +168,12 @@ def _litellm_base_classes(errors: Any) -> tuple[type[BaseException], ...]:
     return (openai.OpenAIError, errors.APIError, errors.APIConnectionError)
 
 
-def _caused_by_transport(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen and len(seen) < 12:
-        seen.add(id(current))
-        if type(current).__name__ in _TRANSPORT_NAMES or isinstance(current, ConnectionError):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
+def _transport_cause(exc: BaseException) -> str | None:
+    """The name of the network failure under ``exc``, if there is one."""
+    for link in _chain(exc):
+        if type(link).__name__ in _TRANSPORT_NAMES or isinstance(link, ConnectionError):
+            return type(link).__name__
+    return None
 
 
 def _retry_after_header(exc: BaseException) -> str | None:

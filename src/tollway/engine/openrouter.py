@@ -91,7 +91,7 @@ class OpenRouterEngine:
         if response.status_code >= 400:
             raise classify_openrouter_error(response.status_code, response.headers, payload, secret)
         if not isinstance(payload, dict):
-            raise upstream_error(502, "OpenRouter answered with a body that is not JSON")
+            raise upstream_error(502, "OpenRouter answered with a non-JSON body")
         if error_object(payload) is not None and not payload.get("choices"):
             # A 200 carrying an error: the provider behind OpenRouter failed.
             raise classify_openrouter_error(_status_of(payload), response.headers, payload, secret)
@@ -173,7 +173,8 @@ def classify_openrouter_error(
     call will not succeed until someone tops it up.
     """
     error = error_object(payload)
-    message = error_message(payload, f"OpenRouter answered {status}", secret)
+    cause = f"OpenRouter answered {status}" + ("" if error else " with a non-JSON body")
+    message = error_message(payload, cause, secret)
     code = "insufficient_credits" if status == 402 else error_code(error)
     return upstream_error(
         status,

@@ -44,7 +44,7 @@ from tollway.engine.http_common import (
     json_or_none,
     read_error_body,
 )
-from tollway.engine.litellm_errors import is_misconfiguration
+from tollway.engine.litellm_errors import is_misconfiguration, misconfiguration_message
 from tollway.engine.mock import ListStream, mock_chunks, mock_result
 from tollway.engine.wire import (
     LITELLM_PREFIXES,
@@ -203,7 +203,7 @@ def classify_proxy_error(
         return _proxy_itself(status)
     message = error_message(payload, f"LiteLLM answered {status}", secret)
     if is_misconfiguration(message):
-        return EngineMisconfigured(message)
+        return EngineMisconfigured(misconfiguration_message(message))
     if status == 408:  # LiteLLM timed the provider out (the timeout we sent)
         return upstream_error(504, message, error_type="timeout", code="timeout")
     if status == 500 and "connection error" in message.lower():

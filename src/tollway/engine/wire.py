@@ -7,6 +7,7 @@ No I/O and no third-party imports, so each engine can use them on its hot path.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
@@ -15,6 +16,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from tollway.engine.base import Endpoint, EngineCall, UpstreamError, Usage
+from tollway.observability.scrubbing import scrub_secret
 
 MAX_MESSAGE_CHARS = 300
 
@@ -87,15 +89,13 @@ LITELLM_PREFIXES = frozenset(
     }
 )
 
-# Key-shaped tokens a provider may echo back (OpenAI masks, others do not).
-_KEYLIKE = re.compile(
-    r"(?i)(bearer\s+)\S+|\b(?:sk|pk|rk|gsk|xai)[-_][A-Za-z0-9*._-]{6,}|\bAIza[\w-]{20,}"
-)
 _NON_RETRYABLE_5XX = frozenset({501})
 # LiteLLM's decorations around a provider's message: "litellm.RateLimitError: RateLimitError:
 # OpenAIException - <message>\n\nLiteLLM: model group … No fallback was attempted."
 _PREFIX = re.compile(r"^(?:(?:litellm\.\w+|\w+(?:Error|Exception))\s*[:-]\s*)+")
 _NOISE = re.compile(r"(?s)(Traceback \(most recent call last\)|received_args=|\n\n).*$")
+# The openai SDK's "Error code: 400 - <message>" (no message: the body was not JSON).
+_SDK_STATUS = re.compile(r"^Error code: (\d{3})(?: - (.*))?$", re.DOTALL)
 
 
 def clean_text(text: str, secret: str | None = None) -> str:
@@ -105,12 +105,56 @@ def clean_text(text: str, secret: str | None = None) -> str:
 
 
 def scrub(text: str, secret: str | None = None) -> str:
-    """A message safe to log and show: no credential, bounded length."""
+    """A message safe to log and show: no form of ``secret``, bounded length. (The
+    process's other known secrets are scrubbed where engine errors leave the engine.)"""
     if secret:
-        text = text.replace(secret, "***")
-    text = _KEYLIKE.sub(lambda m: (m.group(1) or "") + "***", text)
+        text = scrub_secret(text, secret)
     text = " ".join(text.split())
     return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
+
+
+def non_json_body(status: int | None) -> str:
+    """What a client learns of an error body that is not the API's JSON (an HTML page
+    from a proxy, a stack trace): the status only, never the text."""
+    shown = f" {status}" if status is not None else ""
+    return f"the provider answered{shown} with a non-JSON body"
+
+
+def provider_message(payload: Any) -> str | None:
+    """The human part of a provider's JSON error body, in any family's shape
+    (``{"error": {"message"}}``, ``{"error": "..."}``, ``{"message"}``, ``{"detail"}``)."""
+    if not isinstance(payload, Mapping):
+        return None
+    error = payload.get("error")
+    if isinstance(error, Mapping):
+        payload = error
+    elif isinstance(error, str) and error:
+        return error
+    for name in ("message", "detail"):
+        value = payload.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def message_in_text(text: str, status: int | None) -> str:
+    """The provider's message inside LiteLLM's exception text (what a LiteLLM proxy
+    returns): LiteLLM quotes a provider's raw body after its label, and the openai
+    SDK's "Error code: 400 - <message>" has no message when the body was not JSON."""
+    rest = _PREFIX.sub("", text.strip(), count=1)
+    sdk = _SDK_STATUS.match(rest)
+    if sdk is not None:
+        inner = sdk.group(2)
+        if inner and not inner.startswith(("{", "[")):
+            return inner
+        return non_json_body(int(sdk.group(1)))
+    if rest.startswith(("{", "[")):
+        try:
+            payload = json.loads(rest)
+        except ValueError:
+            return non_json_body(status)
+        return provider_message(payload) or non_json_body(status)
+    return non_json_body(status) if rest.startswith("<") else rest
 
 
 def is_retryable(status: int) -> bool:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import httpx
 
 from tollway.errors import ValidationError
+from tollway.observability.scrubbing import REDACTED, scrub_secret
 from tollway.providers.base import KeyCheck, KeyCheckOutcome
 from tollway.secrets.base import SecretValue
 from tollway.store.enums import ProviderType
@@ -25,17 +26,10 @@ from tollway.store.enums import ProviderType
 MAX_DETAIL_CHARS = 200
 # Error bodies are a few hundred bytes; a larger one is not worth reading.
 _MAX_BODY_BYTES = 16 * 1024
-_REDACTED = "[redacted]"
 _PIECE = 8
 _WORD = re.compile(r"\S+")
-# Tokens that look like credentials: masked keys ("sk-ab****wxyz"), well-known key
-# prefixes, and long mixed letter/digit runs (which also catches request ids; fine).
-_KEY_LIKE = (
-    re.compile(r"\S*\*{3,}\S*"),
-    re.compile(r"\b(?:sk|pk|rk|gsk|xai|csk|sk-ant|sk-or)[-_][A-Za-z0-9_\-]{6,}"),
-    re.compile(r"\bAIza[0-9A-Za-z_\-]{10,}"),
-    re.compile(r"\b(?=[A-Za-z0-9_\-]*\d)(?=[A-Za-z0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{24,}\b"),
-)
+# A masked credential ("sk-ab****wxyz"): a key by definition, whoever's it is.
+_MASKED = re.compile(r"\S*\*{3,}\S*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,15 +164,14 @@ def provider_error_message(payload: object) -> str | None:
 def sanitize_detail(
     text: str | None, key: SecretValue, *, limit: int = MAX_DETAIL_CHARS
 ) -> str | None:
-    """A provider's message made safe to store and show: no key, no key-like tokens, short."""
+    """A provider's message made safe to store and show: no form of the key (raw,
+    URL-encoded, base64, JSON-escaped, quoted in part or masked), short."""
     if not text:
         return None
-    text = _without_key(text, key.reveal())
-    # The key-like patterns are quadratic on pathological input; whatever lies past
-    # this point is cut below anyway.
-    text = text[: limit * 4]
-    for pattern in _KEY_LIKE:
-        text = pattern.sub(_REDACTED, text)
+    secret = key.reveal()
+    text = _without_key(scrub_secret(text, secret) if secret else text, secret)
+    # Whatever lies past this point is cut below anyway.
+    text = _MASKED.sub(REDACTED, text[: limit * 4])
     text = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
@@ -193,7 +186,6 @@ def _without_key(text: str, secret: str) -> str:
     """
     if not secret:
         return text
-    text = text.replace(secret, _REDACTED)
     pieces = {secret[i : i + _PIECE] for i in range(len(secret) - _PIECE + 1)}
     if not pieces:
         return text
@@ -201,7 +193,7 @@ def _without_key(text: str, secret: str) -> str:
     def scrub(match: re.Match[str]) -> str:
         word = match.group()
         hit = any(word[i : i + _PIECE] in pieces for i in range(len(word) - _PIECE + 1))
-        return _REDACTED if hit else word
+        return REDACTED if hit else word
 
     return _WORD.sub(scrub, text)
 

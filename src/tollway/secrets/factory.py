@@ -6,6 +6,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from tollway.errors import ConfigurationError
+from tollway.observability.scrubbing import KnownSecrets
 from tollway.secrets.base import ErrorSink, SecretStore, ignore_errors
 from tollway.secrets.local import (
     MASTER_KEY_ENV,
@@ -21,16 +22,27 @@ from tollway.store.tables import LocalSecret
 
 
 def open_secret_store(
-    settings: Settings, database: Database, *, on_error: ErrorSink = ignore_errors
+    settings: Settings,
+    database: Database,
+    known_secrets: KnownSecrets | None = None,
+    *,
+    on_error: ErrorSink = ignore_errors,
 ) -> SecretStore:
-    """``on_error`` hears of every operation the backend failed (for the metrics)."""
+    """The configured store; its own credentials (Infisical's access token, renewed
+    at each login) join ``known_secrets``; ``on_error`` hears of every operation the
+    backend failed (for the metrics)."""
     backend = settings.secrets.backend
     if backend is SecretBackend.MEMORY:
         return MemorySecretStore()
     if backend is SecretBackend.INFISICAL:
         from tollway.secrets.infisical import InfisicalSecretStore
 
-        return InfisicalSecretStore(settings.secrets.infisical, on_error=on_error)
+        known = known_secrets or KnownSecrets()
+        return InfisicalSecretStore(
+            settings.secrets.infisical,
+            on_error=on_error,
+            on_access_token=lambda token: known.set("infisical-token", [token]),
+        )
     return open_local_store(settings, database, on_error=on_error)
 
 

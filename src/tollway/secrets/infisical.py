@@ -79,6 +79,7 @@ class InfisicalSecretStore:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         on_error: ErrorSink = ignore_errors,
+        on_access_token: Callable[[str], None] | None = None,
     ) -> None:
         self._settings = settings
         self._on_error = on_error
@@ -90,6 +91,7 @@ class InfisicalSecretStore:
             sdk_client_factory=sdk_client_factory,
             clock=clock,
             sleep=sleep,
+            on_access_token=on_access_token,
         )
         self._cache: SecretCache[_Key] = SecretCache(
             ttl_seconds=settings.cache_ttl_seconds,

@@ -185,9 +185,12 @@ class InfisicalClient:
         sdk_client_factory: SdkClientFactory | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        on_access_token: Callable[[str], None] | None = None,
     ) -> None:
         self._settings = settings
         self._client_id = client_id
+        # Told each new access token, so it is scrubbed wherever text leaves tollway.
+        self._on_access_token = on_access_token
         self.sdk = (sdk_client_factory or default_sdk_client)(settings.host)
         harden_sdk_client(self.sdk, settings.timeout_seconds)
         self._clock = clock
@@ -277,6 +280,9 @@ class InfisicalClient:
             raise translate_error(
                 exc, f"universal-auth login of client id '{self._client_id}'"
             ) from None
+        token = getattr(result, "accessToken", None)
+        if self._on_access_token is not None and isinstance(token, str) and token:
+            self._on_access_token(token)
         lifetime = float(result.expiresIn) if result.expiresIn else math.inf
         self._token_expires_at = self._clock() + lifetime * _TOKEN_LIFETIME_USED
         self._logins += 1

@@ -20,7 +20,13 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from tests.fakes.providers.scripting import BEHAVIOUR_HEADER, Family, ModelBehaviour
-from tests.fakes.providers.wire import bearer, count_tokens, new_id, split_pieces
+from tests.fakes.providers.wire import (
+    bearer,
+    count_tokens,
+    echoed_credentials,
+    new_id,
+    split_pieces,
+)
 
 if TYPE_CHECKING:
     from tests.fakes.providers.server import FakeProviderServer
@@ -49,6 +55,8 @@ class Gate:
             return router.rejected(key or "")
         if behaviour.kind == "status":
             return router.error(behaviour.status, behaviour.message, behaviour.retry_after)
+        if behaviour.kind == "echo":
+            return router.error(behaviour.status, echoed_credentials(request.headers), None)
         return None
 
     def model_behaviour(self, request: Request, model: str | None) -> ModelBehaviour:
@@ -178,7 +186,7 @@ class FamilyRouter:
         except ValueError as exc:
             return self.error(400, str(exc), None)
         streaming = endpoint.stream is not None and endpoint.wants_stream(request, body)
-        if (scripted := await self._scripted(behaviour, streaming)) is not None:
+        if (scripted := await self._scripted(request, behaviour, streaming)) is not None:
             return scripted
         if behaviour.counts_calls and behaviour.fails_call(self.gate.server.next_call_index(model)):
             return self.error(behaviour.fail_status, behaviour.message, behaviour.retry_after)
@@ -187,13 +195,20 @@ class FamilyRouter:
             return self._stream(request.scope, endpoint.stream(turn), behaviour)
         return JSONResponse(endpoint.respond(turn))
 
-    async def _scripted(self, behaviour: ModelBehaviour, streaming: bool) -> Response | None:
+    async def _scripted(
+        self, request: Request, behaviour: ModelBehaviour, streaming: bool
+    ) -> Response | None:
         """What the model script answers before any byte of a normal reply; None: reply."""
         server = self.gate.server
         await server.pause(behaviour.first_byte_delay)
         if behaviour.hangs:
             await server.pause(None)
             return self.error(503, "the fake server stopped", None)
+        status = behaviour.status or 500
+        if behaviour.raw_body is not None:
+            return Response(behaviour.raw_body, status_code=status, media_type="text/html")
+        if behaviour.echo_credentials:
+            return self.error(status, echoed_credentials(request.headers), None)
         if behaviour.status is not None:
             return self.error(behaviour.status, behaviour.message, behaviour.retry_after)
         if behaviour.reset_after_chunks is not None and not streaming:

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Literal
 
 Family = Literal["openai", "openrouter", "anthropic", "gemini", "cohere"]
-BehaviourKind = Literal["ok", "rejected", "status", "hang", "slow"]
+BehaviourKind = Literal["ok", "rejected", "status", "hang", "slow", "echo"]
 
 HANG_SECONDS = 30.0
 BEHAVIOUR_HEADER = "x-fake-behaviour"
@@ -43,6 +43,12 @@ class Behaviour:
     @classmethod
     def error(cls, status: int, *, message: str | None = None) -> Behaviour:
         return cls("status", status=status, message=message)
+
+    @classmethod
+    def echoing_credentials(cls, status: int = 401) -> Behaviour:
+        """Refuse with an error quoting the credentials the request carried, in every
+        encoding (see ``ModelBehaviour.echoing_credentials``), on every route."""
+        return cls("echo", status=status)
 
     @classmethod
     def forbidden(cls) -> Behaviour:
@@ -93,6 +99,10 @@ class ModelBehaviour:
     # much as the cap in the body field ``fills_cap`` allows, for each of ``n`` choices.
     reported_completion_tokens: int | None = None
     fills_cap: str | None = None
+    # Answer ``status`` with the credentials the request carried, in every encoding.
+    echo_credentials: bool = False
+    # Answer ``status`` with this body as text/html instead of the family's JSON error.
+    raw_body: str | None = None
 
     @classmethod
     def ok(cls, reply: str | None = None) -> ModelBehaviour:
@@ -174,6 +184,18 @@ class ModelBehaviour:
             raise ValueError("failing needs 0 <= count <= of and of >= 1")
         return cls(fail_count=count, fail_period=of, fail_status=status)
 
+    @classmethod
+    def echoing_credentials(cls, status: int = 500) -> ModelBehaviour:
+        """An error whose message quotes every credential header the request carried:
+        raw, URL-encoded, base64 at each alignment (standard and URL-safe, with and
+        without padding) and JSON-escaped, as a careless upstream might."""
+        return cls(status=status, echo_credentials=True)
+
+    @classmethod
+    def non_json(cls, status: int = 502, body: str = "<html>Bad Gateway</html>") -> ModelBehaviour:
+        """An error answered by something that is not the API (a proxy's HTML page)."""
+        return cls(status=status, raw_body=body)
+
     @property
     def counts_calls(self) -> bool:
         """Whether the server must number this model's calls (for ``failing``)."""
@@ -236,5 +258,7 @@ _HEADER_KINDS: Mapping[str, Callable[[str], ModelBehaviour]] = MappingProxyType(
         "slow_chunks": lambda arg: ModelBehaviour.slow_chunks(_seconds(arg)),
         "over_reporting": lambda arg: ModelBehaviour.over_reporting(int(arg or "1000000")),
         "filling_cap": lambda arg: ModelBehaviour.filling_cap(arg or "max_tokens"),
+        "echo_credentials": lambda arg: ModelBehaviour.echoing_credentials(int(arg or "500")),
+        "non_json": lambda arg: ModelBehaviour.non_json(int(arg or "502")),
     }
 )

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from starlette.responses import JSONResponse
 
@@ -99,6 +100,36 @@ def bearer(headers: Mapping[str, str]) -> str | None:
     if scheme.lower() != "bearer":
         return None
     return token.strip() or None
+
+
+# Where a provider finds the caller's credential.
+CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-goog-api-key", "api-key")
+
+
+def echoed_credentials(headers: Mapping[str, str]) -> str:
+    """Every credential header, in every form a careless upstream might quote it."""
+    forms: list[str] = []
+    for name in CREDENTIAL_HEADERS:
+        value = headers.get(name)
+        if value is None:
+            continue
+        secret = value.partition(" ")[2] if name == "authorization" else value
+        forms += [secret, *credential_encodings(secret)]
+    # Compact: tollway shows 300 characters of a message, and every form must fit.
+    return "you sent: " + " ".join(forms)
+
+
+def credential_encodings(secret: str) -> list[str]:
+    """URL-encoded, JSON-escaped, and base64 at each byte alignment (as Basic auth
+    ``user:secret`` would put it), standard and URL-safe, padded and not."""
+    forms = [quote(secret, safe=""), quote_plus(secret), json.dumps({"key": secret})]
+    for prefix in ("", "u:", "us:"):
+        data = (prefix + secret).encode()
+        for encoded in (base64.b64encode(data), base64.urlsafe_b64encode(data)):
+            text = encoded.decode()
+            forms += [text, text.rstrip("=")]
+    forms.append("Basic " + base64.b64encode(f"user:{secret}".encode()).decode())
+    return forms
 
 
 def mask(key: str) -> str:
