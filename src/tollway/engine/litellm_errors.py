@@ -24,6 +24,11 @@ from types import MappingProxyType, ModuleType
 from typing import Any
 
 from tollway.engine.base import EngineError, EngineMisconfigured, EngineUnavailable
+from tollway.engine.request_faults import (
+    REQUEST_NOT_TRANSLATABLE,
+    is_request_fault,
+    provider_message,
+)
 from tollway.engine.wire import clean_text, parse_retry_after, upstream_error
 
 _MISCONFIGURED = (
@@ -71,14 +76,21 @@ def map_litellm_error(exc: Exception, litellm: ModuleType, secret: str | None) -
         return upstream_error(504, message, error_type="timeout", code="timeout")
     if _caused_by_transport(exc):
         return upstream_error(502, f"provider unreachable: {message}", code="upstream_unreachable")
-    status = getattr(exc, "status_code", None)
+    return _status_error(exc, getattr(exc, "status_code", None), message, secret)
+
+
+def _status_error(exc: Exception, status: Any, message: str, secret: str | None) -> EngineError:
+    """An error LiteLLM gave a status to: the provider's, or LiteLLM's own about the request."""
+    if is_request_fault(exc, status):
+        return upstream_error(400, REQUEST_NOT_TRANSLATABLE, code="invalid_request")
     if not isinstance(status, int) or status < 400:
         # LiteLLM's catch-all (APIConnectionError without a network cause) is a
         # translation failure for this provider's answer: another deployment may work.
         status = 502
+    from_provider = provider_message(exc)
     return upstream_error(
         status,
-        message,
+        clean_text(from_provider, secret) if from_provider else message,
         error_type=_text(getattr(exc, "type", None)),
         code=_CODES_BY_CLASS.get(type(exc).__name__) or _text(getattr(exc, "code", None)),
         param=_text(getattr(exc, "param", None)),
