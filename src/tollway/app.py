@@ -15,6 +15,7 @@ from tollway import __version__
 from tollway.api.admin import admin_router
 from tollway.api.errors import install_error_handlers
 from tollway.api.health import router as health_router
+from tollway.api.inference.openapi import document_inference
 from tollway.api.inference.routes import inference_router
 from tollway.data_plane import DataPlaneRuntime, EngineFactory, build_engines
 from tollway.domain.services import Services, build_services
@@ -115,6 +116,7 @@ def create_app(
     app.include_router(admin_router())
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.mount("/v1", inference_router())
+    document_inference(app)
     return app
 
 
