@@ -64,6 +64,17 @@ def test_unknown_paths_are_openai_shaped_404s(client: TestClient, key: str, path
 
 
 @pytest.mark.parametrize(
+    ("method", "path", "code"),
+    [("POST", "/v1/x%0Ay", "unknown_url"), ("GET", "/v1/models/x%0A%1By", "model_not_found")],
+)
+def test_paths_with_control_characters_stay_in_the_openai_dialect(
+    client: TestClient, key: str, method: str, path: str, code: str
+) -> None:
+    error = openai_error(client.request(method, path, headers=bearer(key)), 404)
+    assert error["code"] == code
+
+
+@pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
         ("GET", "/v1/chat/completions", "POST"),

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route, Router
+from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tollway.api.inference.errors import error_response, internal_error, routing_error
@@ -130,17 +131,29 @@ def _model_object(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": 0, "owned_by": "tollway"}
 
 
-def inference_router() -> ASGIApp:
+def inference_mount() -> Mount:
+    """/v1 and everything under it, whatever the path holds.
+
+    Starlette's path patterns end in ``.*``, which stops at a newline: a path with an
+    encoded ``%0A`` would miss the mount and get the admin dialect's 404."""
     router = Router(
         routes=[
             Route("/chat/completions", inference_endpoint(Endpoint.CHAT), methods=["POST"]),
             Route("/completions", inference_endpoint(Endpoint.COMPLETIONS), methods=["POST"]),
             Route("/embeddings", inference_endpoint(Endpoint.EMBEDDINGS), methods=["POST"]),
             Route("/models", list_models, methods=["GET"]),
-            Route("/models/{model:path}", get_model, methods=["GET"]),
+            _any_characters(Route("/models/{model:path}", get_model, methods=["GET"])),
         ]
     )
-    return OpenAIShapedRouting(router)
+    return _any_characters(Mount("/v1", app=OpenAIShapedRouting(router)))
+
+
+RouteT = TypeVar("RouteT", Route, Mount)
+
+
+def _any_characters(route: RouteT) -> RouteT:
+    route.path_regex = re.compile(route.path_regex.pattern, re.DOTALL)
+    return route
 
 
 class OpenAIShapedRouting:
