@@ -161,6 +161,30 @@ def test_malformed_chat_is_a_400_naming_the_param_and_never_sent(
     assert_never_sent(upstream, openrouter, name)
 
 
+CANARY = "sk-canary-0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"messages": [{"role": CANARY, "content": "x"}]},
+        {"temperature": CANARY},
+        {"logit_bias": {CANARY: 500}},
+        {CANARY: nested(100)},
+    ],
+)
+def test_errors_never_quote_what_the_client_sent(
+    tollway: Tollway, served: tuple[str, str], fields: dict[str, Any]
+) -> None:
+    name, key = served
+    body = json.dumps({"model": name, "messages": [USER], **fields}).replace(
+        '"' + nested(100) + '"', nested(100)
+    )
+    response = post(tollway, key, "/chat/completions", body.encode())
+    assert response.status_code == 400, response.text
+    assert "canary" not in response.text
+
+
 @pytest.mark.parametrize(
     ("path", "fields", "param"),
     [
@@ -200,7 +224,7 @@ def test_malformed_prompts_and_inputs_are_400s(
             '{{"model":"{name}","messages":[{{"role":"user","content":"x"}}],"tools":{deep}}}',
             "tools",
         ),
-        ('{{"model":"{name}","messages":[{{"role":"user","content":"x"}}],"x":{deep}}}', "x"),
+        ('{{"model":"{name}","messages":[{{"role":"user","content":"x"}}],"x":{deep}}}', None),
     ],
 )
 def test_deep_nesting_is_a_400_not_a_recursion_error(
@@ -209,7 +233,7 @@ def test_deep_nesting_is_a_400_not_a_recursion_error(
     upstream: FakeProviderServer,
     openrouter: FakeProviderServer,
     template: str,
-    param: str,
+    param: str | None,
 ) -> None:
     name, key = served
     body = template.format(name=name, deep=nested(1000)).encode()

@@ -8,6 +8,7 @@ providers answer differently).
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Any
 
 from tollway.errors import InferenceError, invalid_request
@@ -104,14 +105,19 @@ def check_string_or_strings(value: Any, param: str) -> None:
         check_string(item, f"{param}[{index}]")
 
 
-def check_nesting(body: dict[str, Any], limit: int = MAX_JSON_DEPTH) -> None:
+def check_nesting(
+    body: dict[str, Any], known: Collection[str], limit: int = MAX_JSON_DEPTH
+) -> None:
     """Refuse JSON nested deeper than ``limit`` arrays and objects, without recursing.
 
     orjson decodes up to 1,024 levels; the recursive walks after it (LiteLLM's
-    transformations, ``str()`` of a value) exhaust Python's stack well before that."""
+    transformations, ``str()`` of a value) exhaust Python's stack well before that.
+    Only ``known`` field names are quoted back: any other key is the client's text."""
     for name, value in body.items():
         if isinstance(value, dict | list) and _deeper_than(value, limit):
-            raise Invalid(f"'{name}' is nested deeper than {limit} levels.", name)
+            if name in known:
+                raise Invalid(f"'{name}' is nested deeper than {limit} levels.", name)
+            raise invalid_request(f"A field is nested deeper than {limit} levels.")
 
 
 def _deeper_than(value: dict[str, Any] | list[Any], limit: int) -> bool:

@@ -3,7 +3,8 @@
 The /v1 routes are plain Starlette (no FastAPI models on the hot path), so FastAPI
 cannot describe them; this module does, and ``document_inference`` merges it into
 the document FastAPI builds for /admin. The request schemas say what
-``validation`` checks (OpenAI's published schema, ``openai_schema.json``); fields
+``validation`` checks (OpenAI's published schema, as pinned in
+tests/inference/openai_schema); fields
 they do not name pass through to the provider.
 """
 

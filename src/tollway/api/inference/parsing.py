@@ -10,7 +10,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from tollway.api.inference.errors import client_gone
 from tollway.api.inference.json_checks import check_nesting
-from tollway.api.inference.validation import check_request
+from tollway.api.inference.validation import check_request, known_fields
 from tollway.engine.base import Endpoint
 from tollway.errors import InferenceError, invalid_request
 
@@ -81,7 +81,7 @@ def parse_body(raw: bytes, endpoint: Endpoint) -> ParsedBody:
 
 
 def _check_fields(body: dict[str, Any], endpoint: Endpoint) -> None:
-    check_nesting(body)
+    check_nesting(body, known_fields(endpoint))
     forbidden = sorted(_FORBIDDEN_FIELDS.intersection(body))
     if forbidden:
         raise invalid_request(

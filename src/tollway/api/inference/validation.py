@@ -4,7 +4,7 @@ anything is admitted, routed or sent upstream.
 A request that fails here would fail at every deployment (or worse, crash inside
 LiteLLM's translation and be retried, then sent to OpenRouter): it is a 400 naming
 the ``param``, and nothing is billed. The rules follow OpenAI's published schema
-(``openai_schema.json`` beside this module is the pinned excerpt they were taken
+(tests/inference/openai_schema/excerpt.json is the pinned excerpt they were taken
 from, and a test keeps them in step). Unknown fields pass through untouched:
 providers have knobs of their own. The completion caps (``max_tokens``,
 ``max_completion_tokens``, ``max_output_tokens``, ``n``, ``best_of``) are
@@ -45,6 +45,11 @@ def check_request(body: Mapping[str, Any], endpoint: Endpoint) -> None:
         value = body.get(name)
         if value is not None:
             check(value, name)
+
+
+def known_fields(endpoint: Endpoint) -> frozenset[str]:
+    """The fields these rules name: safe to quote back as a ``param``."""
+    return frozenset(_RULES[endpoint]) | {"model"}
 
 
 def _check_model(model: Any) -> None:
@@ -88,7 +93,9 @@ def _stream_options(value: Any, param: str) -> None:
 def _logit_bias(value: Any, param: str) -> None:
     check_object(value, param)
     for token, bias in value.items():
-        check_number(bias, f"{param}.{token}", -100, 100)
+        # A token id is quoted back; any other key is the client's text, which is not.
+        where = f"{param}.{token}" if token.isdigit() and len(token) <= 12 else param
+        check_number(bias, where, -100, 100)
 
 
 def _tool_choice(value: Any, param: str) -> None:
