@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tollway.api.inference.chat_validation import ROLES
-from tollway.api.inference.openapi import SCHEMAS
+from tollway.api.inference.openapi_schemas import SCHEMAS
 from tollway.api.inference.validation import MAX_EMBEDDING_INPUTS
 
 EXCERPT = json.loads((Path(__file__).parent / "openai_schema" / "excerpt.json").read_text())
