@@ -16,7 +16,8 @@ from tollway.api.admin import admin_router
 from tollway.api.errors import install_error_handlers
 from tollway.api.health import ServingDependencies
 from tollway.api.health import router as health_router
-from tollway.api.inference.routes import inference_router
+from tollway.api.inference.openapi import document_inference
+from tollway.api.inference.routes import inference_mount
 from tollway.data_plane import DataPlaneRuntime, EngineFactory, build_engines
 from tollway.domain.services import Services, build_services
 from tollway.observability.logging import scrubbed_log_records
@@ -131,7 +132,8 @@ def create_app(
     app.include_router(health_router)
     app.include_router(admin_router())
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
-    app.mount("/v1", inference_router())
+    app.router.routes.append(inference_mount())
+    document_inference(app)
     return app
 
 

@@ -7,15 +7,27 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
 from sqlmodel import Session
 
+from tollway.domain.names import printable_name
 from tollway.store.control import bump_routing_version
 from tollway.store.tables import AuditEvent
 
 T = TypeVar("T")
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(printable_name),
+]
 Text = Annotated[str, StringConstraints(max_length=4000)]
 # Money and per-token prices are exact decimals in the store and plain JSON numbers
 # on the wire, where clients expect numbers.

@@ -6,16 +6,19 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 from sqlmodel import Session, col, select
 
 from tollway.domain.common import Actor, Input, Output, Text, audit, target
+from tollway.domain.names import printable_name
 from tollway.errors import NotFoundError, ValidationError
 from tollway.store.db import Database
 from tollway.store.enums import ModelStatus, RoutingStrategy
 from tollway.store.tables import Model, Provider, utcnow
 
-Identifier = Annotated[str, Field(min_length=1, max_length=400, pattern=r"^\S(.*\S)?$")]
+Identifier = Annotated[
+    str, Field(min_length=1, max_length=400, pattern=r"^\S(.*\S)?$"), AfterValidator(printable_name)
+]
 ShortText = Annotated[str, Field(max_length=200)]
 TokenCount = Annotated[int, Field(gt=0, le=100_000_000)]
 

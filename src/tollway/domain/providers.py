@@ -10,6 +10,7 @@ from pydantic import AfterValidator, Field, HttpUrl, SecretStr, TypeAdapter, mod
 from sqlmodel import Session, col, select
 
 from tollway.domain.common import Actor, Input, Name, Output, Text, audit, target
+from tollway.domain.names import printable_name
 from tollway.domain.provider_keys import (
     ProviderKeyRead,
     ProviderKeyService,
@@ -35,7 +36,7 @@ def _http_url(value: str) -> str:
 
 
 UrlStr = Annotated[str, Field(max_length=2048), AfterValidator(_http_url)]
-ModelName = Annotated[str, Field(min_length=1, max_length=400)]
+ModelName = Annotated[str, Field(min_length=1, max_length=400), AfterValidator(printable_name)]
 
 
 class ProviderCreate(Input):

@@ -13,10 +13,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 from sqlmodel import Session, col, select
 
 from tollway.domain.common import Actor, Input, Name, Output, audit, target
+from tollway.domain.names import printable_name
 from tollway.domain.teams import get_team
 from tollway.errors import ConflictError, NotFoundError, ValidationError
 from tollway.store.db import Database
@@ -25,7 +26,7 @@ from tollway.store.tables import TollwayKey, utcnow
 KEY_PREFIX = "tw-"
 SHOWN_PREFIX_LENGTH = 10  # "tw-" and 7 characters: enough to recognise a key in a list
 
-ModelName = Annotated[str, Field(min_length=1, max_length=400)]
+ModelName = Annotated[str, Field(min_length=1, max_length=400), AfterValidator(printable_name)]
 
 
 def key_digest(key: str) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType, ModuleType
 from typing import Any
 
@@ -31,6 +31,7 @@ import httpx
 import orjson
 
 from tollway.engine.base import EngineError, EngineMisconfigured, EngineUnavailable
+from tollway.engine.request_faults import REQUEST_NOT_TRANSLATABLE, chain, is_request_fault
 from tollway.engine.wire import (
     clean_text,
     message_in_text,
@@ -51,7 +52,6 @@ _MISCONFIGURED = (
     "no healthy deployments",
 )
 _MISSING_KEY = re.compile(r"(?i)missing [\w .-]{0,40}api[ _-]?key")
-_MAX_CHAIN = 12
 _TRANSPORT_NAMES = frozenset(
     {"ConnectError", "ConnectTimeout", "ClientConnectorError", "ConnectionRefusedError"}
 )
@@ -99,7 +99,15 @@ def map_litellm_error(exc: Exception, litellm: ModuleType, secret: str | None) -
         )
     if (cause := _transport_cause(exc)) is not None:
         return upstream_error(502, f"provider unreachable ({cause})", code="upstream_unreachable")
-    status = getattr(exc, "status_code", None)
+    return _status_error(exc, getattr(exc, "status_code", None), secret)
+
+
+def _status_error(exc: Exception, status: Any, secret: str | None) -> EngineError:
+    """An error LiteLLM gave a status to: the provider's, or LiteLLM's own about the request."""
+    if is_request_fault(exc, status):
+        # Built from the client's body and refused before any provider saw it: the
+        # same body fails at every deployment, so it is the client's 400.
+        return upstream_error(400, REQUEST_NOT_TRANSLATABLE, code="invalid_request")
     if not isinstance(status, int) or status < 400:
         # LiteLLM's catch-all (APIConnectionError without a network cause) is a
         # translation failure for this provider's answer: another deployment may work.
@@ -132,7 +140,7 @@ def _library_text(exc: BaseException) -> str:
 def _upstream_body(exc: BaseException) -> bytes | None:
     """The provider's error body, from the first HTTP response in the exception's
     chain (LiteLLM keeps httpx's, the openai SDK its own)."""
-    for link in _chain(exc):
+    for link in chain(exc):
         response = getattr(link, "response", None)
         if not isinstance(response, httpx.Response) or response.status_code < 400:
             continue
@@ -152,15 +160,6 @@ def _json(body: bytes) -> Any:
         return None
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen and len(seen) < _MAX_CHAIN:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
 def _litellm_base_classes(errors: Any) -> tuple[type[BaseException], ...]:
     # LiteLLM's classes subclass the openai SDK's; both count as "LiteLLM mapped it".
     import openai
@@ -170,7 +169,7 @@ def _litellm_base_classes(errors: Any) -> tuple[type[BaseException], ...]:
 
 def _transport_cause(exc: BaseException) -> str | None:
     """The name of the network failure under ``exc``, if there is one."""
-    for link in _chain(exc):
+    for link in chain(exc):
         if type(link).__name__ in _TRANSPORT_NAMES or isinstance(link, ConnectionError):
             return type(link).__name__
     return None

@@ -43,3 +43,31 @@ def internal_error(exc: BaseException) -> InferenceError:
         error_type="server_error",
         code="internal_error",
     )
+
+
+def routing_error(status: int, method: str, path: str) -> InferenceError:
+    """No /v1 route for this path (404, OpenAI's ``unknown_url``) or method (405)."""
+    if status == 405:
+        return InferenceError(
+            f"Method {method} is not allowed on {path}.",
+            status=405,
+            error_type="invalid_request_error",
+            code="method_not_allowed",
+        )
+    return InferenceError(
+        f"Invalid URL ({method} {path})",
+        status=status,
+        error_type="invalid_request_error",
+        code="unknown_url" if status == 404 else None,
+    )
+
+
+def client_gone() -> InferenceError:
+    """The client closed the connection before its request body was read: nothing to
+    serve, nobody to answer, not our failure (nginx's 499, "client closed request")."""
+    return InferenceError(
+        "The client closed the connection before the request body was read.",
+        status=499,
+        error_type="invalid_request_error",
+        code="client_closed_request",
+    )

@@ -6,8 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
+from tollway.api.inference.errors import client_gone
+from tollway.api.inference.json_checks import check_nesting
+from tollway.api.inference.validation import check_request, known_fields
 from tollway.engine.base import Endpoint
 from tollway.errors import InferenceError, invalid_request
 
@@ -48,11 +51,14 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise client_gone() from None
     return b"".join(chunks)
 
 
@@ -68,13 +74,14 @@ def parse_body(raw: bytes, endpoint: Endpoint) -> ParsedBody:
         raise invalid_request("The request body must be a JSON object.")
     _check_fields(body, endpoint)
     model = body.pop("model")
-    stream = body.get("stream", False)
+    stream = body.get("stream") is True
     options = body.get("stream_options")
     wants_usage = isinstance(options, dict) and options.get("include_usage") is True
     return ParsedBody(model=model, body=body, stream=stream, wants_usage=wants_usage)
 
 
 def _check_fields(body: dict[str, Any], endpoint: Endpoint) -> None:
+    check_nesting(body, known_fields(endpoint))
     forbidden = sorted(_FORBIDDEN_FIELDS.intersection(body))
     if forbidden:
         raise invalid_request(
@@ -82,16 +89,10 @@ def _check_fields(body: dict[str, Any], endpoint: Endpoint) -> None:
             "credentials; remove it from the request.",
             param=forbidden[0],
         )
-    model = body.get("model")
-    if not isinstance(model, str) or not model.strip():
-        raise invalid_request("You must provide a model parameter.", param="model")
     required = _REQUIRED_FIELD[endpoint]
-    if body.get(required) in (None, "", []):
+    if isinstance(body.get("model"), str) and body.get(required) in (None, "", []):
         raise invalid_request(f"Missing required parameter: '{required}'.", param=required)
-    if endpoint is Endpoint.CHAT and not isinstance(body["messages"], list):
-        raise invalid_request("'messages' must be an array of messages.", param="messages")
-    if not isinstance(body.get("stream", False), bool):
-        raise invalid_request("'stream' must be a boolean.", param="stream")
+    check_request(body, endpoint)
     if endpoint is Endpoint.EMBEDDINGS and body.get("stream"):
         raise invalid_request("Embeddings cannot be streamed.", param="stream")
 

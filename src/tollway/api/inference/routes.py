@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route, Router
-from starlette.types import ASGIApp
+from starlette.routing import Mount, Route, Router
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tollway.api.inference.errors import error_response, internal_error
+from tollway.api.inference.errors import error_response, internal_error, routing_error
 from tollway.api.inference.parsing import parse_body, read_body
+from tollway.api.inference.response_headers import response_headers
 from tollway.api.inference.streaming import SSEResponse, client_events
 from tollway.domain.inference import InferenceRequest, InferenceService, Served
 from tollway.engine.base import Endpoint
@@ -38,16 +42,6 @@ def _plane(request: Request) -> DataPlane:
     return plane
 
 
-def _headers(request_id: str, served: Served | None = None) -> dict[str, str]:
-    headers = {"x-tollway-request-id": request_id}
-    if served is not None:
-        headers["x-tollway-route"] = served.route.value
-        headers["x-tollway-provider"] = served.provider_name
-        if served.fallback_reason:
-            headers["x-tollway-fallback-reason"] = served.fallback_reason
-    return headers
-
-
 def _json(body: Any, headers: dict[str, str], status: int = 200) -> Response:
     return Response(
         orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
@@ -63,11 +57,11 @@ def inference_endpoint(endpoint: Endpoint) -> Handler:
             response = await _serve(plane, request, endpoint, request_id)
         except InferenceError as error:
             _count_error(plane, endpoint, error)
-            return error_response(error, _headers(request_id))
+            return error_response(error, response_headers(request_id))
         except Exception as exc:  # never a stack trace or library text to the client
             internal = internal_error(exc)
             _count_error(plane, endpoint, internal)
-            return error_response(internal, _headers(request_id))
+            return error_response(internal, response_headers(request_id))
         plane.metrics.latency.labels(endpoint.value, response[1].route.value).observe(
             time.perf_counter() - started
         )
@@ -91,16 +85,22 @@ async def _serve(
     if not parsed.stream:
         outcome = await plane.service.complete(caller, call)
         outcome.value.body["model"] = parsed.model
-        return _json(outcome.value.body, _headers(request_id, outcome.served)), outcome.served
+        return _json(
+            outcome.value.body, response_headers(request_id, outcome.served)
+        ), outcome.served
     streamed = await plane.service.stream(caller, call)
-    events = client_events(streamed.value, model=parsed.model, wants_usage=parsed.wants_usage)
     stream = streamed.value
+    try:
+        events = client_events(stream, model=parsed.model, wants_usage=parsed.wants_usage)
+        headers = response_headers(request_id, streamed.served)
+    except BaseException:  # the SSE response owns closing it; until it exists, we do
+        await asyncio.shield(stream.close(disconnected=True))
+        raise
 
     async def close(disconnected: bool) -> None:
         await stream.close(disconnected=disconnected)
 
-    response = SSEResponse(events, headers=_headers(request_id, streamed.served), on_close=close)
-    return response, streamed.served
+    return SSEResponse(events, headers=headers, on_close=close), streamed.served
 
 
 async def list_models(request: Request) -> Response:
@@ -109,9 +109,9 @@ async def list_models(request: Request) -> Response:
     try:
         caller = plane.service.authenticate(request.headers.get("authorization"))
     except InferenceError as error:
-        return error_response(error, _headers(request_id))
+        return error_response(error, response_headers(request_id))
     data = [_model_object(name) for name in plane.service.visible_models(caller)]
-    return _json({"object": "list", "data": data}, _headers(request_id))
+    return _json({"object": "list", "data": data}, response_headers(request_id))
 
 
 async def get_model(request: Request) -> Response:
@@ -123,21 +123,53 @@ async def get_model(request: Request) -> Response:
         if name not in plane.service.visible_models(caller):
             raise model_not_found(name)
     except InferenceError as error:
-        return error_response(error, _headers(request_id))
-    return _json(_model_object(name), _headers(request_id))
+        return error_response(error, response_headers(request_id))
+    return _json(_model_object(name), response_headers(request_id))
 
 
 def _model_object(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": 0, "owned_by": "tollway"}
 
 
-def inference_router() -> Router:
-    return Router(
+def inference_mount() -> Mount:
+    """/v1 and everything under it, whatever the path holds.
+
+    Starlette's path patterns end in ``.*``, which stops at a newline: a path with an
+    encoded ``%0A`` would miss the mount and get the admin dialect's 404."""
+    router = Router(
         routes=[
             Route("/chat/completions", inference_endpoint(Endpoint.CHAT), methods=["POST"]),
             Route("/completions", inference_endpoint(Endpoint.COMPLETIONS), methods=["POST"]),
             Route("/embeddings", inference_endpoint(Endpoint.EMBEDDINGS), methods=["POST"]),
             Route("/models", list_models, methods=["GET"]),
-            Route("/models/{model:path}", get_model, methods=["GET"]),
+            _any_characters(Route("/models/{model:path}", get_model, methods=["GET"])),
         ]
     )
+    return _any_characters(Mount("/v1", app=OpenAIShapedRouting(router)))
+
+
+RouteT = TypeVar("RouteT", Route, Mount)
+
+
+def _any_characters(route: RouteT) -> RouteT:
+    route.path_regex = re.compile(route.path_regex.pattern, re.DOTALL)
+    return route
+
+
+class OpenAIShapedRouting:
+    """The /v1 router, with its 404 and 405 answers in OpenAI's error shape.
+
+    Starlette raises them as ``HTTPException`` for the application's handler, which
+    speaks the admin dialect; an OpenAI client expects ``{"error": {...}}`` here."""
+
+    def __init__(self, router: Router) -> None:
+        self._router = router
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._router(scope, receive, send)
+        except HTTPException as exc:
+            if scope["type"] != "http":
+                raise
+            error = routing_error(exc.status_code, scope["method"], scope["path"])
+            await error_response(error, dict(exc.headers or {}))(scope, receive, send)

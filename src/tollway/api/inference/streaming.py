@@ -14,7 +14,7 @@ from typing import Any
 
 import anyio
 import orjson
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from tollway.engine.base import StreamInterrupted
 
@@ -75,24 +75,16 @@ class SSEResponse:
         on_close: OnClose,
     ) -> None:
         self._events = events
-        self._headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        self._headers = headers
         self._on_close = on_close
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"text/event-stream; charset=utf-8"),
-                    (b"cache-control", b"no-cache"),
-                    (b"x-accel-buffering", b"no"),
-                    *self._headers,
-                ],
-            }
-        )
+        # Everything from the first send on, the start included, is inside the block
+        # that closes the upstream and settles the request: a start the server refuses
+        # must not leave the reservation or the in-flight gauge behind.
         disconnected = anyio.Event()
         try:
+            await send(self._start())
             async with anyio.create_task_group() as group:
                 group.start_soon(_cancel_on_disconnect, receive, group.cancel_scope, disconnected)
                 await self._send_events(send)
@@ -109,6 +101,21 @@ class SSEResponse:
         finally:
             with anyio.CancelScope(shield=True):
                 await self._on_close(disconnected.is_set())
+
+    def _start(self) -> Message:
+        return {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"text/event-stream; charset=utf-8"),
+                (b"cache-control", b"no-cache"),
+                (b"x-accel-buffering", b"no"),
+                *(
+                    (k.lower().encode("latin-1"), v.encode("latin-1"))
+                    for k, v in self._headers.items()
+                ),
+            ],
+        }
 
     async def _send_events(self, send: Send) -> None:
         async for event in self._events:
