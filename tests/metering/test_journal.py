@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.metering.test_records import make_event, make_outcome
-from tollway.metering.journal import (
-    JournalClosedError,
-    UsageJournal,
+from tollway.metering.journal import JournalClosedError, UsageJournal
+from tollway.metering.journal_replay import (
     claim_dead_segments,
     list_segments,
     read_segment,

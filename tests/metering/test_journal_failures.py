@@ -17,8 +17,9 @@ import pytest
 from tests.fakes.disk import Call, FaultyDisk
 from tests.metering.test_records import make_event, make_outcome
 from tollway.metering.durability import JournalSync
-from tollway.metering.journal import UsageJournal, read_segment
+from tollway.metering.journal import UsageJournal
 from tollway.metering.journal_health import JournalHealth, JournalUnavailableError
+from tollway.metering.journal_replay import read_segment
 
 HEALTH_LOGGER = "tollway.metering.journal_health"
 

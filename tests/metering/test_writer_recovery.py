@@ -13,7 +13,8 @@ from pathlib import Path
 
 from tests.metering.test_records import make_event, make_outcome
 from tests.metering.test_writer import assert_aggregates_match, hourly, stored
-from tollway.metering.journal import UsageJournal, list_segments, recover
+from tollway.metering.journal import UsageJournal
+from tollway.metering.journal_replay import list_segments, recover
 from tollway.metering.records import UsageEvent, UsageOutcome
 from tollway.metering.writer import UsageWriter
 from tollway.store.db import Database

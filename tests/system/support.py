@@ -21,7 +21,7 @@ from sqlmodel import col, select
 
 from tests.fakes.providers import Behaviour, FakeProviderServer
 from tests.processes import ADMIN_TOKEN, TollwayProcess
-from tollway.metering.journal import list_segments, segment_key
+from tollway.metering.journal_replay import list_segments, segment_key
 from tollway.quotas.model import MICROS_PER_USD, Limit, Metric, Window
 from tollway.quotas.redis_store import DEFAULT_PREFIX
 from tollway.store.db import Database

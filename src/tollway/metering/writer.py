@@ -29,9 +29,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
-from tollway.metering.journal import (
+from tollway.metering.journal import UsageJournal
+from tollway.metering.journal_replay import (
     SegmentRead,
-    UsageJournal,
     claim_dead_segments,
     list_segments,
     read_segment,
