@@ -37,8 +37,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tollway.domain.ledger import Ledger, LedgerPolicy, Payee
+from tollway.domain.ledger import Ledger, LedgerPolicy
 from tollway.domain.metered_stream import MeteredStream
+from tollway.domain.payee import Payee
 from tollway.engine.base import Endpoint, EngineResult, Route, Usage
 from tollway.metering.durability import JournalSync
 from tollway.metering.journal import UsageJournal

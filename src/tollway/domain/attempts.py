@@ -3,7 +3,7 @@ gets when nothing could serve it."""
 
 from __future__ import annotations
 
-from tollway.domain.ledger import quota_denied
+from tollway.domain.ledger_errors import quota_denied
 from tollway.engine.base import EngineMisconfigured, EngineUnavailable, UpstreamError
 from tollway.errors import InferenceError
 from tollway.quotas.model import Denied

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -21,9 +20,13 @@ from typing import Any, Generic, TypeVar
 from tollway.domain.attempts import Attempts, bad_gateway, client_error, final_error
 from tollway.domain.availability import Availability, secret_store_unavailable
 from tollway.domain.data_plane_events import DataPlaneEvents
+from tollway.domain.fallback import fallback_payee, fallback_served, fallback_target
 from tollway.domain.key_quarantine import KeyQuarantine
-from tollway.domain.ledger import Ledger, Payee, RequestLedger, quota_denied
+from tollway.domain.ledger import Ledger, RequestLedger
+from tollway.domain.ledger_errors import quota_denied
 from tollway.domain.metered_stream import MeteredStream
+from tollway.domain.payee import deployment_payee
+from tollway.domain.served import Outcome, served_by
 from tollway.domain.tollway_keys import key_digest
 from tollway.engine.base import (
     Endpoint,
@@ -34,12 +37,10 @@ from tollway.engine.base import (
     EngineResult,
     EngineStream,
     EngineUnavailable,
-    Route,
-    Target,
     UpstreamError,
 )
 from tollway.errors import InferenceError, invalid_api_key, model_not_found
-from tollway.metering.pricing import Prices, prices_for
+from tollway.metering.pricing import prices_for
 from tollway.observability.metrics import Metrics
 from tollway.observability.scrubbing import KnownSecrets
 from tollway.routing.breaker import CircuitBreaker
@@ -60,22 +61,6 @@ class InferenceRequest:
     model: str
     body: dict[str, Any]
     stream: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Served:
-    route: Route
-    provider_name: str
-    provider_id: uuid.UUID | None
-    deployment_id: str | None
-    fallback_reason: str | None
-    attempts: int
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome(Generic[T]):
-    value: T
-    served: Served
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +217,7 @@ class InferenceService:
         request, ledger, attempts = call.request, call.ledger, call.attempts
         for deployment in candidates:
             prices = prices_for(deployment)
-            denied = await ledger.admit(call.table, _payee(deployment, prices), prices)
+            denied = await ledger.admit(call.table, deployment_payee(deployment, prices), prices)
             if denied is not None:
                 attempts.denied(denied)
                 continue
@@ -261,7 +246,7 @@ class InferenceService:
                 self._upstream_failed(deployment, exc, attempts)
             else:
                 self._breaker.record_success()
-                return Outcome(value, _served(deployment, attempts.count))
+                return Outcome(value, served_by(deployment, attempts.count))
         return None
 
     def _upstream_failed(
@@ -293,28 +278,12 @@ class InferenceService:
         if route.credential is not None and not route.credential.usable():
             stale = Unusable(None, "the OpenRouter key is past its stale window", outage=True)
             raise secret_store_unavailable(request.model, [stale])
-        prices = _group_prices(group)
-        payee = Payee(
-            Route.OPENROUTER,
-            route.provider_id,
-            route.provider_key_id,
-            None,
-            prices,
-            reported_cost_wins=True,
-            fallback_reason=reason,
-            max_output_tokens=_group_max_output(group),
-        )
-        denied = await call.ledger.admit(call.table, payee, prices)
+        payee = fallback_payee(route, group, reason)
+        denied = await call.ledger.admit(call.table, payee, payee.prices)
         if denied is not None:
             raise quota_denied(denied)
         self._record_fallback(request, reason, attempts)
-        target = Target(
-            deployment_id=f"openrouter:{model_id}",
-            litellm_model=model_id,
-            api_key=route.api_key,
-            api_base=route.base_url,
-            timeout_seconds=self._policy.timeout_seconds,
-        )
+        target = fallback_target(route, model_id, self._policy.timeout_seconds)
         body = call.ledger.upstream_body
         engine_call = EngineCall(request.endpoint, body, target, request.stream)
         try:
@@ -327,15 +296,7 @@ class InferenceService:
             ) from None
         except (EngineUnavailable, EngineMisconfigured) as exc:
             raise bad_gateway(f"the fallback to OpenRouter failed: {exc.message}") from None
-        served = Served(
-            Route.OPENROUTER,
-            route.provider_name,
-            route.provider_id,
-            None,
-            reason,
-            attempts.count + 1,
-        )
-        return Outcome(value, served)
+        return Outcome(value, fallback_served(route, reason, attempts.count + 1))
 
     def _record_fallback(self, request: InferenceRequest, reason: str, attempts: Attempts) -> None:
         detail = str(attempts.last) if attempts.last else reason
@@ -373,37 +334,6 @@ async def _failed(ledger: RequestLedger, exc: BaseException) -> None:
     await asyncio.shield(step)
 
 
-def _payee(deployment: Deployment, prices: Prices) -> Payee:
-    return Payee(
-        Route.LITELLM,
-        deployment.provider_id,
-        deployment.provider_key_id,
-        deployment.model_row_id,
-        prices,
-        reported_cost_wins=not prices.known,
-        max_output_tokens=deployment.max_output_tokens,
-    )
-
-
-def _group_prices(group: ModelGroup) -> Prices:
-    """The fallback's worst case: the dearest price any deployment of the model has
-    (OpenRouter's own bill, ``usage.cost``, replaces it when reported)."""
-    deployments = [*group.shared, *(d for own in group.by_team.values() for d in own)]
-    inputs = [d.input_price for d in deployments if d.input_price is not None]
-    outputs = [d.output_price for d in deployments if d.output_price is not None]
-    return Prices(input=max(inputs, default=None), output=max(outputs, default=None))
-
-
-def _group_max_output(group: ModelGroup) -> int | None:
-    """The fallback's completion cap when the client set none: the largest any
-    deployment of the model declares, or None (the default) unless all declare one."""
-    deployments = [*group.shared, *(d for own in group.by_team.values() for d in own)]
-    limits = [d.max_output_tokens for d in deployments]
-    if not limits or None in limits:
-        return None
-    return max(limit for limit in limits if limit is not None)
-
-
 async def _call(engine: Engine, call: EngineCall) -> EngineResult:
     return await engine.call(call)
 
@@ -419,14 +349,3 @@ def _bearer(authorization: str | None) -> str | None:
     if not hmac.compare_digest(scheme.lower(), "bearer"):
         return None
     return token.strip() or None
-
-
-def _served(deployment: Deployment, attempts: int) -> Served:
-    return Served(
-        Route.LITELLM,
-        deployment.provider_name,
-        deployment.provider_id,
-        deployment.id,
-        None,
-        attempts,
-    )

@@ -30,18 +30,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from tollway.domain.ledger_errors import quota_store_down, usage_journal_down
 from tollway.domain.over_reservation import (
     OverReservation,
     OverReservationEvents,
     overrun_scopes,
+    within_reservation,
 )
-from tollway.engine.base import Endpoint, EngineResult, Route, Usage
-from tollway.errors import InferenceError
+from tollway.domain.payee import Payee
+from tollway.engine.base import Endpoint, EngineResult, Usage
 from tollway.metering.counting import count_usage
 from tollway.metering.durability import JournalSync
 from tollway.metering.journal import JournalClosedError, UsageJournal
@@ -52,7 +53,7 @@ from tollway.metering.tokens import prompt_tokens_at_most
 from tollway.metering.usage import MeteredUsage, text_usage, usage_from_response
 from tollway.observability.metrics import Metrics
 from tollway.quotas import model as quota
-from tollway.quotas.admission import CompletionCaps, to_headers, worst_case
+from tollway.quotas.admission import CompletionCaps, worst_case
 from tollway.quotas.counters import QuotaStore, QuotaStoreUnavailableError
 from tollway.routing.table import CallerKey, RoutingTable
 from tollway.store.enums import LimitScope
@@ -61,27 +62,6 @@ from tollway.store.tables import UsageStatus, utcnow
 log = logging.getLogger(__name__)
 
 _FREE = Cost(Decimal(0), CostSource.COMPUTED)  # a call that used nothing costs nothing
-JOURNAL_RETRY_AFTER_SECONDS = 5
-
-
-@dataclass(frozen=True, slots=True)
-class Payee:
-    """Who serves an attempt, and how it is priced.
-
-    ``reported_cost_wins``: the upstream's own reported cost is the bill (OpenRouter's
-    ``usage.cost``), or the best price known (LiteLLM's, for a deployment tollway
-    has no price for). Otherwise tollway's prices win: an operator's manual price
-    must not be overridden by LiteLLM's map, and admission reserved at them.
-    """
-
-    route: Route
-    provider_id: uuid.UUID | None
-    provider_key_id: uuid.UUID | None
-    model_row_id: uuid.UUID | None
-    prices: Prices
-    reported_cost_wins: bool
-    fallback_reason: str | None = None
-    max_output_tokens: int | None = None  # the model's, when the routing table knows it
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +252,7 @@ class RequestLedger:
             model_row_id=payee.model_row_id,
             reserved_prompt_tokens=prompt,
             reserved_completion_tokens=worst.tokens - prompt,
-            reserved_cost_usd=_usd(worst.usd_micros) if payee.prices.known else None,
+            reserved_cost_usd=quota.micros_to_usd(worst.usd_micros) if payee.prices.known else None,
         )
 
     async def release(self) -> None:
@@ -313,21 +293,7 @@ class RequestLedger:
         await self._finish(status, 200, usage, cost, metered.counted)
 
     def _bounded(self, counted: Usage) -> Usage:
-        """A completion tollway counted (from the chunks, or the text of an answer
-        without usage), capped at what admission reserved: the provider stops at the
-        cap, so anything above it is the estimate's error (an upper bound), and
-        charging it would push a budget past its limit. Never applied to usage the
-        provider reported: that is billed as reported, however large."""
-        reserved = self._worst.tokens - min(self.prompt_estimate, self._worst.tokens)
-        if counted.completion_tokens <= reserved:
-            return counted
-        return Usage(
-            prompt_tokens=counted.prompt_tokens,
-            completion_tokens=reserved,
-            total_tokens=counted.prompt_tokens + reserved,
-            cached_tokens=counted.cached_tokens,
-            reasoning_tokens=min(counted.reasoning_tokens, reserved),
-        )
+        return within_reservation(counted, self._worst, self.prompt_estimate)
 
     async def fail(self, http_status: int | None, status: UsageStatus = UsageStatus.ERROR) -> None:
         """The request ends without a usable answer: nothing was used, nothing charged."""
@@ -410,40 +376,3 @@ class RequestLedger:
 
     def _elapsed_ms(self) -> int:
         return max(0, int((self._ledger.clock() - self._started) * 1000))
-
-
-def _usd(micros: int) -> Decimal:
-    return Decimal(micros) / quota.MICROS_PER_USD
-
-
-def quota_denied(denied: quota.Denied) -> InferenceError:
-    """A 429 in OpenAI's shape: ``rate_limit_exceeded`` or ``budget_exceeded``."""
-    limit = denied.limit
-    return InferenceError(
-        denied.message,
-        status=429,
-        error_type=denied.type,
-        code=f"{limit.scope.value}_{limit.metric.value}_{limit.window.value}",
-        headers=to_headers(denied),
-    )
-
-
-def usage_journal_down() -> InferenceError:
-    """The request cannot be billed, so it is not served (the cause is in the log)."""
-    return InferenceError(
-        "Usage cannot be recorded right now, so the request was not served; retry later.",
-        status=503,
-        error_type="service_unavailable",
-        code="usage_journal_unavailable",
-        headers={"Retry-After": str(JOURNAL_RETRY_AFTER_SECONDS)},
-    )
-
-
-def quota_store_down(exc: QuotaStoreUnavailableError) -> InferenceError:
-    return InferenceError(
-        exc.message,
-        status=503,
-        error_type="service_unavailable",
-        code=exc.code,  # quota_store_unavailable, or quota_store_rebuilding
-        headers={"Retry-After": str(exc.retry_after)},
-    )

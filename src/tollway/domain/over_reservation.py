@@ -3,7 +3,9 @@ completion cap tollway sent, or the prompt outgrew tollway's upper bound.
 
 The ledger charges such usage as reported (its counters carry the truth, so the next
 admission is refused); this module makes it visible: a Prometheus counter per scope
-kind whose token or USD limit was overrun, a warning, and an audit event.
+kind whose token or USD limit was overrun, a warning, and an audit event. Usage
+tollway counted itself is an estimate, not a bill: its completion is capped at what
+was reserved (``within_reservation``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tollway.engine.base import Usage as TokenUsage
 from tollway.observability.metrics import Metrics
 from tollway.quotas.model import Limit, Metric, Usage
 
@@ -39,6 +42,24 @@ def overrun_scopes(held: Iterable[Limit], reserved: Usage, used: Usage) -> tuple
     if not exceeded:
         return ()
     return tuple(sorted({limit.scope.value for limit in held if limit.metric in exceeded}))
+
+
+def within_reservation(counted: TokenUsage, reserved: Usage, prompt_estimate: int) -> TokenUsage:
+    """A completion tollway counted (from the chunks, or the text of an answer
+    without usage), capped at what admission reserved: the provider stops at the
+    cap, so anything above it is the estimate's error (an upper bound), and
+    charging it would push a budget past its limit. Never applied to usage the
+    provider reported: that is billed as reported, however large."""
+    completion = reserved.tokens - min(prompt_estimate, reserved.tokens)
+    if counted.completion_tokens <= completion:
+        return counted
+    return TokenUsage(
+        prompt_tokens=counted.prompt_tokens,
+        completion_tokens=completion,
+        total_tokens=counted.prompt_tokens + completion,
+        cached_tokens=counted.cached_tokens,
+        reasoning_tokens=min(counted.reasoning_tokens, completion),
+    )
 
 
 @dataclass(frozen=True, slots=True)

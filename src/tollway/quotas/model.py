@@ -190,6 +190,11 @@ def usd_to_micros(value: Decimal | float | int | str, *, round_up: bool) -> int:
     return int(micros.to_integral_value(ROUND_CEILING if round_up else ROUND_FLOOR))
 
 
+def micros_to_usd(micros: int) -> Decimal:
+    """Exact: a counter's micro-USD as the dollars a usage record stores."""
+    return Decimal(micros) / MICROS_PER_USD
+
+
 def retry_after(reset_at: int | None, now: float) -> int | None:
     """Whole seconds until the window rolls; at least 1 so clients do not spin."""
     if reset_at is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from tollway.domain.inference import Served
+from tollway.domain.served import Served
 
 EXT_VALUE_PREFIX = "UTF-8''"
 # RFC 8187 attr-char beyond letters and digits (quote() keeps those and "_.-~").

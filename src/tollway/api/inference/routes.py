@@ -20,7 +20,8 @@ from tollway.api.inference.errors import error_response, internal_error, routing
 from tollway.api.inference.parsing import parse_body, read_body
 from tollway.api.inference.response_headers import response_headers
 from tollway.api.inference.streaming import SSEResponse, client_events
-from tollway.domain.inference import InferenceRequest, InferenceService, Served
+from tollway.domain.inference import InferenceRequest, InferenceService
+from tollway.domain.served import Served
 from tollway.engine.base import Endpoint
 from tollway.errors import InferenceError, model_not_found
 from tollway.observability.metrics import Metrics
