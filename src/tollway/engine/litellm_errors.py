@@ -11,6 +11,8 @@ LiteLLM maps every provider's failure onto OpenAI-style exception classes with a
 - Timeouts (``litellm.Timeout``, status 408) become a retryable 504.
 - Anything that is not a LiteLLM exception at all is LiteLLM failing on its own:
   ``EngineUnavailable``.
+- tollway's own outbound refusals (a redirect, a forbidden address), however
+  LiteLLM wrapped them, become ``upstream_redirect`` / ``upstream_address_refused``.
 
 Messages keep the provider's own explanation (useful for a 400 that goes back to
 the client) minus LiteLLM's prefixes, tracebacks and anything key-shaped.
@@ -24,6 +26,7 @@ from types import MappingProxyType, ModuleType
 from typing import Any
 
 from tollway.engine.base import EngineError, EngineMisconfigured, EngineUnavailable
+from tollway.engine.outbound import find_refusal, refusal_error
 from tollway.engine.wire import clean_text, parse_retry_after, upstream_error
 
 _MISCONFIGURED = (
@@ -61,8 +64,9 @@ def map_litellm_error(exc: Exception, litellm: ModuleType, secret: str | None) -
     """The contract error for an exception raised by ``litellm.acompletion`` and friends."""
     errors: Any = litellm.exceptions
     message = clean_message(exc, secret)
-    if isinstance(exc, EngineError):
-        return exc
+    known = exc if isinstance(exc, EngineError) else _refusal(exc)
+    if known is not None:
+        return known
     if not isinstance(exc, _litellm_base_classes(errors)):
         return EngineUnavailable(f"LiteLLM failed on its own ({type(exc).__name__})")
     if is_misconfiguration(message):
@@ -84,6 +88,11 @@ def map_litellm_error(exc: Exception, litellm: ModuleType, secret: str | None) -
         param=_text(getattr(exc, "param", None)),
         retry_after=parse_retry_after(_retry_after_header(exc)),
     )
+
+
+def _refusal(exc: BaseException) -> EngineError | None:
+    refusal = find_refusal(exc)
+    return refusal_error(refusal) if refusal is not None else None
 
 
 def _litellm_base_classes(errors: Any) -> tuple[type[BaseException], ...]:

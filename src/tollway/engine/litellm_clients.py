@@ -1,0 +1,136 @@
+"""The HTTP clients LiteLLM calls providers with are built by tollway.
+
+LiteLLM 1.109.1 reaches providers two ways: the openai SDK (``openai/``,
+``text-completion-openai/`` and the OpenAI-compatible embeddings), whose httpx
+client comes from ``litellm.aclient_session``; and its own ``AsyncHTTPHandler``
+for everything else, looked up in ``litellm.in_memory_llm_clients_cache`` under
+``async_httpx_client…`` keys. Passing ``client=`` per call is not enough: some
+routes drop it (Cohere chat, Gemini embeddings in 1.109.1). So both lookups are
+answered with a client whose transport sends through the transport of the
+engine whose call is running (a context variable). Outside an engine call
+(tollway makes none; tests calling LiteLLM directly do) a process-wide default
+applies: private addresses allowed, metadata and link-local refused, no redirects.
+
+Each engine's transport is LiteLLM's own aiohttp transport over a guarded
+session (``tollway.net.aiohttp_guard``), under ``RefuseRedirects``; neither
+client follows redirects.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from types import ModuleType
+from typing import Any
+
+import httpx
+
+from tollway.net.aiohttp_guard import guarded_session_factory
+from tollway.net.guard import OutboundPolicy
+from tollway.net.httpx_guard import RefuseRedirects
+
+# Which engine's transport the LiteLLM call running in this context may use. A
+# context variable, because LiteLLM's clients are process-wide and engines are not.
+_ACTIVE: ContextVar[httpx.AsyncBaseTransport | None] = ContextVar(
+    "tollway_litellm_transport", default=None
+)
+_HANDLER_KEY_PREFIX = "async_httpx_client"
+
+
+class ActiveEngineTransport(httpx.AsyncBaseTransport):
+    def __init__(self, default: httpx.AsyncBaseTransport) -> None:
+        self._default = default
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        transport = _ACTIVE.get() or self._default
+        return await transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        return None  # each engine closes its own transport; the default lives on
+
+
+class LiteLLMOutbound:
+    """One engine's outbound transport, and the switch that lends it to LiteLLM."""
+
+    def __init__(self, litellm: ModuleType, policy: OutboundPolicy) -> None:
+        install(litellm)
+        self._transport = guarded_transport(policy)
+
+    @contextmanager
+    def active(self) -> Iterator[None]:
+        token = _ACTIVE.set(self._transport)
+        try:
+            yield
+        finally:
+            _ACTIVE.reset(token)
+
+    async def aclose(self) -> None:
+        """Close the current session; LiteLLM's transport opens a new one when needed."""
+        await self._transport.aclose()
+
+
+def install(litellm: ModuleType) -> None:
+    """Point LiteLLM's two client lookups at ``ActiveEngineTransport``. Idempotent."""
+    module: Any = litellm
+    if isinstance(module.in_memory_llm_clients_cache, _handler_cache_class()):
+        return
+    transport = ActiveEngineTransport(guarded_transport(OutboundPolicy(allow_private=True)))
+    handler = _handler_module().AsyncHTTPHandler(transport=transport, follow_redirects=False)
+    module.aclient_session = httpx.AsyncClient(transport=transport, follow_redirects=False)
+    # A fresh cache: SDK clients cached before this point wrap unguarded http clients.
+    module.in_memory_llm_clients_cache = _handler_cache_class()(handler)
+
+
+def guarded_transport(policy: OutboundPolicy) -> httpx.AsyncBaseTransport:
+    """LiteLLM's aiohttp transport over a guarded session, redirects refused."""
+    factory = guarded_session_factory(
+        policy, socket_options=_handler_module().build_aiohttp_keepalive_socket_factory()
+    )
+    no_env_proxy = _without_env_proxy(_transport_module().LiteLLMAiohttpTransport)
+    return RefuseRedirects(no_env_proxy(client=factory))
+
+
+@functools.cache
+def _handler_cache_class() -> type:
+    base: type = _import("litellm.caching.llm_caching_handler").LLMClientCache
+
+    class _TollwayHandlerCache(base):  # type: ignore[misc]
+        """LiteLLM's client cache, answering every async handler lookup with ours."""
+
+        def __init__(self, handler: Any) -> None:
+            super().__init__()
+            self._tollway_handler = handler
+
+        def get_cache(self, key: str, loop_bound: bool = True, **kwargs: Any) -> Any:
+            if key.startswith(_HANDLER_KEY_PREFIX):
+                return self._tollway_handler
+            return super().get_cache(key, loop_bound=loop_bound, **kwargs)
+
+    return _TollwayHandlerCache
+
+
+@functools.cache
+def _without_env_proxy(base: type) -> type:
+    class _NoEnvProxyTransport(base):  # type: ignore[misc]
+        """A proxy from the environment would dial the provider for us, unchecked."""
+
+        async def _get_proxy_settings(self, request: httpx.Request) -> None:
+            return None
+
+    return _NoEnvProxyTransport
+
+
+def _handler_module() -> Any:
+    return _import("litellm.llms.custom_httpx.http_handler")
+
+
+def _transport_module() -> Any:
+    return _import("litellm.llms.custom_httpx.aiohttp_transport")
+
+
+def _import(name: str) -> Any:
+    # litellm is imported by ``load_litellm`` first, never at module level.
+    return importlib.import_module(name)
