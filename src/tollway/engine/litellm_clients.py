@@ -29,15 +29,25 @@ from typing import Any
 import httpx
 
 from tollway.net.aiohttp_guard import guarded_session_factory
-from tollway.net.guard import OutboundPolicy
+from tollway.net.guard import OutboundPolicy, OutboundRefused
 from tollway.net.httpx_guard import RefuseRedirects
 
-# Which engine's transport the LiteLLM call running in this context may use. A
-# context variable, because LiteLLM's clients are process-wide and engines are not.
-_ACTIVE: ContextVar[httpx.AsyncBaseTransport | None] = ContextVar(
-    "tollway_litellm_transport", default=None
-)
 _HANDLER_KEY_PREFIX = "async_httpx_client"
+
+
+class _CallScope:
+    """One engine call: the engine's transport, and the refusal it met, if any."""
+
+    __slots__ = ("refused", "transport")
+
+    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
+        self.transport = transport
+        self.refused: OutboundRefused | None = None
+
+
+# The engine call running in this context. A context variable, because LiteLLM's
+# clients are process-wide and engines are not.
+_ACTIVE: ContextVar[_CallScope | None] = ContextVar("tollway_litellm_call", default=None)
 
 
 class ActiveEngineTransport(httpx.AsyncBaseTransport):
@@ -45,8 +55,18 @@ class ActiveEngineTransport(httpx.AsyncBaseTransport):
         self._default = default
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        transport = _ACTIVE.get() or self._default
-        return await transport.handle_async_request(request)
+        scope = _ACTIVE.get()
+        if scope is None:
+            return await self._default.handle_async_request(request)
+        if scope.refused is not None:
+            # A library retry of a refused call (the openai SDK retries embeddings even
+            # with max_retries=0 in LiteLLM 1.109.1): refused again without a request.
+            raise scope.refused
+        try:
+            return await scope.transport.handle_async_request(request)
+        except OutboundRefused as exc:
+            scope.refused = exc
+            raise
 
     async def aclose(self) -> None:
         return None  # each engine closes its own transport; the default lives on
@@ -61,7 +81,9 @@ class LiteLLMOutbound:
 
     @contextmanager
     def active(self) -> Iterator[None]:
-        token = _ACTIVE.set(self._transport)
+        """Lend this engine's transport to the LiteLLM call made inside the block; a
+        call that met a refusal is not sent again within the same block."""
+        token = _ACTIVE.set(_CallScope(self._transport))
         try:
             yield
         finally:

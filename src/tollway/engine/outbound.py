@@ -13,6 +13,7 @@ from tollway.net.guard import AddressRefused, OutboundRefused, RedirectRefused
 
 REDIRECT_CODE = "upstream_redirect"
 ADDRESS_REFUSED_CODE = "upstream_address_refused"
+OUTBOUND_CODES = frozenset({REDIRECT_CODE, ADDRESS_REFUSED_CODE})
 
 
 def refusal_error(exc: OutboundRefused, who: str = "the provider") -> UpstreamError:

@@ -49,6 +49,8 @@ class Gate:
             return router.rejected(key or "")
         if behaviour.kind == "status":
             return router.error(behaviour.status, behaviour.message, behaviour.retry_after)
+        if behaviour.kind == "redirect":
+            return _redirect(behaviour.location or "/", behaviour.status)
         return None
 
     def model_behaviour(self, request: Request, model: str | None) -> ModelBehaviour:
@@ -196,6 +198,8 @@ class FamilyRouter:
             return self.error(503, "the fake server stopped", None)
         if behaviour.status is not None:
             return self.error(behaviour.status, behaviour.message, behaviour.retry_after)
+        if behaviour.redirect_to is not None:
+            return _redirect(behaviour.redirect_to, behaviour.redirect_status)
         if behaviour.reset_after_chunks is not None and not streaming:
             return _Reset(server)
         return None
@@ -205,6 +209,10 @@ class FamilyRouter:
         return StreamingResponse(
             chunks, media_type=plan.media_type, headers={"cache-control": "no-cache"}
         )
+
+
+def _redirect(location: str, status: int) -> Response:
+    return Response(status_code=status, headers={"location": location})
 
 
 async def _scripted_chunks(
