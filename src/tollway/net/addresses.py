@@ -26,6 +26,21 @@ _LOOSE_IPV4 = re.compile(r"^[0-9a-fA-FxX.]+$")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+_THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
+_METADATA_NETWORKS: tuple[IPNetwork, ...] = (
+    ipaddress.ip_network("169.254.169.254/32"),  # AWS, GCP, Azure, OpenStack
+    ipaddress.ip_network("fd00:ec2::254/128"),  # AWS over IPv6
+    ipaddress.ip_network("100.100.100.200/32"),  # Alibaba Cloud
+    ipaddress.ip_network("168.63.129.16/32"),  # Azure wire server
+)
+_PRIVATE_NETWORKS: tuple[IPNetwork, ...] = (
+    ipaddress.ip_network("10.0.0.0/8"),
+    ipaddress.ip_network("172.16.0.0/12"),
+    ipaddress.ip_network("192.168.0.0/16"),
+    ipaddress.ip_network("100.64.0.0/10"),  # carrier-grade NAT, also Tailscale
+    ipaddress.ip_network("fc00::/7"),  # unique local
+    ipaddress.ip_network("fec0::/10"),  # deprecated site-local
+)
 
 
 def address_refusal(address: IPAddress, *, allow_private: bool) -> str | None:
@@ -84,9 +99,9 @@ def metadata_hosts() -> frozenset[str]:
 def _always_refused(address: IPAddress) -> str | None:
     # Metadata first: some metadata addresses also sit in private or link-local ranges,
     # and "metadata" is the more useful thing to tell the operator.
-    if any(address in net for net in _metadata_networks()):
+    if any(address in net for net in _METADATA_NETWORKS):
         return "a cloud metadata address"
-    if address.is_unspecified or address in ipaddress.ip_network("0.0.0.0/8"):
+    if address.is_unspecified or address in _THIS_NETWORK:
         return "an unspecified address"
     if address.is_link_local:
         return "a link-local address"
@@ -103,26 +118,6 @@ def _private_refusal(address: IPAddress) -> str | None:
         return f"a loopback address ({ALLOW_HINT})"
     # Beyond the named private ranges, anything not publicly routable (documentation,
     # benchmarking, IETF special-purpose blocks) is treated as internal too.
-    if any(address in net for net in _private_networks()) or not address.is_global:
+    if any(address in net for net in _PRIVATE_NETWORKS) or not address.is_global:
         return f"a private network address ({ALLOW_HINT})"
     return None
-
-
-def _metadata_networks() -> tuple[IPNetwork, ...]:
-    return (
-        ipaddress.ip_network("169.254.169.254/32"),  # AWS, GCP, Azure, OpenStack
-        ipaddress.ip_network("fd00:ec2::254/128"),  # AWS over IPv6
-        ipaddress.ip_network("100.100.100.200/32"),  # Alibaba Cloud
-        ipaddress.ip_network("168.63.129.16/32"),  # Azure wire server
-    )
-
-
-def _private_networks() -> tuple[IPNetwork, ...]:
-    return (
-        ipaddress.ip_network("10.0.0.0/8"),
-        ipaddress.ip_network("172.16.0.0/12"),
-        ipaddress.ip_network("192.168.0.0/16"),
-        ipaddress.ip_network("100.64.0.0/10"),  # carrier-grade NAT, also Tailscale
-        ipaddress.ip_network("fc00::/7"),  # unique local
-        ipaddress.ip_network("fec0::/10"),  # deprecated site-local
-    )
