@@ -267,3 +267,25 @@ async def test_remote_engine_does_not_follow_the_proxys_redirect(
     assert isinstance(error, EngineMisconfigured)
     assert "redirect" in error.message
     assert redirect_target.requests == []
+
+
+@pytest.mark.parametrize(
+    ("family", "prefix"),
+    [("anthropic", "anthropic/"), ("gemini", "gemini/"), ("cohere", "cohere_chat/")],
+)
+async def test_rewired_litellm_handlers_keep_the_call_timeout(
+    permissive: EmbeddedEngine,
+    fakes: Fakes,
+    unique_model: Callable[[str], str],
+    family: Family,
+    prefix: str,
+) -> None:
+    """LiteLLM builds a handler per timeout; routing it through the guard keeps that timeout."""
+    model = unique_model("hang")
+    fakes[family].script_model(model, ModelBehaviour.hang())
+    call = EngineCall(
+        Endpoint.CHAT, chat_body(), target(prefix + model, _base(fakes, family), timeout=0.5)
+    )
+    error = await _failure(permissive, call)
+    assert isinstance(error, UpstreamError)
+    assert (error.status, error.code) == (504, "timeout")

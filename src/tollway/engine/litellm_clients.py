@@ -3,11 +3,12 @@
 LiteLLM 1.109.1 reaches providers two ways: the openai SDK (``openai/``,
 ``text-completion-openai/`` and the OpenAI-compatible embeddings), whose httpx
 client comes from ``litellm.aclient_session``; and its own ``AsyncHTTPHandler``
-for everything else, looked up in ``litellm.in_memory_llm_clients_cache`` under
-``async_httpx_client…`` keys. Passing ``client=`` per call is not enough: some
-routes drop it (Cohere chat, Gemini embeddings in 1.109.1). So both lookups are
-answered with a client whose transport sends through the transport of the
-engine whose call is running (a context variable). Outside an engine call
+for everything else, built and stored in ``litellm.in_memory_llm_clients_cache``
+under ``async_httpx_client…`` keys. Passing ``client=`` per call is not enough:
+some routes drop it (Cohere chat, Gemini embeddings in 1.109.1). So the SDK's
+client is tollway's, and every handler LiteLLM stores is rewired as it is stored;
+both send through the transport of the engine whose call is running (a context
+variable). Outside an engine call
 (tollway makes none; tests calling LiteLLM directly do) a process-wide default
 applies: private addresses allowed, metadata and link-local refused, no redirects.
 
@@ -100,10 +101,9 @@ def install(litellm: ModuleType) -> None:
     if isinstance(module.in_memory_llm_clients_cache, _handler_cache_class()):
         return
     transport = ActiveEngineTransport(guarded_transport(OutboundPolicy(allow_private=True)))
-    handler = _handler_module().AsyncHTTPHandler(transport=transport, follow_redirects=False)
     module.aclient_session = httpx.AsyncClient(transport=transport, follow_redirects=False)
-    # A fresh cache: SDK clients cached before this point wrap unguarded http clients.
-    module.in_memory_llm_clients_cache = _handler_cache_class()(handler)
+    # A fresh cache: clients cached before this point wrap unguarded http clients.
+    module.in_memory_llm_clients_cache = _handler_cache_class()(transport)
 
 
 def guarded_transport(policy: OutboundPolicy) -> httpx.AsyncBaseTransport:
@@ -118,20 +118,31 @@ def guarded_transport(policy: OutboundPolicy) -> httpx.AsyncBaseTransport:
 @functools.cache
 def _handler_cache_class() -> type:
     base: type = _import("litellm.caching.llm_caching_handler").LLMClientCache
+    handler_class: type = _handler_module().AsyncHTTPHandler
 
     class _TollwayHandlerCache(base):  # type: ignore[misc]
-        """LiteLLM's client cache, answering every async handler lookup with ours."""
+        """LiteLLM's client cache; every async handler LiteLLM stores in it is rewired
+        to send through ``transport`` and not to follow redirects. LiteLLM still builds
+        the handler, so the settings in its cache key (timeouts…) are kept."""
 
-        def __init__(self, handler: Any) -> None:
+        def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
             super().__init__()
-            self._tollway_handler = handler
+            self._tollway_transport = transport
 
-        def get_cache(self, key: str, loop_bound: bool = True, **kwargs: Any) -> Any:
-            if key.startswith(_HANDLER_KEY_PREFIX):
-                return self._tollway_handler
-            return super().get_cache(key, loop_bound=loop_bound, **kwargs)
+        def set_cache(self, key: str, value: object, **kwargs: Any) -> Any:
+            if key.startswith(_HANDLER_KEY_PREFIX) and isinstance(value, handler_class):
+                _send_through(value, self._tollway_transport)
+            return super().set_cache(key, value, **kwargs)
 
     return _TollwayHandlerCache
+
+
+def _send_through(handler: Any, transport: httpx.AsyncBaseTransport) -> None:
+    """Point a LiteLLM ``AsyncHTTPHandler`` at ``transport``, redirects off. Its own
+    client (and the aiohttp transport under it) has sent nothing yet: it is dropped."""
+    handler.transport = transport
+    handler.follow_redirects = False
+    handler.client = handler.create_client(timeout=handler.timeout, event_hooks=handler.event_hooks)
 
 
 @functools.cache
