@@ -8,9 +8,10 @@ under ``async_httpx_client…`` keys. Passing ``client=`` per call is not enough
 some routes drop it (Cohere chat, Gemini embeddings in 1.109.1). So the SDK's
 client is tollway's, and every handler LiteLLM stores is rewired as it is stored;
 both send through the transport of the engine whose call is running (a context
-variable). Outside an engine call
-(tollway makes none; tests calling LiteLLM directly do) a process-wide default
-applies: private addresses allowed, metadata and link-local refused, no redirects.
+variable). Outside an engine call (tollway makes none; tests calling LiteLLM
+directly do) a process-wide default applies: private addresses allowed, metadata
+and link-local refused, no redirects. LiteLLM's synchronous clients are not
+rewired: the engine never calls LiteLLM synchronously.
 
 Each engine's transport is LiteLLM's own aiohttp transport over a guarded
 session (``tollway.net.aiohttp_guard``), under ``RefuseRedirects``; neither
@@ -96,7 +97,7 @@ class LiteLLMOutbound:
 
 
 def install(litellm: ModuleType) -> None:
-    """Point LiteLLM's two client lookups at ``ActiveEngineTransport``. Idempotent."""
+    """Route LiteLLM's two kinds of client through ``ActiveEngineTransport``. Idempotent."""
     module: Any = litellm
     if isinstance(module.in_memory_llm_clients_cache, _handler_cache_class()):
         return
