@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.fakes.providers import Behaviour, FakeProviderServer, ModelBehaviour
-from tests.inference.conftest import Tollway
+from tests.inference.conftest import Tollway, live_tollway, tollway_settings
 
 MESSAGES = [{"role": "user", "content": "where to?"}]
 TARGET_REPLY = "INTERNAL-ONLY-REPLY"
@@ -104,3 +105,36 @@ def test_a_redirecting_openrouter_fallback_is_not_followed_either(
     assert TARGET_REPLY not in response.text
     assert openrouter.requests_with_key(openrouter_key)
     assert target.requests_for_model(name) == []
+
+
+def test_a_saved_base_url_now_refused_is_a_502_not_a_call(
+    tmp_path: Path, upstream: FakeProviderServer
+) -> None:
+    """Saved while private addresses were allowed, served after they no longer are: the
+    connect-time check refuses it on the data plane too, not only in key tests."""
+    data_dir = tmp_path / "data"
+    name = f"priv-{uuid.uuid4().hex[:8]}"
+    api_key = f"sk-p-{uuid.uuid4().hex}"
+    upstream.set_key(api_key, Behaviour.ok())
+    with live_tollway(tollway_settings(data_dir)) as tollway:
+        provider = tollway.provider(
+            "openai_compatible", name="local", api_key=api_key, base_url=upstream.base_url
+        )
+        tollway.model(provider, name, model_id=name)
+        key = tollway.key()
+        tollway.wait_for_model(key, name)
+    strict = tollway_settings(data_dir, security={"allow_private_base_urls": False})
+    with live_tollway(strict) as tollway:
+        tollway.wait_for_model(key, name)
+        response = httpx.post(
+            f"{tollway.v1}/chat/completions",
+            json={"model": name, "messages": MESSAGES},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+    assert response.status_code == 502, response.text
+    error = response.json()["error"]
+    assert error["code"] == "upstream_address_refused"
+    assert "loopback" in error["message"]
+    assert "127.0.0.1" not in error["message"]
+    assert upstream.requests_for_model(name) == []
