@@ -23,6 +23,7 @@ from tollway.metering.durability import JournalSync
 from tollway.metering.journal import UsageJournal
 from tollway.metering.records import CompletedUsage
 from tollway.metering.writer import UsageWriter
+from tollway.net.guard import OutboundPolicy
 from tollway.observability.metrics import Metrics
 from tollway.quotas.counters import QuotaStore
 from tollway.quotas.memory import MemoryQuotaStore
@@ -55,6 +56,7 @@ def build_engines(settings: Settings) -> tuple[Engine, Engine]:
     """The LiteLLM engine the settings ask for, and the OpenRouter fallback engine."""
     from tollway.engine.openrouter import OpenRouterEngine
 
+    outbound = OutboundPolicy(allow_private=settings.security.allow_private_base_urls)
     if settings.engine.mode is EngineMode.REMOTE:
         from tollway.engine.remote import RemoteEngine
 
@@ -62,10 +64,11 @@ def build_engines(settings: Settings) -> tuple[Engine, Engine]:
         assert settings.engine.remote_url is not None
         assert settings.engine.remote_master_key is not None
         master = SecretValue(settings.engine.remote_master_key.get_secret_value())
-        return RemoteEngine(settings.engine.remote_url, master), OpenRouterEngine()
+        fallback = OpenRouterEngine(outbound=outbound)
+        return RemoteEngine(settings.engine.remote_url, master), fallback
     from tollway.engine.embedded import EmbeddedEngine
 
-    return EmbeddedEngine(), OpenRouterEngine()
+    return EmbeddedEngine(outbound=outbound), OpenRouterEngine(outbound=outbound)
 
 
 def open_quota_store(settings: Settings) -> QuotaStore:

@@ -95,6 +95,38 @@ def test_link_local_and_metadata_base_urls_are_refused(client: TestClient, base_
     assert "base_url" in str(error["details"])
 
 
+UNENCODABLE_HOSTS = [
+    "xn--zz.example.com",  # an A-label that is not Punycode
+    "xn--.example.com",
+    "xn--n3h.com",  # decodes to a code point IDNA 2008 forbids
+    "\u2603.example.com",  # bare unicode IDNA 2008 rejects
+    "a" * 64 + ".example.com",  # label too long
+    ("abcdefghij." * 24) + "example.com",  # name too long
+    "a..example.com",
+    "ex!ample.com",
+    "-leading.example.com",
+]
+
+
+@pytest.mark.parametrize("host", UNENCODABLE_HOSTS)
+def test_hosts_idna_cannot_encode_are_refused_at_save(client: TestClient, host: str) -> None:
+    body = {"name": "x", "type": "openai_compatible", "api_key": "k" * 12}
+    error = error_of(
+        client.post("/admin/v1/providers", json={**body, "base_url": f"http://{host}/v1"}), 422
+    )
+    assert "base_url" in str(error["details"])
+    provider = create_provider(
+        client, type="openai_compatible", base_url="https://llm.example.com/v1"
+    )
+    update = {"base_url": f"https://{host}:8443/v1"}
+    error_of(client.patch(f"/admin/v1/providers/{provider['id']}", json=update), 422)
+
+
+def test_internationalized_hosts_are_kept(client: TestClient) -> None:
+    url = "https://b\u00fccher.example/v1"
+    assert create_provider(client, type="openai_compatible", base_url=url)["base_url"] == url
+
+
 def test_private_base_urls_are_allowed_by_default(client: TestClient) -> None:
     for url in ("http://127.0.0.1:8000/v1", "http://10.1.2.3/v1", "http://localhost:11434/v1"):
         assert create_provider(client, type="openai_compatible", base_url=url)["base_url"] == url

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.fakes.providers import Behaviour, FakeProviderServer, Family
+from tests.fakes.resolver import StaticResolver
 from tollway.errors import ValidationError
 from tollway.providers.base import KeyCheckOutcome
 from tollway.providers.checks import check_keys, vet_base_url
@@ -262,3 +263,74 @@ def test_vet_base_url_normalizes() -> None:
 
 def _no_network(request: httpx.Request) -> httpx.Response:
     raise AssertionError(f"unexpected request to {request.url}")
+
+
+# -- connect-time checks and redirects (the default client) -----------------------------
+
+
+def _origin_port(server: FakeProviderServer) -> int:
+    return int(server.origin.rsplit(":", 1)[1])
+
+
+def test_a_name_rebinding_to_loopback_after_the_check_is_refused_at_connect(
+    server: FakeProviderServer, unique_key: Callable[[str], str]
+) -> None:
+    """The batch's DNS check sees a public address; the connection would go to loopback."""
+    keys = _script(server, unique_key, [Behaviour.ok()])
+    resolver = StaticResolver({"rebind.test": [["93.184.216.34"], ["127.0.0.1"]]})
+    base = f"http://rebind.test:{_origin_port(server)}/v1"
+    results = check_keys(
+        OPENAI, base, keys, timeout=1.0, concurrency=1, allow_private=False, resolver=resolver
+    )
+    check = results[0][1]
+    assert check.outcome is KeyCheckOutcome.BLOCKED_ADDRESS
+    assert "127.0.0.1" in check.message
+    assert resolver.lookups == ["rebind.test", "rebind.test"]
+    assert server.requests_with_key(keys[0][1].reveal()) == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "allow_private", "reason"),
+    [
+        (["169.254.169.254"], True, "metadata"),
+        (["10.9.8.7"], False, "private"),
+        (["127.0.0.1"], False, "loopback"),
+    ],
+)
+def test_names_resolving_to_refused_addresses_are_blocked(
+    answer: list[str], allow_private: bool, reason: str
+) -> None:
+    resolver = StaticResolver({"provider.test": answer})
+    results = check_keys(
+        OPENAI,
+        "http://provider.test:8000/v1",
+        [("a", SecretValue("sk-1"))],
+        timeout=1.0,
+        concurrency=1,
+        allow_private=allow_private,
+        resolver=resolver,
+    )
+    assert results[0][1].outcome is KeyCheckOutcome.BLOCKED_ADDRESS
+    assert reason in results[0][1].message
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_a_redirecting_provider_is_reported_and_its_target_never_called(
+    fake_servers: dict[Family, FakeProviderServer],
+    unique_key: Callable[[str], str],
+    status: int,
+) -> None:
+    upstream, target = fake_servers["openai"], fake_servers["openrouter"]
+    before = len(target.requests)
+    [(ident, key)] = _script(
+        upstream, unique_key, [Behaviour.redirect(target.origin + "/api/v1/key", status)]
+    )
+    results = check_keys(
+        OPENAI, upstream.base_url, [(ident, key)], timeout=1.0, concurrency=1, allow_private=True
+    )
+    check = results[0][1]
+    assert check.outcome is KeyCheckOutcome.UNEXPECTED_STATUS
+    assert check.status_code == status
+    assert "redirected" in check.message
+    assert len(upstream.requests_with_key(key.reveal())) == 1
+    assert len(target.requests) == before

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tollway.net.addresses import embedded_ipv4
 from tollway.providers import url_safety
 from tollway.providers.url_safety import (
     UnresolvableHost,
@@ -196,14 +197,9 @@ def test_permissive_mode_refuses_only_the_always_refused(
 def _as_ipv4_if_embedded(
     address: ipaddress.IPv4Address | ipaddress.IPv6Address,
 ) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """IPv4-mapped and NAT64 addresses reach the IPv4 address inside them."""
-    if isinstance(address, ipaddress.IPv4Address):
-        return address
-    if address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    if address in ipaddress.ip_network("64:ff9b::/96"):
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return address
+    """IPv6 spellings that carry an IPv4 address (mapped, compatible, 6to4, NAT64,
+    Teredo) reach the IPv4 address inside them; tests/net checks each spelling."""
+    return embedded_ipv4(address) or address
 
 
 # -- check_resolved_address ----------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tollway.domain.ledger_errors import quota_denied
 from tollway.engine.base import EngineMisconfigured, EngineUnavailable, UpstreamError
+from tollway.engine.outbound import OUTBOUND_CODES
 from tollway.errors import InferenceError
 from tollway.quotas.model import Denied
 from tollway.store.enums import LimitScope
@@ -58,7 +59,9 @@ def bad_gateway(message: str, exc: UpstreamError | None = None) -> InferenceErro
         return InferenceError(
             message, status=429, error_type="rate_limit_exceeded", headers=headers
         )
-    return InferenceError(message, status=502, error_type="upstream_error", code="bad_gateway")
+    # tollway's own verdicts on an upstream (a redirect, a refused address) say more.
+    code = exc.code if exc is not None and exc.code in OUTBOUND_CODES else "bad_gateway"
+    return InferenceError(message, status=502, error_type="upstream_error", code=code)
 
 
 def final_error(

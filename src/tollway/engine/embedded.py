@@ -37,6 +37,7 @@ from tollway.engine.base import (
     Usage,
 )
 from tollway.engine.http_common import call_timeout
+from tollway.engine.litellm_clients import LiteLLMOutbound
 from tollway.engine.litellm_env import load_litellm
 from tollway.engine.litellm_errors import clean_message, map_litellm_error
 from tollway.engine.mock import mock_embeddings, mock_reply, mock_usage, usage_dict
@@ -51,13 +52,23 @@ from tollway.engine.wire import (
     upstream_error,
     usage_from,
 )
+from tollway.net.guard import OutboundPolicy
 
 
 class EmbeddedEngine:
     """``Engine`` backed by the litellm SDK. Construct once per process (imports litellm)."""
 
-    def __init__(self, *, drop_params: bool = True, redact_messages: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        drop_params: bool = True,
+        redact_messages: bool = False,
+        outbound: OutboundPolicy | None = None,
+    ) -> None:
         self._litellm: ModuleType = load_litellm(redact_messages=redact_messages)
+        # Default as the setting's default: self-hosted model servers on private networks.
+        policy = outbound or OutboundPolicy(allow_private=True)
+        self._outbound = LiteLLMOutbound(self._litellm, policy)
         self._drop_params = drop_params
         self._reserved = _reserved_params(self._litellm)
         self._functions: dict[Endpoint, Callable[..., Awaitable[Any]]] = {
@@ -76,7 +87,8 @@ class EmbeddedEngine:
             return EngineResult(body=body, usage=usage_from(body["usage"]))
         kwargs, secret = self._kwargs(call, stream=False)
         try:
-            response = await self._functions[call.endpoint](**kwargs)
+            with self._outbound.active():
+                response = await self._functions[call.endpoint](**kwargs)
         except Exception as exc:
             raise map_litellm_error(exc, self._litellm, secret) from None
         body = openai_dict(response)
@@ -94,11 +106,12 @@ class EmbeddedEngine:
             raise EngineMisconfigured("embeddings cannot be streamed")
         kwargs, secret = self._kwargs(call, stream=True)
         try:
-            wrapper = await self._functions[call.endpoint](**kwargs)
+            with self._outbound.active():
+                wrapper = await self._functions[call.endpoint](**kwargs)
         except Exception as exc:
             raise map_litellm_error(exc, self._litellm, secret) from None
         override = mock_usage(call, mock_reply(call)) if call.target.mock else None
-        stream = EmbeddedStream(wrapper, self._litellm, secret, override)
+        stream = EmbeddedStream(wrapper, self._litellm, secret, override, self._outbound)
         await stream.receive_first()
         return stream
 
@@ -107,11 +120,13 @@ class EmbeddedEngine:
 
     async def aclose(self) -> None:
         """Stop LiteLLM's background logging worker on this loop (it restarts on the next
-        call). LiteLLM owns its cached SDK clients and closes them on eviction; closing
-        them here would break anything else in the process sharing that cache."""
+        call) and close this engine's connections (reopened on the next call). LiteLLM
+        owns its cached SDK clients and closes them on eviction; closing them here would
+        break anything else in the process sharing that cache."""
         worker = importlib.import_module("litellm.litellm_core_utils.logging_worker")
         with contextlib.suppress(Exception):
             await worker.GLOBAL_LOGGING_WORKER.stop(discard_pending=True, timeout=2.0)
+        await self._outbound.aclose()
 
     def _kwargs(self, call: EngineCall, *, stream: bool) -> tuple[dict[str, Any], str | None]:
         target = call.target
@@ -148,9 +163,15 @@ class EmbeddedStream:
     """A LiteLLM stream wrapper read as OpenAI chunk dicts."""
 
     def __init__(
-        self, wrapper: Any, litellm: ModuleType, secret: str | None, usage: Usage | None
+        self,
+        wrapper: Any,
+        litellm: ModuleType,
+        secret: str | None,
+        usage: Usage | None,
+        outbound: LiteLLMOutbound,
     ) -> None:
         self._wrapper = wrapper
+        self._outbound = outbound  # some routes only send the request on the first read
         self._litellm = litellm
         self._secret = secret
         self._usage = usage  # the mock provider's own accounting replaces LiteLLM's
@@ -160,7 +181,8 @@ class EmbeddedStream:
     async def receive_first(self) -> None:
         """Wait for the first chunk, so failures before it raise from ``open_stream``."""
         try:
-            chunk = await self._wrapper.__anext__()
+            with self._outbound.active():
+                chunk = await self._wrapper.__anext__()
         except StopAsyncIteration:
             await self.aclose()
             raise upstream_error(502, "the provider ended the stream before any chunk") from None
@@ -182,7 +204,8 @@ class EmbeddedStream:
                 yield first
             while not self._closed:
                 try:
-                    chunk = await self._wrapper.__anext__()
+                    with self._outbound.active():
+                        chunk = await self._wrapper.__anext__()
                 except StopAsyncIteration:
                     return
                 except Exception as exc:

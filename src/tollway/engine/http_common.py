@@ -1,7 +1,8 @@
 """HTTP plumbing shared by the remote (LiteLLM proxy) and OpenRouter engines.
 
 One pooled ``httpx.AsyncClient`` per engine (HTTP/1.1 keep-alive; sized for 64+
-concurrent callers), per-call timeouts, a small SSE reader, and ``HttpStream``:
+concurrent callers; outbound addresses checked and redirects refused, see
+``tollway.net``), per-call timeouts, a small SSE reader, and ``HttpStream``:
 an ``EngineStream`` whose first chunk has been received before ``open_stream``
 returns. What a failure *means* differs per engine, so each engine passes its own
 ``StreamPolicy``.
@@ -25,6 +26,8 @@ from tollway.engine.wire import (
     text_field,
     upstream_error,
 )
+from tollway.net.guard import OutboundPolicy
+from tollway.net.httpx_guard import guarded_async_transport
 
 CONNECT_TIMEOUT_SECONDS = 3.0
 MAX_ERROR_BODY_BYTES = 64 * 1024
@@ -34,10 +37,13 @@ DEFAULT_LIMITS = httpx.Limits(
 )
 
 
-def build_client(limits: httpx.Limits = DEFAULT_LIMITS) -> httpx.AsyncClient:
-    """The pooled client an engine owns when none is given."""
+def build_client(
+    policy: OutboundPolicy, limits: httpx.Limits = DEFAULT_LIMITS
+) -> httpx.AsyncClient:
+    """The pooled client an engine owns when none is given: every new connection's
+    address checked against ``policy``, every 3xx refused (``RedirectRefused``)."""
     return httpx.AsyncClient(
-        limits=limits,
+        transport=guarded_async_transport(policy, limits),
         timeout=httpx.Timeout(60.0, connect=CONNECT_TIMEOUT_SECONDS),
         follow_redirects=False,
     )

@@ -11,6 +11,8 @@ LiteLLM maps every provider's failure onto OpenAI-style exception classes with a
 - Timeouts (``litellm.Timeout``, status 408) become a retryable 504.
 - Anything that is not a LiteLLM exception at all is LiteLLM failing on its own:
   ``EngineUnavailable``.
+- tollway's own outbound refusals (a redirect, a forbidden address), however
+  LiteLLM wrapped them, become ``upstream_redirect`` / ``upstream_address_refused``.
 
 Messages keep the provider's own explanation (useful for a 400 that goes back to
 the client), read from the provider's JSON error body, scrubbed of the call's key
@@ -31,6 +33,7 @@ import httpx
 import orjson
 
 from tollway.engine.base import EngineError, EngineMisconfigured, EngineUnavailable
+from tollway.engine.outbound import find_refusal, refusal_error
 from tollway.engine.request_faults import REQUEST_NOT_TRANSLATABLE, chain, is_request_fault
 from tollway.engine.wire import (
     clean_text,
@@ -85,8 +88,9 @@ def is_misconfiguration(message: str) -> bool:
 def map_litellm_error(exc: Exception, litellm: ModuleType, secret: str | None) -> EngineError:
     """The contract error for an exception raised by ``litellm.acompletion`` and friends."""
     errors: Any = litellm.exceptions
-    if isinstance(exc, EngineError):
-        return exc
+    known = exc if isinstance(exc, EngineError) else _refusal(exc)
+    if known is not None:
+        return known
     if not isinstance(exc, _litellm_base_classes(errors)):
         return EngineUnavailable(f"LiteLLM failed on its own ({type(exc).__name__})")
     library_text = clean_text(_library_text(exc), secret)
@@ -158,6 +162,11 @@ def _json(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
+
+
+def _refusal(exc: BaseException) -> EngineError | None:
+    refusal = find_refusal(exc)
+    return refusal_error(refusal) if refusal is not None else None
 
 
 def _litellm_base_classes(errors: Any) -> tuple[type[BaseException], ...]:

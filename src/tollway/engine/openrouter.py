@@ -39,6 +39,7 @@ from tollway.engine.http_common import (
     json_or_none,
     read_error_body,
 )
+from tollway.engine.outbound import refusal_error
 from tollway.engine.wire import (
     error_object,
     forwarded_body,
@@ -48,6 +49,7 @@ from tollway.engine.wire import (
     usage_from,
     with_usage_requested,
 )
+from tollway.net.guard import OutboundPolicy, OutboundRefused
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 PATHS: Mapping[Endpoint, str] = MappingProxyType(
@@ -69,9 +71,12 @@ class OpenRouterEngine:
         *,
         app_name: str | None = "tollway",
         site_url: str | None = None,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
-        self._client = client or build_client()
+        # ``api_base`` may point the fallback at a self-hosted gateway: as for providers,
+        # private addresses are the operator's call, metadata and link-local never.
+        self._client = client or build_client(outbound or OutboundPolicy(allow_private=True))
         self._owns_client = client is None
         # OpenRouter's optional attribution headers (shown in its dashboard).
         self._headers = {
@@ -156,6 +161,8 @@ class OpenRouterEngine:
         )
         try:
             return await self._client.send(request, stream=stream)
+        except OutboundRefused as exc:
+            raise refusal_error(exc, "OpenRouter") from None
         except (httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ConnectError) as exc:
             raise EngineUnavailable(f"OpenRouter is unreachable ({type(exc).__name__})") from None
         except httpx.TimeoutException:

@@ -60,6 +60,7 @@ from tollway.engine.wire import (
     usage_from,
     with_usage_requested,
 )
+from tollway.net.guard import OutboundPolicy, OutboundRefused
 from tollway.secrets.base import SecretValue
 
 PATHS: Mapping[Endpoint, str] = MappingProxyType(
@@ -86,7 +87,9 @@ class RemoteEngine:
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._master_key = master_key
-        self._client = client or build_client()
+        # The proxy is the operator's own service, usually on a private network; the
+        # policy still refuses metadata and link-local addresses, and redirects.
+        self._client = client or build_client(OutboundPolicy(allow_private=True))
         self._owns_client = client is None
 
     @property
@@ -182,6 +185,11 @@ class RemoteEngine:
         )
         try:
             return await self._client.send(request, stream=stream)
+        except OutboundRefused as exc:
+            raise EngineMisconfigured(
+                f"tollway refused the LiteLLM proxy's answer or address ({exc}): "
+                "check the engine's remote URL"
+            ) from None
         except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise _unreachable(exc) from None
         except httpx.TimeoutException:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import httpx
 
 from tollway.errors import ValidationError
+from tollway.net.guard import AddressRefused, RedirectRefused
 from tollway.observability.scrubbing import REDACTED, scrub_secret
 from tollway.providers.base import KeyCheck, KeyCheckOutcome
 from tollway.secrets.base import SecretValue
@@ -121,6 +122,11 @@ def generic_outcome(status: int) -> KeyCheckOutcome:
 def transport_failure(exc: Exception, url: str, latency_ms: float) -> KeyCheck:
     """Classify a request that got no HTTP answer. Never quotes ``exc``: it may hold headers."""
     host, target = _target(url)
+    if isinstance(exc, AddressRefused):
+        return KeyCheck(KeyCheckOutcome.BLOCKED_ADDRESS, str(exc), latency_ms=latency_ms)
+    if isinstance(exc, RedirectRefused):
+        message = _status_message(KeyCheckOutcome.UNEXPECTED_STATUS, exc.status, "")
+        return KeyCheck(KeyCheckOutcome.UNEXPECTED_STATUS, message, exc.status, latency_ms)
     if isinstance(exc, httpx.TimeoutException):
         what = "connect to" if isinstance(exc, httpx.ConnectTimeout) else "get an answer from"
         seconds = latency_ms / 1000

@@ -6,29 +6,37 @@ request forgery surface. Two checks guard it:
 
 * ``validate_base_url`` when a URL is stored or used: shape, scheme, and the host
   as written (IP literals, including odd IPv4 spellings like ``2130706433``).
-* ``check_resolved_address`` right before connecting: every address the host
-  resolves to, so a harmless-looking name that points at a metadata service is
-  refused too.
+  The host must also be a name DNS can carry (IDNA): anything else is refused
+  here, at save, rather than failing later inside an HTTP client.
+* ``check_resolved_address`` before a batch of key checks: every address the
+  host resolves to, so a harmless-looking name that points at a metadata service
+  is refused before any key is sent.
 
-Link-local, cloud metadata, unspecified, multicast and reserved addresses are
-always refused. Loopback and private networks are refused unless the operator
-allows them (``TOLLWAY_SECURITY__ALLOW_PRIVATE_BASE_URLS``), because self-hosted
-model servers legitimately live there.
+Neither replaces the check at connect time (``tollway.net``): every outbound
+client dials only addresses vetted as it connects, so DNS rebinding between these
+checks and the connection gains nothing. Which addresses are refused is decided
+in ``tollway.net.addresses``.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
-import socket
 from urllib.parse import urlsplit
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+import idna
 
-_ALLOW_HINT = "set TOLLWAY_SECURITY__ALLOW_PRIVATE_BASE_URLS=true to allow it"
-# Strings inet_aton may read as an IPv4 address although ipaddress does not
-# ("127.1", "0x7f000001", "2130706433"); resolvers accept them, so must we.
-_LOOSE_IPV4 = re.compile(r"^[0-9a-fA-FxX.]+$")
+from tollway.net.addresses import (
+    ALLOW_HINT,
+    IPAddress,
+    address_refusal,
+    metadata_hosts,
+    parse_address,
+)
+from tollway.net.guard import AddressRefused, OutboundPolicy, Resolver, SystemResolver
+
+_MAX_LABEL = 63
+_MAX_NAME = 253
+_ASCII_LABEL = re.compile(r"^[a-z0-9_-]+$")
 
 
 class UnsafeBaseUrl(ValueError):  # noqa: N818 - the name reads as the verdict it is
@@ -63,14 +71,16 @@ def validate_base_url(url: str, *, allow_private: bool) -> str:
         port = parts.port
     except ValueError:
         raise UnsafeBaseUrl("the base URL has an invalid port") from None
-    reason = host_refusal(host, allow_private=allow_private)
+    reason = host_refusal(host, allow_private=allow_private) or _name_refusal(host)
     if reason is not None:
         raise UnsafeBaseUrl(f"refused base URL host {host}: {reason}")
     netloc = _netloc(host, port)
     return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
-def check_resolved_address(host: str, port: int, *, allow_private: bool) -> tuple[str, ...]:
+def check_resolved_address(
+    host: str, port: int, *, allow_private: bool, resolver: Resolver | None = None
+) -> tuple[str, ...]:
     """Resolve ``host`` and refuse it if any address is refused; returns the addresses.
 
     Raises ``UnresolvableHost`` when DNS has no answer and ``UnsafeBaseUrl`` when
@@ -80,65 +90,63 @@ def check_resolved_address(host: str, port: int, *, allow_private: bool) -> tupl
     name_reason = host_refusal(host, allow_private=allow_private)
     if name_reason is not None:
         raise UnsafeBaseUrl(f"refused base URL host {host}: {name_reason}")
+    policy = OutboundPolicy(allow_private=allow_private, resolver=resolver or SystemResolver())
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
+        return tuple(policy.resolve(host, port))
+    except AddressRefused as exc:
+        raise UnsafeBaseUrl(
+            f"refused base URL host {host}: it resolves to {exc.address}, {exc.reason}"
+        ) from None
+    except (OSError, UnicodeError):
         raise UnresolvableHost(host) from None
-    addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
-    for address in addresses:
-        reason = address_refusal(ipaddress.ip_address(address), allow_private=allow_private)
-        if reason is not None:
-            raise UnsafeBaseUrl(f"refused base URL host {host}: it resolves to {address}, {reason}")
-    return addresses
 
 
 def host_refusal(host: str, *, allow_private: bool) -> str | None:
     """Why ``host`` (a name or IP literal, as written) is refused, or None."""
     name = host.strip("[]").rstrip(".").lower()
-    address = _as_ip(name)
+    address = parse_address(name)
     if address is not None:
         return address_refusal(address, allow_private=allow_private)
-    if name in _metadata_hosts():
+    if name in metadata_hosts():
         return "a cloud metadata service"
     if (name == "localhost" or name.endswith(".localhost")) and not allow_private:
-        return f"a loopback address ({_ALLOW_HINT})"
+        return f"a loopback address ({ALLOW_HINT})"
     return None
 
 
-def address_refusal(address: IPAddress, *, allow_private: bool) -> str | None:
-    """Why ``address`` is refused, or None."""
-    address = _embedded_ipv4(address) or address
-    always = _always_refused(address)
-    if always is not None or allow_private:
-        return always
-    return _private_refusal(address)
-
-
-def _always_refused(address: IPAddress) -> str | None:
-    # Metadata first: some metadata addresses also sit in private or link-local ranges,
-    # and "metadata" is the more useful thing to tell the operator.
-    if any(address in net for net in _metadata_networks()):
-        return "a cloud metadata address"
-    if address.is_unspecified or address in ipaddress.ip_network("0.0.0.0/8"):
-        return "an unspecified address"
-    if address.is_link_local:
-        return "a link-local address"
-    if address.is_multicast:
-        return "a multicast address"
-    # IPv4 240.0.0.0/4, including the limited broadcast address.
-    if isinstance(address, ipaddress.IPv4Address) and address.is_reserved:
-        return "a reserved address"
+def _name_refusal(host: str) -> str | None:
+    """Why ``host`` cannot be carried by DNS (IDNA 2008, RFC 1035 lengths), or None."""
+    if parse_address(host) is not None:
+        return None
+    labels = host.rstrip(".").split(".")
+    encoded: list[str] = []
+    for label in labels:
+        ascii_label = _label_ascii(label)
+        if ascii_label is None:
+            return f"{label!r} is not a valid host name label (IDNA)"
+        if not 0 < len(ascii_label) <= _MAX_LABEL:
+            return f"host name labels must be 1 to {_MAX_LABEL} characters long"
+        encoded.append(ascii_label)
+    if len(".".join(encoded)) > _MAX_NAME:
+        return f"host names must be at most {_MAX_NAME} characters long"
     return None
 
 
-def _private_refusal(address: IPAddress) -> str | None:
-    if address.is_loopback:
-        return f"a loopback address ({_ALLOW_HINT})"
-    # Beyond the named private ranges, anything not publicly routable (documentation,
-    # benchmarking, IETF special-purpose blocks) is treated as internal too.
-    if any(address in net for net in _private_networks()) or not address.is_global:
-        return f"a private network address ({_ALLOW_HINT})"
-    return None
+def _label_ascii(label: str) -> str | None:
+    """The label as DNS carries it, or None if IDNA cannot encode it."""
+    if not label.isascii():
+        try:
+            return str(idna.encode(label).decode("ascii"))
+        except (idna.IDNAError, UnicodeError):
+            return None
+    if not _ASCII_LABEL.match(label) or label.startswith("-") or label.endswith("-"):
+        return None if label else ""
+    if label.startswith("xn--"):
+        try:
+            idna.decode(label)
+        except (idna.IDNAError, UnicodeError):
+            return None
+    return label
 
 
 def _reject_extras(user: str | None, password: str | None, query: str, fragment: str) -> None:
@@ -154,57 +162,12 @@ def _netloc(host: str, port: int | None) -> str:
     return shown if port is None else f"{shown}:{port}"
 
 
-def _as_ip(name: str) -> IPAddress | None:
-    try:
-        return ipaddress.ip_address(name)
-    except ValueError:
-        pass
-    if _LOOSE_IPV4.match(name):
-        try:
-            return ipaddress.IPv4Address(socket.inet_aton(name))
-        except OSError:
-            return None
-    return None
-
-
-def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 address hidden in an IPv4-mapped or NAT64 IPv6 address."""
-    if not isinstance(address, ipaddress.IPv6Address):
-        return None
-    if address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    if address in ipaddress.ip_network("64:ff9b::/96"):
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return None
-
-
-def _metadata_hosts() -> frozenset[str]:
-    return frozenset(
-        {
-            "metadata",
-            "metadata.google.internal",
-            "metadata.goog",
-            "instance-data",
-            "instance-data.ec2.internal",
-        }
-    )
-
-
-def _metadata_networks() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    return (
-        ipaddress.ip_network("169.254.169.254/32"),  # AWS, GCP, Azure, OpenStack
-        ipaddress.ip_network("fd00:ec2::254/128"),  # AWS over IPv6
-        ipaddress.ip_network("100.100.100.200/32"),  # Alibaba Cloud
-        ipaddress.ip_network("168.63.129.16/32"),  # Azure wire server
-    )
-
-
-def _private_networks() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    return (
-        ipaddress.ip_network("10.0.0.0/8"),
-        ipaddress.ip_network("172.16.0.0/12"),
-        ipaddress.ip_network("192.168.0.0/16"),
-        ipaddress.ip_network("100.64.0.0/10"),  # carrier-grade NAT, also Tailscale
-        ipaddress.ip_network("fc00::/7"),  # unique local
-        ipaddress.ip_network("fec0::/10"),  # deprecated site-local
-    )
+__all__ = [
+    "IPAddress",
+    "UnresolvableHost",
+    "UnsafeBaseUrl",
+    "address_refusal",
+    "check_resolved_address",
+    "host_refusal",
+    "validate_base_url",
+]

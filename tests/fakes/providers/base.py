@@ -57,6 +57,8 @@ class Gate:
             return router.error(behaviour.status, behaviour.message, behaviour.retry_after)
         if behaviour.kind == "echo":
             return router.error(behaviour.status, echoed_credentials(request.headers), None)
+        if behaviour.kind == "redirect":
+            return _redirect(behaviour.location or "/", behaviour.status)
         return None
 
     def model_behaviour(self, request: Request, model: str | None) -> ModelBehaviour:
@@ -211,6 +213,8 @@ class FamilyRouter:
             return self.error(status, echoed_credentials(request.headers), None)
         if behaviour.status is not None:
             return self.error(behaviour.status, behaviour.message, behaviour.retry_after)
+        if behaviour.redirect_to is not None:
+            return _redirect(behaviour.redirect_to, behaviour.redirect_status)
         if behaviour.reset_after_chunks is not None and not streaming:
             return _Reset(server)
         return None
@@ -220,6 +224,10 @@ class FamilyRouter:
         return StreamingResponse(
             chunks, media_type=plan.media_type, headers={"cache-control": "no-cache"}
         )
+
+
+def _redirect(location: str, status: int) -> Response:
+    return Response(status_code=status, headers={"location": location})
 
 
 async def _scripted_chunks(

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Literal
 
 Family = Literal["openai", "openrouter", "anthropic", "gemini", "cohere"]
-BehaviourKind = Literal["ok", "rejected", "status", "hang", "slow", "echo"]
+BehaviourKind = Literal["ok", "rejected", "status", "hang", "slow", "echo", "redirect"]
 
 HANG_SECONDS = 30.0
 BEHAVIOUR_HEADER = "x-fake-behaviour"
@@ -30,10 +30,16 @@ class Behaviour:
     delay: float = 0.0
     retry_after: str | None = None
     message: str | None = None  # overrides the family's error message, e.g. to echo a key
+    location: str | None = None  # where a "redirect" sends the caller
 
     @classmethod
     def ok(cls) -> Behaviour:
         return cls("ok")
+
+    @classmethod
+    def redirect(cls, location: str, status: int = 302) -> Behaviour:
+        """Answer every request with the key by a redirect to ``location``."""
+        return cls("redirect", status=status, location=location)
 
     @classmethod
     def rejected(cls) -> Behaviour:
@@ -103,10 +109,17 @@ class ModelBehaviour:
     echo_credentials: bool = False
     # Answer ``status`` with this body as text/html instead of the family's JSON error.
     raw_body: str | None = None
+    redirect_to: str | None = None  # answer with a redirect there instead
+    redirect_status: int = 302
 
     @classmethod
     def ok(cls, reply: str | None = None) -> ModelBehaviour:
         return cls(reply=reply)
+
+    @classmethod
+    def redirect(cls, location: str, status: int = 302) -> ModelBehaviour:
+        """Answer inference calls with a ``status`` redirect to ``location`` (no body)."""
+        return cls(redirect_to=location, redirect_status=status)
 
     @classmethod
     def slow_first_byte(cls, seconds: float) -> ModelBehaviour:
