@@ -243,20 +243,24 @@ def _echoing_setup(tollway: Tollway, world: EchoWorld) -> str:
         _echo_provider(tollway, world, world.primary, "openai_compatible", model)
     _echo_provider(tollway, world, world.anthropic, "anthropic", "c400")
     world.anthropic.script_model("c400", echo(400))
-    # Last: the rejected key is taken out of routing once the provider refuses it.
-    _echo_provider(tollway, world, world.primary, "openai_compatible", "c401")
+    # Last: the rejected key is quarantined once the provider refuses it, and marked
+    # invalid when its re-test, which echoes the key as well, is refused too.
+    rejected = _echo_provider(tollway, world, world.primary, "openai_compatible", "c401")
     agent = tollway.key()
     tollway.wait_for_model(agent, "c401")
+    world.primary.set_key(rejected, Behaviour.echoing_credentials(401))
     return agent
 
 
 def _echo_provider(
     tollway: Tollway, world: EchoWorld, fake: FakeProviderServer, kind: str, model: str
-) -> None:
+) -> str:
+    """A provider serving ``model`` with a key of its own; returns that key."""
     key = world.secret(model)
     fake.set_key(key, Behaviour.ok())
     provider = tollway.provider(kind, name=model, api_key=key, base_url=fake.base_url)
     tollway.model(provider, model, openrouter_model_id=f"vendor/{model}")
+    return key
 
 
 def _agent_calls(tollway: Tollway, world: EchoWorld, agent: str) -> None:
@@ -295,7 +299,11 @@ def test_echoed_credentials_never_leak(
     printed = logging.StreamHandler(sys.stderr)  # the server's stderr, as `serve` logs
     printed.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(printed)
-    settings = tollway_settings(tmp_path / "data", database_url=database_url)
+    # A key the provider rejects is re-tested after its quarantine: soon, here, so the
+    # re-test's rejection (echoing the key too) reaches the store within the test.
+    settings = tollway_settings(
+        tmp_path / "data", database_url=database_url, routing={"key_quarantine_seconds": 0.2}
+    )
     load_litellm()  # the import (seconds) before the live server's start deadline
     try:
         with live_tollway(settings) as tollway:

@@ -151,7 +151,7 @@ class World:
         sync = JournalSync(self.journal, asyncio.get_running_loop())
         policy = LedgerPolicy(default_max_tokens=DEFAULT_MAX_TOKENS)
         self.ledger = Ledger(self.store, self.journal, sync, Metrics(), policy, events=self.events)
-        holder = RoutingTableHolder(None, lambda: self.table, interval_seconds=3600)  # type: ignore[arg-type]
+        holder = RoutingTableHolder(None, lambda _previous: self.table, interval_seconds=3600)  # type: ignore[arg-type]
         holder.load()
         self.service = InferenceService(
             holder,

@@ -53,7 +53,7 @@ def test_a_restart_keeps_a_spent_budget_and_minute_rate_spent(
     settings = tollway_settings(tmp_path / "data")
     with tollway(settings) as first:
         model = first.priced_model(upstream)
-        budget_key = first.team_key(model, usd_total="0.03")
+        budget_key = first.team_key(model, usd_total="0.1")
         rate_key = first.team_key(model, requests_per_minute=2)
         assert first.spend(budget_key, model) >= 1
         fresh_minute()
@@ -76,9 +76,9 @@ def test_requests_a_killed_process_left_unfinished_count_after_the_restart(
     settings = tollway_settings(tmp_path / "data")
     with tollway(settings) as first:
         model = first.priced_model(upstream)
-        team, key = first.team_and_key(model, usd_total="0.03")
+        team, key = first.team_and_key(model, usd_total="0.1")
         assert first.chat(key, model).status == 200
-    dead_process_journal(settings, team, reserved=Decimal("0.03"))
+    dead_process_journal(settings, team, reserved=Decimal("0.1"))
     with tollway(settings) as second:
         assert_budget_exceeded(second.chat(key, model))
 
@@ -142,7 +142,7 @@ def test_flushed_redis_counters_are_rebuilt_and_refuse_meanwhile(
 ) -> None:
     with tollway(redis_settings(tmp_path / "data", private_redis)) as process:
         model = process.priced_model(upstream)
-        budget_key = process.team_key(model, usd_total="0.03")
+        budget_key = process.team_key(model, usd_total="0.1")
         free_key = process.team_key(model)
         assert process.spend(budget_key, model) >= 1
         with private_redis.client() as client:
@@ -167,7 +167,7 @@ def test_a_redis_restart_without_persistence_keeps_the_budget_spent(
 ) -> None:
     with tollway(redis_settings(tmp_path / "data", private_redis)) as process:
         model = process.priced_model(upstream)
-        budget_key = process.team_key(model, usd_total="0.03")
+        budget_key = process.team_key(model, usd_total="0.1")
         assert process.spend(budget_key, model) >= 1
         private_redis.stop()
         private_redis.start()
