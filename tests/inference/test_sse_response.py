@@ -21,7 +21,17 @@ async def never_disconnects() -> Message:
     raise AssertionError("unreachable")
 
 
-def test_a_refused_response_start_still_closes_and_settles() -> None:
+# In the suite's shared event loop (anyio's runner): a nested ``anyio.run`` fails
+# whenever another directory's session fixture holds that runner open.
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def test_a_refused_response_start_still_closes_and_settles() -> None:
     closed: list[bool] = []
 
     async def on_close(disconnected: bool) -> None:
@@ -33,15 +43,12 @@ def test_a_refused_response_start_still_closes_and_settles() -> None:
 
     response = SSEResponse(one_event(), headers={"x-tollway-route": "litellm"}, on_close=on_close)
 
-    async def serve() -> None:
+    with pytest.raises(RuntimeError, match="Invalid HTTP header value"):
         await response({"type": "http"}, never_disconnects, refusing_server)
-
-    with pytest.raises(RuntimeError):
-        anyio.run(serve)
     assert closed == [False]
 
 
-def test_a_normal_stream_closes_once_after_its_last_event() -> None:
+async def test_a_normal_stream_closes_once_after_its_last_event() -> None:
     closed: list[bool] = []
     sent: list[Message] = []
 
@@ -53,10 +60,7 @@ def test_a_normal_stream_closes_once_after_its_last_event() -> None:
 
     response = SSEResponse(one_event(), headers={"x-tollway-route": "litellm"}, on_close=on_close)
 
-    async def serve() -> None:
-        await response({"type": "http"}, never_disconnects, server)
-
-    anyio.run(serve)
+    await response({"type": "http"}, never_disconnects, server)
     assert closed == [False]
     assert sent[0]["type"] == "http.response.start"
     assert (b"x-tollway-route", b"litellm") in sent[0]["headers"]
