@@ -16,9 +16,11 @@ are honest (fill the cap they get), over-report (1,000 completion tokens whateve
 the cap), fail (500), cut the connection mid-stream, or report no usage at all.
 Streams are read to the end or left by the client after their first chunk.
 
-``World`` owns everything a restart would replace: a ``restart`` rule (once the
-counters are rebuilt from the SQL ledger at start) closes it and opens a new one
-over the same journal directory and store, then checks the same invariant.
+``World`` owns everything a restart replaces. The ``restart`` rule stops it (a
+graceful stop drains the journal into the SQL ledger; a crash leaves it for the next
+start's recovery), then starts a new process over the same journal directory and
+database with empty memory counters, rebuilt from the ledger as ``tollway serve``
+does; the same invariant must hold across any number of restarts.
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     invariant,
-    precondition,
     rule,
     run_state_machine_as_test,
 )
@@ -53,13 +54,17 @@ from tollway.errors import InferenceError
 from tollway.metering.durability import JournalSync
 from tollway.metering.journal import UsageJournal
 from tollway.metering.records import UsageOutcome
+from tollway.metering.writer import UsageWriter
 from tollway.observability.metrics import Metrics
 from tollway.quotas.memory import MemoryQuotaStore
 from tollway.quotas.model import MICROS_PER_USD, Limit, Metric, Window, usd_to_micros
+from tollway.quotas.rebuild import rebuild_counters
 from tollway.routing.breaker import CircuitBreaker
 from tollway.routing.holder import RoutingTableHolder
 from tollway.routing.table import CallerKey, Deployment, ModelGroup, RoutingTable
 from tollway.secrets.base import SecretValue
+from tollway.store import migrate
+from tollway.store.db import Database
 from tollway.store.enums import LimitScope, ProviderType, RoutingStrategy
 
 BUDGET = Decimal("0.05")
@@ -125,9 +130,9 @@ class RecordingEvents:
 class RecordingJournal(UsageJournal):
     """The real journal, which also keeps every outcome for the invariant."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, outcomes: dict[str, UsageOutcome]) -> None:
         super().__init__(directory)
-        self.outcomes: dict[str, UsageOutcome] = {}
+        self.outcomes = outcomes  # shared by every process of one run
 
     def finish(self, request_id: str, outcome: UsageOutcome) -> int:
         self.outcomes[request_id] = outcome
@@ -139,15 +144,18 @@ class World:
     """One tollway process's data plane, and the team whose budget it guards."""
 
     directory: Path
+    database: Database
     table: RoutingTable
     engine: EmbeddedEngine
     caller: CallerKey
     limit: Limit
     store: MemoryQuotaStore = field(default_factory=MemoryQuotaStore)
     events: RecordingEvents = field(default_factory=RecordingEvents)
+    outcomes: dict[str, UsageOutcome] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.journal = RecordingJournal(self.directory)
+        self.journal = RecordingJournal(self.directory, self.outcomes)
+        self.writer = UsageWriter(self.database, self.journal)
         sync = JournalSync(self.journal, asyncio.get_running_loop())
         policy = LedgerPolicy(default_max_tokens=DEFAULT_MAX_TOKENS)
         self.ledger = Ledger(self.store, self.journal, sync, Metrics(), policy, events=self.events)
@@ -186,8 +194,30 @@ class World:
             await stream.close(disconnected=shape.leave_early)
         return "served"
 
-    def close(self) -> None:
+    async def start(self) -> None:
+        """As ``tollway serve`` starts: settle what a dead process left in the journal,
+        then rebuild the counters from the ledger that now holds it."""
+        await asyncio.to_thread(self.writer.recover)
+        await rebuild_counters(self.store, self.database, [self.limit])
+
+    def stop(self, *, graceful: bool) -> None:
+        """A graceful stop stores the journal in the ledger; a crash leaves it behind."""
         self.journal.close()
+        if graceful:
+            self.writer.drain()
+
+    def successor(self) -> World:
+        """The next process: the same journal directory, ledger and team; new counters."""
+        return World(
+            self.directory,
+            self.database,
+            self.table,
+            self.engine,
+            self.caller,
+            self.limit,
+            events=self.events,
+            outcomes=self.outcomes,
+        )
 
 
 class BudgetMachine(RuleBasedStateMachine):
@@ -195,6 +225,7 @@ class BudgetMachine(RuleBasedStateMachine):
     upstream: FakeProviderServer
     engine: EmbeddedEngine
     directory: Path
+    database: Database
     runs = itertools.count()
     seen: Counter[str] = Counter()  # outcomes over every example, to check coverage
 
@@ -212,7 +243,7 @@ class BudgetMachine(RuleBasedStateMachine):
         caller = CallerKey(uuid.uuid4(), "agent", team_id, False, None, None)
         table = _table(self.upstream, run, limit)
         self.world = self.loop.run_until_complete(
-            _open(self.directory / f"run-{run}", table, self.engine, caller, limit)
+            _open(self.directory / f"run-{run}", self.database, table, self.engine, caller, limit)
         )
 
     @rule(burst=st.lists(shapes, min_size=1, max_size=6))
@@ -221,10 +252,11 @@ class BudgetMachine(RuleBasedStateMachine):
         outcomes = self.loop.run_until_complete(_gather(sends))
         self.seen.update(outcomes)
 
-    @precondition(lambda self: False)  # the coordinator enables it with counter rebuilds
-    @rule()
-    def restart(self) -> None:
-        raise NotImplementedError("counters are not rebuilt from the SQL ledger yet")
+    @rule(graceful=st.booleans())
+    def restart(self, graceful: bool) -> None:
+        self.world.stop(graceful=graceful)
+        self.world = self.loop.run_until_complete(_restarted(self.world))
+        self.seen["restart"] += 1
 
     @invariant()
     def spend_stays_within_the_budget_plus_flagged_over_reports(self) -> None:
@@ -246,7 +278,7 @@ class BudgetMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.seen["over_reservation"] += len(self.world.events.over_reservations)
-        self.world.close()
+        self.world.stop(graceful=True)
 
 
 async def _gather(sends: list[Any]) -> list[str]:
@@ -254,9 +286,22 @@ async def _gather(sends: list[Any]) -> list[str]:
 
 
 async def _open(
-    directory: Path, table: RoutingTable, engine: EmbeddedEngine, caller: CallerKey, limit: Limit
+    directory: Path,
+    database: Database,
+    table: RoutingTable,
+    engine: EmbeddedEngine,
+    caller: CallerKey,
+    limit: Limit,
 ) -> World:
-    return World(directory, table, engine, caller, limit)
+    world = World(directory, database, table, engine, caller, limit)
+    await world.start()
+    return world
+
+
+async def _restarted(world: World) -> World:
+    successor = world.successor()  # its journal and sync need the running loop
+    await successor.start()
+    return successor
 
 
 def _table(upstream: FakeProviderServer, run: int, limit: Limit) -> RoutingTable:
@@ -314,11 +359,16 @@ def machine_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         BudgetMachine.upstream = upstream
         BudgetMachine.engine = engine
         BudgetMachine.directory = tmp_path_factory.mktemp("budget-machine")
+        # One ledger for every run: each run's team is new, so their usage never mixes.
+        database = Database(f"sqlite:///{BudgetMachine.directory / 'ledger.db'}")
+        migrate.upgrade(database)
+        BudgetMachine.database = database
         try:
             yield
         finally:
             loop.run_until_complete(engine.aclose())
             loop.close()
+            database.dispose()
 
 
 def test_budgets_hold_over_random_request_shapes_and_upstreams(machine_world: None) -> None:
@@ -333,3 +383,4 @@ def test_budgets_hold_over_random_request_shapes_and_upstreams(machine_world: No
     seen = BudgetMachine.seen
     assert seen["served"], seen
     assert seen["over_reservation"], seen
+    assert seen["restart"], seen
