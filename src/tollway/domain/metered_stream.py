@@ -3,7 +3,7 @@ and closing it records what it used, however it ended."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from tollway.domain.ledger import RequestLedger
@@ -49,23 +49,13 @@ class MeteredStream:
 
     async def refuse(self, http_status: int) -> None:
         """Stop the upstream of a stream that must not be served; nothing is charged."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            await self._stream.aclose()
-        finally:
-            await self._ledger.fail(http_status)
+        await self._end(lambda: self._ledger.fail(http_status))
 
     async def close(self, *, disconnected: bool) -> None:
         """Stop the upstream and record the request. ``disconnected``: the client
         went away; a stream cut short otherwise was cut by tollway stopping."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            await self._stream.aclose()
-        finally:
+
+        async def record() -> None:
             status = self._ended
             if status is None:
                 status = (
@@ -73,3 +63,15 @@ class MeteredStream:
                 )
             metered = self._meter.result(self._ledger.prompt_estimate)
             await self._ledger.settle_stream(metered, status)
+
+        await self._end(record)
+
+    async def _end(self, record: Callable[[], Awaitable[None]]) -> None:
+        """Once only: close the upstream, then ``record`` the request however that went."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._stream.aclose()
+        finally:
+            await record()
