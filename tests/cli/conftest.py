@@ -50,7 +50,13 @@ class Cli:
         input: str | None = None,
         env: Mapping[str, str | None] | None = None,
     ) -> Result:
-        environment = {"TOLLWAY_URL": self.server.url, "TOLLWAY_ADMIN_TOKEN": self.server.token}
+        environment: dict[str, str | None] = {
+            "TOLLWAY_URL": self.server.url,
+            "TOLLWAY_ADMIN_TOKEN": self.server.token,
+            # Output is a pipe here: tables take the pipe width, whatever terminal (or
+            # test worker, which sets COLUMNS=80) the suite runs in.
+            "COLUMNS": None,
+        }
         result = self.runner.invoke(
             app, list(args), input=input, env={**environment, **(env or {})}
         )
