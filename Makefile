@@ -42,8 +42,12 @@ promtool: $(PROMTOOL)
 run: setup
 	$(BIN)/tollway serve --demo
 
+# Two workers: the CI machine has two cores, and most tests wait on sockets and
+# processes. Every test makes its own databases, ports, Redis prefixes and temp dirs.
+TEST_WORKERS ?= 2
+
 test: setup $(PROMTOOL)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 check: setup
 	$(BIN)/ruff check src tests bench
