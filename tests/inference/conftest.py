@@ -15,6 +15,7 @@ import pytest
 from pydantic import SecretStr
 from sqlmodel import select
 
+from tests.fakes.providers import FakeProviderServer
 from tests.live import running_server
 from tollway.settings import Settings
 from tollway.store.db import Database
@@ -135,3 +136,19 @@ def mock_setup(tollway: Tollway) -> tuple[Tollway, str]:
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+# One per test module (module scope in a conftest): each module scripts its own models
+# and keys, and a module's tests share the server instead of starting one each.
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[FakeProviderServer]:
+    """A fake OpenAI-compatible provider."""
+    with FakeProviderServer("openai") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def openrouter() -> Iterator[FakeProviderServer]:
+    """A fake OpenRouter, for the fallback."""
+    with FakeProviderServer("openrouter") as server:
+        yield server

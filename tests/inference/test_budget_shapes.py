@@ -12,7 +12,7 @@ and charge (and flag) whatever is reported above the reservation.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -42,12 +42,6 @@ MESSAGES = [{"role": "user", "content": "how much may this cost"}]
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer("openai") as server:
-        yield server
 
 
 @pytest.fixture

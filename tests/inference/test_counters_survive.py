@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -32,12 +31,6 @@ from tollway.quotas.redis_store import DEFAULT_PREFIX
 from tollway.settings import Settings
 
 __all__ = ["private_redis"]  # a fixture
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer("openai") as server:
-        yield server
 
 
 def assert_budget_exceeded(answer: Answer) -> None:

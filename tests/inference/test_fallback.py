@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,18 +16,6 @@ from tests.fakes.providers import Behaviour, FakeProviderServer, ModelBehaviour
 from tests.inference.conftest import Tollway
 
 MESSAGES = [{"role": "user", "content": "fall back"}]
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer("openai") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def openrouter() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer("openrouter") as server:
-        yield server
 
 
 def setup_model(

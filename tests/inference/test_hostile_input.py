@@ -32,18 +32,6 @@ def nested(levels: int) -> str:
     return "[" * levels + "]" * levels
 
 
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer("openai") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def openrouter() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer("openrouter") as server:
-        yield server
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _litellm_imported() -> None:
     """Import litellm once before any server starts (its ~3 s import would otherwise

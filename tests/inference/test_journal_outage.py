@@ -29,12 +29,6 @@ from tollway.store.tables import UsageStatus
 MESSAGES = [{"role": "user", "content": "bill me"}]
 
 
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer("openai") as server:
-        yield server
-
-
 @contextmanager
 def tollway_with_disk(data_dir: Path) -> Iterator[tuple[Tollway, FaultyDisk, UsageJournal]]:
     """A live tollway whose usage journal writes through a disk the test can break."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -21,18 +20,6 @@ from tollway.store.tables import CostSource, UsageStatus
 MESSAGES = [{"role": "user", "content": "count my tokens please"}]
 INPUT_PRICE = Decimal("0.000002")
 OUTPUT_PRICE = Decimal("0.000010")
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer("openai") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def openrouter() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer("openrouter") as server:
-        yield server
 
 
 def priced_model(

@@ -17,21 +17,9 @@ TARGET_REPLY = "INTERNAL-ONLY-REPLY"
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer("openai") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def target() -> Iterator[FakeProviderServer]:
     """Where the redirects point: a loopback service whose answer must never leak."""
     with FakeProviderServer("openai") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def openrouter() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer("openrouter") as server:
         yield server
 
 

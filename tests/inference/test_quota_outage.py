@@ -5,7 +5,6 @@ no limits never notice."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,12 +15,6 @@ from tests.fakes.providers import Behaviour, FakeProviderServer
 from tests.inference.conftest import Tollway, live_tollway, tollway_settings
 
 MESSAGES = [{"role": "user", "content": "is anyone counting"}]
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer("openai") as server:
-        yield server
 
 
 def dead_redis() -> dict[str, str]:

@@ -5,7 +5,6 @@ skipped while another candidate exists; reservations are settled or released."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -17,12 +16,6 @@ from tests.fakes.providers import Behaviour, FakeProviderServer, ModelBehaviour
 from tests.inference.conftest import Tollway
 
 MESSAGES = [{"role": "user", "content": "within limits"}]
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer("openai") as server:
-        yield server
 
 
 def provider(tollway: Tollway, upstream: FakeProviderServer, name: str) -> dict[str, Any]:
