@@ -1,7 +1,7 @@
 """What admission + metering add to one /v1 request (ARCHITECTURE.md §6: ≤ 100 µs),
 measured against baselines in the same run.
 
-One request through ``RequestLedger`` as the inference service drives it: open
+One request through ``RequestAccount`` as the inference service drives it: open
 (prompt estimate) → admit (worst case, quota reservation against 9 limits over
 4 scopes, journal begin) → settle_response with a realistic EngineResult (usage
 → cost → quota settle → journal finish → Prometheus counters). The journal is a
@@ -37,10 +37,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tollway.domain.ledger import Ledger, LedgerPolicy
+from tollway.domain.accounting import Accounting, AccountingPolicy
+from tollway.domain.attempt import Attempt
 from tollway.domain.metered_stream import MeteredStream
-from tollway.domain.payee import Payee
-from tollway.engine.base import Endpoint, EngineResult, Route, Usage
+from tollway.engine.base import Endpoint, EngineResult, Route, TokenUsage
 from tollway.metering.durability import JournalSync
 from tollway.metering.journal import UsageJournal
 from tollway.metering.pricing import Prices
@@ -96,7 +96,7 @@ RESULT = EngineResult(
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "A summary."}}],
         "usage": USAGE,
     },
-    usage=Usage(prompt_tokens=420, completion_tokens=180, total_tokens=600),
+    usage=TokenUsage(prompt_tokens=420, completion_tokens=180, total_tokens=600),
 )
 
 Run = Callable[[int], Awaitable[None]]
@@ -108,7 +108,9 @@ class Party:
     def __init__(self) -> None:
         self.caller = CallerKey(uuid.uuid4(), "bench", uuid.uuid4(), False, None, None)
         provider_id, provider_key_id = uuid.uuid4(), uuid.uuid4()
-        self.payee = Payee(Route.LITELLM, provider_id, provider_key_id, uuid.uuid4(), PRICES, False)
+        self.attempt = Attempt(
+            Route.LITELLM, provider_id, provider_key_id, uuid.uuid4(), PRICES, False
+        )
         scopes = {
             LimitScope.TOLLWAY_KEY: self.caller.id,
             LimitScope.TEAM: self.caller.team_id,
@@ -138,11 +140,11 @@ class Party:
         return RoutingTable(version=1, limits=limits if limited else {})
 
 
-def requests(ledger: Ledger, table: RoutingTable, party: Party) -> Run:
+def requests(ledger: Accounting, table: RoutingTable, party: Party) -> Run:
     async def run(count: int) -> None:
         for _ in range(count):
             request = ledger.open(party.caller, uuid.uuid4().hex, Endpoint.CHAT, MODEL, BODY)
-            denied = await request.admit(table, party.payee, PRICES)
+            denied = await request.admit(table, party.attempt, PRICES)
             assert denied is None
             await request.settle_response(RESULT)
 
@@ -197,11 +199,11 @@ def raw_streams() -> Run:
     return run
 
 
-def metered_streams(ledger: Ledger, table: RoutingTable, party: Party) -> Run:
+def metered_streams(ledger: Accounting, table: RoutingTable, party: Party) -> Run:
     async def run(count: int) -> None:
         for _ in range(count):
             request = ledger.open(party.caller, uuid.uuid4().hex, Endpoint.CHAT, MODEL, BODY)
-            await request.admit(table, party.payee, PRICES)
+            await request.admit(table, party.attempt, PRICES)
             stream = MeteredStream(_Chunks(), request)
             async for _chunk in stream:
                 pass
@@ -222,11 +224,11 @@ async def measure(run: Run, count: int) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
-async def open_ledger(stack: AsyncExitStack, directory: Path, quotas: QuotaStore) -> Ledger:
+async def open_ledger(stack: AsyncExitStack, directory: Path, quotas: QuotaStore) -> Accounting:
     journal = UsageJournal(directory)  # production's flush interval
     stack.callback(journal.close)
     sync = JournalSync(journal, asyncio.get_running_loop())
-    return Ledger(quotas, journal, sync, Metrics(), LedgerPolicy(default_max_tokens=4096))
+    return Accounting(quotas, journal, sync, Metrics(), AccountingPolicy(default_max_tokens=4096))
 
 
 async def redis_store(stack: AsyncExitStack, url: str) -> RedisQuotaStore | None:
@@ -280,7 +282,7 @@ async def main(count: int, redis_url: str) -> None:
         await stream_rows(plain, unlimited, party, count)
 
 
-async def stream_rows(ledger: Ledger, table: RoutingTable, party: Party, count: int) -> None:
+async def stream_rows(ledger: Accounting, table: RoutingTable, party: Party, count: int) -> None:
     streams = max(1, count // 20)
     raw = await measure(raw_streams(), streams)
     metered = await measure(metered_streams(ledger, table, party), streams)

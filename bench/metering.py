@@ -13,7 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from tollway.engine.base import Endpoint, Usage
+from tollway.engine.base import Endpoint, TokenUsage
 from tollway.metering.pricing import Prices, compute_cost
 from tollway.metering.usage import StreamMeter, usage_from_response
 
@@ -96,15 +96,15 @@ def main() -> None:
         ),
         (
             "compute_cost, computed (cached tokens)",
-            best_us(lambda: compute_cost(Usage(1200, 300, 1500, 1024, 128), PRICES), 100_000),
+            best_us(lambda: compute_cost(TokenUsage(1200, 300, 1500, 1024, 128), PRICES), 100_000),
         ),
         (
             "compute_cost, provider-reported",
-            best_us(lambda: compute_cost(Usage(1200, 300, 1500), PRICES, 1.2e-05), 100_000),
+            best_us(lambda: compute_cost(TokenUsage(1200, 300, 1500), PRICES, 1.2e-05), 100_000),
         ),
         (
             "compute_cost, unpriced",
-            best_us(lambda: compute_cost(Usage(1200, 300, 1500), Prices()), 100_000),
+            best_us(lambda: compute_cost(TokenUsage(1200, 300, 1500), Prices()), 100_000),
         ),
     ]
     width = max(len(name) for name, _ in rows)

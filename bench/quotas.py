@@ -18,7 +18,7 @@ from tollway.metering.tokens import prompt_tokens_at_most
 from tollway.quotas.admission import DEFAULT_MAX_TOKENS, CompletionCaps, worst_case
 from tollway.quotas.counters import QuotaStore
 from tollway.quotas.memory import MemoryQuotaStore
-from tollway.quotas.model import Limit, Metric, Reservation, Usage, Window, demand
+from tollway.quotas.model import Amount, Limit, Metric, Reservation, Window, demand
 from tollway.quotas.redis_store import RedisQuotaStore
 from tollway.store.enums import LimitScope
 
@@ -83,8 +83,8 @@ async def admission(calls: int) -> None:
 
 
 def sequential(store: QuotaStore, limits: list[Limit]) -> Callable[[int], Awaitable[None]]:
-    request = demand(limits, Usage(tokens=1000, usd_micros=900))
-    actual = Usage(tokens=700, usd_micros=500)
+    request = demand(limits, Amount(tokens=1000, usd_micros=900))
+    actual = Amount(tokens=700, usd_micros=500)
 
     async def run(calls: int) -> None:
         for _ in range(calls):
@@ -102,7 +102,7 @@ def concurrent(store: QuotaStore, concurrency: int) -> Callable[[int], Awaitable
     return run
 
 
-async def _one(store: QuotaStore, request: list[tuple[Limit, int]], actual: Usage) -> None:
+async def _one(store: QuotaStore, request: list[tuple[Limit, int]], actual: Amount) -> None:
     reservation = await store.reserve(request, request_id="bench")
     assert isinstance(reservation, Reservation)
     await store.settle(reservation, actual)

@@ -16,10 +16,10 @@ import uvicorn
 
 from tollway.app import create_app
 from tollway.data_plane import build_engines
-from tollway.engine.base import EngineCall, EngineResult, EngineStream, Route, Usage
+from tollway.engine.base import EngineCall, EngineResult, EngineStream, Route, TokenUsage
 from tollway.settings import Settings, load_settings
 
-_USAGE = Usage(prompt_tokens=5, completion_tokens=1, total_tokens=6)
+_USAGE = TokenUsage(prompt_tokens=5, completion_tokens=1, total_tokens=6)
 
 
 class NullEngine:

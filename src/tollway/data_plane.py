@@ -10,11 +10,11 @@ from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 
-from tollway.api.inference.routes import DataPlane
-from tollway.domain.data_plane_events import DataPlaneEvents
+from tollway.api.inference.routes import InferenceApi
+from tollway.domain.accounting import Accounting, AccountingPolicy
 from tollway.domain.inference import InferencePolicy, InferenceService
+from tollway.domain.inference_events import InferenceEvents
 from tollway.domain.key_quarantine import KeyQuarantine
-from tollway.domain.ledger import Ledger, LedgerPolicy
 from tollway.domain.over_reservation import OverReservationEvents
 from tollway.domain.services import Services
 from tollway.engine.base import Engine
@@ -97,13 +97,13 @@ def table_limits(holder: RoutingTableHolder) -> Callable[[], list[Limit]]:
 
 
 @dataclass
-class UsageLedger:
+class Metering:
     """The metering parts one process owns: counters, journal, its writer."""
 
     quotas: QuotaStore
     journal: UsageJournal
     writer: UsageWriter
-    ledger: Ledger
+    accounting: Accounting
 
     @classmethod
     def open(
@@ -112,7 +112,7 @@ class UsageLedger:
         database: Database,
         metrics: Metrics,
         events: OverReservationEvents | None = None,
-    ) -> UsageLedger:
+    ) -> Metering:
         metering = settings.metering
         journal = UsageJournal(settings.journal_dir, flush_interval=metering.flush_interval_seconds)
         writer = UsageWriter(
@@ -124,10 +124,10 @@ class UsageLedger:
         )
         quotas = open_quota_store(settings)
         sync = JournalSync(journal, asyncio.get_running_loop())
-        policy = LedgerPolicy(default_max_tokens=settings.quotas.default_max_tokens)
+        policy = AccountingPolicy(default_max_tokens=settings.quotas.default_max_tokens)
         metrics.watch_journal_backlog(writer.backlog)
-        ledger = Ledger(quotas, journal, sync, metrics, policy, events=events)
-        return cls(quotas, journal, writer, ledger)
+        accounting = Accounting(quotas, journal, sync, metrics, policy, events=events)
+        return cls(quotas, journal, writer, accounting)
 
     async def start(self, limits: Callable[[], Iterable[Limit]]) -> None:
         """Settle what dead processes left in the journal, rebuild the quota counters
@@ -145,9 +145,9 @@ class UsageLedger:
         themselves (they still need the engines, the counters and the journal)."""
         try:
             async with asyncio.timeout(SHUTDOWN_RECORDING_SECONDS):
-                await self.ledger.drained()
+                await self.accounting.drained()
         except TimeoutError:
-            log.warning("%d requests unfinished at shutdown", self.ledger.in_flight)
+            log.warning("%d requests unfinished at shutdown", self.accounting.in_flight)
 
     async def stop(self) -> None:
         """Store everything journaled, then close."""
@@ -188,10 +188,10 @@ class DataPlaneRuntime:
     holder: RoutingTableHolder
     engine: Engine
     openrouter: Engine
-    events: DataPlaneEvents
+    events: InferenceEvents
     metrics: Metrics
-    plane: DataPlane
-    usage: UsageLedger
+    plane: InferenceApi
+    usage: Metering
     quarantine: KeyQuarantine
     _flusher: asyncio.Task[None] | None = None
     _publisher: asyncio.Task[None] | None = None
@@ -224,12 +224,12 @@ class DataPlaneRuntime:
             renew=renew,
         )
         engine, openrouter = engines(settings)
-        events = DataPlaneEvents(services.database, services.tollway_keys, services.known_secrets)
+        events = InferenceEvents(services.database, services.tollway_keys, services.known_secrets)
         breaker = CircuitBreaker(
             threshold=settings.engine.breaker_threshold,
             cooldown_seconds=settings.engine.breaker_cooldown_seconds,
         )
-        usage = UsageLedger.open(settings, services.database, metrics, events)
+        usage = Metering.open(settings, services.database, metrics, events)
         quarantine = KeyQuarantine(
             seconds=settings.routing.key_quarantine_seconds,
             retest=services.connectivity.check_key,
@@ -249,11 +249,11 @@ class DataPlaneRuntime:
             events=events,
             metrics=metrics,
             policy=policy,
-            ledger=usage.ledger,
+            accounting=usage.accounting,
             quarantine=quarantine,
             known_secrets=services.known_secrets,
         )
-        plane = DataPlane(service, metrics, settings.server.max_body_bytes)
+        plane = InferenceApi(service, metrics, settings.server.max_body_bytes)
         return cls(settings, holder, engine, openrouter, events, metrics, plane, usage, quarantine)
 
     async def start(self) -> None:

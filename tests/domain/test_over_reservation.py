@@ -7,10 +7,10 @@ from typing import Any
 
 from tollway.domain.over_reservation import OverReservation, overrun_scopes
 from tollway.observability.metrics import Metrics
-from tollway.quotas.model import Limit, Metric, Usage, Window
+from tollway.quotas.model import Amount, Limit, Metric, Window
 from tollway.store.enums import LimitScope
 
-RESERVED = Usage(requests=1, tokens=100, usd_micros=500)
+RESERVED = Amount(requests=1, tokens=100, usd_micros=500)
 
 
 def limit(scope: LimitScope, metric: Metric) -> Limit:
@@ -26,13 +26,13 @@ HELD = [
 
 def test_within_the_reservation_nothing_is_overrun() -> None:
     assert overrun_scopes(HELD, RESERVED, RESERVED) == ()
-    assert overrun_scopes(HELD, RESERVED, Usage(tokens=0, usd_micros=0)) == ()
+    assert overrun_scopes(HELD, RESERVED, Amount(tokens=0, usd_micros=0)) == ()
 
 
 def test_only_the_scopes_whose_metric_was_exceeded_are_named() -> None:
-    assert overrun_scopes(HELD, RESERVED, Usage(tokens=101, usd_micros=500)) == ("tollway_key",)
-    assert overrun_scopes(HELD, RESERVED, Usage(tokens=100, usd_micros=501)) == ("team",)
-    both = Usage(tokens=10**6, usd_micros=10**7)
+    assert overrun_scopes(HELD, RESERVED, Amount(tokens=101, usd_micros=500)) == ("tollway_key",)
+    assert overrun_scopes(HELD, RESERVED, Amount(tokens=100, usd_micros=501)) == ("team",)
+    both = Amount(tokens=10**6, usd_micros=10**7)
     assert overrun_scopes(HELD * 2, RESERVED, both) == ("team", "tollway_key")
     # A request limit alone holds no tokens or dollars to overrun.
     assert overrun_scopes(HELD[2:], RESERVED, both) == ()
@@ -48,7 +48,7 @@ class Events:
 
 def test_a_report_counts_each_scope_and_records_an_event() -> None:
     metrics, events = Metrics(), Events()
-    used = Usage(tokens=10**6, usd_micros=10**7)
+    used = Amount(tokens=10**6, usd_micros=10**7)
     OverReservation("req-1", "m", None, ("team", "tollway_key"), RESERVED, used).report(
         metrics, events
     )

@@ -94,7 +94,7 @@ def target(
 ) -> Target:
     return Target(
         deployment_id=f"dep-{model}",
-        litellm_model=model,
+        upstream_model=model,
         api_key=SecretValue(key) if key is not None else None,
         api_base=api_base,
         timeout_seconds=timeout,

@@ -206,7 +206,7 @@ def deployment(
     targets = {
         endpoint: Target(
             deployment_id=f"dep-{name}",
-            litellm_model=f"{litellm_prefix(provider_type, endpoint)}/{name}",
+            upstream_model=f"{litellm_prefix(provider_type, endpoint)}/{name}",
             api_key=key,
             api_base=None,
             timeout_seconds=30.0,

@@ -10,7 +10,7 @@ from email.utils import format_datetime
 import pytest
 
 from tests.fakes.providers.wire import credential_encodings
-from tollway.engine.base import Endpoint, EngineCall, Target, Usage
+from tollway.engine.base import Endpoint, EngineCall, Target, TokenUsage
 from tollway.engine.litellm_env import OFFLINE_ENV, apply_offline_env
 from tollway.engine.proxy_process import proxy_environment
 from tollway.engine.wire import (
@@ -66,8 +66,8 @@ def test_usage_and_cost() -> None:
         "prompt_tokens_details": {"cached_tokens": 4},
         "completion_tokens_details": {"reasoning_tokens": 2},
     }
-    assert usage_from(raw) == Usage(10, 5, 15, 4, 2)
-    assert usage_from({"prompt_tokens": 3}) == Usage(3, 0, 3)
+    assert usage_from(raw) == TokenUsage(10, 5, 15, 4, 2)
+    assert usage_from({"prompt_tokens": 3}) == TokenUsage(3, 0, 3)
     assert usage_from(None) is None
     assert positive_cost("4.05e-06") == pytest.approx(4.05e-6)
     assert positive_cost(0.0) is None  # LiteLLM's "unpriced"

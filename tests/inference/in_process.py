@@ -120,7 +120,7 @@ class InProcess:
 
     async def quiet(self) -> None:
         """Until no admitted request is unfinished."""
-        await wait_until(_now(lambda: self.runtime.usage.ledger.in_flight == 0), "quiet")
+        await wait_until(_now(lambda: self.runtime.usage.accounting.in_flight == 0), "quiet")
 
 
 @asynccontextmanager

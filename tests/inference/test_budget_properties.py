@@ -9,7 +9,7 @@ reservations exceed what is left); the team's counter equals the sum of every
 record's cost (the counters carry the truth, over-reports included); once every
 request ended, nothing is reserved and nothing is in flight.
 
-Built in process and kept fast: the real inference service, ledger, memory quota
+Built in process and kept fast: the real inference service, accounting, memory quota
 store and usage journal (in tmp) over a hand-built routing table, the embedded
 LiteLLM engine calling a fake OpenAI-compatible upstream on loopback, whose models
 are honest (fill the cap they get), over-report (1,000 completion tokens whatever
@@ -46,8 +46,8 @@ from hypothesis.stateful import (
 )
 
 from tests.fakes.providers import Behaviour, FakeProviderServer, ModelBehaviour
+from tollway.domain.accounting import Accounting, AccountingPolicy
 from tollway.domain.inference import InferencePolicy, InferenceRequest, InferenceService
-from tollway.domain.ledger import Ledger, LedgerPolicy
 from tollway.engine.base import Endpoint, Target
 from tollway.engine.embedded import EmbeddedEngine
 from tollway.errors import InferenceError
@@ -157,8 +157,10 @@ class World:
         self.journal = RecordingJournal(self.directory, self.outcomes)
         self.writer = UsageWriter(self.database, self.journal)
         sync = JournalSync(self.journal, asyncio.get_running_loop())
-        policy = LedgerPolicy(default_max_tokens=DEFAULT_MAX_TOKENS)
-        self.ledger = Ledger(self.store, self.journal, sync, Metrics(), policy, events=self.events)
+        policy = AccountingPolicy(default_max_tokens=DEFAULT_MAX_TOKENS)
+        self.accounting = Accounting(
+            self.store, self.journal, sync, Metrics(), policy, events=self.events
+        )
         holder = RoutingTableHolder(None, lambda _previous: self.table, interval_seconds=3600)  # type: ignore[arg-type]
         holder.load()
         self.service = InferenceService(
@@ -167,9 +169,9 @@ class World:
             openrouter=self.engine,
             breaker=CircuitBreaker(threshold=10**6, cooldown_seconds=1),
             events=self.events,  # type: ignore[arg-type]
-            metrics=self.ledger.metrics,
+            metrics=self.accounting.metrics,
             policy=InferencePolicy(max_attempts=1, timeout_seconds=10, fallback_enabled=False),
-            ledger=self.ledger,
+            accounting=self.accounting,
         )
 
     async def send(self, shape: Shape) -> str:
@@ -273,7 +275,7 @@ class BudgetMachine(RuleBasedStateMachine):
     @invariant()
     def nothing_stays_reserved_between_bursts(self) -> None:
         world = self.world
-        assert world.ledger.in_flight == 0
+        assert world.accounting.in_flight == 0
         assert self.loop.run_until_complete(world.store.outstanding()) == 0
 
     def teardown(self) -> None:
@@ -321,7 +323,7 @@ def _table(upstream: FakeProviderServer, run: int, limit: Limit) -> RoutingTable
 def _deployment(upstream: FakeProviderServer, name: str, model_id: str) -> Deployment:
     target = Target(
         deployment_id=name,
-        litellm_model=f"openai/{model_id}",
+        upstream_model=f"openai/{model_id}",
         api_key=SecretValue(API_KEY),
         api_base=upstream.base_url,
         timeout_seconds=10,

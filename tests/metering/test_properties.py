@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.metering.chunks import chunk, openai_stream
-from tollway.engine.base import Usage
+from tollway.engine.base import TokenUsage
 from tollway.metering.pricing import CostSource, Prices, compute_cost
 from tollway.metering.usage import StreamMeter
 
@@ -63,13 +63,13 @@ def test_a_cut_stream_never_counts_more_than_the_whole(parts: list[str], data: A
     assert prefix.result(5).usage.completion_tokens <= whole.result(5).usage.completion_tokens
 
 
-def usages(*, max_cached: int | None = None) -> st.SearchStrategy[Usage]:
+def usages(*, max_cached: int | None = None) -> st.SearchStrategy[TokenUsage]:
     @st.composite
-    def build(draw: st.DrawFn) -> Usage:
+    def build(draw: st.DrawFn) -> TokenUsage:
         prompt, completion = draw(counts), draw(counts)
         cached = draw(st.integers(0, prompt if max_cached is None else min(prompt, max_cached)))
         reasoning = draw(st.integers(0, completion))
-        return Usage(prompt, completion, prompt + completion, cached, reasoning)
+        return TokenUsage(prompt, completion, prompt + completion, cached, reasoning)
 
     return build()
 
@@ -77,9 +77,9 @@ def usages(*, max_cached: int | None = None) -> st.SearchStrategy[Usage]:
 @PROPERTY_SETTINGS
 @given(usages(), counts, counts, st.builds(Prices, prices, prices, maybe_prices))
 def test_cost_is_monotonic_in_tokens(
-    usage: Usage, more_prompt: int, more_out: int, price: Prices
+    usage: TokenUsage, more_prompt: int, more_out: int, price: Prices
 ) -> None:
-    bigger = Usage(
+    bigger = TokenUsage(
         usage.prompt_tokens + more_prompt,
         usage.completion_tokens + more_out,
         usage.total_tokens + more_prompt + more_out,
@@ -94,7 +94,7 @@ def test_cost_is_monotonic_in_tokens(
 
 @PROPERTY_SETTINGS
 @given(usages(), st.builds(Prices, prices, prices, maybe_prices))
-def test_cost_is_zero_only_when_the_prices_used_are_zero(usage: Usage, price: Prices) -> None:
+def test_cost_is_zero_only_when_the_prices_used_are_zero(usage: TokenUsage, price: Prices) -> None:
     cost = compute_cost(usage, price)
     assert cost.source is CostSource.COMPUTED
     assert cost.usd is not None
@@ -115,7 +115,7 @@ def test_cost_is_zero_only_when_the_prices_used_are_zero(usage: Usage, price: Pr
     st.none() | st.floats(allow_nan=True, allow_infinity=True),
 )
 def test_unpriced_is_never_zero_and_zero_is_never_unpriced(
-    usage: Usage, price: Prices, reported: float | None
+    usage: TokenUsage, price: Prices, reported: float | None
 ) -> None:
     cost = compute_cost(usage, price, reported)
     assert (cost.usd is None) == (cost.source is CostSource.UNPRICED)
@@ -131,7 +131,7 @@ def test_unpriced_is_never_zero_and_zero_is_never_unpriced(
 @PROPERTY_SETTINGS
 @given(usages(), st.builds(Prices, prices, prices, prices))
 def test_computed_cost_is_the_exact_sum_rounded_up_to_ten_places(
-    usage: Usage, price: Prices
+    usage: TokenUsage, price: Prices
 ) -> None:
     assert price.input is not None
     assert price.output is not None

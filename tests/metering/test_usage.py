@@ -1,4 +1,4 @@
-"""Usage from complete responses, and from streams however they end."""
+"""TokenUsage from complete responses, and from streams however they end."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tests.metering.chunks import (
     openrouter_stream,
     tool_call_stream,
 )
-from tollway.engine.base import Endpoint, Usage
+from tollway.engine.base import Endpoint, TokenUsage
 from tollway.metering.tokens import text_tokens_at_most
 from tollway.metering.usage import (
     MeteredUsage,
@@ -39,7 +39,7 @@ def chat_body(usage: Any) -> dict[str, Any]:
 
 def test_chat_with_details() -> None:
     body = chat_body(openai_usage(1200, 300, cached=1024, reasoning=256))
-    assert usage_from_response(Endpoint.CHAT, body) == Usage(
+    assert usage_from_response(Endpoint.CHAT, body) == TokenUsage(
         prompt_tokens=1200,
         completion_tokens=300,
         total_tokens=1500,
@@ -50,14 +50,14 @@ def test_chat_with_details() -> None:
 
 def test_chat_without_details_and_without_total() -> None:
     body = chat_body({"prompt_tokens": 12, "completion_tokens": 5})
-    assert usage_from_response(Endpoint.CHAT, body) == Usage(12, 5, 17)
+    assert usage_from_response(Endpoint.CHAT, body) == TokenUsage(12, 5, 17)
 
 
 def test_null_details_count_as_zero() -> None:
     # Gemini through LiteLLM: "cached_tokens": null.
     usage: dict[str, Any] = {"prompt_tokens": 4, "completion_tokens": 4, "total_tokens": 8}
     usage |= {"prompt_tokens_details": {"cached_tokens": None}, "completion_tokens_details": None}
-    assert usage_from_response(Endpoint.CHAT, chat_body(usage)) == Usage(4, 4, 8)
+    assert usage_from_response(Endpoint.CHAT, chat_body(usage)) == TokenUsage(4, 4, 8)
 
 
 def test_text_completion() -> None:
@@ -67,7 +67,7 @@ def test_text_completion() -> None:
         "choices": [{"index": 0, "text": "hi", "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
     }
-    assert usage_from_response(Endpoint.COMPLETIONS, body) == Usage(3, 1, 4)
+    assert usage_from_response(Endpoint.COMPLETIONS, body) == TokenUsage(3, 1, 4)
 
 
 def embeddings_body(usage: Any) -> dict[str, Any]:
@@ -77,17 +77,17 @@ def embeddings_body(usage: Any) -> dict[str, Any]:
 
 def test_embeddings_have_only_prompt_tokens() -> None:
     body = embeddings_body({"prompt_tokens": 8, "total_tokens": 8})
-    assert usage_from_response(Endpoint.EMBEDDINGS, body) == Usage(8, 0, 8)
+    assert usage_from_response(Endpoint.EMBEDDINGS, body) == TokenUsage(8, 0, 8)
 
 
 def test_embeddings_never_carry_completion_tokens() -> None:
     body = embeddings_body({"prompt_tokens": 8, "completion_tokens": 3, "total_tokens": 11})
-    assert usage_from_response(Endpoint.EMBEDDINGS, body) == Usage(8, 0, 8)
+    assert usage_from_response(Endpoint.EMBEDDINGS, body) == TokenUsage(8, 0, 8)
 
 
 def test_embeddings_with_only_a_total() -> None:
     body = embeddings_body({"total_tokens": 6})
-    assert usage_from_response(Endpoint.EMBEDDINGS, body) == Usage(6, 0, 6)
+    assert usage_from_response(Endpoint.EMBEDDINGS, body) == TokenUsage(6, 0, 6)
 
 
 @pytest.mark.parametrize(
@@ -102,7 +102,7 @@ def test_missing_or_empty_usage_is_none(endpoint: Endpoint, usage: Any) -> None:
 
 def test_non_integer_counts_are_ignored() -> None:
     body = chat_body({"prompt_tokens": "12", "completion_tokens": True, "total_tokens": 7})
-    assert usage_from_response(Endpoint.CHAT, body) == Usage(0, 0, 7)
+    assert usage_from_response(Endpoint.CHAT, body) == TokenUsage(0, 0, 7)
 
 
 # -- streams: reported usage -----------------------------------------------------------
@@ -117,14 +117,14 @@ def meter(chunks: list[dict[str, Any]], prompt_estimate: int = 0) -> MeteredUsag
 
 def test_openai_stream_with_include_usage_final_chunk() -> None:
     result = meter(openai_stream(usage=openai_usage(10, 4, cached=2)), prompt_estimate=99)
-    assert result == MeteredUsage(Usage(10, 4, 14, cached_tokens=2), counted=False)
+    assert result == MeteredUsage(TokenUsage(10, 4, 14, cached_tokens=2), counted=False)
 
 
 def test_openrouter_stream_keeps_usage_cost_and_counts_reasoning_once() -> None:
     result = meter(openrouter_stream(reasoning=["Let me think", " about it"], cost=1.2e-05))
     assert result.counted is False
     assert result.reported_cost == 1.2e-05
-    assert result.usage == Usage(9, 17, 26, reasoning_tokens=8)
+    assert result.usage == TokenUsage(9, 17, 26, reasoning_tokens=8)
 
 
 @pytest.mark.parametrize("cost", [0, 0.0, -1.0, "n/a", None, float("nan")])
@@ -137,7 +137,7 @@ def test_zero_or_odd_reported_cost_is_not_a_cost(cost: Any) -> None:
 def test_anthropic_via_litellm_usage_on_the_last_chunk(usage_on_finish: bool) -> None:
     chunks = anthropic_stream(thinking=["Hmm."], usage_on_finish=usage_on_finish)
     result = meter(chunks, prompt_estimate=5)
-    assert result == MeteredUsage(Usage(1200, 40, 1240, cached_tokens=1000), counted=False)
+    assert result == MeteredUsage(TokenUsage(1200, 40, 1240, cached_tokens=1000), counted=False)
 
 
 def test_usage_null_on_every_chunk_is_no_usage() -> None:
@@ -153,7 +153,7 @@ def test_usage_null_on_every_chunk_is_no_usage() -> None:
 def test_stream_without_usage_is_counted() -> None:
     result = meter(openai_stream(), prompt_estimate=12)
     # An upper bound: the UTF-8 bytes of "hello ", "there ", "big ", "world".
-    assert result == MeteredUsage(Usage(12, 21, 33), counted=True)
+    assert result == MeteredUsage(TokenUsage(12, 21, 33), counted=True)
 
 
 def test_every_non_empty_delta_is_at_least_one_token() -> None:
@@ -176,7 +176,7 @@ def test_openrouter_reasoning_field_is_counted_once() -> None:
 def test_tool_call_name_and_arguments_are_counted() -> None:
     result = meter(tool_call_stream(), prompt_estimate=30)
     # "get_weather" 11 bytes, '{"city": ' 9, '"Paris"}' 8.
-    assert result == MeteredUsage(Usage(30, 28, 58), counted=True)
+    assert result == MeteredUsage(TokenUsage(30, 28, 58), counted=True)
 
 
 def test_legacy_function_call_is_counted() -> None:
@@ -207,7 +207,7 @@ def test_stream_cut_after_n_chunks_is_charged_for_what_was_sent(cut: int) -> Non
         c["choices"][0]["delta"].get("content") or "" for c in chunks[:cut] if c["choices"]
     )
     if cut == len(chunks):
-        assert result == MeteredUsage(Usage(10, 4, 14), counted=False)
+        assert result == MeteredUsage(TokenUsage(10, 4, 14), counted=False)
     else:
         assert result.counted is True
         assert result.usage.prompt_tokens == 10
@@ -224,7 +224,7 @@ def test_usage_that_came_before_more_text_is_not_final() -> None:
     result = meter(chunks, prompt_estimate=99)
     assert result.counted is True
     assert result.reported_cost is None
-    assert result.usage == Usage(10, 31, 41, cached_tokens=4)
+    assert result.usage == TokenUsage(10, 31, 41, cached_tokens=4)
 
 
 def test_running_usage_on_every_chunk_uses_the_last() -> None:
@@ -232,16 +232,16 @@ def test_running_usage_on_every_chunk_uses_the_last() -> None:
         chunk({"content": "hello "}, usage=openai_usage(10, 1)),
         chunk({"content": "there "}, usage=openai_usage(10, 2)),
     ]
-    assert meter(chunks) == MeteredUsage(Usage(10, 2, 12), counted=False)
+    assert meter(chunks) == MeteredUsage(TokenUsage(10, 2, 12), counted=False)
 
 
 def test_all_zero_usage_is_treated_as_missing() -> None:
     result = meter(openai_stream(usage=openai_usage(0, 0)), prompt_estimate=3)
-    assert result == MeteredUsage(Usage(3, 21, 24), counted=True)
+    assert result == MeteredUsage(TokenUsage(3, 21, 24), counted=True)
 
 
 def test_nothing_observed() -> None:
-    assert meter([], prompt_estimate=-5) == MeteredUsage(Usage(), counted=True)
+    assert meter([], prompt_estimate=-5) == MeteredUsage(TokenUsage(), counted=True)
 
 
 @pytest.mark.parametrize(
@@ -261,7 +261,7 @@ def test_odd_chunks_are_ignored(odd: dict[str, Any]) -> None:
     stream = StreamMeter()
     stream.observe(odd)
     assert stream.deltas == 0
-    assert stream.result(4) == MeteredUsage(Usage(4, 0, 4), counted=True)
+    assert stream.result(4) == MeteredUsage(TokenUsage(4, 0, 4), counted=True)
 
 
 def test_deltas_counts_chunks_that_carried_text() -> None:

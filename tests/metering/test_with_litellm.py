@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from tests.fakes.providers import Behaviour, FakeProviderServer, ModelBehaviour, count_tokens
 from tests.fakes.providers.openrouter_api import openrouter_cost
-from tollway.engine.base import Usage
+from tollway.engine.base import TokenUsage
 from tollway.engine.embedded import openai_dict
 from tollway.engine.litellm_env import load_litellm
 from tollway.metering.pricing import Cost, CostSource, Prices, compute_cost
@@ -85,7 +85,7 @@ def test_compute_cost_agrees_with_litellm_cost_per_token(
             completion_tokens=completion,
             cache_read_input_tokens=cached,
         )
-        usage = Usage(prompt, completion, prompt + completion, cached_tokens=cached)
+        usage = TokenUsage(prompt, completion, prompt + completion, cached_tokens=cached)
         agree(compute_cost(usage, prices), sum(theirs))
 
     check()
@@ -106,7 +106,7 @@ def test_reasoning_tokens_are_priced_once_like_litellm(litellm: ModuleType) -> N
         model="o3-mini", prompt_tokens=1000, completion_tokens=500, usage_object=usage_object
     )
     prices = bundled("openai/o3-mini", "o3-mini", litellm)
-    agree(compute_cost(Usage(1000, 500, 1500, reasoning_tokens=400), prices), sum(theirs))
+    agree(compute_cost(TokenUsage(1000, 500, 1500, reasoning_tokens=400), prices), sum(theirs))
 
 
 def test_embedding_cost_agrees(litellm: ModuleType) -> None:
@@ -114,7 +114,7 @@ def test_embedding_cost_agrees(litellm: ModuleType) -> None:
         model="text-embedding-3-small", prompt_tokens=1234, call_type="embedding"
     )
     prices = bundled("openai/text-embedding-3-small", "text-embedding-3-small", litellm)
-    agree(compute_cost(Usage(1234, 0, 1234), prices), sum(theirs))
+    agree(compute_cost(TokenUsage(1234, 0, 1234), prices), sum(theirs))
 
 
 # -- real LiteLLM stream chunks ----------------------------------------------------------
@@ -182,7 +182,7 @@ def test_anthropic_stream_reset_after_two_chunks_is_counted(
     sent = "hello there "
     assert meter.deltas == 2
     assert result == MeteredUsage(
-        Usage(7, 12, 19),  # "hello " and "there ": their UTF-8 bytes, an upper bound
+        TokenUsage(7, 12, 19),  # "hello " and "there ": their UTF-8 bytes, an upper bound
         counted=True,
     )
     assert result.usage.completion_tokens >= text_tokens_at_most(sent)

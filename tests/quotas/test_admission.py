@@ -16,13 +16,13 @@ from tollway.quotas.admission import (
     to_headers,
     worst_case,
 )
-from tollway.quotas.model import Denied, Metric, Usage, Window
+from tollway.quotas.model import Amount, Denied, Metric, Window
 
 
 def test_worst_case_is_one_request_the_prompt_and_the_whole_completion_cap() -> None:
     usage = worst_case(1000, 500, Decimal("0.000001"), Decimal("0.000003"))
     # 1000 x $1/M + 500 x $3/M = $0.0025
-    assert usage == Usage(requests=1, tokens=1500, usd_micros=2500)
+    assert usage == Amount(requests=1, tokens=1500, usd_micros=2500)
 
 
 def test_worst_case_without_max_tokens_reserves_the_default_cap() -> None:

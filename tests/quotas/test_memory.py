@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from tests.quotas.support import FrozenClock, limit
 from tollway.quotas.memory import MemoryQuotaStore
-from tollway.quotas.model import Metric, Reservation, Usage, Window
+from tollway.quotas.model import Amount, Metric, Reservation, Window
 
 
 def test_the_sweep_drops_rolled_buckets_and_expired_reservations() -> None:
@@ -58,7 +58,7 @@ def test_the_counter_is_always_what_is_held_plus_what_was_settled(
             elif live:
                 reservation = live.pop(n % len(live))
                 if action == "settle":
-                    assert await store.settle(reservation, Usage(tokens=n))
+                    assert await store.settle(reservation, Amount(tokens=n))
                     settled += n
                 else:
                     assert await store.release(reservation)

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from tests.quotas.support import limit
 from tollway.quotas.counters import Buckets, Plan
 from tollway.quotas.model import (
+    Amount,
     Denied,
     Limit,
     Metric,
-    Usage,
     Window,
     demand,
     limits_from_row,
@@ -150,7 +150,7 @@ def test_usd_to_micros_is_exact(value: Decimal | str | float, round_up: bool, mi
 
 def test_demand_takes_each_limits_metric_from_the_usage() -> None:
     limits = [limit(Metric.REQUESTS), limit(Metric.TOKENS), limit(Metric.USD)]
-    usage = Usage(requests=1, tokens=300, usd_micros=42)
+    usage = Amount(requests=1, tokens=300, usd_micros=42)
     assert [amount for _, amount in demand(limits, usage)] == [1, 300, 42]
 
 

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from tests.fakes.ports import free_port
 from tests.quotas.support import FrozenClock, limit, reserve_in_process
 from tollway.quotas.counters import BUCKET_GRACE_SECONDS, QuotaStoreUnavailable
-from tollway.quotas.model import Denied, Metric, Reservation, Usage, Window
+from tollway.quotas.model import Amount, Denied, Metric, Reservation, Window
 from tollway.quotas.redis_store import RESERVE_LUA, RedisQuotaStore
 
 pytestmark = pytest.mark.redis
@@ -98,7 +98,7 @@ async def test_settling_after_the_bucket_expired_does_not_recreate_it(
     reservation = await store.reserve([(tpm, 40)])
     assert isinstance(reservation, Reservation)
     await client.delete(redis_prefix + reservation.items[0][0])  # as Redis expiry would
-    assert await store.settle(reservation, Usage(tokens=90))
+    assert await store.settle(reservation, Amount(tokens=90))
     assert await client.exists(redis_prefix + reservation.items[0][0]) == 0
 
 
@@ -132,7 +132,7 @@ async def test_redis_down_rate_limits_fail_open_only_with_the_flag(anyio_backend
             assert reservation.failed_open
             assert reservation.unenforced == (rpm, tpm)
             assert reservation.items == ()
-            assert not await down.settle(reservation, Usage(tokens=20))  # nothing to undo
+            assert not await down.settle(reservation, Amount(tokens=20))  # nothing to undo
         assert time.perf_counter() - started < 2  # refused at once, not retried for seconds
         with pytest.raises(QuotaStoreUnavailable):  # a budget in the mix: closed
             await down.reserve([(rpm, 1), (limit(Metric.USD), 1)])
@@ -149,7 +149,7 @@ async def test_settling_while_redis_is_down_raises(
     down = RedisQuotaStore.from_url(f"redis://127.0.0.1:{free_port()}/15", prefix=redis_prefix)
     try:
         with pytest.raises(QuotaStoreUnavailable):
-            await down.settle(reservation, Usage(tokens=1))
+            await down.settle(reservation, Amount(tokens=1))
     finally:
         await down.close()
     assert await store.outstanding() == 1  # still there: it will settle or expire

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 
 from tests.quotas.support import FrozenClock, limit
 from tollway.quotas.counters import CounterValues, QuotaStoreRebuildingError
-from tollway.quotas.model import Limit, Metric, Reservation, Usage, Window
+from tollway.quotas.model import Amount, Limit, Metric, Reservation, Window
 from tollway.quotas.redis_generation import MARKER
 from tollway.quotas.redis_store import RedisQuotaStore
 
@@ -138,8 +138,8 @@ async def test_reservations_from_before_the_loss_settle_once_into_the_rebuilt_co
     await until_marked(client, redis_prefix)
     # What was used is added, not corrected by what was held: the rebuilt counters
     # never held it. Twice is once; a release gives back nothing it never took.
-    assert await store.settle(settled, Usage(tokens=120, usd_micros=50))
-    assert not await store.settle(settled, Usage(tokens=120, usd_micros=50))
+    assert await store.settle(settled, Amount(tokens=120, usd_micros=50))
+    assert not await store.settle(settled, Amount(tokens=120, usd_micros=50))
     await store.release(released)
     assert await store.usage(BUDGET) == 150
     assert await store.usage(TPM) == 120
@@ -156,7 +156,7 @@ async def test_a_settle_during_the_rebuild_waits_for_it(
     await lose_everything(client, redis_prefix)
     ledger.gate = asyncio.Event()
     ledger.loading.clear()
-    settling = asyncio.create_task(store.settle(reservation, Usage(usd_micros=70)))
+    settling = asyncio.create_task(store.settle(reservation, Amount(usd_micros=70)))
     async with asyncio.timeout(10):
         await ledger.loading.wait()  # the settle found the marker missing and started it
     assert not settling.done()
@@ -196,6 +196,6 @@ async def test_a_store_without_a_ledger_counts_as_before(
     reservation = await store.reserve([(BUDGET, 5)])
     assert isinstance(reservation, Reservation)
     assert reservation.generation == ""
-    assert await store.settle(reservation, Usage(usd_micros=3))
+    assert await store.settle(reservation, Amount(usd_micros=3))
     assert await store.usage(BUDGET) == 3
     assert not await client.exists(redis_prefix + MARKER)

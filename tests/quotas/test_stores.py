@@ -10,7 +10,7 @@ import pytest
 from tests.quotas.conftest import StoreFactory
 from tests.quotas.support import FrozenClock, limit
 from tollway.quotas.counters import QuotaStore
-from tollway.quotas.model import Denied, Limit, Metric, Reservation, Usage, Window, demand
+from tollway.quotas.model import Amount, Denied, Limit, Metric, Reservation, Window, demand
 from tollway.store.enums import LimitScope
 
 pytestmark = pytest.mark.anyio
@@ -41,7 +41,7 @@ async def test_all_or_nothing_across_scopes(store: QuotaStore) -> None:
     key_rpm = limit(Metric.REQUESTS, Window.MINUTE, 1000)
     team_tpm = limit(Metric.TOKENS, Window.MINUTE, 10_000, scope=LimitScope.TEAM)
     provider_rph = limit(Metric.REQUESTS, Window.HOUR, 1000, scope=LimitScope.PROVIDER)
-    request = demand([key_rpm, team_tpm, provider_rph], Usage(tokens=300))
+    request = demand([key_rpm, team_tpm, provider_rph], Amount(tokens=300))
     outcomes = await asyncio.gather(*(store.reserve(request) for _ in range(200)))
     admitted_count = sum(isinstance(outcome, Reservation) for outcome in outcomes)
     assert admitted_count == 10_000 // 300
@@ -66,7 +66,7 @@ async def test_usd_budget_under_concurrent_settles_and_failures(store: QuotaStor
 
     async def call() -> None:
         nonlocal settled_usd, settled_tokens
-        worst = Usage(tokens=rng.randint(100, 4000), usd_micros=rng.randint(1_000, 5_000))
+        worst = Amount(tokens=rng.randint(100, 4000), usd_micros=rng.randint(1_000, 5_000))
         outcome = await store.reserve(demand([budget, tokens], worst), request_id="r")
         if isinstance(outcome, Denied):
             assert outcome.type == "budget_exceeded"
@@ -76,7 +76,7 @@ async def test_usd_budget_under_concurrent_settles_and_failures(store: QuotaStor
         if rng.random() < 0.3:
             assert await store.release(outcome)
             return
-        actual = Usage(
+        actual = Amount(
             tokens=rng.randint(0, worst.tokens), usd_micros=rng.randint(0, worst.usd_micros)
         )
         assert await store.settle(outcome, actual)
@@ -93,9 +93,9 @@ async def test_usd_budget_under_concurrent_settles_and_failures(store: QuotaStor
 async def test_settle_and_release_are_once_only(store: QuotaStore) -> None:
     tpm = limit(Metric.TOKENS, Window.MINUTE, 1000)
     reservation = await admitted(store, [(tpm, 400)])
-    assert await store.settle(reservation, Usage(tokens=150))
+    assert await store.settle(reservation, Amount(tokens=150))
     assert await store.usage(tpm) == 150
-    assert not await store.settle(reservation, Usage(tokens=10))
+    assert not await store.settle(reservation, Amount(tokens=10))
     assert not await store.release(reservation)
     assert await store.usage(tpm) == 150
     released = await admitted(store, [(tpm, 400)])
@@ -110,7 +110,7 @@ async def test_settling_above_the_worst_case_charges_it_and_later_requests_are_d
 ) -> None:
     tpm = limit(Metric.TOKENS, Window.MINUTE, 1000)
     reservation = await admitted(store, [(tpm, 100)])
-    assert await store.settle(reservation, Usage(tokens=1200))  # the usage happened
+    assert await store.settle(reservation, Amount(tokens=1200))  # the usage happened
     assert await store.usage(tpm) == 1200
     denied = await store.reserve([(tpm, 0)])
     assert isinstance(denied, Denied)
@@ -125,7 +125,7 @@ async def test_settle_lands_in_the_buckets_the_reservation_used(
     clock.advance(61)  # the minute rolled while the call ran
     assert await store.usage(tpm) == 0
     await admitted(store, [(tpm, 900)])  # the new minute is unaffected by the old hold
-    assert await store.settle(reservation, Usage(tokens=300))
+    assert await store.settle(reservation, Amount(tokens=300))
     assert await store.usage(tpm) == 900
     clock.advance(-61)
     assert await store.usage(tpm) == 300
@@ -172,13 +172,13 @@ async def test_an_expired_reservation_stays_counted_at_its_worst_case(
     clock.advance(0.3)
     await asyncio.sleep(0.3)  # Redis expires on its own clock
     assert await store.outstanding() == 0
-    assert not await store.settle(reservation, Usage(usd_micros=10))
+    assert not await store.settle(reservation, Amount(usd_micros=10))
     assert await store.usage(day) == 4_000
 
 
 async def test_no_limits_means_nothing_to_count(store: QuotaStore) -> None:
     reservation = await admitted(store, [])
     assert reservation.items == ()
-    assert not await store.settle(reservation, Usage())
+    assert not await store.settle(reservation, Amount())
     assert await store.outstanding() == 0
     assert await store.ping()

@@ -9,15 +9,15 @@ own bill (``usage.cost``) replaces the estimate when reported.
 
 from __future__ import annotations
 
-from tollway.domain.payee import Payee
+from tollway.domain.attempt import Attempt
 from tollway.domain.served import Served
 from tollway.engine.base import Route, Target
 from tollway.metering.pricing import Prices
 from tollway.routing.table import ModelGroup, OpenRouterRoute
 
 
-def fallback_payee(route: OpenRouterRoute, group: ModelGroup, reason: str) -> Payee:
-    return Payee(
+def fallback_attempt(route: OpenRouterRoute, group: ModelGroup, reason: str) -> Attempt:
+    return Attempt(
         Route.OPENROUTER,
         route.provider_id,
         route.provider_key_id,
@@ -32,7 +32,7 @@ def fallback_payee(route: OpenRouterRoute, group: ModelGroup, reason: str) -> Pa
 def fallback_target(route: OpenRouterRoute, model_id: str, timeout_seconds: float) -> Target:
     return Target(
         deployment_id=f"openrouter:{model_id}",
-        litellm_model=model_id,
+        upstream_model=model_id,
         api_key=route.api_key,
         api_base=route.base_url,
         timeout_seconds=timeout_seconds,

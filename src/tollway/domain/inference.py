@@ -17,15 +17,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from tollway.domain.attempts import Attempts, bad_gateway, client_error, final_error
+from tollway.domain.accounting import Accounting, RequestAccount
+from tollway.domain.attempt import deployment_attempt
 from tollway.domain.availability import Availability, secret_store_unavailable
-from tollway.domain.data_plane_events import DataPlaneEvents
-from tollway.domain.fallback import fallback_payee, fallback_served, fallback_target
+from tollway.domain.failures import Failures, bad_gateway, client_error, final_error
+from tollway.domain.fallback import fallback_attempt, fallback_served, fallback_target
+from tollway.domain.inference_events import InferenceEvents
 from tollway.domain.key_quarantine import KeyQuarantine
-from tollway.domain.ledger import Ledger, RequestLedger
 from tollway.domain.ledger_errors import quota_denied
 from tollway.domain.metered_stream import MeteredStream
-from tollway.domain.payee import deployment_payee
 from tollway.domain.served import Outcome, served_by
 from tollway.domain.tollway_keys import key_digest
 from tollway.engine.base import (
@@ -78,10 +78,10 @@ class InferenceService:
         *,
         openrouter: Engine,
         breaker: CircuitBreaker,
-        events: DataPlaneEvents,
+        events: InferenceEvents,
         metrics: Metrics,
         policy: InferencePolicy,
-        ledger: Ledger,
+        accounting: Accounting,
         quarantine: KeyQuarantine | None = None,
         known_secrets: KnownSecrets | None = None,
     ) -> None:
@@ -89,7 +89,7 @@ class InferenceService:
         self._routing = routing
         self._quarantine = quarantine
         self._availability = Availability(quarantine)
-        self._ledger = ledger
+        self._accounting = accounting
         self._engine = engine
         self._openrouter = openrouter
         self._breaker = breaker
@@ -114,28 +114,28 @@ class InferenceService:
     # -- calls --------------------------------------------------------------------
 
     async def complete(self, caller: CallerKey, request: InferenceRequest) -> Outcome[EngineResult]:
-        ledger = self._open_ledger(caller, request)
+        account = self._open_account(caller, request)
         try:
-            outcome = await self._execute(caller, request, _call, ledger)
-            await ledger.durable()  # else refused: not served unbilled
-            await ledger.settle_response(outcome.value)
+            outcome = await self._execute(caller, request, _call, account)
+            await account.durable()  # else refused: not served unbilled
+            await account.settle_response(outcome.value)
         except BaseException as exc:
-            await _failed(ledger, exc)
+            await _failed(account, exc)
             raise
         return outcome
 
     async def stream(self, caller: CallerKey, request: InferenceRequest) -> Outcome[MeteredStream]:
         """The stream, metered: whoever iterates it must ``close`` it, however it ends."""
-        ledger = self._open_ledger(caller, request)
+        account = self._open_account(caller, request)
         try:
-            outcome = await self._execute(caller, request, _open_stream, ledger)
+            outcome = await self._execute(caller, request, _open_stream, account)
         except BaseException as exc:
-            await _failed(ledger, exc)
+            await _failed(account, exc)
             raise
-        ledger.first_token()
-        stream = MeteredStream(outcome.value, ledger, self._secrets.scrub)
+        account.first_token()
+        stream = MeteredStream(outcome.value, account, self._secrets.scrub)
         try:
-            await ledger.durable()
+            await account.durable()
         except InferenceError as exc:  # its begin cannot be made durable: not served
             await asyncio.shield(stream.refuse(exc.status_code))
             raise
@@ -144,13 +144,13 @@ class InferenceService:
             raise
         return Outcome(stream, outcome.served)
 
-    def _open_ledger(self, caller: CallerKey, request: InferenceRequest) -> RequestLedger:
-        return self._ledger.open(
+    def _open_account(self, caller: CallerKey, request: InferenceRequest) -> RequestAccount:
+        return self._accounting.open(
             caller, request.request_id, request.endpoint, request.model, request.body
         )
 
     async def _execute(
-        self, caller: CallerKey, request: InferenceRequest, run: Runner[T], ledger: RequestLedger
+        self, caller: CallerKey, request: InferenceRequest, run: Runner[T], account: RequestAccount
     ) -> Outcome[T]:
         table = self._routing.table
         group = table.groups.get(request.model)
@@ -166,17 +166,17 @@ class InferenceService:
             limit=self._policy.max_attempts,
             usable=self._availability.usable,
         )
-        attempts = Attempts()
+        failures = Failures()
         if not candidates:
             unusable = self._availability.none_usable(group, caller)
             if unusable.code == "secret_store_unavailable":
                 raise unusable  # fail closed: never another key instead of the caller's
-            attempts.failed("no_deployment", unusable)
-        call = _Call(table, request, self._scrubbing(run), ledger, attempts)
+            failures.failed("no_deployment", unusable)
+        call = _Call(table, request, self._scrubbing(run), account, failures)
         outcome = await self._try_engine(candidates, call)
         if outcome is not None:
             return outcome
-        quota_error = attempts.quota_error()
+        quota_error = failures.quota_error()
         if quota_error is not None:
             raise quota_error
         return await self._fall_back(group, call)
@@ -198,12 +198,12 @@ class InferenceService:
         return scrubbed
 
     async def _try_engine(self, candidates: list[Deployment], call: _Call[T]) -> Outcome[T] | None:
-        attempts = call.attempts
-        if not candidates:  # why is recorded in ``attempts`` already
+        failures = call.failures
+        if not candidates:  # why is recorded in ``failures`` already
             return None
         ticket = self._breaker.acquire()
         if ticket is None:
-            attempts.failed("engine_circuit_open", EngineUnavailable("the engine circuit is open"))
+            failures.failed("engine_circuit_open", EngineUnavailable("the engine circuit is open"))
             return None
         try:
             return await self._try_candidates(candidates, call)
@@ -214,43 +214,43 @@ class InferenceService:
     async def _try_candidates(
         self, candidates: list[Deployment], call: _Call[T]
     ) -> Outcome[T] | None:
-        request, ledger, attempts = call.request, call.ledger, call.attempts
+        request, account, failures = call.request, call.account, call.failures
         for deployment in candidates:
             prices = prices_for(deployment)
-            denied = await ledger.admit(call.table, deployment_payee(deployment, prices), prices)
+            denied = await account.admit(call.table, deployment_attempt(deployment, prices), prices)
             if denied is not None:
-                attempts.denied(denied)
+                failures.denied(denied)
                 continue
-            attempts.count += 1
+            failures.tried += 1
             engine_call = EngineCall(
                 request.endpoint,
-                ledger.upstream_body,
+                account.upstream_body,
                 deployment.targets[request.endpoint],
                 request.stream,
             )
             try:
                 value = await call.run(self._engine, engine_call)
             except EngineUnavailable as exc:
-                await ledger.release()
+                await account.release()
                 self._breaker.record_failure()
-                attempts.failed("engine_unavailable", exc)
+                failures.failed("engine_unavailable", exc)
                 return None
             except EngineMisconfigured as exc:
-                await ledger.release()
+                await account.release()
                 self._breaker.record_success()
-                attempts.failed("engine_misconfigured", exc)
+                failures.failed("engine_misconfigured", exc)
                 self._metrics.upstream_failures.labels("misconfigured").inc()
             except UpstreamError as exc:
-                await ledger.release()
+                await account.release()
                 self._breaker.record_success()
-                self._upstream_failed(deployment, exc, attempts)
+                self._upstream_failed(deployment, exc, failures)
             else:
                 self._breaker.record_success()
-                return Outcome(value, served_by(deployment, attempts.count))
+                return Outcome(value, served_by(deployment, failures.tried))
         return None
 
     def _upstream_failed(
-        self, deployment: Deployment, exc: UpstreamError, attempts: Attempts
+        self, deployment: Deployment, exc: UpstreamError, failures: Failures
     ) -> None:
         if exc.key_rejected:
             self._key_rejected(deployment, exc)
@@ -259,7 +259,7 @@ class InferenceService:
             self._metrics.upstream_failures.labels("retryable").inc()
         else:
             raise client_error(exc)
-        attempts.failed("all_deployments_failed", exc)
+        failures.failed("all_deployments_failed", exc)
         log.info("deployment %s failed (%s), trying the next one", deployment.id, exc.status)
 
     def _key_rejected(self, deployment: Deployment, exc: UpstreamError) -> None:
@@ -270,21 +270,21 @@ class InferenceService:
             self._events.key_rejected(key_id, exc.message)
 
     async def _fall_back(self, group: ModelGroup, call: _Call[T]) -> Outcome[T]:
-        request, attempts = call.request, call.attempts
-        reason = attempts.reason or "all_deployments_failed"
+        request, failures = call.request, call.failures
+        reason = failures.reason or "all_deployments_failed"
         route, model_id = call.table.openrouter, group.openrouter_model_id
         if not self._policy.fallback_enabled or route is None or model_id is None:
-            raise final_error(request.model, attempts, route is None, self._policy.fallback_enabled)
+            raise final_error(request.model, failures, route is None, self._policy.fallback_enabled)
         if route.credential is not None and not route.credential.usable():
             stale = Unusable(None, "the OpenRouter key is past its stale window", outage=True)
             raise secret_store_unavailable(request.model, [stale])
-        payee = fallback_payee(route, group, reason)
-        denied = await call.ledger.admit(call.table, payee, payee.prices)
+        attempt = fallback_attempt(route, group, reason)
+        denied = await call.account.admit(call.table, attempt, attempt.prices)
         if denied is not None:
             raise quota_denied(denied)
-        self._record_fallback(request, reason, attempts)
+        self._record_fallback(request, reason, failures)
         target = fallback_target(route, model_id, self._policy.timeout_seconds)
-        body = call.ledger.upstream_body
+        body = call.account.upstream_body
         engine_call = EngineCall(request.endpoint, body, target, request.stream)
         try:
             value = await call.run(self._openrouter, engine_call)
@@ -296,10 +296,10 @@ class InferenceService:
             ) from None
         except (EngineUnavailable, EngineMisconfigured) as exc:
             raise bad_gateway(f"the fallback to OpenRouter failed: {exc.message}") from None
-        return Outcome(value, fallback_served(route, reason, attempts.count + 1))
+        return Outcome(value, fallback_served(route, reason, failures.tried + 1))
 
-    def _record_fallback(self, request: InferenceRequest, reason: str, attempts: Attempts) -> None:
-        detail = str(attempts.last) if attempts.last else reason
+    def _record_fallback(self, request: InferenceRequest, reason: str, failures: Failures) -> None:
+        detail = str(failures.last) if failures.last else reason
         log.warning(
             "fallback to OpenRouter: request_id=%s model=%s reason=%s detail=%s",
             request.request_id,
@@ -318,19 +318,19 @@ class _Call(Generic[T]):
     table: RoutingTable
     request: InferenceRequest
     run: Runner[T]
-    ledger: RequestLedger
-    attempts: Attempts
+    account: RequestAccount
+    failures: Failures
 
 
-async def _failed(ledger: RequestLedger, exc: BaseException) -> None:
+async def _failed(account: RequestAccount, exc: BaseException) -> None:
     """Record how an admitted request failed; shielded, so a cancelled request (its
     client or the server went away) is still recorded."""
     if isinstance(exc, InferenceError):
-        step = ledger.fail(exc.status_code)
+        step = account.fail(exc.status_code)
     elif isinstance(exc, asyncio.CancelledError):
-        step = ledger.fail(None, UsageStatus.INTERRUPTED)
+        step = account.fail(None, UsageStatus.INTERRUPTED)
     else:
-        step = ledger.fail(500)
+        step = account.fail(500)
     await asyncio.shield(step)
 
 

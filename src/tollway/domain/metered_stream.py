@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from tollway.domain.ledger import RequestLedger
+from tollway.domain.accounting import RequestAccount
 from tollway.engine.base import EngineError, EngineStream
 from tollway.metering.usage import StreamMeter
 from tollway.store.tables import UsageStatus
@@ -19,11 +19,11 @@ class MeteredStream:
     def __init__(
         self,
         stream: EngineStream,
-        ledger: RequestLedger,
+        account: RequestAccount,
         scrub: Callable[[str], str] = str,
     ) -> None:
         self._stream = stream
-        self._ledger = ledger
+        self._account = account
         self._scrub = scrub  # known secrets out of a mid-stream error's message
         self._meter = StreamMeter()
         self._ended: UsageStatus | None = None  # set when the stream itself ended
@@ -49,7 +49,7 @@ class MeteredStream:
 
     async def refuse(self, http_status: int) -> None:
         """Stop the upstream of a stream that must not be served; nothing is charged."""
-        await self._end(lambda: self._ledger.fail(http_status))
+        await self._end(lambda: self._account.fail(http_status))
 
     async def close(self, *, disconnected: bool) -> None:
         """Stop the upstream and record the request. ``disconnected``: the client
@@ -61,8 +61,8 @@ class MeteredStream:
                 status = (
                     UsageStatus.CLIENT_DISCONNECTED if disconnected else UsageStatus.INTERRUPTED
                 )
-            metered = self._meter.result(self._ledger.prompt_estimate)
-            await self._ledger.settle_stream(metered, status)
+            metered = self._meter.result(self._account.prompt_estimate)
+            await self._account.settle_stream(metered, status)
 
         await self._end(record)
 

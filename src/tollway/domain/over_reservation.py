@@ -3,7 +3,7 @@ completion cap tollway sent, or the prompt outgrew tollway's upper bound.
 
 The ledger charges such usage as reported (its counters carry the truth, so the next
 admission is refused); this module makes it visible: a Prometheus counter per scope
-kind whose token or USD limit was overrun, a warning, and an audit event. Usage
+kind whose token or USD limit was overrun, a warning, and an audit event. Amount
 tollway counted itself is an estimate, not a bill: its completion is capped at what
 was reserved (``within_reservation``).
 """
@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tollway.engine.base import Usage as TokenUsage
+from tollway.engine.base import TokenUsage
 from tollway.observability.metrics import Metrics
-from tollway.quotas.model import Limit, Metric, Usage
+from tollway.quotas.model import Amount, Limit, Metric
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class OverReservationEvents(Protocol):
     def over_reservation(self, request_id: str, details: dict[str, Any]) -> None: ...
 
 
-def overrun_scopes(held: Iterable[Limit], reserved: Usage, used: Usage) -> tuple[str, ...]:
+def overrun_scopes(held: Iterable[Limit], reserved: Amount, used: Amount) -> tuple[str, ...]:
     """The scope kinds among ``held`` whose token or USD counters ``used`` exceeds
     ``reserved`` in (sorted, once each); () when it stays within the reservation."""
     exceeded = set()
@@ -44,7 +44,7 @@ def overrun_scopes(held: Iterable[Limit], reserved: Usage, used: Usage) -> tuple
     return tuple(sorted({limit.scope.value for limit in held if limit.metric in exceeded}))
 
 
-def within_reservation(counted: TokenUsage, reserved: Usage, prompt_estimate: int) -> TokenUsage:
+def within_reservation(counted: TokenUsage, reserved: Amount, prompt_estimate: int) -> TokenUsage:
     """A completion tollway counted (from the chunks, or the text of an answer
     without usage), capped at what admission reserved: the provider stops at the
     cap, so anything above it is the estimate's error (an upper bound), and
@@ -68,8 +68,8 @@ class OverReservation:
     model: str
     provider_id: uuid.UUID | None
     scopes: tuple[str, ...]
-    reserved: Usage
-    used: Usage
+    reserved: Amount
+    used: Amount
 
     def report(self, metrics: Metrics, events: OverReservationEvents | None) -> None:
         for scope in self.scopes:

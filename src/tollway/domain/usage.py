@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
 from tollway.domain.common import Money, Output
-from tollway.engine.base import Usage
+from tollway.engine.base import TokenUsage
 from tollway.errors import NotFoundError, ValidationError
 from tollway.metering.pricing import Prices, compute_cost
 from tollway.metering.reports import (
@@ -276,7 +276,7 @@ class UsageService:
     def _deployment_costs(self, model: str, traffic: UsageSums) -> list[DeploymentCost]:
         with self._db.session() as session:
             catalog = _Catalog.load(session, model)
-        usage = Usage(
+        usage = TokenUsage(
             prompt_tokens=traffic.prompt_tokens,
             completion_tokens=traffic.completion_tokens,
             cached_tokens=traffic.cached_tokens,
@@ -369,7 +369,7 @@ def _usage_row(row: ReportRow, names: Mapping[Dimension, Mapping[uuid.UUID, str]
 
 
 def _deployment_cost(
-    model: Model, provider: Provider | None, prices: ResolvedPrices, usage: Usage
+    model: Model, provider: Provider | None, prices: ResolvedPrices, usage: TokenUsage
 ) -> DeploymentCost:
     cost = compute_cost(usage, Prices(prices.input, prices.output, prices.cached_input))
     return DeploymentCost(

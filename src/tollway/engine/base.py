@@ -35,7 +35,9 @@ class Target:
     """One deployment, with everything needed to call it and nothing more."""
 
     deployment_id: str
-    litellm_model: str  # "<litellm prefix>/<provider model id>", e.g. "anthropic/claude-x"
+    # The model id the engine asks for: "<litellm prefix>/<provider model id>" (e.g.
+    # "anthropic/claude-x") through LiteLLM, the bare OpenRouter id on the fallback.
+    upstream_model: str
     api_key: SecretValue | None
     api_base: str | None
     timeout_seconds: float
@@ -51,7 +53,7 @@ class EngineCall:
 
 
 @dataclass(frozen=True, slots=True)
-class Usage:
+class TokenUsage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
@@ -64,7 +66,7 @@ class EngineResult:
     """A complete, successful, OpenAI-shaped response."""
 
     body: dict[str, Any]
-    usage: Usage | None = None
+    usage: TokenUsage | None = None
     cost_usd: float | None = None  # the engine's own reported cost, when it gives one
     headers: dict[str, str] = field(default_factory=dict)
 

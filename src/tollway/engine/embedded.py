@@ -34,7 +34,7 @@ from tollway.engine.base import (
     EngineResult,
     Route,
     StreamInterrupted,
-    Usage,
+    TokenUsage,
 )
 from tollway.engine.http_common import call_timeout
 from tollway.engine.litellm_clients import LiteLLMOutbound
@@ -83,7 +83,7 @@ class EmbeddedEngine:
 
     async def call(self, call: EngineCall) -> EngineResult:
         if call.target.mock and call.endpoint is Endpoint.EMBEDDINGS:
-            body = mock_embeddings(call, bare_model(call.target.litellm_model))
+            body = mock_embeddings(call, bare_model(call.target.upstream_model))
             return EngineResult(body=body, usage=usage_from(body["usage"]))
         kwargs, secret = self._kwargs(call, stream=False)
         try:
@@ -167,7 +167,7 @@ class EmbeddedStream:
         wrapper: Any,
         litellm: ModuleType,
         secret: str | None,
-        usage: Usage | None,
+        usage: TokenUsage | None,
         outbound: LiteLLMOutbound,
     ) -> None:
         self._wrapper = wrapper

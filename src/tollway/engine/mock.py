@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from tollway.engine.base import Endpoint, EngineCall, EngineResult, Usage
+from tollway.engine.base import Endpoint, EngineCall, EngineResult, TokenUsage
 from tollway.engine.wire import bare_model, usage_from
 
 CHUNK_WORDS = 1
@@ -38,7 +38,7 @@ def mock_reply(call: EngineCall) -> str:
     return " ".join(map(str, prompt)) if isinstance(prompt, list) else str(prompt)
 
 
-def mock_usage(call: EngineCall, reply: str) -> Usage:
+def mock_usage(call: EngineCall, reply: str) -> TokenUsage:
     body = call.body
     if call.endpoint is Endpoint.CHAT:
         messages = [m for m in body.get("messages") or [] if isinstance(m, Mapping)]
@@ -49,12 +49,12 @@ def mock_usage(call: EngineCall, reply: str) -> Usage:
     else:
         prompt = estimate_tokens(mock_reply(call))
     completion = 0 if call.endpoint is Endpoint.EMBEDDINGS else estimate_tokens(reply)
-    return Usage(
+    return TokenUsage(
         prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
     )
 
 
-def usage_dict(usage: Usage) -> dict[str, int]:
+def usage_dict(usage: TokenUsage) -> dict[str, int]:
     return {
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
@@ -82,7 +82,7 @@ def mock_embeddings(call: EngineCall, model: str) -> dict[str, Any]:
 
 def mock_result(call: EngineCall) -> EngineResult:
     """A complete mock answer for any endpoint, built in-process."""
-    model = bare_model(call.target.litellm_model)
+    model = bare_model(call.target.upstream_model)
     if call.endpoint is Endpoint.EMBEDDINGS:
         body = mock_embeddings(call, model)
         return EngineResult(body=body, usage=usage_from(body["usage"]))
@@ -105,7 +105,7 @@ def mock_result(call: EngineCall) -> EngineResult:
 
 def mock_chunks(call: EngineCall) -> list[dict[str, Any]]:
     """The streamed form of ``mock_result``: one chunk per word, a stop chunk, a usage chunk."""
-    model = bare_model(call.target.litellm_model)
+    model = bare_model(call.target.upstream_model)
     reply = mock_reply(call)
     words = reply.split(" ") if reply else [""]
     chat = call.endpoint is Endpoint.CHAT

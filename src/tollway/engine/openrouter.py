@@ -1,6 +1,6 @@
 """The OpenRouter engine: the fallback path, straight to OpenRouter (no LiteLLM).
 
-For this engine ``Target.litellm_model`` is the bare OpenRouter model id
+For this engine ``Target.upstream_model`` is the bare OpenRouter model id
 (``anthropic/claude-3.5-sonnet``), not a LiteLLM name; ``Target.api_key`` is the
 OpenRouter key and ``Target.api_base`` (when set) overrides the base URL.
 
@@ -135,7 +135,7 @@ class OpenRouterEngine:
 
     def _body(self, call: EngineCall, *, stream: bool) -> dict[str, Any]:
         body = forwarded_body(call)
-        body["model"] = call.target.litellm_model
+        body["model"] = call.target.upstream_model
         if call.endpoint is not Endpoint.EMBEDDINGS:
             usage = body.get("usage")
             body["usage"] = (dict(usage) if isinstance(usage, Mapping) else {}) | {"include": True}

@@ -245,10 +245,10 @@ def _check_served(call: EngineCall) -> None:
     """Only the rendered wildcards take per-call credentials. For any other model the
     proxy refuses the body's ``api_base`` and, in 1.109.1, crashes while reporting it
     (a plain-text 500 that would read as "LiteLLM down"), so refuse it here."""
-    prefix = call.target.litellm_model.partition("/")[0]
+    prefix = call.target.upstream_model.partition("/")[0]
     if prefix not in LITELLM_PREFIXES:
         raise EngineMisconfigured(
-            f"model {call.target.litellm_model!r} has no LiteLLM wildcard deployment "
+            f"model {call.target.upstream_model!r} has no LiteLLM wildcard deployment "
             f"(known prefixes: {', '.join(sorted(LITELLM_PREFIXES))})"
         )
 

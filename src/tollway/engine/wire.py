@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from tollway.engine.base import Endpoint, EngineCall, UpstreamError, Usage
+from tollway.engine.base import Endpoint, EngineCall, TokenUsage, UpstreamError
 from tollway.observability.scrubbing import scrub_secret
 
 MAX_MESSAGE_CHARS = 300
@@ -223,15 +223,15 @@ def text_field(error: Mapping[str, Any], name: str) -> str | None:
     return None if value is None else str(value)
 
 
-def usage_from(raw: Any) -> Usage | None:
-    """The contract's Usage from an OpenAI ``usage`` object (dict), None when absent."""
+def usage_from(raw: Any) -> TokenUsage | None:
+    """The contract's TokenUsage from an OpenAI ``usage`` object (dict), None when absent."""
     if not isinstance(raw, Mapping):
         return None
     prompt = _int(raw.get("prompt_tokens"))
     completion = _int(raw.get("completion_tokens"))
     prompt_details = raw.get("prompt_tokens_details")
     completion_details = raw.get("completion_tokens_details")
-    return Usage(
+    return TokenUsage(
         prompt_tokens=prompt,
         completion_tokens=completion,
         total_tokens=_int(raw.get("total_tokens")) or prompt + completion,
@@ -315,7 +315,7 @@ def litellm_api_base(call: EngineCall) -> str | None:
     if not base:
         return base
     base = base.rstrip("/")
-    prefix = call.target.litellm_model.partition("/")[0]
+    prefix = call.target.upstream_model.partition("/")[0]
     if prefix == "gemini" and not re.search(r"/v1(beta|alpha)?$", base):
         return base + "/v1beta"
     if prefix in ("cohere", "cohere_chat"):
@@ -337,7 +337,7 @@ def litellm_model_for(call: EngineCall) -> str:
     ``openai/<id>`` with ``atext_completion`` would be turned into a chat call;
     ``text-completion-openai/<id>`` is LiteLLM's name for the real endpoint.
     """
-    model = call.target.litellm_model
+    model = call.target.upstream_model
     if (
         call.endpoint is Endpoint.COMPLETIONS
         and model.startswith("openai/")

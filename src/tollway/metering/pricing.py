@@ -33,7 +33,7 @@ import math
 from dataclasses import dataclass
 from decimal import ROUND_UP, Decimal, localcontext
 
-from tollway.engine.base import Usage
+from tollway.engine.base import TokenUsage
 from tollway.routing.table import Deployment
 
 # The ledger's own enum (UsageRecord.cost_source), re-exported: one set of members, so
@@ -74,7 +74,7 @@ _UNPRICED = Cost(None, CostSource.UNPRICED)
 
 
 def compute_cost(
-    usage: Usage, prices: Prices, reported_cost: Decimal | float | None = None
+    usage: TokenUsage, prices: Prices, reported_cost: Decimal | float | None = None
 ) -> Cost:
     """The cost of ``usage``: the reported cost if positive, else computed, else unpriced."""
     reported = _positive(reported_cost)
@@ -98,7 +98,7 @@ def prices_for(deployment: Deployment) -> Prices:
     )
 
 
-def _computed(usage: Usage, prices: Prices) -> Decimal | None:
+def _computed(usage: TokenUsage, prices: Prices) -> Decimal | None:
     prompt = max(usage.prompt_tokens, 0)
     completion = max(usage.completion_tokens, 0)
     cached = min(max(usage.cached_tokens, 0), prompt)  # a subset of the prompt

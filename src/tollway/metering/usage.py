@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tollway.engine.base import Endpoint, Usage
+from tollway.engine.base import Endpoint, TokenUsage
 from tollway.engine.wire import positive_cost, usage_from
 from tollway.metering.tokens import text_tokens_at_most
 
@@ -34,12 +34,12 @@ class MeteredUsage:
     ``usage.cost``), only with reported usage and only when positive.
     """
 
-    usage: Usage
+    usage: TokenUsage
     counted: bool
     reported_cost: float | None = None
 
 
-def usage_from_response(endpoint: Endpoint, body: Mapping[str, Any]) -> Usage | None:
+def usage_from_response(endpoint: Endpoint, body: Mapping[str, Any]) -> TokenUsage | None:
     """The usage of a complete ``chat.completion``, ``text_completion`` or embeddings
     ``list`` body, or None when the body reports none.
 
@@ -55,7 +55,7 @@ def usage_from_response(endpoint: Endpoint, body: Mapping[str, Any]) -> Usage | 
         prompt = usage.prompt_tokens or usage.total_tokens
         shape = (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens)
         if shape != (prompt, 0, prompt) or usage.reasoning_tokens:
-            return Usage(
+            return TokenUsage(
                 prompt_tokens=prompt, total_tokens=prompt, cached_tokens=usage.cached_tokens
             )
     return usage
@@ -132,10 +132,10 @@ class StreamMeter:
                 reported, counted=False, reported_cost=positive_cost(raw.get("cost"))
             )
         # Usage that came before the last text knew the prompt but not the whole reply.
-        early = reported or Usage()
+        early = reported or TokenUsage()
         prompt = early.prompt_tokens or max(prompt_estimate, 0)
         completion = max(self._completion, early.completion_tokens)
-        usage = Usage(
+        usage = TokenUsage(
             prompt_tokens=prompt,
             completion_tokens=completion,
             total_tokens=prompt + completion,
@@ -145,7 +145,7 @@ class StreamMeter:
         return MeteredUsage(usage, counted=True)
 
 
-def text_usage(body: Mapping[str, Any], prompt_estimate: int) -> Usage:
+def text_usage(body: Mapping[str, Any], prompt_estimate: int) -> TokenUsage:
     """Usage of a complete response that reported none: ``prompt_estimate`` and an
     upper bound of the text of its choices."""
     completion = 0
@@ -157,14 +157,14 @@ def text_usage(body: Mapping[str, Any], prompt_estimate: int) -> Usage:
                 text = message.get("content") if isinstance(message, dict) else choice.get("text")
                 if isinstance(text, str):
                     completion += text_tokens_at_most(text)
-    return Usage(
+    return TokenUsage(
         prompt_tokens=prompt_estimate,
         completion_tokens=completion,
         total_tokens=prompt_estimate + completion,
     )
 
 
-def _any_tokens(usage: Usage) -> bool:
+def _any_tokens(usage: TokenUsage) -> bool:
     return bool(usage.prompt_tokens or usage.completion_tokens or usage.total_tokens)
 
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from tollway.errors import InferenceError, invalid_request
-from tollway.quotas.model import Denied, Usage, format_amount, usd_to_micros
+from tollway.quotas.model import Amount, Denied, format_amount, usd_to_micros
 
 # Reserved when a request sets no cap and the model's max_output_tokens is unknown.
 DEFAULT_MAX_TOKENS = 4096
@@ -116,7 +116,7 @@ def worst_case(
     price_out: Price,
     *,
     default_max_tokens: int = DEFAULT_MAX_TOKENS,
-) -> Usage:
+) -> Amount:
     """One request, the prompt plus the full completion cap (``max_tokens``: every
     choice's, see ``CompletionCaps.reserved``), and their cost at the deployment's
     per-token prices (None: unpriced, costs nothing to the budgets)."""
@@ -126,7 +126,7 @@ def worst_case(
         cost += Decimal(str(price_in)) * prompt_tokens
     if price_out:
         cost += Decimal(str(price_out)) * completion
-    return Usage(
+    return Amount(
         requests=1,
         tokens=prompt_tokens + completion,
         usd_micros=usd_to_micros(cost, round_up=True),

@@ -22,12 +22,12 @@ from typing import Any, Protocol
 
 from tollway.errors import TollwayError
 from tollway.quotas.model import (
+    Amount,
     Denied,
     Hold,
     Limit,
     Metric,
     Reservation,
-    Usage,
     Window,
     retry_after,
 )
@@ -75,7 +75,7 @@ class QuotaStore(Protocol):
         """All or nothing across every (limit, amount) of ``request``."""
         ...
 
-    async def settle(self, reservation: Reservation, actual: Usage) -> bool:
+    async def settle(self, reservation: Reservation, actual: Amount) -> bool:
         """Replace the held amounts by ``actual``, in the buckets the reservation used."""
         ...
 

@@ -22,7 +22,7 @@ from tollway.quotas.counters import (
     ReserveRequest,
     bucket_values,
 )
-from tollway.quotas.model import NOTHING, Denied, Hold, Limit, Reservation, Usage
+from tollway.quotas.model import NOTHING, Amount, Denied, Hold, Limit, Reservation
 
 _NEVER = float("inf")
 
@@ -87,13 +87,13 @@ class MemoryQuotaStore:
         self._reservations[rid] = (deadline, reservation.items)
         return reservation
 
-    async def settle(self, reservation: Reservation, actual: Usage) -> bool:
+    async def settle(self, reservation: Reservation, actual: Amount) -> bool:
         return self._adjust(reservation, actual)
 
     async def release(self, reservation: Reservation) -> bool:
         return self._adjust(reservation, NOTHING)
 
-    def _adjust(self, reservation: Reservation, actual: Usage) -> bool:
+    def _adjust(self, reservation: Reservation, actual: Amount) -> bool:
         now = self._clock()
         record = self._reservations.pop(reservation.id, None)
         if record is None or record[0] <= now:

@@ -94,7 +94,7 @@ class Limit:
 
 
 @dataclass(frozen=True, slots=True)
-class Usage:
+class Amount:
     """What one call costs, or may cost at worst."""
 
     requests: int = 1
@@ -109,7 +109,7 @@ class Usage:
         return self.usd_micros
 
 
-NOTHING = Usage(requests=0)
+NOTHING = Amount(requests=0)
 
 
 # One counter a reservation added to: (counter key, metric, amount). A plain tuple,
@@ -256,6 +256,6 @@ def limits_from_row(row: LimitsRow) -> list[Limit]:
     return limits
 
 
-def demand(limits: Iterable[Limit], usage: Usage) -> list[tuple[Limit, int]]:
+def demand(limits: Iterable[Limit], usage: Amount) -> list[tuple[Limit, int]]:
     """The reserve request for ``usage`` against every limit that applies."""
     return [(limit, usage.amount(limit.metric)) for limit in limits]

@@ -49,7 +49,7 @@ from tollway.quotas.counters import (
     QuotaStoreUnavailableError,
     ReserveRequest,
 )
-from tollway.quotas.model import NOTHING, Denied, Limit, Reservation, Usage
+from tollway.quotas.model import NOTHING, Amount, Denied, Limit, Reservation
 from tollway.quotas.redis_generation import DEFAULT_DELAY_SECONDS, DEFAULT_LOCK_SECONDS, Generations
 
 DEFAULT_PREFIX = "tollway:q:"
@@ -222,13 +222,13 @@ class RedisQuotaStore:
             retry_after=max(1, round(self._outage_backoff)),
         ) from cause
 
-    async def settle(self, reservation: Reservation, actual: Usage) -> bool:
+    async def settle(self, reservation: Reservation, actual: Amount) -> bool:
         return await self._adjust(reservation, actual)
 
     async def release(self, reservation: Reservation) -> bool:
         return await self._adjust(reservation, NOTHING)
 
-    async def _adjust(self, reservation: Reservation, actual: Usage) -> bool:
+    async def _adjust(self, reservation: Reservation, actual: Amount) -> bool:
         if not reservation.items:
             return False  # nothing was counted (no limits, or admitted failing open)
         amounts = [actual.amount(metric) for _, metric, _ in reservation.items]

@@ -191,7 +191,7 @@ def _deployment(
     targets = {
         endpoint: Target(
             deployment_id=deployment_id,
-            litellm_model=f"{litellm_prefix(provider.type, endpoint)}/{model.model_id}",
+            upstream_model=f"{litellm_prefix(provider.type, endpoint)}/{model.model_id}",
             api_key=credential.value if credential else None,
             api_base=base_url,
             timeout_seconds=options.timeout_seconds,

@@ -241,7 +241,7 @@ def specs_for_table(table: RoutingTable) -> list[DeploymentSpec]:
                 DeploymentSpec(
                     deployment_id=deployment.id,
                     public_name=deployment.public_name,
-                    litellm_model=target.litellm_model,
+                    litellm_model=target.upstream_model,
                     api_base=target.api_base,
                     key_env=key_env_name(key_id) if key_id is not None else None,
                     input_price=_float(deployment.input_price),

@@ -29,7 +29,7 @@ from tollway.observability.metrics import Metrics
 Handler = Callable[[Request], Awaitable[Response | ASGIApp]]
 
 
-class DataPlane:
+class InferenceApi:
     """What the /v1 routes need; attached to the app state at start."""
 
     def __init__(self, service: InferenceService, metrics: Metrics, max_body_bytes: int) -> None:
@@ -38,8 +38,8 @@ class DataPlane:
         self.max_body_bytes = max_body_bytes
 
 
-def _plane(request: Request) -> DataPlane:
-    plane: DataPlane = request.app.state.data_plane
+def _plane(request: Request) -> InferenceApi:
+    plane: InferenceApi = request.app.state.data_plane
     return plane
 
 
@@ -72,13 +72,13 @@ def inference_endpoint(endpoint: Endpoint) -> Handler:
     return handle
 
 
-def _count_error(plane: DataPlane, endpoint: Endpoint, error: InferenceError) -> None:
+def _count_error(plane: InferenceApi, endpoint: Endpoint, error: InferenceError) -> None:
     plane.metrics.requests.labels(endpoint.value, "none", f"{error.status_code // 100}xx").inc()
     plane.metrics.errors.labels(endpoint.value, error.error_type).inc()
 
 
 async def _serve(
-    plane: DataPlane, request: Request, endpoint: Endpoint, request_id: str
+    plane: InferenceApi, request: Request, endpoint: Endpoint, request_id: str
 ) -> tuple[Response | ASGIApp, Served]:
     caller = plane.service.authenticate(request.headers.get("authorization"))
     parsed = parse_body(await read_body(request, plane.max_body_bytes), endpoint)

@@ -13,11 +13,11 @@ from tollway.store.enums import LimitScope
 _CALLER_SCOPES = (LimitScope.TOLLWAY_KEY, LimitScope.TEAM)
 
 
-class Attempts:
+class Failures:
     """What went wrong so far, to explain a fallback or the final error."""
 
     def __init__(self) -> None:
-        self.count = 0
+        self.tried = 0  # deployments called so far
         self.reason: str | None = None
         self.last: Exception | None = None
         self.denials: list[Denied] = []
@@ -36,7 +36,7 @@ class Attempts:
     def quota_error(self) -> InferenceError | None:
         """When limits alone kept every candidate from being tried: the 429 to send,
         naming the caller's own limit first (that one the caller can act on)."""
-        if self.count or not self.denials:
+        if self.tried or not self.denials:
             return None
         own = [d for d in self.denials if d.limit.scope in _CALLER_SCOPES]
         return quota_denied((own or self.denials)[0])
@@ -65,7 +65,7 @@ def bad_gateway(message: str, exc: UpstreamError | None = None) -> InferenceErro
 
 
 def final_error(
-    model: str, attempts: Attempts, no_openrouter: bool, fallback_enabled: bool
+    model: str, failures: Failures, no_openrouter: bool, fallback_enabled: bool
 ) -> InferenceError:
     """Why nothing could serve the request, including why there was no fallback."""
     hint = ""
@@ -73,7 +73,7 @@ def final_error(
         hint = "; no OpenRouter provider is configured for fallback (add one of type openrouter)"
     elif fallback_enabled:
         hint = f"; `{model}` has no OpenRouter model id to fall back to"
-    last = attempts.last
+    last = failures.last
     if isinstance(last, InferenceError):
         return InferenceError(
             last.message + hint,

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 DATA_PLANE = Actor("data-plane")
 
 
-class DataPlaneEvents:
+class InferenceEvents:
     def __init__(
         self,
         database: Database,

@@ -1,7 +1,7 @@
 """Who serves one attempt of a /v1 request, and at what prices it is billed.
 
-The inference service picks the payee (a deployment, or the OpenRouter fallback);
-the ledger reserves, journals and settles against it.
+The inference service makes each attempt at a deployment or at the OpenRouter fallback;
+the request's account reserves, journals and settles against it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from tollway.routing.table import Deployment
 
 
 @dataclass(frozen=True, slots=True)
-class Payee:
+class Attempt:
     """Who serves an attempt, and how it is priced.
 
     ``reported_cost_wins``: the upstream's own reported cost is the bill (OpenRouter's
@@ -34,9 +34,9 @@ class Payee:
     max_output_tokens: int | None = None  # the model's, when the routing table knows it
 
 
-def deployment_payee(deployment: Deployment, prices: Prices) -> Payee:
+def deployment_attempt(deployment: Deployment, prices: Prices) -> Attempt:
     """A deployment tollway routes to: billed at tollway's prices when it knows them."""
-    return Payee(
+    return Attempt(
         Route.LITELLM,
         deployment.provider_id,
         deployment.provider_key_id,

@@ -15,7 +15,7 @@ Life of one request (ARCHITECTURE.md §2.5-2.6), driven by the inference service
    it cannot get there the request is refused, not served unbilled.
 4. Exactly one of ``settle_response``, ``settle_stream`` or ``fail`` ends it: the
    reservation is settled to what was used (or released when nothing was), the
-   outcome is journaled, and tokens and cost are counted in the metrics. Usage
+   outcome is journaled, and tokens and cost are counted in the metrics. TokenUsage
    reported above the reservation is charged as reported (the counters carry the
    truth, so the next admission is refused) and flagged ``over_reservation``: on
    the record, in ``tollway_over_reservation_total`` and as an audit event.
@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from tollway.domain.attempt import Attempt
 from tollway.domain.ledger_errors import quota_store_down, usage_journal_down
 from tollway.domain.over_reservation import (
     OverReservation,
@@ -41,8 +42,7 @@ from tollway.domain.over_reservation import (
     overrun_scopes,
     within_reservation,
 )
-from tollway.domain.payee import Payee
-from tollway.engine.base import Endpoint, EngineResult, Usage
+from tollway.engine.base import Endpoint, EngineResult, TokenUsage
 from tollway.metering.counting import count_usage
 from tollway.metering.durability import JournalSync
 from tollway.metering.journal import JournalClosedError, UsageJournal
@@ -65,11 +65,11 @@ _FREE = Cost(Decimal(0), CostSource.COMPUTED)  # a call that used nothing costs 
 
 
 @dataclass(frozen=True, slots=True)
-class LedgerPolicy:
+class AccountingPolicy:
     default_max_tokens: int
 
 
-class Ledger:
+class Accounting:
     """One per process: the quota counters, the usage journal, the metrics."""
 
     def __init__(
@@ -78,7 +78,7 @@ class Ledger:
         journal: UsageJournal,
         sync: JournalSync,
         metrics: Metrics,
-        policy: LedgerPolicy,
+        policy: AccountingPolicy,
         *,
         clock: Callable[[], float] = time.perf_counter,
         events: OverReservationEvents | None = None,
@@ -122,18 +122,18 @@ class Ledger:
         endpoint: Endpoint,
         model: str,
         body: dict[str, object],
-    ) -> RequestLedger:
-        return RequestLedger(
+    ) -> RequestAccount:
+        return RequestAccount(
             self, caller, request_id=request_id, endpoint=endpoint, model=model, body=body
         )
 
 
-class RequestLedger:
+class RequestAccount:
     """One request's reservation and usage record. Used by one task at a time."""
 
     def __init__(
         self,
-        ledger: Ledger,
+        accounting: Accounting,
         caller: CallerKey,
         *,
         request_id: str,
@@ -141,7 +141,7 @@ class RequestLedger:
         model: str,
         body: dict[str, object],
     ) -> None:
-        self._ledger = ledger
+        self._accounting = accounting
         self._caller = caller
         self._request_id = request_id
         self._endpoint = endpoint
@@ -154,10 +154,10 @@ class RequestLedger:
         self.upstream_body: dict[str, object] = body
         self._held: tuple[quota.Limit, ...] = ()  # the limits the reservation counts against
         self._started_at = utcnow()
-        self._started = ledger.clock()
+        self._started = accounting.clock()
         self._ttft_ms: int | None = None
         self._reservation: quota.Reservation | None = None
-        self._payee: Payee | None = None
+        self._payee: Attempt | None = None
         self._worst = quota.NOTHING
         self._seq: int | None = None  # the journal begin's sequence number, once admitted
         self._event: UsageEvent | None = None  # the begin journaled last
@@ -166,19 +166,19 @@ class RequestLedger:
     # -- before the call -----------------------------------------------------------
 
     async def admit(
-        self, table: RoutingTable, payee: Payee, reserve_at: Prices
+        self, table: RoutingTable, attempt: Attempt, reserve_at: Prices
     ) -> quota.Denied | None:
         """Reserve this attempt's worst case, priced at ``reserve_at``; a Denied names
         the limit that refused it (nothing is then reserved). Sets ``upstream_body``."""
-        if not self._ledger.journal.available:
+        if not self._accounting.journal.available:
             raise usage_journal_down()
-        limits = self._limits(table, payee)
+        limits = self._limits(table, attempt)
         # A token or USD limit is a budget the completion cap must hold to.
         enforced = any(limit.metric is not quota.Metric.REQUESTS for limit in limits)
         cap = self.caps.per_choice(
             enforced=enforced,
-            model_max=payee.max_output_tokens,
-            default=self._ledger.policy.default_max_tokens,
+            model_max=attempt.max_output_tokens,
+            default=self._accounting.policy.default_max_tokens,
         )
         worst = worst_case(
             self.prompt_estimate, self.caps.choices * cap, reserve_at.input, reserve_at.output
@@ -190,38 +190,38 @@ class RequestLedger:
             self._reservation, self._held = granted, tuple(limits)
         enforced = enforced and self.caps.generates
         self.upstream_body = self.caps.capped_body(self._body, cap) if enforced else self._body
-        if payee != self._payee or worst != self._worst:
+        if attempt != self._payee or worst != self._worst:
             # Journaled again after a failover: should the process die now, the
             # restart charges this attempt's reservation to this attempt's provider.
-            await self._journal_begin(self._begin_event(payee, worst))
-        self._payee, self._worst = payee, worst
+            await self._journal_begin(self._begin_event(attempt, worst))
+        self._payee, self._worst = attempt, worst
         return None
 
     async def _journal_begin(self, event: UsageEvent) -> None:
         try:
-            seq = self._ledger.journal.begin(event)
+            seq = self._accounting.journal.begin(event)
         except JournalUnavailableError:
             await self.release()
             raise usage_journal_down() from None
         if self._seq is None:
-            self._ledger.started()
+            self._accounting.started()
         self._event, self._seq = event, seq
 
-    def _limits(self, table: RoutingTable, payee: Payee) -> list[quota.Limit]:
+    def _limits(self, table: RoutingTable, attempt: Attempt) -> list[quota.Limit]:
         caller = self._caller
         return [
             *table.limits_of(LimitScope.TOLLWAY_KEY, caller.id),
             *table.limits_of(LimitScope.TEAM, caller.team_id),
-            *table.limits_of(LimitScope.PROVIDER, payee.provider_id),
-            *table.limits_of(LimitScope.PROVIDER_KEY, payee.provider_key_id),
+            *table.limits_of(LimitScope.PROVIDER, attempt.provider_id),
+            *table.limits_of(LimitScope.PROVIDER_KEY, attempt.provider_key_id),
         ]
 
     async def _reserve(
-        self, limits: list[quota.Limit], worst: quota.Usage
+        self, limits: list[quota.Limit], worst: quota.Amount
     ) -> quota.Reservation | quota.Denied:
-        metrics = self._ledger.metrics
+        metrics = self._accounting.metrics
         try:
-            granted = await self._ledger.quotas.reserve(
+            granted = await self._accounting.quotas.reserve(
                 quota.demand(limits, worst), request_id=self._request_id
             )
         except QuotaStoreUnavailableError as exc:
@@ -236,23 +236,25 @@ class RequestLedger:
             metrics.quota_unavailable.labels("failed_open").inc()
         return granted
 
-    def _begin_event(self, payee: Payee, worst: quota.Usage) -> UsageEvent:
+    def _begin_event(self, attempt: Attempt, worst: quota.Amount) -> UsageEvent:
         prompt = min(self.prompt_estimate, worst.tokens)
         return UsageEvent(
             request_id=self._request_id,
             started_at=self._started_at,
             public_model=self._model,
             requested_model=self._model,
-            route=payee.route,
+            route=attempt.route,
             endpoint=self._endpoint,
             tollway_key_id=self._caller.id,
             team_id=self._caller.team_id,
-            provider_id=payee.provider_id,
-            provider_key_id=payee.provider_key_id,
-            model_row_id=payee.model_row_id,
+            provider_id=attempt.provider_id,
+            provider_key_id=attempt.provider_key_id,
+            model_row_id=attempt.model_row_id,
             reserved_prompt_tokens=prompt,
             reserved_completion_tokens=worst.tokens - prompt,
-            reserved_cost_usd=quota.micros_to_usd(worst.usd_micros) if payee.prices.known else None,
+            reserved_cost_usd=quota.micros_to_usd(worst.usd_micros)
+            if attempt.prices.known
+            else None,
         )
 
     async def release(self) -> None:
@@ -261,7 +263,7 @@ class RequestLedger:
         reservation, self._reservation = self._reservation, None
         if reservation is not None:
             try:
-                await self._ledger.quotas.release(reservation)
+                await self._accounting.quotas.release(reservation)
             except QuotaStoreUnavailableError:
                 log.warning("could not release reservation of %s: it expires", self._request_id)
 
@@ -274,7 +276,7 @@ class RequestLedger:
         while the upstream worked)."""
         if self._seq is not None:
             try:
-                await self._ledger.sync.wait(self._seq)
+                await self._accounting.sync.wait(self._seq)
             except JournalUnavailableError:
                 raise usage_journal_down() from None
 
@@ -292,30 +294,35 @@ class RequestLedger:
         cost = self._cost(usage, metered.reported_cost)
         await self._finish(status, 200, usage, cost, metered.counted)
 
-    def _bounded(self, counted: Usage) -> Usage:
+    def _bounded(self, counted: TokenUsage) -> TokenUsage:
         return within_reservation(counted, self._worst, self.prompt_estimate)
 
     async def fail(self, http_status: int | None, status: UsageStatus = UsageStatus.ERROR) -> None:
         """The request ends without a usable answer: nothing was used, nothing charged."""
         await self.release()
         if self._seq is not None:
-            await self._finish(status, http_status, Usage(), _FREE, counted=False)
+            await self._finish(status, http_status, TokenUsage(), _FREE, counted=False)
 
-    def _cost(self, usage: Usage, reported: float | None) -> Cost:
-        payee = self._payee
-        assert payee is not None  # only admitted requests are settled
-        return compute_cost(usage, payee.prices, reported if payee.reported_cost_wins else None)
+    def _cost(self, usage: TokenUsage, reported: float | None) -> Cost:
+        attempt = self._payee
+        assert attempt is not None  # only admitted requests are settled
+        return compute_cost(usage, attempt.prices, reported if attempt.reported_cost_wins else None)
 
     async def _finish(
-        self, status: UsageStatus, http_status: int | None, usage: Usage, cost: Cost, counted: bool
+        self,
+        status: UsageStatus,
+        http_status: int | None,
+        usage: TokenUsage,
+        cost: Cost,
+        counted: bool,
     ) -> None:
         if self._finished or self._event is None or self._payee is None:
             return
         self._finished = True
-        payee = self._payee
+        attempt = self._payee
         tokens = usage.prompt_tokens + usage.completion_tokens
         micros = quota.usd_to_micros(cost.usd, round_up=True) if cost.usd is not None else 0
-        actual = quota.Usage(requests=1, tokens=tokens, usd_micros=micros)
+        actual = quota.Amount(requests=1, tokens=tokens, usd_micros=micros)
         over = self._over_reservation(actual)
         # Settled before the outcome is journaled: a Redis counter rebuild relies on a
         # request's usage reaching SQL only after its settle (quotas.redis_store).
@@ -332,26 +339,26 @@ class RequestLedger:
             cost_source=cost.source,
             latency_ms=self._elapsed_ms(),
             ttft_ms=self._ttft_ms,
-            fallback_reason=payee.fallback_reason,
+            fallback_reason=attempt.fallback_reason,
             counted=counted,
-            route=payee.route,
-            provider_id=payee.provider_id,
-            provider_key_id=payee.provider_key_id,
-            model_row_id=payee.model_row_id,
+            route=attempt.route,
+            provider_id=attempt.provider_id,
+            provider_key_id=attempt.provider_key_id,
+            model_row_id=attempt.model_row_id,
             over_reservation=over is not None,
         )
         if over is not None:
-            over.report(self._ledger.metrics, self._ledger.events)
+            over.report(self._accounting.metrics, self._accounting.events)
         try:
-            self._ledger.journal.finish(self._request_id, outcome)
+            self._accounting.journal.finish(self._request_id, outcome)
         except JournalClosedError:
             # Only after shutdown's deadline: the begin is on disk, so the next start
             # settles this request as interrupted.
             log.error("usage journal closed before request %s finished", self._request_id)
-        self._ledger.ended()
-        count_usage(self._ledger.metrics, CompletedUsage(self._event, outcome))
+        self._accounting.ended()
+        count_usage(self._accounting.metrics, CompletedUsage(self._event, outcome))
 
-    def _over_reservation(self, actual: quota.Usage) -> OverReservation | None:
+    def _over_reservation(self, actual: quota.Amount) -> OverReservation | None:
         """What ``actual`` exceeds of the reservation, if anything was reserved."""
         if self._reservation is None:
             return None
@@ -363,16 +370,16 @@ class RequestLedger:
             self._request_id, self._model, provider_id, scopes, self._worst, actual
         )
 
-    async def _settle(self, actual: quota.Usage) -> None:
+    async def _settle(self, actual: quota.Amount) -> None:
         reservation, self._reservation = self._reservation, None
         if reservation is None:
             return
         try:
-            await self._ledger.quotas.settle(reservation, actual)
+            await self._accounting.quotas.settle(reservation, actual)
         except QuotaStoreUnavailableError:
             # The reservation expires and stays counted at its worst case: budgets
             # err towards "spent", and the journal still records the real usage.
             log.warning("could not settle reservation of %s: it expires", self._request_id)
 
     def _elapsed_ms(self) -> int:
-        return max(0, int((self._ledger.clock() - self._started) * 1000))
+        return max(0, int((self._accounting.clock() - self._started) * 1000))
