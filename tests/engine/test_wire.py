@@ -16,7 +16,6 @@ from tollway.engine.proxy_process import proxy_environment
 from tollway.engine.wire import (
     allowed_openai_params,
     clean_text,
-    is_litellm_reserved,
     litellm_api_base,
     parse_retry_after,
     positive_cost,
@@ -92,22 +91,6 @@ def test_usage_and_cost() -> None:
 def test_status_rules(status: int, retryable: bool, key_rejected: bool) -> None:
     error = upstream_error(status, "m")
     assert (error.retryable, error.key_rejected) == (retryable, key_rejected)
-
-
-def test_reserved_keys() -> None:
-    for key in (
-        "api_base",
-        "mock_response",
-        "litellm_logging_obj",
-        "input_cost_per_token",
-        "output_cost_per_second",
-        "metadata",
-        "_private",
-        "fallbacks",
-    ):
-        assert is_litellm_reserved(key), key
-    for key in ("messages", "temperature", "tools", "user", "seed", "response_format"):
-        assert not is_litellm_reserved(key), key
 
 
 @pytest.mark.parametrize(

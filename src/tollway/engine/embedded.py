@@ -23,17 +23,17 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import Any
 
 from tollway.engine.base import (
     Endpoint,
     EngineCall,
+    EngineError,
     EngineMisconfigured,
     EngineResult,
     Route,
-    StreamInterrupted,
     TokenUsage,
 )
 from tollway.engine.http_common import call_timeout
@@ -41,17 +41,9 @@ from tollway.engine.litellm_clients import LiteLLMOutbound
 from tollway.engine.litellm_env import load_litellm
 from tollway.engine.litellm_errors import clean_message, map_litellm_error
 from tollway.engine.mock import mock_embeddings, mock_reply, mock_usage, usage_dict
-from tollway.engine.wire import (
-    allowed_openai_params,
-    bare_model,
-    clean_openai,
-    is_litellm_reserved,
-    litellm_api_base,
-    litellm_model_for,
-    positive_cost,
-    upstream_error,
-    usage_from,
-)
+from tollway.engine.prefetch import PrefetchingStream
+from tollway.engine.request_body import litellm_request
+from tollway.engine.wire import bare_model, clean_openai, positive_cost, usage_from
 from tollway.net.guard import OutboundPolicy
 
 
@@ -129,38 +121,24 @@ class EmbeddedEngine:
         await self._outbound.aclose()
 
     def _kwargs(self, call: EngineCall, *, stream: bool) -> tuple[dict[str, Any], str | None]:
-        target = call.target
-        kwargs = {k: v for k, v in call.body.items() if not self._is_reserved(k)}
+        """The built request body as ``litellm.acompletion`` keyword arguments: LiteLLM's
+        retries off, our timeout, and the mock provider's reply for mock targets."""
+        kwargs, secret = litellm_request(call, stream=stream, reserved=self._reserved)
         kwargs.update(
-            model=litellm_model_for(call),
-            timeout=call_timeout(target.timeout_seconds),
+            timeout=call_timeout(call.target.timeout_seconds),
             num_retries=0,
             max_retries=0,
             drop_params=self._drop_params,
         )
-        if stream:
-            options = call.body.get("stream_options")
-            merged = dict(options) if isinstance(options, dict) else {}
-            kwargs.update(stream=True, stream_options=merged | {"include_usage": True})
-        secret: str | None = None
-        if target.mock:
+        if call.target.mock:
             kwargs["mock_response"] = mock_reply(call)
-        else:
-            if target.api_key is not None:
-                secret = target.api_key.reveal()
-                kwargs["api_key"] = secret
-            if api_base := litellm_api_base(call):
-                kwargs["api_base"] = api_base
-        if allowed := allowed_openai_params(kwargs, kwargs["model"]):
-            kwargs["allowed_openai_params"] = allowed
         return kwargs, secret
 
-    def _is_reserved(self, key: str) -> bool:
-        return is_litellm_reserved(key, self._reserved)
 
-
-class EmbeddedStream:
+class EmbeddedStream(PrefetchingStream[Any]):
     """A LiteLLM stream wrapper read as OpenAI chunk dicts."""
+
+    ended_before_first = "the provider ended the stream before any chunk"
 
     def __init__(
         self,
@@ -170,61 +148,30 @@ class EmbeddedStream:
         usage: TokenUsage | None,
         outbound: LiteLLMOutbound,
     ) -> None:
+        super().__init__()
         self._wrapper = wrapper
         self._outbound = outbound  # some routes only send the request on the first read
         self._litellm = litellm
         self._secret = secret
         self._usage = usage  # the mock provider's own accounting replaces LiteLLM's
-        self._first: dict[str, Any] | None = None
-        self._closed = False
 
-    async def receive_first(self) -> None:
-        """Wait for the first chunk, so failures before it raise from ``open_stream``."""
-        try:
-            with self._outbound.active():
-                chunk = await self._wrapper.__anext__()
-        except StopAsyncIteration:
-            await self.aclose()
-            raise upstream_error(502, "the provider ended the stream before any chunk") from None
-        except Exception as exc:
-            await self.aclose()
-            raise map_litellm_error(exc, self._litellm, self._secret) from None
-        except BaseException:  # cancelled while waiting: do not leak the upstream call
-            await self.aclose()
-            raise
-        self._first = self._convert(chunk)
+    async def _pull(self) -> Any:
+        with self._outbound.active():
+            return await self._wrapper.__anext__()
 
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        return self._chunks()
-
-    async def _chunks(self) -> AsyncIterator[dict[str, Any]]:
-        try:
-            if self._first is not None:
-                first, self._first = self._first, None
-                yield first
-            while not self._closed:
-                try:
-                    with self._outbound.active():
-                        chunk = await self._wrapper.__anext__()
-                except StopAsyncIteration:
-                    return
-                except Exception as exc:
-                    reason = clean_message(exc, self._secret)
-                    raise StreamInterrupted(f"stream interrupted: {reason}") from None
-                yield self._convert(chunk)
-        finally:
-            await self.aclose()
-
-    def _convert(self, chunk: Any) -> dict[str, Any]:
-        data = openai_dict(chunk)
+    def _convert(self, raw: Any) -> dict[str, Any]:
+        data = openai_dict(raw)
         if self._usage is not None and data.get("usage"):
             data["usage"] = usage_dict(self._usage)
         return data
 
-    async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    def _error_before_first(self, exc: Exception) -> EngineError:
+        return map_litellm_error(exc, self._litellm, self._secret)
+
+    def _interruption(self, exc: Exception) -> str:
+        return clean_message(exc, self._secret)
+
+    async def _close_upstream(self) -> None:
         with contextlib.suppress(Exception):
             await self._wrapper.aclose()
 

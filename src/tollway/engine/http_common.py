@@ -3,28 +3,27 @@
 One pooled ``httpx.AsyncClient`` per engine (HTTP/1.1 keep-alive; sized for 64+
 concurrent callers; outbound addresses checked and redirects refused, see
 ``tollway.net``), per-call timeouts, a small SSE reader, and ``HttpStream``:
-an ``EngineStream`` whose first chunk has been received before ``open_stream``
-returns. What a failure *means* differs per engine, so each engine passes its own
-``StreamPolicy``.
+the SSE flavour of ``PrefetchingStream``. What a failure *means* differs per
+engine, so each engine passes its own ``StreamPolicy``.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import orjson
 
-from tollway.engine.base import EngineError, StreamInterrupted
+from tollway.engine.base import EngineError
+from tollway.engine.prefetch import PrefetchingStream
 from tollway.engine.wire import (
     clean_text,
     error_object,
     message_in_text,
     text_field,
-    upstream_error,
 )
 from tollway.net.guard import OutboundPolicy
 from tollway.net.httpx_guard import guarded_async_transport
@@ -132,66 +131,43 @@ class StreamPolicy:
     on_error_event: Callable[[Mapping[str, Any]], EngineError]
 
 
-class HttpStream:
+class HttpStream(PrefetchingStream[dict[str, Any]]):
     """An SSE response read as OpenAI chunk dicts. Call ``receive_first`` once."""
 
     def __init__(self, response: httpx.Response, policy: StreamPolicy, secret: str | None) -> None:
+        super().__init__()
         self._response = response
         self._events = sse_events(response)
         self._policy = policy
         self._secret = secret
-        self._first: dict[str, Any] | None = None
-        self._closed = False
 
-    async def receive_first(self) -> None:
-        """Wait for the first chunk; failures raise the policy's pre-first-byte errors."""
-        try:
-            first = await anext(self._events)
-        except StopAsyncIteration:
-            await self.aclose()
-            raise upstream_error(502, "the stream ended before its first chunk") from None
-        except httpx.TimeoutException:
-            await self.aclose()
-            raise self._policy.on_timeout() from None
-        except (httpx.HTTPError, orjson.JSONDecodeError) as exc:
-            await self.aclose()
-            raise self._policy.on_transport(exc) from None
-        except BaseException:  # cancelled while waiting: drop the upstream call
-            await self.aclose()
-            raise
-        if is_error_event(first):
-            await self.aclose()
-            raise self._policy.on_error_event(first)
-        self._first = first
+    def _pull(self) -> Awaitable[dict[str, Any]]:
+        return anext(self._events)
 
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        return self._chunks()
+    def _convert(self, raw: dict[str, Any]) -> dict[str, Any]:
+        return raw  # SSE events are already OpenAI chunk dicts
 
-    async def _chunks(self) -> AsyncIterator[dict[str, Any]]:
-        try:
-            if self._first is not None:
-                first, self._first = self._first, None
-                yield first
-            while not self._closed:
-                try:
-                    event = await anext(self._events)
-                except StopAsyncIteration:
-                    return
-                except (httpx.HTTPError, orjson.JSONDecodeError) as exc:
-                    raise StreamInterrupted(f"stream interrupted: {type(exc).__name__}") from None
-                if is_error_event(event):
-                    message = error_message(event, "error event", self._secret)
-                    raise StreamInterrupted(f"stream interrupted: {message}")
-                yield event
-        finally:
-            await self.aclose()
+    def _error_before_first(self, exc: Exception) -> EngineError | None:
+        if isinstance(exc, httpx.TimeoutException):
+            return self._policy.on_timeout()
+        if isinstance(exc, httpx.HTTPError | orjson.JSONDecodeError):
+            return self._policy.on_transport(exc)
+        return None
 
-    async def aclose(self) -> None:
+    def _interruption(self, exc: Exception) -> str | None:
+        if isinstance(exc, httpx.HTTPError | orjson.JSONDecodeError):
+            return type(exc).__name__
+        return None
+
+    def _failed_first(self, item: dict[str, Any]) -> EngineError | None:
+        return self._policy.on_error_event(item) if is_error_event(item) else None
+
+    def _failed_item(self, item: dict[str, Any]) -> str | None:
+        return error_message(item, "error event", self._secret) if is_error_event(item) else None
+
+    async def _close_upstream(self) -> None:
         """Close the connection (an unfinished response is not reusable): the upstream
         server sees the disconnect and stops generating."""
-        if self._closed:
-            return
-        self._closed = True
         with contextlib.suppress(Exception):
             await self._events.aclose()
         await self._response.aclose()

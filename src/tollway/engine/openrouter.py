@@ -40,14 +40,13 @@ from tollway.engine.http_common import (
     read_error_body,
 )
 from tollway.engine.outbound import refusal_error
+from tollway.engine.request_body import openrouter_body
 from tollway.engine.wire import (
     error_object,
-    forwarded_body,
     parse_retry_after,
     upstream_error,
     usage_cost,
     usage_from,
-    with_usage_requested,
 )
 from tollway.net.guard import OutboundPolicy, OutboundRefused
 
@@ -91,7 +90,7 @@ class OpenRouterEngine:
 
     async def call(self, call: EngineCall) -> EngineResult:
         secret = _secret(call)
-        response = await self._send(call, self._body(call, stream=False), secret, stream=False)
+        response = await self._send(call, openrouter_body(call, stream=False), secret, stream=False)
         payload = json_or_none(response.content)
         if response.status_code >= 400:
             raise classify_openrouter_error(response.status_code, response.headers, payload, secret)
@@ -108,7 +107,7 @@ class OpenRouterEngine:
         if call.endpoint is Endpoint.EMBEDDINGS:
             raise EngineMisconfigured("embeddings cannot be streamed")
         secret = _secret(call)
-        response = await self._send(call, self._body(call, stream=True), secret, stream=True)
+        response = await self._send(call, openrouter_body(call, stream=True), secret, stream=True)
         if response.status_code >= 400:
             payload = await read_error_body(response)
             raise classify_openrouter_error(response.status_code, response.headers, payload, secret)
@@ -132,19 +131,6 @@ class OpenRouterEngine:
     async def aclose(self) -> None:
         if self._owns_client:
             await self._client.aclose()
-
-    def _body(self, call: EngineCall, *, stream: bool) -> dict[str, Any]:
-        body = forwarded_body(call)
-        body["model"] = call.target.upstream_model
-        if call.endpoint is not Endpoint.EMBEDDINGS:
-            usage = body.get("usage")
-            body["usage"] = (dict(usage) if isinstance(usage, Mapping) else {}) | {"include": True}
-        if stream:
-            body["stream"] = True
-            if isinstance(call.body.get("stream_options"), Mapping):
-                body["stream_options"] = call.body["stream_options"]
-            with_usage_requested(body)
-        return body
 
     async def _send(
         self, call: EngineCall, body: dict[str, Any], secret: str | None, *, stream: bool

@@ -46,19 +46,15 @@ from tollway.engine.http_common import (
 )
 from tollway.engine.litellm_errors import is_misconfiguration, misconfiguration_message
 from tollway.engine.mock import ListStream, mock_chunks, mock_result
+from tollway.engine.request_body import litellm_request
 from tollway.engine.wire import (
     LITELLM_PREFIXES,
-    allowed_openai_params,
     clean_openai,
     error_object,
-    litellm_api_base,
-    litellm_body,
-    litellm_model_for,
     positive_cost,
     text_field,
     upstream_error,
     usage_from,
-    with_usage_requested,
 )
 from tollway.net.guard import OutboundPolicy, OutboundRefused
 from tollway.secrets.base import SecretValue
@@ -152,24 +148,11 @@ class RemoteEngine:
             await self._client.aclose()
 
     def _body(self, call: EngineCall, *, stream: bool) -> tuple[dict[str, Any], str | None]:
-        target = call.target
-        body = litellm_body(call)
-        body["model"] = litellm_model_for(call)
-        body["timeout"] = target.timeout_seconds
+        """The built request body plus the timeouts the proxy applies to the provider."""
+        body, secret = litellm_request(call, stream=stream)
+        body["timeout"] = call.target.timeout_seconds
         if stream:
-            body["stream"] = True
-            body["stream_timeout"] = target.timeout_seconds
-            if isinstance(call.body.get("stream_options"), Mapping):
-                body["stream_options"] = call.body["stream_options"]
-            with_usage_requested(body)
-        if api_base := litellm_api_base(call):
-            body["api_base"] = api_base
-        if allowed := allowed_openai_params(body, body["model"]):
-            body["allowed_openai_params"] = allowed
-        secret: str | None = None
-        if target.api_key is not None:
-            secret = target.api_key.reveal()
-            body["api_key"] = secret
+            body["stream_timeout"] = call.target.timeout_seconds
         return body, secret
 
     async def _send(

@@ -1,6 +1,6 @@
 """Wire helpers shared by every engine: usage and cost parsing, error rules, message
-scrubbing, which client keys LiteLLM may see, and LiteLLM's per-provider URL and
-model-name rules.
+scrubbing, and LiteLLM's per-provider URL and model-name rules. (Which client keys
+reach the upstream: ``request_body``.)
 
 No I/O and no third-party imports, so each engine can use them on its hot path.
 """
@@ -20,58 +20,6 @@ from tollway.observability.scrubbing import scrub_secret
 
 MAX_MESSAGE_CHARS = 300
 
-# Client body keys that are never forwarded: a client must not pick the model,
-# the stream mode or the usage chunk (the engine does).
-ENGINE_OWNED_KEYS = frozenset({"model", "stream", "stream_options"})
-# ...and, on the way into LiteLLM, keys it would read as its own instructions: a
-# client must never redirect a provider key, answer itself (mock_*), change a price,
-# or turn retries and fallbacks back on.
-LITELLM_RESERVED_KEYS = ENGINE_OWNED_KEYS | frozenset(
-    {
-        "api_key",
-        "api_base",
-        "base_url",
-        "api_version",
-        "organization",
-        "deployment_id",
-        "custom_llm_provider",
-        "configurable_clientside_auth_params",
-        "default_headers",
-        "extra_headers",
-        "extra_body",
-        "extra_query",
-        "headers",
-        "client",
-        "ssl_verify",
-        "timeout",
-        "stream_timeout",
-        "request_timeout",
-        "num_retries",
-        "max_retries",
-        "fallbacks",
-        "context_window_fallbacks",
-        "content_policy_fallbacks",
-        "model_list",
-        "drop_params",
-        "additional_drop_params",
-        "allowed_openai_params",
-        "metadata",
-        "tags",
-        "cache",
-        "caching",
-        "base_model",
-        "model_info",
-        "guardrails",
-        "user_config",
-        "secret_fields",
-        "proxy_server_request",
-        "logger_fn",
-        "verbose",
-        "custom_prompt_dict",
-        "no-log",
-    }
-)
-_RESERVED_PREFIXES = ("litellm_", "mock_", "_")
 # The LiteLLM provider prefixes tollway routes to; the rendered config has a wildcard
 # deployment for each (routing.litellm_config keeps its tables in step with this set).
 LITELLM_PREFIXES = frozenset(
@@ -262,34 +210,6 @@ def usage_cost(chunk: Mapping[str, Any]) -> float | None:
     """``usage.cost`` of a chunk or body (LiteLLM's and OpenRouter's stream cost)."""
     usage = chunk.get("usage")
     return positive_cost(usage.get("cost")) if isinstance(usage, Mapping) else None
-
-
-def with_usage_requested(body: dict[str, Any]) -> dict[str, Any]:
-    """Ask for the final usage chunk, keeping whatever else the client put in stream_options."""
-    options = body.get("stream_options")
-    merged = dict(options) if isinstance(options, Mapping) else {}
-    merged["include_usage"] = True
-    body["stream_options"] = merged
-    return body
-
-
-def forwarded_body(call: EngineCall) -> dict[str, Any]:
-    """The client's body minus what the engine owns (for engines that are not LiteLLM)."""
-    return {k: v for k, v in call.body.items() if k not in ENGINE_OWNED_KEYS}
-
-
-def is_litellm_reserved(key: str, extra: frozenset[str] = frozenset()) -> bool:
-    return (
-        key in LITELLM_RESERVED_KEYS
-        or key in extra
-        or key.startswith(_RESERVED_PREFIXES)
-        or "cost_per" in key  # input_cost_per_token and its many siblings
-    )
-
-
-def litellm_body(call: EngineCall, extra: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """The client's body as LiteLLM may see it: reserved keys removed."""
-    return {k: v for k, v in call.body.items() if not is_litellm_reserved(k, extra)}
 
 
 # LiteLLM drops `user` for openai/ models outside OpenAI's own catalog (some compatible
