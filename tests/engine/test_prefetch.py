@@ -16,7 +16,7 @@ from tollway.engine.base import (
 )
 from tollway.engine.prefetch import PrefetchingStream
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("one_event_loop")]
 
 SECRET = "sk-prefetch-0123456789"
 
