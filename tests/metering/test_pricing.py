@@ -73,7 +73,8 @@ def test_a_huge_reported_cost_is_kept_not_an_error() -> None:
 
 
 def test_computed_matches_litellm_reference_numbers() -> None:
-    # shared/reference/litellm.md §7: gpt-4o-mini, 1000 + 500 tokens → 0.00015 + 0.0003.
+    # LiteLLM's own cost for gpt-4o-mini at its bundled prices ($0.15 / $0.60 per million
+    # tokens), 1000 + 500 tokens → 0.00015 + 0.0003.
     assert compute_cost(TokenUsage(1000, 500, 1500), MINI).usd == D("0.00045")
 
 

@@ -19,8 +19,9 @@ from collections.abc import Mapping, MutableMapping
 from types import MappingProxyType, ModuleType
 from typing import Any
 
-# ARCHITECTURE.md §2.3 of the LiteLLM reference: all three are needed for a start
-# that makes no outbound connection.
+# All three are needed for a start that makes no outbound connection: without the first
+# two, `import litellm` first tries to fetch the model cost map from GitHub (a 5 s
+# synchronous attempt, then retries in a thread); the third vetoes LiteLLM's telemetry.
 OFFLINE_ENV: Mapping[str, str] = MappingProxyType(
     {
         "LITELLM_OFFLINE_MODE": "true",
