@@ -185,9 +185,18 @@ def build_plane(
         quarantine=held,
     )
     return Plane(
-        service, accounting, holder, quotas, journal, metrics, events, breaker, engine,
-        openrouter, held,
-    )  # fmt: skip
+        service=service,
+        accounting=accounting,
+        holder=holder,
+        quotas=quotas,
+        journal=journal,
+        metrics=metrics,
+        events=events,
+        breaker=breaker,
+        engine=engine,
+        openrouter=openrouter,
+        quarantine=held,
+    )
 
 
 def _quarantine(holder: RoutingTableHolder) -> KeyQuarantine:

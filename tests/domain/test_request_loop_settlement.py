@@ -146,6 +146,21 @@ async def test_a_cancelled_stream_opening_is_released_too(planes: Planes) -> Non
     assert plane.last_record().outcome.status is UsageStatus.INTERRUPTED
 
 
+async def test_a_cancelled_fallback_is_released_and_journaled_as_interrupted(
+    planes: Planes,
+) -> None:
+    plane = planes(counted(group(deployment("a", "unavailable"), openrouter_model_id="v/slow")))
+    task = asyncio.create_task(plane.complete(RED, "chat"))
+    await plane.openrouter.entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await settled(plane, (0, 0, 0))
+    record = plane.last_record()
+    assert record.outcome.status is UsageStatus.INTERRUPTED
+    assert record.route is Route.OPENROUTER
+
+
 async def test_many_concurrent_requests_leave_exact_counters(planes: Planes) -> None:
     plane = planes(
         counted(
