@@ -6,6 +6,13 @@ the model's strategy order (the caller team's own keys first); retryable
 failures before the first byte move on to the next candidate; a request error
 goes back to the client; when the engine is down or misconfigured, or every
 candidate failed, the request goes to OpenRouter, recorded as a fallback.
+
+The loop reads top to bottom in ``InferenceService._route``: resolve the model,
+list its candidates, and ``_attempt`` each in turn: admit it (``Admitted`` or a
+limit's ``Denied``), send it through the engine, and judge what happened with the
+pure functions of ``tollway.domain.decisions`` (``NextCandidate``, ``FallBack``,
+``Stop``). The loop acts on the decision where it is read: the next candidate, the
+OpenRouter step (``tollway.domain.fallback.Fallback``), or the client's error.
 """
 
 from __future__ import annotations
