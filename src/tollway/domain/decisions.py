@@ -18,7 +18,7 @@ from tollway.errors import InferenceError
 from tollway.quotas.model import Denied
 from tollway.store.enums import LimitScope
 
-CALLER_SCOPES = (LimitScope.TOLLWAY_KEY, LimitScope.TEAM)
+_CALLER_SCOPES = (LimitScope.TOLLWAY_KEY, LimitScope.TEAM)
 
 # What the engine raises for one candidate; anything else is a bug, and propagates.
 EngineFailure = EngineUnavailable | EngineMisconfigured | UpstreamError
@@ -49,7 +49,7 @@ def after_denial(denial: Denied) -> NextCandidate | Stop:
     """A limit refused a candidate. The caller's own request and token limits refuse
     every candidate alike: no point trying the others. A USD budget may still admit
     a cheaper one; a provider's limits only that provider."""
-    if denial.limit.scope in CALLER_SCOPES and not denial.limit.is_budget:
+    if denial.limit.scope in _CALLER_SCOPES and not denial.limit.is_budget:
         return Stop(quota_denied(denial))
     return NextCandidate()
 
@@ -93,7 +93,7 @@ def after_candidates(failures: Failures) -> FallBack | Stop:
     can act on); otherwise fall back."""
     if failures.tried or not failures.denials:
         return FallBack()
-    own = [d for d in failures.denials if d.limit.scope in CALLER_SCOPES]
+    own = [d for d in failures.denials if d.limit.scope in _CALLER_SCOPES]
     return Stop(quota_denied((own or failures.denials)[0]))
 
 

@@ -93,7 +93,7 @@ class RequestAccount:
         self._started = clock()
         self._ttft_ms: int | None = None
         self._reservation: quota.Reservation | None = None
-        self._payee: Attempt | None = None
+        self._attempt: Attempt | None = None  # the attempt admitted last: it is billed
         self._worst = quota.NOTHING
         self._seq: int | None = None  # the journal begin's sequence number, once admitted
         self._event: UsageEvent | None = None  # the begin journaled last
@@ -127,11 +127,11 @@ class RequestAccount:
             self._reservation, self._held = granted, tuple(limits)
         enforced = enforced and self.caps.generates
         upstream_body = self.caps.capped_body(self._body, cap) if enforced else self._body
-        if attempt != self._payee or worst != self._worst:
+        if attempt != self._attempt or worst != self._worst:
             # Journaled again after a failover: should the process die now, the
             # restart charges this attempt's reservation to this attempt's provider.
             await self._journal_begin(self._begin_event(attempt, worst))
-        self._payee, self._worst = attempt, worst
+        self._attempt, self._worst = attempt, worst
         return Admitted(upstream_body)
 
     async def _journal_begin(self, event: UsageEvent) -> None:
@@ -241,7 +241,7 @@ class RequestAccount:
             await self._finish(status, http_status, TokenUsage(), _FREE, counted=False)
 
     def _cost(self, usage: TokenUsage, reported: float | None) -> Cost:
-        attempt = self._payee
+        attempt = self._attempt
         assert attempt is not None  # only admitted requests are settled
         return compute_cost(usage, attempt.prices, reported if attempt.reported_cost_wins else None)
 
@@ -253,10 +253,10 @@ class RequestAccount:
         cost: Cost,
         counted: bool,
     ) -> None:
-        if self._finished or self._event is None or self._payee is None:
+        if self._finished or self._event is None or self._attempt is None:
             return
         self._finished = True
-        attempt = self._payee
+        attempt = self._attempt
         tokens = usage.prompt_tokens + usage.completion_tokens
         micros = quota.usd_to_micros(cost.usd, round_up=True) if cost.usd is not None else 0
         actual = quota.Amount(requests=1, tokens=tokens, usd_micros=micros)
@@ -302,7 +302,7 @@ class RequestAccount:
         scopes = overrun_scopes(self._held, self._worst, actual)
         if not scopes:
             return None
-        provider_id = self._payee.provider_id if self._payee else None
+        provider_id = self._attempt.provider_id if self._attempt else None
         return OverReservation(
             self._request_id, self._model, provider_id, scopes, self._worst, actual
         )
