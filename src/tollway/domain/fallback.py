@@ -1,10 +1,13 @@
-"""The OpenRouter fallback's terms: who it bills, what it reserves, where it calls.
+"""The OpenRouter fallback: the request loop's last step, and its terms: who it
+bills, what it reserves, where it calls.
 
 When the engine is down or misconfigured, or every candidate failed, the inference
-service sends the request to OpenRouter. No deployment of the model is being called,
-so the worst case is reserved at the dearest price any of the model's deployments
-has, and at the largest completion cap when all of them declare one; OpenRouter's
-own bill (``usage.cost``) replaces the estimate when reported.
+service's loop decides ``FallBack`` and ``Fallback.serve`` sends the request to
+OpenRouter, or raises why it cannot (fallback off, no route, a stale key, a limit).
+No deployment of the model is being called, so the worst case is reserved at the
+dearest price any of the model's deployments has, and at the largest completion cap
+when all of them declare one; OpenRouter's own bill (``usage.cost``) replaces the
+estimate when reported.
 """
 
 from __future__ import annotations
