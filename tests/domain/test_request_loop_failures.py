@@ -1,6 +1,6 @@
 """Which failure moves on to the next candidate and which ends the request.
 
-Before the first byte: a retryable upstream error (429, 5xx) or a rejected key moves
+Before the first byte: a retryable upstream error (429, 5xx, a timeout) or a rejected key moves
 on; a misconfigured deployment moves on; an engine that is down stops the loop at
 once (the next candidate would go through the same engine); a request the provider
 refused (400, 404, 422) goes back to the client, and nothing else is tried.
@@ -20,7 +20,7 @@ from tollway.store.tables import UsageStatus
 pytestmark = pytest.mark.anyio
 
 
-@pytest.mark.parametrize("behaviour", ["429", "500", "502", "503"])
+@pytest.mark.parametrize("behaviour", ["429", "500", "502", "503", "timeout"])
 async def test_a_retryable_upstream_error_moves_on(planes: Planes, behaviour: str) -> None:
     plane = planes(table(group(deployment("a", behaviour, priority=1), deployment("b", "ok"))))
     outcome = await plane.complete(caller(), "chat")

@@ -7,9 +7,9 @@ names the ``Script`` of a whole ``upstream_model``. Behaviours by name:
 
 - ``ok``: a JSON body with usage (streamed: a few content chunks, a stop chunk, a
   usage chunk); ``no-usage``: the same without any usage.
-- ``429`` (retryable, ``retry_after``), ``500``/``502``/``503`` (retryable),
-  ``400``/``404``/``422`` (the request's fault), ``401``/``403`` (key rejected):
-  raised as the real ``UpstreamError`` before the first byte.
+- ``429`` (retryable, ``retry_after``), ``500``/``502``/``503`` and ``timeout`` (a
+  504; retryable), ``400``/``404``/``422`` (the request's fault), ``401``/``403``
+  (key rejected): raised as the real ``UpstreamError`` before the first byte.
 - ``unavailable``, ``misconfigured``: ``EngineUnavailable``, ``EngineMisconfigured``.
 - ``cut-N``: a stream that raises ``StreamInterrupted`` after N content chunks.
 - ``slow``: the call (or the stream's opening) waits until cancelled; ``entered``
@@ -92,6 +92,17 @@ def upstream_error(status: int, *, retry_after: float | None = None) -> Upstream
     )
 
 
+def timed_out() -> UpstreamError:
+    """A provider that did not answer in time, as the engines report it."""
+    return UpstreamError(
+        "the provider did not answer in time",
+        status=504,
+        error_type="timeout",
+        code="timeout",
+        retryable=True,
+    )
+
+
 BEHAVIOURS: Mapping[str, Script] = {
     "ok": Script.ok(),
     "no-usage": Script.ok(usage=None),
@@ -100,6 +111,7 @@ BEHAVIOURS: Mapping[str, Script] = {
     "unavailable": Script.failing(lambda: EngineUnavailable("scripted engine is down")),
     "misconfigured": Script.failing(lambda: EngineMisconfigured("scripted: unknown model")),
     "429": Script.status(429, retry_after=3),
+    "timeout": Script.failing(timed_out),
     **{str(code): Script.status(code) for code in (400, 401, 403, 404, 422, 500, 502, 503)},
 }
 
