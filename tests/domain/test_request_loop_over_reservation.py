@@ -87,10 +87,8 @@ async def test_a_streamed_over_report_is_flagged_too(planes: Planes) -> None:
 
 async def test_an_over_reporting_fallback_is_flagged(planes: Planes) -> None:
     tokens = limit(LimitScope.TEAM, team_id("red"), Metric.TOKENS, 10**6)
-    plane = planes(
-        table(group(deployment("a", "unavailable"), openrouter_model_id="vendor/over"),
-              limits=[tokens])
-    )  # fmt: skip
+    routes = group(deployment("a", "unavailable"), openrouter_model_id="vendor/over")
+    plane = planes(table(routes, limits=[tokens]))
     await plane.complete(RED, "chat")
     record = plane.last_record()
     assert record.outcome.fallback_reason == "engine_unavailable"

@@ -5,6 +5,7 @@ limit the body sent carries the cap that was reserved."""
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -97,9 +98,9 @@ async def test_a_budget_no_candidate_fits_is_a_429_not_a_fallback(planes: Planes
     [(LimitScope.PROVIDER, provider_id("p1")), (LimitScope.PROVIDER_KEY, key_id("a"))],
 )
 async def test_a_providers_limit_skips_only_its_candidates(
-    planes: Planes, scope: LimitScope, scope_id: object
+    planes: Planes, scope: LimitScope, scope_id: uuid.UUID
 ) -> None:
-    closed = limit(scope, scope_id, Metric.REQUESTS, 0)  # type: ignore[arg-type]
+    closed = limit(scope, scope_id, Metric.REQUESTS, 0)
     plane = planes(
         table(group(deployment("a", priority=9), deployment("b", provider="p2")), limits=[closed])
     )

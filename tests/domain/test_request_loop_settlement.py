@@ -29,7 +29,7 @@ from tests.fakes.engine import USAGE
 from tollway.engine.base import Route
 from tollway.errors import InferenceError
 from tollway.quotas.model import Metric
-from tollway.routing.table import RoutingTable
+from tollway.routing.table import ModelGroup, RoutingTable
 from tollway.store.enums import LimitScope
 from tollway.store.tables import CostSource, UsageStatus
 
@@ -43,8 +43,8 @@ RED = caller(team="red")
 USAGE_MICROS = 10 * 1 + 3 * 10
 
 
-def counted(*groups_: object, **options: object) -> RoutingTable:
-    return table(*groups_, limits=[TOKENS, USD, REQUESTS], **options)  # type: ignore[arg-type]
+def counted(*groups: ModelGroup) -> RoutingTable:
+    return table(*groups, limits=[TOKENS, USD, REQUESTS])
 
 
 async def counters(plane: Plane) -> tuple[int, int, int]:
@@ -86,8 +86,12 @@ async def test_an_answer_without_usage_is_counted_from_its_text(planes: Planes) 
 
 
 async def test_failed_attempts_give_back_their_reservation(planes: Planes) -> None:
-    plane = planes(counted(group(deployment("a", "500", priority=2), deployment("b", "429"),
-                                 deployment("c", "ok", priority=-1))))  # fmt: skip
+    tried = [
+        deployment("a", "500", priority=2),
+        deployment("b", "429"),
+        deployment("c", priority=-1),
+    ]
+    plane = planes(counted(group(*tried)))
     await plane.complete(RED, "chat")
     assert plane.engine.tried == ["a", "b", "c"]
     await settled(plane, (13, USAGE_MICROS, 1))  # only the attempt that served
@@ -185,8 +189,8 @@ async def test_many_concurrent_requests_leave_exact_counters(planes: Planes) -> 
 async def test_limits_of_other_scopes_are_settled_too(planes: Planes) -> None:
     provider = limit(LimitScope.PROVIDER, provider_id("p1"), Metric.TOKENS, 10**6)
     key = limit(LimitScope.PROVIDER_KEY, key_id("a"), Metric.USD, 10**9)
-    plane = planes(table(group(deployment("a", "500", priority=1), deployment("b")),
-                         limits=[provider, key]))  # fmt: skip
+    routes = group(deployment("a", "500", priority=1), deployment("b"))
+    plane = planes(table(routes, limits=[provider, key]))
     await plane.complete(caller(), "chat")
     # "a" failed: given back; "b" has another key of the same provider.
     assert (await plane.spent(provider), await plane.spent(key)) == (13, 0)
