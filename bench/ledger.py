@@ -37,7 +37,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tollway.domain.accounting import Accounting, AccountingPolicy
+from tollway.domain.accounting import Accounting, AccountingPolicy, Admitted
 from tollway.domain.attempt import Attempt
 from tollway.domain.metered_stream import MeteredStream
 from tollway.engine.base import Endpoint, EngineResult, Route, TokenUsage
@@ -144,8 +144,8 @@ def requests(ledger: Accounting, table: RoutingTable, party: Party) -> Run:
     async def run(count: int) -> None:
         for _ in range(count):
             request = ledger.open(party.caller, uuid.uuid4().hex, Endpoint.CHAT, MODEL, BODY)
-            denied = await request.admit(table, party.attempt, PRICES)
-            assert denied is None
+            admission = await request.admit(table, party.attempt, PRICES)
+            assert isinstance(admission, Admitted)
             await request.settle_response(RESULT)
 
     return run

@@ -5,8 +5,9 @@ Life of one request (ARCHITECTURE.md §2.5-2.6), driven by the inference service
 1. ``admit`` before each upstream attempt reserves the worst case (1 request, the
    prompt's upper bound plus every completion at its cap, and their cost at that
    deployment's price) against the caller's tollway key and team and the
-   deployment's provider and provider key, atomically. When a token or USD limit
-   applies, ``upstream_body`` carries the cap that was reserved, so an honest
+   deployment's provider and provider key, atomically, and answers ``Admitted`` or
+   the ``Denied`` of the limit that refused it. When a token or USD limit applies,
+   ``Admitted.upstream_body`` carries the cap that was reserved, so an honest
    provider cannot bill more. The first admission appends the request's begin to
    the usage journal, before any upstream call; a journal that cannot write
    refuses the request (503 ``usage_journal_unavailable``).
@@ -15,7 +16,8 @@ Life of one request (ARCHITECTURE.md §2.5-2.6), driven by the inference service
    it cannot get there the request is refused, not served unbilled.
 4. Exactly one of ``settle_response``, ``settle_stream`` or ``fail`` ends it: the
    reservation is settled to what was used (or released when nothing was), the
-   outcome is journaled, and tokens and cost are counted in the metrics. TokenUsage
+   outcome is journaled, the request leaves the process's ``InFlight`` count, and
+   tokens and cost are counted in the metrics. TokenUsage
    reported above the reservation is charged as reported (the counters carry the
    truth, so the next admission is refused) and flagged ``over_reservation``: on
    the record, in ``tollway_over_reservation_total`` and as an audit event.
@@ -27,50 +29,25 @@ counted in the metrics.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from decimal import Decimal
 
-from tollway.domain.attempt import Attempt
-from tollway.domain.ledger_errors import quota_store_down, usage_journal_down
-from tollway.domain.over_reservation import (
-    OverReservation,
-    OverReservationEvents,
-    overrun_scopes,
-    within_reservation,
-)
-from tollway.engine.base import Endpoint, EngineResult, TokenUsage
-from tollway.metering.counting import count_usage
+from tollway.domain.in_flight import InFlight
+from tollway.domain.over_reservation import OverReservationEvents
+from tollway.domain.request_account import AccountingPolicy, Admitted, RequestAccount
+from tollway.engine.base import Endpoint
 from tollway.metering.durability import JournalSync
-from tollway.metering.journal import JournalClosedError, UsageJournal
-from tollway.metering.journal_health import JournalUnavailableError
-from tollway.metering.pricing import Cost, CostSource, Prices, compute_cost
-from tollway.metering.records import CompletedUsage, UsageEvent, UsageOutcome
-from tollway.metering.tokens import prompt_tokens_at_most
-from tollway.metering.usage import MeteredUsage, text_usage, usage_from_response
+from tollway.metering.journal import UsageJournal
 from tollway.observability.metrics import Metrics
-from tollway.quotas import model as quota
-from tollway.quotas.admission import CompletionCaps, worst_case
-from tollway.quotas.counters import QuotaStore, QuotaStoreUnavailableError
-from tollway.routing.table import CallerKey, RoutingTable
-from tollway.store.enums import LimitScope
-from tollway.store.tables import UsageStatus, utcnow
+from tollway.quotas.counters import QuotaStore
+from tollway.routing.table import CallerKey
 
-log = logging.getLogger(__name__)
-
-_FREE = Cost(Decimal(0), CostSource.COMPUTED)  # a call that used nothing costs nothing
-
-
-@dataclass(frozen=True, slots=True)
-class AccountingPolicy:
-    default_max_tokens: int
+__all__ = ["Accounting", "AccountingPolicy", "Admitted", "RequestAccount"]
 
 
 class Accounting:
-    """One per process: the quota counters, the usage journal, the metrics."""
+    """One per process: the quota counters, the usage journal, the metrics, and the
+    count of requests in flight. Opens each request's account with what it needs."""
 
     def __init__(
         self,
@@ -90,30 +67,16 @@ class Accounting:
         self.policy = policy
         self.clock = clock
         self.events = events
-        self._in_flight = 0
-        self._idle: asyncio.Event | None = None  # made on the loop, when first awaited
-
-    def started(self) -> None:
-        self._in_flight += 1
-        self.metrics.requests_in_flight.inc()
-
-    def ended(self) -> None:
-        self._in_flight -= 1
-        self.metrics.requests_in_flight.dec()
-        if self._in_flight == 0 and self._idle is not None:
-            self._idle.set()
+        self.requests = InFlight(metrics.requests_in_flight)
 
     @property
     def in_flight(self) -> int:
-        return self._in_flight
+        return self.requests.count
 
     async def drained(self) -> None:
         """Return once no admitted request is unfinished (at shutdown, cancelled
         requests record themselves in shielded tasks that must run to their end)."""
-        if self._in_flight == 0:
-            return
-        self._idle = asyncio.Event()
-        await self._idle.wait()
+        await self.requests.drained()
 
     def open(
         self,
@@ -124,262 +87,17 @@ class Accounting:
         body: dict[str, object],
     ) -> RequestAccount:
         return RequestAccount(
-            self, caller, request_id=request_id, endpoint=endpoint, model=model, body=body
+            caller,
+            request_id=request_id,
+            endpoint=endpoint,
+            model=model,
+            body=body,
+            quotas=self.quotas,
+            journal=self.journal,
+            sync=self.sync,
+            metrics=self.metrics,
+            policy=self.policy,
+            clock=self.clock,
+            events=self.events,
+            in_flight=self.requests,
         )
-
-
-class RequestAccount:
-    """One request's reservation and usage record. Used by one task at a time."""
-
-    def __init__(
-        self,
-        accounting: Accounting,
-        caller: CallerKey,
-        *,
-        request_id: str,
-        endpoint: Endpoint,
-        model: str,
-        body: dict[str, object],
-    ) -> None:
-        self._accounting = accounting
-        self._caller = caller
-        self._request_id = request_id
-        self._endpoint = endpoint
-        self._model = model
-        # First: invalid caps are a 400 before anything is reserved or journaled.
-        self.caps = CompletionCaps.parse(body, generates=endpoint is not Endpoint.EMBEDDINGS)
-        self.prompt_estimate = prompt_tokens_at_most(body)
-        self._body = body
-        # What the current attempt sends upstream: ``body``, or a copy with the cap.
-        self.upstream_body: dict[str, object] = body
-        self._held: tuple[quota.Limit, ...] = ()  # the limits the reservation counts against
-        self._started_at = utcnow()
-        self._started = accounting.clock()
-        self._ttft_ms: int | None = None
-        self._reservation: quota.Reservation | None = None
-        self._payee: Attempt | None = None
-        self._worst = quota.NOTHING
-        self._seq: int | None = None  # the journal begin's sequence number, once admitted
-        self._event: UsageEvent | None = None  # the begin journaled last
-        self._finished = False
-
-    # -- before the call -----------------------------------------------------------
-
-    async def admit(
-        self, table: RoutingTable, attempt: Attempt, reserve_at: Prices
-    ) -> quota.Denied | None:
-        """Reserve this attempt's worst case, priced at ``reserve_at``; a Denied names
-        the limit that refused it (nothing is then reserved). Sets ``upstream_body``."""
-        if not self._accounting.journal.available:
-            raise usage_journal_down()
-        limits = self._limits(table, attempt)
-        # A token or USD limit is a budget the completion cap must hold to.
-        enforced = any(limit.metric is not quota.Metric.REQUESTS for limit in limits)
-        cap = self.caps.per_choice(
-            enforced=enforced,
-            model_max=attempt.max_output_tokens,
-            default=self._accounting.policy.default_max_tokens,
-        )
-        worst = worst_case(
-            self.prompt_estimate, self.caps.choices * cap, reserve_at.input, reserve_at.output
-        )
-        if limits:
-            granted = await self._reserve(limits, worst)
-            if isinstance(granted, quota.Denied):
-                return granted
-            self._reservation, self._held = granted, tuple(limits)
-        enforced = enforced and self.caps.generates
-        self.upstream_body = self.caps.capped_body(self._body, cap) if enforced else self._body
-        if attempt != self._payee or worst != self._worst:
-            # Journaled again after a failover: should the process die now, the
-            # restart charges this attempt's reservation to this attempt's provider.
-            await self._journal_begin(self._begin_event(attempt, worst))
-        self._payee, self._worst = attempt, worst
-        return None
-
-    async def _journal_begin(self, event: UsageEvent) -> None:
-        try:
-            seq = self._accounting.journal.begin(event)
-        except JournalUnavailableError:
-            await self.release()
-            raise usage_journal_down() from None
-        if self._seq is None:
-            self._accounting.started()
-        self._event, self._seq = event, seq
-
-    def _limits(self, table: RoutingTable, attempt: Attempt) -> list[quota.Limit]:
-        caller = self._caller
-        return [
-            *table.limits_of(LimitScope.TOLLWAY_KEY, caller.id),
-            *table.limits_of(LimitScope.TEAM, caller.team_id),
-            *table.limits_of(LimitScope.PROVIDER, attempt.provider_id),
-            *table.limits_of(LimitScope.PROVIDER_KEY, attempt.provider_key_id),
-        ]
-
-    async def _reserve(
-        self, limits: list[quota.Limit], worst: quota.Amount
-    ) -> quota.Reservation | quota.Denied:
-        metrics = self._accounting.metrics
-        try:
-            granted = await self._accounting.quotas.reserve(
-                quota.demand(limits, worst), request_id=self._request_id
-            )
-        except QuotaStoreUnavailableError as exc:
-            metrics.quota_unavailable.labels("refused").inc()
-            raise quota_store_down(exc) from None
-        if isinstance(granted, quota.Denied):
-            limit = granted.limit
-            metrics.quota_rejections.labels(
-                limit.scope.value, limit.metric.value, limit.window.value, granted.type
-            ).inc()
-        elif granted.failed_open:
-            metrics.quota_unavailable.labels("failed_open").inc()
-        return granted
-
-    def _begin_event(self, attempt: Attempt, worst: quota.Amount) -> UsageEvent:
-        prompt = min(self.prompt_estimate, worst.tokens)
-        return UsageEvent(
-            request_id=self._request_id,
-            started_at=self._started_at,
-            public_model=self._model,
-            requested_model=self._model,
-            route=attempt.route,
-            endpoint=self._endpoint,
-            tollway_key_id=self._caller.id,
-            team_id=self._caller.team_id,
-            provider_id=attempt.provider_id,
-            provider_key_id=attempt.provider_key_id,
-            model_row_id=attempt.model_row_id,
-            reserved_prompt_tokens=prompt,
-            reserved_completion_tokens=worst.tokens - prompt,
-            reserved_cost_usd=quota.micros_to_usd(worst.usd_micros)
-            if attempt.prices.known
-            else None,
-        )
-
-    async def release(self) -> None:
-        """Give the current attempt's reservation back (it reached no provider, or
-        the provider refused it before producing anything)."""
-        reservation, self._reservation = self._reservation, None
-        if reservation is not None:
-            try:
-                await self._accounting.quotas.release(reservation)
-            except QuotaStoreUnavailableError:
-                log.warning("could not release reservation of %s: it expires", self._request_id)
-
-    def first_token(self) -> None:
-        if self._ttft_ms is None:
-            self._ttft_ms = self._elapsed_ms()
-
-    async def durable(self) -> None:
-        """Wait until the request's begin is on disk (the fsync usually finished
-        while the upstream worked)."""
-        if self._seq is not None:
-            try:
-                await self._accounting.sync.wait(self._seq)
-            except JournalUnavailableError:
-                raise usage_journal_down() from None
-
-    # -- after the call ------------------------------------------------------------
-
-    async def settle_response(self, result: EngineResult) -> None:
-        usage = result.usage or usage_from_response(self._endpoint, result.body)
-        counted = usage is None
-        if usage is None:
-            usage = self._bounded(text_usage(result.body, self.prompt_estimate))
-        await self._finish(UsageStatus.OK, 200, usage, self._cost(usage, result.cost_usd), counted)
-
-    async def settle_stream(self, metered: MeteredUsage, status: UsageStatus) -> None:
-        usage = self._bounded(metered.usage) if metered.counted else metered.usage
-        cost = self._cost(usage, metered.reported_cost)
-        await self._finish(status, 200, usage, cost, metered.counted)
-
-    def _bounded(self, counted: TokenUsage) -> TokenUsage:
-        return within_reservation(counted, self._worst, self.prompt_estimate)
-
-    async def fail(self, http_status: int | None, status: UsageStatus = UsageStatus.ERROR) -> None:
-        """The request ends without a usable answer: nothing was used, nothing charged."""
-        await self.release()
-        if self._seq is not None:
-            await self._finish(status, http_status, TokenUsage(), _FREE, counted=False)
-
-    def _cost(self, usage: TokenUsage, reported: float | None) -> Cost:
-        attempt = self._payee
-        assert attempt is not None  # only admitted requests are settled
-        return compute_cost(usage, attempt.prices, reported if attempt.reported_cost_wins else None)
-
-    async def _finish(
-        self,
-        status: UsageStatus,
-        http_status: int | None,
-        usage: TokenUsage,
-        cost: Cost,
-        counted: bool,
-    ) -> None:
-        if self._finished or self._event is None or self._payee is None:
-            return
-        self._finished = True
-        attempt = self._payee
-        tokens = usage.prompt_tokens + usage.completion_tokens
-        micros = quota.usd_to_micros(cost.usd, round_up=True) if cost.usd is not None else 0
-        actual = quota.Amount(requests=1, tokens=tokens, usd_micros=micros)
-        over = self._over_reservation(actual)
-        # Settled before the outcome is journaled: a Redis counter rebuild relies on a
-        # request's usage reaching SQL only after its settle (quotas.redis_store).
-        await self._settle(actual)
-        outcome = UsageOutcome(
-            finished_at=utcnow(),
-            status=status,
-            http_status=http_status,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            cached_tokens=usage.cached_tokens,
-            reasoning_tokens=usage.reasoning_tokens,
-            cost_usd=cost.usd,
-            cost_source=cost.source,
-            latency_ms=self._elapsed_ms(),
-            ttft_ms=self._ttft_ms,
-            fallback_reason=attempt.fallback_reason,
-            counted=counted,
-            route=attempt.route,
-            provider_id=attempt.provider_id,
-            provider_key_id=attempt.provider_key_id,
-            model_row_id=attempt.model_row_id,
-            over_reservation=over is not None,
-        )
-        if over is not None:
-            over.report(self._accounting.metrics, self._accounting.events)
-        try:
-            self._accounting.journal.finish(self._request_id, outcome)
-        except JournalClosedError:
-            # Only after shutdown's deadline: the begin is on disk, so the next start
-            # settles this request as interrupted.
-            log.error("usage journal closed before request %s finished", self._request_id)
-        self._accounting.ended()
-        count_usage(self._accounting.metrics, CompletedUsage(self._event, outcome))
-
-    def _over_reservation(self, actual: quota.Amount) -> OverReservation | None:
-        """What ``actual`` exceeds of the reservation, if anything was reserved."""
-        if self._reservation is None:
-            return None
-        scopes = overrun_scopes(self._held, self._worst, actual)
-        if not scopes:
-            return None
-        provider_id = self._payee.provider_id if self._payee else None
-        return OverReservation(
-            self._request_id, self._model, provider_id, scopes, self._worst, actual
-        )
-
-    async def _settle(self, actual: quota.Amount) -> None:
-        reservation, self._reservation = self._reservation, None
-        if reservation is None:
-            return
-        try:
-            await self._accounting.quotas.settle(reservation, actual)
-        except QuotaStoreUnavailableError:
-            # The reservation expires and stays counted at its worst case: budgets
-            # err towards "spent", and the journal still records the real usage.
-            log.warning("could not settle reservation of %s: it expires", self._request_id)
-
-    def _elapsed_ms(self) -> int:
-        return max(0, int((self._accounting.clock() - self._started) * 1000))

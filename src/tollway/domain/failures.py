@@ -3,18 +3,15 @@ gets when nothing could serve it."""
 
 from __future__ import annotations
 
-from tollway.domain.ledger_errors import quota_denied
 from tollway.engine.base import EngineMisconfigured, EngineUnavailable, UpstreamError
 from tollway.engine.outbound import OUTBOUND_CODES
 from tollway.errors import InferenceError
 from tollway.quotas.model import Denied
-from tollway.store.enums import LimitScope
-
-_CALLER_SCOPES = (LimitScope.TOLLWAY_KEY, LimitScope.TEAM)
 
 
 class Failures:
-    """What went wrong so far, to explain a fallback or the final error."""
+    """What went wrong so far, to explain a fallback or the final error. A record
+    only: what to do next is decided in ``tollway.domain.decisions``."""
 
     def __init__(self) -> None:
         self.tried = 0  # deployments called so far
@@ -26,20 +23,8 @@ class Failures:
         self.reason, self.last = reason, error
 
     def denied(self, denial: Denied) -> None:
-        """A limit refused a candidate. The caller's own request and token limits
-        refuse every candidate alike: no point trying the others. A USD budget may
-        still admit a cheaper one; a provider's limits only that provider."""
+        """A limit refused a candidate (``decisions.after_denial`` says what next)."""
         self.denials.append(denial)
-        if denial.limit.scope in _CALLER_SCOPES and not denial.limit.is_budget:
-            raise quota_denied(denial)
-
-    def quota_error(self) -> InferenceError | None:
-        """When limits alone kept every candidate from being tried: the 429 to send,
-        naming the caller's own limit first (that one the caller can act on)."""
-        if self.tried or not self.denials:
-            return None
-        own = [d for d in self.denials if d.limit.scope in _CALLER_SCOPES]
-        return quota_denied((own or self.denials)[0])
 
 
 def client_error(exc: UpstreamError) -> InferenceError:

@@ -6,6 +6,13 @@ the model's strategy order (the caller team's own keys first); retryable
 failures before the first byte move on to the next candidate; a request error
 goes back to the client; when the engine is down or misconfigured, or every
 candidate failed, the request goes to OpenRouter, recorded as a fallback.
+
+The loop reads top to bottom in ``InferenceService._route``: resolve the model,
+list its candidates, and ``_attempt`` each in turn: admit it (``Admitted`` or a
+limit's ``Denied``), send it through the engine, and judge what happened with the
+pure functions of ``tollway.domain.decisions`` (``NextCandidate``, ``FallBack``,
+``Stop``). The loop acts on the decision where it is read: the next candidate, the
+OpenRouter step (``tollway.domain.fallback.Fallback``), or the client's error.
 """
 
 from __future__ import annotations
@@ -13,29 +20,37 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TypeVar
 
 from tollway.domain.accounting import Accounting, RequestAccount
 from tollway.domain.attempt import deployment_attempt
-from tollway.domain.availability import Availability, secret_store_unavailable
-from tollway.domain.failures import Failures, bad_gateway, client_error, final_error
-from tollway.domain.fallback import fallback_attempt, fallback_served, fallback_target
+from tollway.domain.availability import Availability
+from tollway.domain.decisions import (
+    EngineFailure,
+    FallBack,
+    NextCandidate,
+    Stop,
+    after_candidates,
+    after_denial,
+    after_engine_failure,
+    failure_kind,
+    failure_reason,
+    when_none_usable,
+)
+from tollway.domain.failures import Failures
+from tollway.domain.fallback import Fallback
 from tollway.domain.inference_events import InferenceEvents
+from tollway.domain.inference_request import InferencePolicy, InferenceRequest
 from tollway.domain.key_quarantine import KeyQuarantine
-from tollway.domain.ledger_errors import quota_denied
 from tollway.domain.metered_stream import MeteredStream
+from tollway.domain.send import Send, answer, open_stream, send_scrubbed
 from tollway.domain.served import Outcome, served_by
 from tollway.domain.tollway_keys import key_digest
 from tollway.engine.base import (
-    Endpoint,
     Engine,
     EngineCall,
-    EngineError,
     EngineMisconfigured,
     EngineResult,
-    EngineStream,
     EngineUnavailable,
     UpstreamError,
 )
@@ -43,31 +58,17 @@ from tollway.errors import InferenceError, invalid_api_key, model_not_found
 from tollway.metering.pricing import prices_for
 from tollway.observability.metrics import Metrics
 from tollway.observability.scrubbing import KnownSecrets
+from tollway.quotas.model import Denied
 from tollway.routing.breaker import CircuitBreaker
 from tollway.routing.holder import RoutingTableHolder
-from tollway.routing.table import CallerKey, Deployment, ModelGroup, RoutingTable, Unusable
+from tollway.routing.table import CallerKey, Deployment, ModelGroup, RoutingTable
 from tollway.store.tables import UsageStatus, utcnow
+
+__all__ = ["InferencePolicy", "InferenceRequest", "InferenceService"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Runner = Callable[[Engine, EngineCall], Awaitable[T]]
-
-
-@dataclass(frozen=True, slots=True)
-class InferenceRequest:
-    request_id: str
-    endpoint: Endpoint
-    model: str
-    body: dict[str, Any]
-    stream: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class InferencePolicy:
-    max_attempts: int
-    timeout_seconds: float
-    fallback_enabled: bool
 
 
 class InferenceService:
@@ -91,12 +92,19 @@ class InferenceService:
         self._availability = Availability(quarantine)
         self._accounting = accounting
         self._engine = engine
-        self._openrouter = openrouter
         self._breaker = breaker
         self._events = events
         self._metrics = metrics
         self._policy = policy
         self._secrets = known_secrets or KnownSecrets()
+        self._fallback = Fallback(
+            openrouter,
+            enabled=policy.fallback_enabled,
+            timeout_seconds=policy.timeout_seconds,
+            events=events,
+            metrics=metrics,
+            scrub=self._secrets.scrub,
+        )
 
     # -- who and what -------------------------------------------------------------
 
@@ -116,7 +124,7 @@ class InferenceService:
     async def complete(self, caller: CallerKey, request: InferenceRequest) -> Outcome[EngineResult]:
         account = self._open_account(caller, request)
         try:
-            outcome = await self._execute(caller, request, _call, account)
+            outcome = await self._route(caller, request, account, answer)
             await account.durable()  # else refused: not served unbilled
             await account.settle_response(outcome.value)
         except BaseException as exc:
@@ -128,7 +136,7 @@ class InferenceService:
         """The stream, metered: whoever iterates it must ``close`` it, however it ends."""
         account = self._open_account(caller, request)
         try:
-            outcome = await self._execute(caller, request, _open_stream, account)
+            outcome = await self._route(caller, request, account, open_stream)
         except BaseException as exc:
             await _failed(account, exc)
             raise
@@ -149,17 +157,15 @@ class InferenceService:
             caller, request.request_id, request.endpoint, request.model, request.body
         )
 
-    async def _execute(
-        self, caller: CallerKey, request: InferenceRequest, run: Runner[T], account: RequestAccount
+    # -- the request loop -----------------------------------------------------------
+
+    async def _route(
+        self, caller: CallerKey, request: InferenceRequest, account: RequestAccount, send: Send[T]
     ) -> Outcome[T]:
+        """Resolve the model, try its candidates in order, then act on how that went:
+        served, stopped with the client's error, or sent to the fallback."""
         table = self._routing.table
-        group = table.groups.get(request.model)
-        if (
-            group is None
-            or not caller.may_use(request.model)
-            or not group.visible_to(caller.team_id)
-        ):
-            raise model_not_found(request.model)
+        group = self._model_group(table, caller, request.model)
         candidates = group.candidates(
             caller.team_id,
             byok_only=caller.byok_only,
@@ -167,100 +173,110 @@ class InferenceService:
             usable=self._availability.usable,
         )
         failures = Failures()
-        if not candidates:
+        if candidates:
+            decision = await self._try_candidates(
+                candidates, send, table=table, request=request, account=account, failures=failures
+            )
+        else:
             unusable = self._availability.none_usable(group, caller)
-            if unusable.code == "secret_store_unavailable":
-                raise unusable  # fail closed: never another key instead of the caller's
             failures.failed("no_deployment", unusable)
-        call = _Call(table, request, self._scrubbing(run), account, failures)
-        outcome = await self._try_engine(candidates, call)
-        if outcome is not None:
-            return outcome
-        quota_error = failures.quota_error()
-        if quota_error is not None:
-            raise quota_error
-        return await self._fall_back(group, call)
+            decision = when_none_usable(unusable)
+        match decision:
+            case Outcome():
+                return decision
+            case Stop(error):
+                raise error
+            case FallBack():
+                return await self._fallback.serve(
+                    group, send, table=table, request=request, account=account, failures=failures
+                )
 
-    def _scrubbing(self, run: Runner[T]) -> Runner[T]:
-        """``run``, with every known secret out of the errors it raises: an engine
-        scrubs the key of its call; any other credential the upstream echoed (the
-        master key, another deployment's key) goes here, before the message reaches
-        a client, a log line, an event or a key's ``last_error``."""
+    def _model_group(self, table: RoutingTable, caller: CallerKey, model: str) -> ModelGroup:
+        group = table.groups.get(model)
+        if group is None or not caller.may_use(model) or not group.visible_to(caller.team_id):
+            raise model_not_found(model)
+        return group
 
-        async def scrubbed(engine: Engine, call: EngineCall) -> T:
-            try:
-                return await run(engine, call)
-            except EngineError as exc:
-                exc.message = self._secrets.scrub(exc.message)
-                exc.args = (exc.message,)
-                raise
-
-        return scrubbed
-
-    async def _try_engine(self, candidates: list[Deployment], call: _Call[T]) -> Outcome[T] | None:
-        failures = call.failures
-        if not candidates:  # why is recorded in ``failures`` already
-            return None
+    async def _try_candidates(
+        self,
+        candidates: list[Deployment],
+        send: Send[T],
+        *,
+        table: RoutingTable,
+        request: InferenceRequest,
+        account: RequestAccount,
+        failures: Failures,
+    ) -> Outcome[T] | FallBack | Stop:
+        """Each candidate in order, through the engine's circuit breaker, until one
+        serves the request or a decision ends the loop."""
         ticket = self._breaker.acquire()
         if ticket is None:
             failures.failed("engine_circuit_open", EngineUnavailable("the engine circuit is open"))
-            return None
+            return FallBack()
         try:
-            return await self._try_candidates(candidates, call)
+            for deployment in candidates:
+                decision = await self._attempt(
+                    deployment,
+                    send,
+                    table=table,
+                    request=request,
+                    account=account,
+                    failures=failures,
+                )
+                if not isinstance(decision, NextCandidate):
+                    return decision
+            return after_candidates(failures)
         finally:
             self._breaker.finish(ticket)
             self._metrics.set_circuit_state(self._breaker.state.value)
 
-    async def _try_candidates(
-        self, candidates: list[Deployment], call: _Call[T]
-    ) -> Outcome[T] | None:
-        request, account, failures = call.request, call.account, call.failures
-        for deployment in candidates:
-            prices = prices_for(deployment)
-            denied = await account.admit(call.table, deployment_attempt(deployment, prices), prices)
-            if denied is not None:
-                failures.denied(denied)
-                continue
-            failures.tried += 1
-            engine_call = EngineCall(
-                request.endpoint,
-                account.upstream_body,
-                deployment.targets[request.endpoint],
-                request.stream,
-            )
-            try:
-                value = await call.run(self._engine, engine_call)
-            except EngineUnavailable as exc:
-                await account.release()
-                self._breaker.record_failure()
-                failures.failed("engine_unavailable", exc)
-                return None
-            except EngineMisconfigured as exc:
-                await account.release()
-                self._breaker.record_success()
-                failures.failed("engine_misconfigured", exc)
-                self._metrics.upstream_failures.labels("misconfigured").inc()
-            except UpstreamError as exc:
-                await account.release()
-                self._breaker.record_success()
-                self._upstream_failed(deployment, exc, failures)
-            else:
-                self._breaker.record_success()
-                return Outcome(value, served_by(deployment, failures.tried))
-        return None
+    async def _attempt(
+        self,
+        deployment: Deployment,
+        send: Send[T],
+        *,
+        table: RoutingTable,
+        request: InferenceRequest,
+        account: RequestAccount,
+        failures: Failures,
+    ) -> Outcome[T] | NextCandidate | FallBack | Stop:
+        """One candidate: admit it against the limits, send it, judge how that went."""
+        prices = prices_for(deployment)
+        admission = await account.admit(table, deployment_attempt(deployment, prices), prices)
+        if isinstance(admission, Denied):
+            failures.denied(admission)
+            return after_denial(admission)
+        failures.tried += 1
+        target = deployment.targets[request.endpoint]
+        call = EngineCall(request.endpoint, admission.upstream_body, target, request.stream)
+        try:
+            value = await send_scrubbed(send, self._engine, call, self._secrets.scrub)
+        except (EngineUnavailable, EngineMisconfigured, UpstreamError) as exc:
+            await account.release()
+            self._engine_failed(deployment, exc)
+            failures.failed(failure_reason(exc), exc)
+            decision = after_engine_failure(exc)
+            if isinstance(decision, NextCandidate) and isinstance(exc, UpstreamError):
+                log.info(
+                    "deployment %s failed (%s), trying the next one", deployment.id, exc.status
+                )
+            return decision
+        self._breaker.record_success()
+        return Outcome(value, served_by(deployment, failures.tried))
 
-    def _upstream_failed(
-        self, deployment: Deployment, exc: UpstreamError, failures: Failures
-    ) -> None:
-        if exc.key_rejected:
-            self._key_rejected(deployment, exc)
-            self._metrics.upstream_failures.labels("key_rejected").inc()
-        elif exc.retryable:
-            self._metrics.upstream_failures.labels("retryable").inc()
+    def _engine_failed(self, deployment: Deployment, exc: EngineFailure) -> None:
+        """What a failed attempt leaves behind: the breaker's count (a down engine
+        fails it; an upstream's failure does not), the failure metric, and a
+        rejected key's quarantine."""
+        if isinstance(exc, EngineUnavailable):
+            self._breaker.record_failure()
         else:
-            raise client_error(exc)
-        failures.failed("all_deployments_failed", exc)
-        log.info("deployment %s failed (%s), trying the next one", deployment.id, exc.status)
+            self._breaker.record_success()
+        kind = failure_kind(exc)
+        if kind is not None:
+            self._metrics.upstream_failures.labels(kind).inc()
+        if isinstance(exc, UpstreamError) and exc.key_rejected:
+            self._key_rejected(deployment, exc)
 
     def _key_rejected(self, deployment: Deployment, exc: UpstreamError) -> None:
         key_id = deployment.provider_key_id
@@ -268,58 +284,6 @@ class InferenceService:
             self._quarantine.hold(key_id)
         elif key_id is not None:
             self._events.key_rejected(key_id, exc.message)
-
-    async def _fall_back(self, group: ModelGroup, call: _Call[T]) -> Outcome[T]:
-        request, failures = call.request, call.failures
-        reason = failures.reason or "all_deployments_failed"
-        route, model_id = call.table.openrouter, group.openrouter_model_id
-        if not self._policy.fallback_enabled or route is None or model_id is None:
-            raise final_error(request.model, failures, route is None, self._policy.fallback_enabled)
-        if route.credential is not None and not route.credential.usable():
-            stale = Unusable(None, "the OpenRouter key is past its stale window", outage=True)
-            raise secret_store_unavailable(request.model, [stale])
-        attempt = fallback_attempt(route, group, reason)
-        denied = await call.account.admit(call.table, attempt, attempt.prices)
-        if denied is not None:
-            raise quota_denied(denied)
-        self._record_fallback(request, reason, failures)
-        target = fallback_target(route, model_id, self._policy.timeout_seconds)
-        body = call.account.upstream_body
-        engine_call = EngineCall(request.endpoint, body, target, request.stream)
-        try:
-            value = await call.run(self._openrouter, engine_call)
-        except UpstreamError as exc:
-            if not (exc.retryable or exc.key_rejected):
-                raise client_error(exc) from None
-            raise bad_gateway(
-                f"the fallback to OpenRouter failed too: {exc.message}", exc
-            ) from None
-        except (EngineUnavailable, EngineMisconfigured) as exc:
-            raise bad_gateway(f"the fallback to OpenRouter failed: {exc.message}") from None
-        return Outcome(value, fallback_served(route, reason, failures.tried + 1))
-
-    def _record_fallback(self, request: InferenceRequest, reason: str, failures: Failures) -> None:
-        detail = str(failures.last) if failures.last else reason
-        log.warning(
-            "fallback to OpenRouter: request_id=%s model=%s reason=%s detail=%s",
-            request.request_id,
-            request.model,
-            reason,
-            detail,
-        )
-        self._metrics.fallbacks.labels(reason).inc()
-        self._events.fallback(request.request_id, request.model, reason, detail)
-
-
-@dataclass(frozen=True, slots=True)
-class _Call(Generic[T]):
-    """One request's trip through routing: what every step needs."""
-
-    table: RoutingTable
-    request: InferenceRequest
-    run: Runner[T]
-    account: RequestAccount
-    failures: Failures
 
 
 async def _failed(account: RequestAccount, exc: BaseException) -> None:
@@ -332,14 +296,6 @@ async def _failed(account: RequestAccount, exc: BaseException) -> None:
     else:
         step = account.fail(500)
     await asyncio.shield(step)
-
-
-async def _call(engine: Engine, call: EngineCall) -> EngineResult:
-    return await engine.call(call)
-
-
-async def _open_stream(engine: Engine, call: EngineCall) -> EngineStream:
-    return await engine.open_stream(call)
 
 
 def _bearer(authorization: str | None) -> str | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from tollway.domain.accounting import RequestAccount
+from tollway.domain.request_account import RequestAccount
 from tollway.engine.base import EngineError, EngineStream
 from tollway.metering.usage import StreamMeter
 from tollway.store.tables import UsageStatus
