@@ -23,3 +23,8 @@ def listed(
 
 def of_provider(session: Session, provider_id: uuid.UUID) -> list[Model]:
     return list(session.exec(select(Model).where(Model.provider_id == provider_id)))
+
+
+def by_name(session: Session) -> list[Model]:
+    """By name, then id: a stable order for documents that list every model."""
+    return list(session.exec(select(Model).order_by(col(Model.name), col(Model.id))).all())
