@@ -28,3 +28,8 @@ def of_provider(session: Session, provider_id: uuid.UUID) -> list[Model]:
 def by_name(session: Session) -> list[Model]:
     """By name, then id: a stable order for documents that list every model."""
     return list(session.exec(select(Model).order_by(col(Model.name), col(Model.id))).all())
+
+
+def named(session: Session, name: str) -> list[Model]:
+    """Every deployment published under one public name."""
+    return list(session.exec(select(Model).where(Model.name == name)).all())

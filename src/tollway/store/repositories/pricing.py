@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 
 from sqlmodel import Session, col, select
 
@@ -23,3 +24,8 @@ def scope_taken(session: Session, provider_id: uuid.UUID, model_id: uuid.UUID | 
         PricingInfo.provider_id == provider_id, PricingInfo.model_id == model_id
     )
     return session.exec(statement).first() is not None
+
+
+def of_providers(session: Session, provider_ids: Collection[uuid.UUID]) -> list[PricingInfo]:
+    statement = select(PricingInfo).where(col(PricingInfo.provider_id).in_(provider_ids))
+    return list(session.exec(statement).all())

@@ -20,3 +20,7 @@ def existing_ids(session: Session, wanted: Collection[uuid.UUID]) -> list[uuid.U
     if not wanted:
         return []
     return list(session.exec(select(Provider.id).where(col(Provider.id).in_(wanted))).all())
+
+
+def with_ids(session: Session, ids: Collection[uuid.UUID]) -> list[Provider]:
+    return list(session.exec(select(Provider).where(col(Provider.id).in_(ids))).all())
