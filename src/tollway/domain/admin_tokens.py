@@ -6,9 +6,8 @@ import hashlib
 import hmac
 import secrets
 
-from sqlmodel import select
-
 from tollway.store.db import Database
+from tollway.store.repositories import admin_tokens
 from tollway.store.tables import AdminToken
 
 TOKEN_PREFIX = "twadmin-"  # noqa: S105  (a prefix, not a credential)
@@ -34,7 +33,7 @@ class AdminTokenService:
         if self._configured is not None:
             return None
         with self._db.session() as session:
-            if session.exec(select(AdminToken.id)).first() is not None:
+            if admin_tokens.any_stored(session):
                 return None
             token = new_token()
             session.add(AdminToken(name="initial", token_hash=digest(token)))
@@ -45,5 +44,4 @@ class AdminTokenService:
         if self._configured is not None and hmac.compare_digest(presented, self._configured):
             return True
         with self._db.session() as session:
-            row = session.exec(select(AdminToken.id).where(AdminToken.token_hash == presented))
-            return row.first() is not None
+            return admin_tokens.digest_stored(session, presented)

@@ -6,12 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
-from sqlmodel import col, select
-
 from tollway.domain.common import Output, Page
 from tollway.store.db import Database
-from tollway.store.tables import AuditEvent
+from tollway.store.repositories import audit as audit_trail
 
 
 class AuditEventRead(Output):
@@ -36,20 +33,9 @@ class AuditService:
         target: str | None = None,
     ) -> Page[AuditEventRead]:
         """Newest first; ties broken by id so pages never overlap."""
-        statement = select(AuditEvent)
-        count = select(func.count()).select_from(AuditEvent)
-        if action is not None:
-            statement = statement.where(AuditEvent.action == action)
-            count = count.where(AuditEvent.action == action)
-        if target is not None:
-            statement = statement.where(AuditEvent.target == target)
-            count = count.where(AuditEvent.target == target)
-        statement = (
-            statement.order_by(col(AuditEvent.time).desc(), col(AuditEvent.id).desc())
-            .offset(offset)
-            .limit(limit)
-        )
         with self._db.session() as session:
-            items = [AuditEventRead.model_validate(e) for e in session.exec(statement).all()]
-            total = session.exec(count).one()
+            events, total = audit_trail.page(
+                session, limit=limit, offset=offset, action=action, target=target
+            )
+            items = [AuditEventRead.model_validate(e) for e in events]
         return Page[AuditEventRead](items=items, total=total, limit=limit, offset=offset)

@@ -15,11 +15,10 @@ from pydantic import (
     PlainSerializer,
     StringConstraints,
 )
-from sqlmodel import Session
 
 from tollway.domain.names import printable_name
-from tollway.store.control import bump_routing_version
-from tollway.store.tables import AuditEvent
+from tollway.store.db import Session
+from tollway.store.repositories import audit as audit_trail
 
 T = TypeVar("T")
 
@@ -79,15 +78,14 @@ def audit(
     bumps the routing version that replicas poll. ``details`` must never carry
     secret values: callers pass ids, names, fingerprints and statuses only.
     """
-    session.add(AuditEvent(actor=actor.name, action=action, target=target, details=details or {}))
-    bump_routing_version(session)
+    audit_trail.append_change(session, actor.name, action, target, details or {})
 
 
 def record_event(
     session: Session, actor: Actor, action: str, subject: str, details: dict[str, Any]
 ) -> None:
     """An event that changes nothing (a fallback, say): audited, but no routing rebuild."""
-    session.add(AuditEvent(actor=actor.name, action=action, target=subject, details=details))
+    audit_trail.append_event(session, actor.name, action, subject, details)
 
 
 def target(kind: str, ident: uuid.UUID) -> str:

@@ -10,17 +10,16 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlmodel import Session
-
 from tollway.domain.common import Actor, Output, audit, target
-from tollway.domain.provider_keys import ProviderKeyService, get_provider, keys_of
+from tollway.domain.provider_keys import ProviderKeyService, get_provider
 from tollway.observability.scrubbing import KnownSecrets
 from tollway.providers.base import KeyCheck, KeyCheckOutcome
 from tollway.providers.checks import check_keys
 from tollway.providers.registry import adapter_for, effective_base_url
 from tollway.secrets.base import SecretValue
-from tollway.store.db import Database
+from tollway.store.db import Database, Session
 from tollway.store.enums import ProviderKeyStatus, ProviderStatus, ProviderType
+from tollway.store.repositories import provider_keys, rows
 from tollway.store.tables import Provider, ProviderKey, utcnow
 
 SKIPPED = "skipped"
@@ -90,8 +89,8 @@ class ConnectivityService:
         """Check one key against its provider without recording the outcome: the data
         plane's re-test of a key the provider rejected. None when the key is gone."""
         with self._db.session() as session:
-            key = session.get(ProviderKey, key_id)
-            provider = session.get(Provider, key.provider_id) if key is not None else None
+            key = rows.find(session, ProviderKey, key_id)
+            provider = rows.find(session, Provider, key.provider_id) if key is not None else None
             if key is None or provider is None:
                 return None
             secret = self._keys.reveal(key)
@@ -116,7 +115,7 @@ class ConnectivityService:
             provider = get_provider(session, provider_id)
             usable: list[tuple[uuid.UUID | None, SecretValue]] = []
             skipped: list[KeyTestResult] = []
-            for key in keys_of(session, provider_id):
+            for key in provider_keys.of_provider(session, provider_id):
                 if key.status is ProviderKeyStatus.DISABLED:
                     skipped.append(_skipped(key, "the key is disabled; enable it to test it"))
                 else:
@@ -152,7 +151,7 @@ class ConnectivityService:
     def _record_one(
         session: Session, key_id: uuid.UUID | None, check: KeyCheck, now: datetime, actor: Actor
     ) -> KeyTestResult:
-        key = session.get(ProviderKey, key_id) if key_id else None
+        key = rows.find(session, ProviderKey, key_id) if key_id else None
         if key is not None:
             _apply_check(key, check, now)
             session.add(key)

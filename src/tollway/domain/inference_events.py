@@ -21,6 +21,7 @@ from tollway.domain.tollway_keys import TollwayKeyService
 from tollway.observability.scrubbing import KnownSecrets
 from tollway.store.db import Database
 from tollway.store.enums import ProviderKeyStatus
+from tollway.store.repositories import rows
 from tollway.store.tables import ProviderKey, utcnow
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ class InferenceEvents:
         reason: str = "the provider rejected the key during a request",
     ) -> None:
         with self._db.session() as session:
-            key = session.get(ProviderKey, key_id)
+            key = rows.find(session, ProviderKey, key_id)
             if key is None or key.status is ProviderKeyStatus.INVALID:
                 return
             key.status = ProviderKeyStatus.INVALID

@@ -8,13 +8,12 @@ from decimal import Decimal
 from typing import Annotated
 
 from pydantic import Field, model_validator
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
 
 from tollway.domain.common import Actor, Input, Money, Output, audit, target
-from tollway.errors import ConflictError, NotFoundError, ValidationError
-from tollway.store.db import Database
+from tollway.errors import ConflictError, ValidationError
+from tollway.store.db import ConstraintViolation, Database, Session
 from tollway.store.enums import LimitScope
+from tollway.store.repositories import limits, rows
 from tollway.store.tables import LimitsInfo, Provider, ProviderKey, Team, TollwayKey, utcnow
 
 Count = Annotated[int, Field(gt=0, le=10**15)]
@@ -76,10 +75,7 @@ class LimitsRead(Output):
 
 
 def get_limits(session: Session, limits_id: uuid.UUID) -> LimitsInfo:
-    row = session.get(LimitsInfo, limits_id)
-    if row is None:
-        raise NotFoundError.for_id("limits", limits_id)
-    return row
+    return rows.require(session, LimitsInfo, limits_id, "limits")
 
 
 class LimitsService:
@@ -89,14 +85,14 @@ class LimitsService:
     def create(self, data: LimitsCreate, actor: Actor) -> LimitsRead:
         try:
             with self._db.session() as session:
-                if session.get(_SCOPE_TABLES[data.scope], data.scope_id) is None:
+                if not rows.exists(session, _SCOPE_TABLES[data.scope], data.scope_id):
                     raise ValidationError(f"{data.scope} '{data.scope_id}' does not exist")
                 row = LimitsInfo(**data.model_dump())
                 session.add(row)
                 audit(session, actor, "limits.create", target("limits", row.id), _summary(row))
                 session.flush()
                 return LimitsRead.model_validate(row)
-        except IntegrityError:
+        except ConstraintViolation:
             raise ConflictError(
                 f"limits for {data.scope} '{data.scope_id}' already exist; update them instead"
             ) from None
@@ -104,13 +100,10 @@ class LimitsService:
     def list(
         self, scope: LimitScope | None = None, scope_id: uuid.UUID | None = None
     ) -> list[LimitsRead]:
-        statement = select(LimitsInfo).order_by(col(LimitsInfo.scope), col(LimitsInfo.created_at))
-        if scope is not None:
-            statement = statement.where(LimitsInfo.scope == scope)
-        if scope_id is not None:
-            statement = statement.where(LimitsInfo.scope_id == scope_id)
         with self._db.session() as session:
-            return [LimitsRead.model_validate(row) for row in session.exec(statement).all()]
+            return [
+                LimitsRead.model_validate(row) for row in limits.listed(session, scope, scope_id)
+            ]
 
     def get(self, limits_id: uuid.UUID) -> LimitsRead:
         with self._db.session() as session:

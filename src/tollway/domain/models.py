@@ -7,13 +7,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
-from sqlmodel import Session, col, select
 
 from tollway.domain.common import Actor, Input, Output, Text, audit, target
 from tollway.domain.names import printable_name
-from tollway.errors import NotFoundError, ValidationError
-from tollway.store.db import Database
+from tollway.errors import ValidationError
+from tollway.store.db import Database, Session
 from tollway.store.enums import ModelStatus, RoutingStrategy
+from tollway.store.repositories import models, rows
 from tollway.store.tables import Model, Provider, utcnow
 
 Identifier = Annotated[
@@ -90,15 +90,12 @@ def read_model(model: Model) -> ModelRead:
 
 
 def get_model(session: Session, model_id: uuid.UUID) -> Model:
-    model = session.get(Model, model_id)
-    if model is None:
-        raise NotFoundError.for_id("model", model_id)
-    return model
+    return rows.require(session, Model, model_id, "model")
 
 
 def require_provider(session: Session, provider_id: uuid.UUID) -> Provider:
     """A model must point at an existing provider: 422, since the body is at fault."""
-    provider = session.get(Provider, provider_id)
+    provider = rows.find(session, Provider, provider_id)
     if provider is None:
         raise ValidationError(
             f"provider '{provider_id}' does not exist",
@@ -131,15 +128,10 @@ class ModelService:
     def list(
         self, *, name: str | None = None, provider_id: uuid.UUID | None = None
     ) -> list[ModelRead]:
-        statement = select(Model).order_by(
-            col(Model.name), col(Model.priority).desc(), col(Model.id)
-        )
-        if name is not None:
-            statement = statement.where(Model.name == name)
-        if provider_id is not None:
-            statement = statement.where(Model.provider_id == provider_id)
         with self._db.session() as session:
-            return [read_model(m) for m in session.exec(statement).all()]
+            return [
+                read_model(m) for m in models.listed(session, name=name, provider_id=provider_id)
+            ]
 
     def get(self, model_id: uuid.UUID) -> ModelRead:
         with self._db.session() as session:

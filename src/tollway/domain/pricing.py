@@ -8,13 +8,12 @@ from decimal import Decimal
 from typing import Annotated
 
 from pydantic import Field, model_validator
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
 
 from tollway.domain.common import Actor, Input, Money, Output, audit, target
-from tollway.errors import ConflictError, NotFoundError, ValidationError
-from tollway.store.db import Database
+from tollway.errors import ConflictError, ValidationError
+from tollway.store.db import ConstraintViolation, Database, Session
 from tollway.store.enums import PriceSource
+from tollway.store.repositories import pricing, rows
 from tollway.store.tables import Model, PricingInfo, Provider, utcnow
 
 Price = Annotated[Decimal, Field(ge=0, le=1, max_digits=24, decimal_places=12)]
@@ -58,10 +57,7 @@ class PricingRead(Output):
 
 
 def get_pricing(session: Session, pricing_id: uuid.UUID) -> PricingInfo:
-    row = session.get(PricingInfo, pricing_id)
-    if row is None:
-        raise NotFoundError.for_id("pricing", pricing_id)
-    return row
+    return rows.require(session, PricingInfo, pricing_id, "pricing")
 
 
 class PricingService:
@@ -72,22 +68,19 @@ class PricingService:
         try:
             with self._db.session() as session:
                 self._check_scope(session, data.provider_id, data.model_id)
-                if _existing(session, data.provider_id, data.model_id):
+                if pricing.scope_taken(session, data.provider_id, data.model_id):
                     raise _duplicate()
                 row = PricingInfo(**data.model_dump())
                 session.add(row)
                 audit(session, actor, "pricing.create", target("pricing", row.id), _summary(row))
                 session.flush()
                 return PricingRead.model_validate(row)
-        except IntegrityError:  # a concurrent create of the same scope
+        except ConstraintViolation:  # a concurrent create of the same scope
             raise _duplicate() from None
 
     def list(self, provider_id: uuid.UUID | None = None) -> list[PricingRead]:
-        statement = select(PricingInfo).order_by(col(PricingInfo.provider_id), col(PricingInfo.id))
-        if provider_id is not None:
-            statement = statement.where(PricingInfo.provider_id == provider_id)
         with self._db.session() as session:
-            return [PricingRead.model_validate(row) for row in session.exec(statement).all()]
+            return [PricingRead.model_validate(row) for row in pricing.listed(session, provider_id)]
 
     def get(self, pricing_id: uuid.UUID) -> PricingRead:
         with self._db.session() as session:
@@ -117,26 +110,17 @@ class PricingService:
 
     @staticmethod
     def _check_scope(session: Session, provider_id: uuid.UUID, model_id: uuid.UUID | None) -> None:
-        if session.get(Provider, provider_id) is None:
+        if not rows.exists(session, Provider, provider_id):
             raise ValidationError(f"provider '{provider_id}' does not exist")
         if model_id is None:
             return
-        model = session.get(Model, model_id)
+        model = rows.find(session, Model, model_id)
         if model is None or model.provider_id != provider_id:
             raise ValidationError(f"model '{model_id}' is not a model of provider '{provider_id}'")
 
 
 def _duplicate() -> ConflictError:
     return ConflictError("pricing for this provider and model already exists; update it instead")
-
-
-def _existing(session: Session, provider_id: uuid.UUID, model_id: uuid.UUID | None) -> bool:
-    # The unique constraint cannot see duplicates of the provider default: SQL
-    # treats NULL model ids as distinct.
-    statement = select(PricingInfo.id).where(
-        PricingInfo.provider_id == provider_id, PricingInfo.model_id == model_id
-    )
-    return session.exec(statement).first() is not None
 
 
 def _summary(row: PricingInfo) -> dict[str, str | None]:

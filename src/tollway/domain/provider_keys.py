@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import SecretStr
-from sqlmodel import Session, col, select
 
 from tollway.domain.common import Actor, Input, Name, Output, audit, target
 from tollway.domain.teams import get_team
 from tollway.errors import ConflictError, NotFoundError, TollwayError, ValidationError
 from tollway.secrets.base import SecretRef, SecretStore, SecretValue, provider_key_path
-from tollway.store.db import Database
+from tollway.store.db import Database, Session
 from tollway.store.enums import ProviderKeyStatus
+from tollway.store.repositories import provider_keys, rows
 from tollway.store.tables import Provider, ProviderKey, utcnow
 
 log = logging.getLogger(__name__)
@@ -69,14 +69,11 @@ def key_ref(key: ProviderKey) -> SecretRef:
 
 
 def get_provider(session: Session, provider_id: uuid.UUID) -> Provider:
-    provider = session.get(Provider, provider_id)
-    if provider is None:
-        raise NotFoundError.for_id("provider", provider_id)
-    return provider
+    return rows.require(session, Provider, provider_id, "provider")
 
 
 def get_key(session: Session, provider_id: uuid.UUID, key_id: uuid.UUID) -> ProviderKey:
-    key = session.get(ProviderKey, key_id)
+    key = rows.find(session, ProviderKey, key_id)
     if key is None or key.provider_id != provider_id:
         raise NotFoundError.for_id("provider key", key_id)
     return key
@@ -120,7 +117,11 @@ class ProviderKeyService:
     def stage_shared(self, provider_id: uuid.UUID, value: SecretValue) -> StagedKey | None:
         """Make ``value`` the provider's first shared key; None when it already is."""
         with self._db.session() as session:
-            shared = [key for key in keys_of(session, provider_id) if key.team_id is None]
+            shared = [
+                key
+                for key in provider_keys.of_provider(session, provider_id)
+                if key.team_id is None
+            ]
         if not shared:
             return self.stage_new(value)
         if self.reveal(shared[0]) == value:
@@ -206,7 +207,10 @@ class ProviderKeyService:
     def list(self, provider_id: uuid.UUID) -> list[ProviderKeyRead]:
         with self._db.session() as session:
             get_provider(session, provider_id)
-            return [ProviderKeyRead.model_validate(k) for k in keys_of(session, provider_id)]
+            return [
+                ProviderKeyRead.model_validate(k)
+                for k in provider_keys.of_provider(session, provider_id)
+            ]
 
     def reveal(self, key: ProviderKey) -> SecretValue:
         """The plaintext of a key, for calling its provider. Never returned by any API."""
@@ -266,12 +270,3 @@ def _apply_rotation(session: Session, key: ProviderKey, staged: StagedKey, actor
         {"from_fingerprint": previous, "to_fingerprint": key.fingerprint},
     )
     session.flush()
-
-
-def keys_of(session: Session, provider_id: uuid.UUID) -> list[ProviderKey]:
-    statement = (
-        select(ProviderKey)
-        .where(ProviderKey.provider_id == provider_id)
-        .order_by(col(ProviderKey.created_at), col(ProviderKey.id))
-    )
-    return list(session.exec(statement).all())

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, HttpUrl, SecretStr, TypeAdapter, model_validator
-from sqlmodel import Session, col, select
 
 from tollway.domain.common import Actor, Input, Name, Output, Text, audit, target
 from tollway.domain.names import printable_name
@@ -15,15 +14,15 @@ from tollway.domain.provider_keys import (
     ProviderKeyRead,
     ProviderKeyService,
     get_provider,
-    keys_of,
     secret_value,
 )
 from tollway.domain.teams import get_team
 from tollway.errors import ConflictError, ValidationError
 from tollway.providers.url_safety import UnsafeBaseUrl, validate_base_url
-from tollway.store.db import Database
+from tollway.store.db import Database, Session
 from tollway.store.enums import ModelStatus, ProviderStatus, ProviderType
-from tollway.store.tables import LimitsInfo, Model, Provider, utcnow
+from tollway.store.repositories import limits, models, provider_keys, providers
+from tollway.store.tables import Model, Provider, utcnow
 
 PROVIDER_MISSING = "provider missing"
 
@@ -106,7 +105,9 @@ def insert_provider(session: Session, provider: Provider, actor: Actor) -> Provi
 
 
 def read_provider(session: Session, provider: Provider) -> ProviderRead:
-    keys = [ProviderKeyRead.model_validate(k) for k in keys_of(session, provider.id)]
+    keys = [
+        ProviderKeyRead.model_validate(k) for k in provider_keys.of_provider(session, provider.id)
+    ]
     return ProviderRead.model_validate({**provider.model_dump(), "keys": keys})
 
 
@@ -134,10 +135,7 @@ class ProviderService:
 
     def list_all(self) -> list[ProviderRead]:
         with self._db.session() as session:
-            providers = session.exec(
-                select(Provider).order_by(col(Provider.created_at), col(Provider.id))
-            )
-            return [read_provider(session, p) for p in providers.all()]
+            return [read_provider(session, p) for p in providers.in_creation_order(session)]
 
     def get(self, provider_id: uuid.UUID) -> ProviderRead:
         with self._db.session() as session:
@@ -177,27 +175,23 @@ class ProviderService:
         ``strict`` asks to refuse while models still reference it."""
         with self._db.session() as session:
             provider = get_provider(session, provider_id)
-            models = list(session.exec(select(Model).where(Model.provider_id == provider_id)))
-            if strict and models:
+            served = models.of_provider(session, provider_id)
+            if strict and served:
                 raise ConflictError(
-                    f"provider '{provider_id}' is used by {len(models)} model(s); "
+                    f"provider '{provider_id}' is used by {len(served)} model(s); "
                     "delete them first or retry without strict=true"
                 )
-            paths = self._delete_provider_rows(session, provider, models, actor)
+            paths = self._delete_provider_rows(session, provider, served, actor)
         self._keys.forget_secrets(paths)
 
     # -- helpers ------------------------------------------------------------------
 
     def _delete_provider_rows(
-        self, session: Session, provider: Provider, models: list[Model], actor: Actor
+        self, session: Session, provider: Provider, served: list[Model], actor: Actor
     ) -> list[str]:
-        keys = keys_of(session, provider.id)
-        scope_ids = [provider.id, *(key.id for key in keys)]
-        for limits in session.exec(
-            select(LimitsInfo).where(col(LimitsInfo.scope_id).in_(scope_ids))
-        ):
-            session.delete(limits)
-        for model in models:
+        keys = provider_keys.of_provider(session, provider.id)
+        limits.delete_for_scopes(session, [provider.id, *(key.id for key in keys)])
+        for model in served:
             model.status = ModelStatus.INVALID
             model.status_reason = PROVIDER_MISSING
             model.updated_at = utcnow()
@@ -211,7 +205,7 @@ class ProviderService:
             actor,
             "provider.delete",
             target("provider", provider.id),
-            {"name": provider.name, "keys_deleted": len(keys), "models_invalidated": len(models)},
+            {"name": provider.name, "keys_deleted": len(keys), "models_invalidated": len(served)},
         )
         return [key.secret_path for key in keys]
 

@@ -11,11 +11,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import Session, col, select
-
 from tollway.domain.common import Actor, audit, target
 from tollway.domain.models import ModelService
-from tollway.domain.provider_keys import ProviderKeyService, StagedKey, keys_of, secret_value
+from tollway.domain.provider_keys import ProviderKeyService, StagedKey, secret_value
 from tollway.domain.providers import ProviderService, insert_provider
 from tollway.domain.settings_file import (
     CatalogEntry,
@@ -25,8 +23,9 @@ from tollway.domain.settings_file import (
     dump_document,
 )
 from tollway.errors import ValidationError
-from tollway.store.db import Database
+from tollway.store.db import Database, Session
 from tollway.store.enums import ModelStatus
+from tollway.store.repositories import models, provider_keys, providers, rows
 from tollway.store.tables import Model, Provider, utcnow
 
 
@@ -81,15 +80,12 @@ class SettingsIOService:
 
     def export(self) -> dict[str, Any]:
         with self._db.session() as session:
-            providers = session.exec(
-                select(Provider).order_by(col(Provider.created_at), col(Provider.id))
-            )
-            entries = [self._export_provider(session, p) for p in providers.all()]
-            models = session.exec(select(Model).order_by(col(Model.name), col(Model.id))).all()
-        catalog = [
-            CatalogEntry.model_validate(m.model_dump(include=set(_CATALOG_FIELDS) | {"id"}))
-            for m in models
-        ]
+            listed = providers.in_creation_order(session)
+            entries = [self._export_provider(session, p) for p in listed]
+            catalog = [
+                CatalogEntry.model_validate(m.model_dump(include=set(_CATALOG_FIELDS) | {"id"}))
+                for m in models.by_name(session)
+            ]
         document = SettingsDocument(version=1, providers=tuple(entries), catalog=tuple(catalog))
         return dump_document(document)
 
@@ -98,9 +94,10 @@ class SettingsIOService:
     @staticmethod
     def _check_references(session: Session, document: SettingsDocument) -> None:
         in_file = {p.id for p in document.providers}
+        wanted = {m.provider_id for m in document.catalog}
         missing = sorted(
             {str(m.provider_id) for m in document.catalog if m.provider_id not in in_file}
-            - {str(pid) for pid in _existing(session, document)}
+            - {str(pid) for pid in providers.existing_ids(session, wanted)}
         )
         if missing:
             raise ValidationError(
@@ -113,7 +110,7 @@ class SettingsIOService:
     @staticmethod
     def _check_types(session: Session, document: SettingsDocument) -> None:
         for entry in document.providers:
-            provider = session.get(Provider, entry.id)
+            provider = rows.find(session, Provider, entry.id)
             if provider is not None and provider.type != entry.type:
                 raise ValidationError(
                     f"provider '{entry.id}' exists with type '{provider.type}', the file says "
@@ -147,7 +144,7 @@ class SettingsIOService:
             "default_model": entry.default_model,
             "base_url": base_url,
         }
-        provider = session.get(Provider, entry.id)
+        provider = rows.find(session, Provider, entry.id)
         if provider is None:
             provider = insert_provider(
                 session, Provider(id=entry.id, type=entry.type, **fields), actor
@@ -181,14 +178,14 @@ class SettingsIOService:
         if staged is not None:
             self._keys.record(session, entry.id, staged, actor)
             summary.keys_stored += 1
-        elif entry.type.needs_credentials and not keys_of(session, entry.id):
+        elif entry.type.needs_credentials and not provider_keys.of_provider(session, entry.id):
             summary.warnings.append(f"provider '{entry.name}' ({entry.id}) has no API key")
 
     def _upsert_model(
         self, session: Session, entry: CatalogEntry, actor: Actor, summary: ImportSummary
     ) -> None:
         fields = entry.model_dump(include=set(_CATALOG_FIELDS), by_alias=False)
-        model = session.get(Model, entry.id)
+        model = rows.find(session, Model, entry.id)
         if model is None:
             session.add(Model(id=entry.id, **fields))
             audit(session, actor, "model.create", target("model", entry.id), {"name": entry.name})
@@ -206,7 +203,8 @@ class SettingsIOService:
 
     @staticmethod
     def _export_provider(session: Session, provider: Provider) -> ProviderEntry:
-        shared = [k for k in keys_of(session, provider.id) if k.team_id is None]
+        keys = provider_keys.of_provider(session, provider.id)
+        shared = [k for k in keys if k.team_id is None]
         credentials = None
         if provider.base_url or shared:
             credentials = ProviderCredentials(
@@ -230,10 +228,3 @@ def _audit_summary(summary: ImportSummary) -> dict[str, Any]:
 
 def _base_url(entry: ProviderEntry) -> str | None:
     return entry.credentials.base_url if entry.credentials else None
-
-
-def _existing(session: Session, document: SettingsDocument) -> list[uuid.UUID]:
-    wanted = {m.provider_id for m in document.catalog}
-    if not wanted:
-        return []
-    return list(session.exec(select(Provider.id).where(col(Provider.id).in_(wanted))).all())

@@ -5,13 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func
-from sqlmodel import Session, select
-
 from tollway.domain.common import Actor, Input, Name, Output, audit, target
-from tollway.errors import ConflictError, NotFoundError
-from tollway.store.db import Database
-from tollway.store.tables import LimitsInfo, ProviderKey, Team, TollwayKey, utcnow
+from tollway.errors import ConflictError
+from tollway.store.db import Database, Session
+from tollway.store.repositories import limits, rows, teams
+from tollway.store.tables import Team, utcnow
 
 
 class TeamCreate(Input):
@@ -33,10 +31,7 @@ class TeamRead(Output):
 
 
 def get_team(session: Session, team_id: uuid.UUID) -> Team:
-    team = session.get(Team, team_id)
-    if team is None:
-        raise NotFoundError.for_id("team", team_id)
-    return team
+    return rows.require(session, Team, team_id, "team")
 
 
 class TeamService:
@@ -54,8 +49,7 @@ class TeamService:
 
     def list(self) -> list[TeamRead]:
         with self._db.session() as session:
-            teams = session.exec(select(Team).order_by(Team.name)).all()
-            return [TeamRead.model_validate(team) for team in teams]
+            return [TeamRead.model_validate(team) for team in teams.by_name(session)]
 
     def get(self, team_id: uuid.UUID) -> TeamRead:
         with self._db.session() as session:
@@ -80,20 +74,16 @@ class TeamService:
     def delete(self, team_id: uuid.UUID, actor: Actor) -> None:
         with self._db.session() as session:
             team = get_team(session, team_id)
-            for table, what in ((ProviderKey, "provider key"), (TollwayKey, "tollway key")):
-                owned = session.exec(
-                    select(func.count()).select_from(table).where(table.team_id == team_id)
-                ).one()
+            for what, owned in teams.owned_keys(session, team_id).items():
                 if owned:
                     raise ConflictError(
                         f"team '{team_id}' still owns {owned} {what}(s); delete them first"
                     )
-            for limits in session.exec(select(LimitsInfo).where(LimitsInfo.scope_id == team_id)):
-                session.delete(limits)
+            limits.delete_for_scopes(session, [team_id])
             session.delete(team)
             audit(session, actor, "team.delete", target("team", team_id), {"name": team.name})
 
     @staticmethod
     def _ensure_name_free(session: Session, name: str) -> None:
-        if session.exec(select(Team.id).where(Team.name == name)).first() is not None:
+        if teams.name_taken(session, name):
             raise ConflictError(f"a team named '{name}' already exists")

@@ -14,13 +14,13 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator
-from sqlmodel import Session, col, select
 
 from tollway.domain.common import Actor, Input, Name, Output, audit, target
 from tollway.domain.names import printable_name
 from tollway.domain.teams import get_team
-from tollway.errors import ConflictError, NotFoundError, ValidationError
-from tollway.store.db import Database
+from tollway.errors import ConflictError, ValidationError
+from tollway.store.db import Database, Session
+from tollway.store.repositories import rows, tollway_keys
 from tollway.store.tables import TollwayKey, utcnow
 
 KEY_PREFIX = "tw-"
@@ -94,10 +94,7 @@ def _check_expiry(value: datetime | None) -> datetime | None:
 
 
 def get_tollway_key(session: Session, key_id: uuid.UUID) -> TollwayKey:
-    row = session.get(TollwayKey, key_id)
-    if row is None:
-        raise NotFoundError.for_id("tollway key", key_id)
-    return row
+    return rows.require(session, TollwayKey, key_id, "tollway key")
 
 
 class TollwayKeyService:
@@ -125,11 +122,9 @@ class TollwayKeyService:
             return TollwayKeyCreated.model_validate({**row.model_dump(), "key": key})
 
     def list(self, team_id: uuid.UUID | None = None) -> list[TollwayKeyRead]:
-        statement = select(TollwayKey).order_by(col(TollwayKey.created_at), col(TollwayKey.id))
-        if team_id is not None:
-            statement = statement.where(TollwayKey.team_id == team_id)
         with self._db.session() as session:
-            return [TollwayKeyRead.model_validate(row) for row in session.exec(statement).all()]
+            listed = tollway_keys.in_creation_order(session, team_id)
+            return [TollwayKeyRead.model_validate(row) for row in listed]
 
     def get(self, key_id: uuid.UUID) -> TollwayKeyRead:
         with self._db.session() as session:
@@ -176,7 +171,7 @@ class TollwayKeyService:
         """Record last use, batched by the data plane; never audited (not a change)."""
         with self._db.session() as session:
             for key_id, when in used.items():
-                row = session.get(TollwayKey, key_id)
+                row = rows.find(session, TollwayKey, key_id)
                 if row is not None and (row.last_used_at is None or row.last_used_at < when):
                     row.last_used_at = when
                     session.add(row)

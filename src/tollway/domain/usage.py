@@ -10,13 +10,10 @@ id in a report, with a null name.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import sqlalchemy as sa
-from sqlmodel import Session, SQLModel, col, select
 
 from tollway.domain.common import Money, Output
 from tollway.engine.base import TokenUsage
@@ -40,29 +37,30 @@ from tollway.routing.prices import (
     ResolvedPrices,
     resolve_prices,
 )
-from tollway.store.db import Database
+from tollway.store.db import Database, Session
 from tollway.store.enums import ModelStatus, ProviderType
-from tollway.store.tables import Model, PricingInfo, Provider, ProviderKey, Team, TollwayKey
+from tollway.store.repositories import models, pricing, providers
+from tollway.store.repositories.names import Named, names_by_id
+from tollway.store.tables import Model, Provider
 
 DEFAULT_RANGE = timedelta(days=30)
 MAX_RANGE = timedelta(days=400)
 # What the attribution of provider key spend groups by (the provider names the key).
 ATTRIBUTION = (Dimension.PROVIDER, Dimension.PROVIDER_KEY, Dimension.TEAM, Dimension.KEY)
 
-# Per id dimension: its (id, name) fields in a report row, and where the name lives.
+# Per id dimension: its (id, name) fields in a report row, and what it names.
 _ID_FIELDS = {
     Dimension.KEY: ("key_id", "key_name"),
     Dimension.TEAM: ("team_id", "team_name"),
     Dimension.PROVIDER: ("provider_id", "provider_name"),
     Dimension.PROVIDER_KEY: ("provider_key_id", "provider_key_label"),
 }
-_NAME_SOURCES: dict[Dimension, tuple[type[SQLModel], str]] = {
-    Dimension.KEY: (TollwayKey, "name"),
-    Dimension.TEAM: (Team, "name"),
-    Dimension.PROVIDER: (Provider, "name"),
-    Dimension.PROVIDER_KEY: (ProviderKey, "label"),
+_NAMED: dict[Dimension, Named] = {
+    Dimension.KEY: "tollway_key",
+    Dimension.TEAM: "team",
+    Dimension.PROVIDER: "provider",
+    Dimension.PROVIDER_KEY: "provider_key",
 }
-_IN_CHUNK = 500  # ids per IN (...): far below any backend's parameter limit
 
 
 class UsageTotals(Output):
@@ -266,11 +264,10 @@ class UsageService:
         wanted = [dim for dim in dimensions if dim in ID_DIMENSIONS]
         if not wanted:
             return names
-        with self._db.engine.connect() as connection:
+        with self._db.session() as session:
             for dim in wanted:
                 ids = {value for row in rows if isinstance(value := row.dimensions[dim], uuid.UUID)}
-                table, column = _NAME_SOURCES[dim]
-                names[dim] = _lookup(connection, table, column, ids)
+                names[dim] = names_by_id(session, _NAMED[dim], ids)
         return names
 
     def _deployment_costs(self, model: str, traffic: UsageSums) -> list[DeploymentCost]:
@@ -302,14 +299,12 @@ class _Catalog:
 
     @classmethod
     def load(cls, session: Session, name: str) -> _Catalog:
-        models = session.exec(select(Model).where(Model.name == name)).all()
-        ids = {row.provider_id for row in models}
-        providers = session.exec(select(Provider).where(col(Provider.id).in_(ids)))
-        prices = session.exec(select(PricingInfo).where(col(PricingInfo.provider_id).in_(ids)))
+        deployments = models.named(session, name)
+        ids = {row.provider_id for row in deployments}
         return cls(
-            models=models,
-            providers={provider.id: provider for provider in providers},
-            prices={(price.provider_id, price.model_id): price for price in prices},
+            models=deployments,
+            providers={provider.id: provider for provider in providers.with_ids(session, ids)},
+            prices={(p.provider_id, p.model_id): p for p in pricing.of_providers(session, ids)},
         )
 
 
@@ -327,19 +322,6 @@ def _query(
         models=frozenset(filters.models),
         routes=frozenset(filters.routes),
     )
-
-
-def _lookup(
-    connection: sa.Connection, table: type[SQLModel], column: str, ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, str]:
-    columns = table.__table__.c  # type: ignore[attr-defined]
-    ordered = sorted(ids)
-    found: dict[uuid.UUID, str] = {}
-    for first in range(0, len(ordered), _IN_CHUNK):
-        chunk = ordered[first : first + _IN_CHUNK]
-        statement = sa.select(columns.id, columns[column]).where(columns.id.in_(chunk))
-        found.update((ident, name) for ident, name in connection.execute(statement))
-    return found
 
 
 def _sum_fields(sums: UsageSums) -> dict[str, Any]:

@@ -8,9 +8,24 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session, create_engine
+
+# Services type their transactions (Session) and catch refused writes through the store,
+# never through SQLAlchemy itself.
+__all__ = [
+    "ConstraintViolation",
+    "Database",
+    "Session",
+    "create_db_engine",
+    "is_unavailable",
+    "normalize_url",
+]
+
+# A write that a unique or foreign-key constraint refused (at flush or commit); services
+# catch it under this name and say what conflicted.
+ConstraintViolation = IntegrityError
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -1,0 +1,51 @@
+"""The audit trail: appended in the changing transaction, read newest first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from tollway.store.control import bump_routing_version
+from tollway.store.tables import AuditEvent
+
+
+def append_change(
+    session: Session, actor: str, action: str, target: str, details: dict[str, Any]
+) -> None:
+    """A change replicas must see: audited and the routing version bumped, together."""
+    session.add(AuditEvent(actor=actor, action=action, target=target, details=details))
+    bump_routing_version(session)
+
+
+def append_event(
+    session: Session, actor: str, action: str, target: str, details: dict[str, Any]
+) -> None:
+    """An event that changes nothing replicas route by."""
+    session.add(AuditEvent(actor=actor, action=action, target=target, details=details))
+
+
+def page(
+    session: Session,
+    *,
+    limit: int,
+    offset: int,
+    action: str | None = None,
+    target: str | None = None,
+) -> tuple[list[AuditEvent], int]:
+    """One page newest first (ties broken by id so pages never overlap), and the total."""
+    statement = select(AuditEvent)
+    count = select(func.count()).select_from(AuditEvent)
+    if action is not None:
+        statement = statement.where(AuditEvent.action == action)
+        count = count.where(AuditEvent.action == action)
+    if target is not None:
+        statement = statement.where(AuditEvent.target == target)
+        count = count.where(AuditEvent.target == target)
+    statement = (
+        statement.order_by(col(AuditEvent.time).desc(), col(AuditEvent.id).desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(session.exec(statement).all()), session.exec(count).one()
