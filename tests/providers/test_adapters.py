@@ -14,8 +14,8 @@ from tests.fakes.providers import Behaviour, FakeProviderServer, Family, family_
 from tests.fakes.providers.wire import credential_encodings
 from tollway.errors import ValidationError
 from tollway.providers.base import KeyCheck, KeyCheckOutcome, ProviderAdapter
+from tollway.providers.families import adapter_for, default_base_url, effective_base_url
 from tollway.providers.http_check import MAX_DETAIL_CHARS, sanitize_detail
-from tollway.providers.registry import adapter_for, default_base_url, effective_base_url
 from tollway.secrets.base import SecretValue
 from tollway.store.enums import ProviderType
 

@@ -20,6 +20,7 @@ from typing import Any, Final, TypeGuard
 from uuid import UUID, uuid5
 
 from tollway.domain.settings_file import SETTINGS_FILE_VERSION, SettingsProblem, settings_error
+from tollway.providers.families import family
 from tollway.store.enums import ProviderType
 
 __all__ = [
@@ -196,7 +197,7 @@ def _config_group(
     if provider_type is ProviderType.MOCK:
         # The mock serves without credentials; whatever key a file carries is noise.
         api_key = base_url = None
-    elif provider_type is not None and provider_type.needs_base_url and base_url is None:
+    elif provider_type is not None and family(provider_type).needs_base_url and base_url is None:
         problems.append(
             SettingsProblem(f"{path}.baseUrl", "required for openai_compatible providers")
         )

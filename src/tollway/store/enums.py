@@ -16,14 +16,7 @@ class ProviderType(StrEnum):
     OPENROUTER = "openrouter"
     OPENAI_COMPATIBLE = "openai_compatible"
     MOCK = "mock"
-
-    @property
-    def needs_credentials(self) -> bool:
-        return self is not ProviderType.MOCK
-
-    @property
-    def needs_base_url(self) -> bool:
-        return self is ProviderType.OPENAI_COMPATIBLE
+    # Everything else about a type lives in its descriptor: tollway.providers.families.
 
 
 class ProviderStatus(StrEnum):
