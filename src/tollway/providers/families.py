@@ -76,6 +76,7 @@ class Family:
     """One provider family. Defaults describe a networked, keyed, OpenAI-style API."""
 
     provider_type: ProviderType
+    display_name: str  # how people write it: the name of a provider made without one
     chat: Upstream
     key_check: KeyCheckFactory
     default_base_url: str | None = None  # the public API root; None: none (custom, mock)
@@ -138,6 +139,7 @@ FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
     {
         ProviderType.OPENAI: Family(
             ProviderType.OPENAI,
+            "OpenAI",
             _OPENAI,
             OpenAICompatibleAdapter,
             "https://api.openai.com/v1",
@@ -148,6 +150,7 @@ FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
         ),
         ProviderType.ANTHROPIC: Family(
             ProviderType.ANTHROPIC,
+            "Anthropic",
             Upstream("anthropic"),
             AnthropicAdapter,
             "https://api.anthropic.com",
@@ -156,6 +159,7 @@ FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
         ),
         ProviderType.GEMINI: Family(
             ProviderType.GEMINI,
+            "Gemini",
             Upstream("gemini"),
             GeminiAdapter,
             "https://generativelanguage.googleapis.com",
@@ -165,6 +169,7 @@ FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
         ),
         ProviderType.COHERE: Family(
             ProviderType.COHERE,
+            "Cohere",
             # Cohere's chat lives under LiteLLM's "cohere_chat", its embeddings under "cohere".
             Upstream("cohere_chat", priced_as=frozenset({"cohere"})),
             CohereAdapter,
@@ -175,6 +180,7 @@ FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
         ),
         ProviderType.MISTRAL: Family(
             ProviderType.MISTRAL,
+            "Mistral",
             Upstream("mistral"),
             OpenAICompatibleAdapter,
             "https://api.mistral.ai/v1",
@@ -183,12 +189,14 @@ FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
         ),
         ProviderType.GROQ: Family(
             ProviderType.GROQ,
+            "Groq",
             Upstream("groq"),
             OpenAICompatibleAdapter,
             "https://api.groq.com/openai/v1",
         ),
         ProviderType.TOGETHER_AI: Family(
             ProviderType.TOGETHER_AI,
+            "Together AI",
             Upstream("together_ai"),
             OpenAICompatibleAdapter,
             "https://api.together.xyz/v1",
@@ -196,6 +204,7 @@ FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
         ),
         ProviderType.OPENROUTER: Family(
             ProviderType.OPENROUTER,
+            "OpenRouter",
             Upstream("openrouter"),
             OpenRouterAdapter,
             "https://openrouter.ai/api/v1",
@@ -203,6 +212,7 @@ FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
         ),
         ProviderType.OPENAI_COMPATIBLE: Family(
             ProviderType.OPENAI_COMPATIBLE,
+            "OpenAI-compatible",
             _OPENAI,  # with the provider's base URL
             OpenAICompatibleAdapter,
             completions=_OPENAI_TEXT,
@@ -212,6 +222,7 @@ FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
         ),
         ProviderType.MOCK: Family(
             ProviderType.MOCK,
+            "Mock",
             _OPENAI,  # never reaches a network: answered by the engine's mock
             MockAdapter,
             embeddings=_OPENAI,
