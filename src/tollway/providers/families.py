@@ -4,8 +4,9 @@
 the price lookup read its LiteLLM routes, the wire layer its base-URL rewrite and
 parameter quirks, the routing builder its default base URL and OpenRouter vendor,
 the admin validation whether a key and a base URL are required, and the key-check
-registry its adapter. Adding a family is one entry here (plus a fake server in
-``tests/fakes/providers`` if it speaks a wire format no fake speaks yet); the
+registry its adapter. Adding a family is its ``ProviderType`` value (the stored
+vocabulary, store/enums.py) and one entry here, plus a fake server in
+``tests/fakes/providers`` if it speaks a wire format no fake speaks yet; the
 conformance suite (``tests/inference/test_families.py``) runs over every entry.
 
 The wire layer sees a LiteLLM model name, not a provider type, so it finds the family
@@ -76,7 +77,7 @@ class Family:
     """One provider family. Defaults describe a networked, keyed, OpenAI-style API."""
 
     provider_type: ProviderType
-    display_name: str  # how people write it: the name of a provider made without one
+    display_name: str  # as people write it; names a migrated provider that had no name
     chat: Upstream
     key_check: KeyCheckFactory
     default_base_url: str | None = None  # the public API root; None: none (custom, mock)
