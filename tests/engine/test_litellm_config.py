@@ -14,13 +14,13 @@ import yaml
 from tollway.engine.base import Endpoint, Target
 from tollway.engine.litellm_env import load_litellm
 from tollway.engine.wire import LITELLM_PREFIXES
+from tollway.providers.families import litellm_prefix
 from tollway.routing.litellm_config import (
     WILDCARD_PREFIXES,
     DeploymentSpec,
     bundled_price,
     content_hash,
     key_env_name,
-    litellm_prefix,
     provider_key_env,
     render_config,
     render_for_table,

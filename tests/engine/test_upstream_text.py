@@ -9,12 +9,13 @@ from collections.abc import Callable
 import pytest
 
 from tests.engine.conftest import API_BASE_SUFFIX, Fakes, chat_body, run, target
-from tests.fakes.providers import Behaviour, Family, ModelBehaviour
+from tests.fakes.providers import Behaviour, Family, ModelBehaviour, family_for
 from tests.fakes.providers.wire import credential_encodings
 from tollway.engine.base import Endpoint, Engine, EngineCall, EngineMisconfigured, UpstreamError
 from tollway.engine.embedded import EmbeddedEngine
 from tollway.engine.openrouter import OpenRouterEngine
 from tollway.engine.remote import classify_proxy_error
+from tollway.providers.families import FAMILIES
 
 pytestmark = [
     pytest.mark.anyio,
@@ -26,16 +27,13 @@ pytestmark = [
 # Characters that URL-encoding, base64 and JSON escaping all change.
 ECHO_KEY = 'sk-echo/key+0123456789=abc"def'
 HTML = "<html><body>upstream proxy page: internal host 10.1.2.3</body></html>"
-# LiteLLM prefix per fake family (groq and mistral use LiteLLM's own HTTP client,
-# openai/ the openai SDK: both paths quote bodies differently).
+# Every family's chat prefix, with the fake that speaks its wire format (groq and
+# mistral use LiteLLM's own HTTP client, openai/ the openai SDK: both paths quote
+# bodies differently).
 PREFIXES: dict[str, Family] = {
-    "openai": "openai",
-    "groq": "openai",
-    "mistral": "openai",
-    "openrouter": "openrouter",
-    "anthropic": "anthropic",
-    "gemini": "gemini",
-    "cohere_chat": "cohere",
+    family.chat.prefix: family_for(provider_type)
+    for provider_type, family in sorted(FAMILIES.items())
+    if not family.answers_locally
 }
 LIBRARY_MARKERS = ("litellm", "Exception", "Error code", "Traceback", "http://127.0.0.1")
 

@@ -14,12 +14,17 @@ from tests.fakes.providers import Behaviour, FakeProviderServer, Family, family_
 from tests.fakes.providers.wire import credential_encodings
 from tollway.errors import ValidationError
 from tollway.providers.base import KeyCheck, KeyCheckOutcome, ProviderAdapter
+from tollway.providers.families import (
+    FAMILIES,
+    adapter_for,
+    default_base_url,
+    effective_base_url,
+)
 from tollway.providers.http_check import MAX_DETAIL_CHARS, sanitize_detail
-from tollway.providers.registry import adapter_for, default_base_url, effective_base_url
 from tollway.secrets.base import SecretValue
 from tollway.store.enums import ProviderType
 
-HTTP_TYPES = [t for t in ProviderType if t is not ProviderType.MOCK]
+HTTP_TYPES = [t for t, family in FAMILIES.items() if not family.answers_locally]
 
 # Written out independently of the registry on purpose: this is the contract.
 EXPECTED_DEFAULT_URLS = {

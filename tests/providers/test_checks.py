@@ -16,7 +16,7 @@ from tests.fakes.resolver import StaticResolver
 from tollway.errors import ValidationError
 from tollway.providers.base import KeyCheckOutcome
 from tollway.providers.checks import check_keys, vet_base_url
-from tollway.providers.registry import adapter_for
+from tollway.providers.families import adapter_for
 from tollway.secrets.base import SecretValue
 from tollway.store.enums import ProviderType
 

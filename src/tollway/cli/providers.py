@@ -35,6 +35,7 @@ from tollway.cli.provider_keys import (
     fingerprint,
     read_api_key,
 )
+from tollway.providers.families import family
 from tollway.store.enums import ProviderType
 
 app = typer.Typer(
@@ -152,7 +153,7 @@ def create_provider(
     as_json: JsonOption = False,
 ) -> None:
     """Create a provider; its first key comes from --api-key-env, --api-key-stdin or a prompt."""
-    secret = read_api_key(api_key_env, api_key_stdin, required=provider_type.needs_credentials)
+    secret = read_api_key(api_key_env, api_key_stdin, required=family(provider_type).needs_key)
     body = fields(
         name=name,
         type=provider_type.value,

@@ -15,7 +15,7 @@ from tollway.domain.provider_keys import ProviderKeyService, get_provider
 from tollway.observability.scrubbing import KnownSecrets
 from tollway.providers.base import KeyCheck, KeyCheckOutcome
 from tollway.providers.checks import check_keys
-from tollway.providers.registry import adapter_for, effective_base_url
+from tollway.providers.families import adapter_for, effective_base_url, family
 from tollway.secrets.base import SecretValue
 from tollway.store.db import Database, Session
 from tollway.store.enums import ProviderKeyStatus, ProviderStatus, ProviderType
@@ -120,7 +120,7 @@ class ConnectivityService:
                     skipped.append(_skipped(key, "the key is disabled; enable it to test it"))
                 else:
                     usable.append((key.id, self._keys.reveal(key)))
-            if not usable and not provider.type.needs_credentials:
+            if not usable and not family(provider.type).needs_key:
                 usable.append((None, SecretValue("mock-needs-no-key")))
             return _Plan(provider.type, provider.base_url, usable, skipped)
 

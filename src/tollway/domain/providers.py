@@ -18,6 +18,7 @@ from tollway.domain.provider_keys import (
 )
 from tollway.domain.teams import get_team
 from tollway.errors import ConflictError, ValidationError
+from tollway.providers.families import family
 from tollway.providers.url_safety import UnsafeBaseUrl, validate_base_url
 from tollway.store.db import Database, Session
 from tollway.store.enums import ModelStatus, ProviderStatus, ProviderType
@@ -55,9 +56,9 @@ class ProviderCreate(Input):
 
     @model_validator(mode="after")
     def _type_rules(self) -> ProviderCreate:
-        if self.type.needs_credentials and self.api_key is None:
+        if family(self.type).needs_key and self.api_key is None:
             raise ValueError(f"api_key is required for providers of type '{self.type}'")
-        if self.type.needs_base_url and self.base_url is None:
+        if family(self.type).needs_base_url and self.base_url is None:
             raise ValueError(f"base_url is required for providers of type '{self.type}'")
         return self
 
@@ -224,7 +225,11 @@ class ProviderService:
 
     @staticmethod
     def _check_update(provider: Provider, changes: dict[str, Any]) -> None:
-        if "base_url" in changes and changes["base_url"] is None and provider.type.needs_base_url:
+        if (
+            "base_url" in changes
+            and changes["base_url"] is None
+            and family(provider.type).needs_base_url
+        ):
             raise ValidationError(f"base_url is required for providers of type '{provider.type}'")
 
     @staticmethod

@@ -45,6 +45,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from tollway.errors import ValidationError
+from tollway.providers.families import family
 from tollway.store.enums import ProviderType
 
 __all__ = [
@@ -117,7 +118,9 @@ class ProviderEntry(_Model):
 
     @model_validator(mode="after")
     def _base_url_when_needed(self) -> ProviderEntry:
-        if self.type.needs_base_url and (self.credentials is None or not self.credentials.base_url):
+        if family(self.type).needs_base_url and (
+            self.credentials is None or not self.credentials.base_url
+        ):
             raise PydanticCustomError(
                 "base_url_required", "an openai_compatible provider needs credentials.baseUrl"
             )

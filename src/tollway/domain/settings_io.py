@@ -23,6 +23,7 @@ from tollway.domain.settings_file import (
     dump_document,
 )
 from tollway.errors import ValidationError
+from tollway.providers.families import family
 from tollway.store.db import Database, Session
 from tollway.store.enums import ModelStatus
 from tollway.store.repositories import models, provider_keys, providers, rows
@@ -178,7 +179,7 @@ class SettingsIOService:
         if staged is not None:
             self._keys.record(session, entry.id, staged, actor)
             summary.keys_stored += 1
-        elif entry.type.needs_credentials and not provider_keys.of_provider(session, entry.id):
+        elif family(entry.type).needs_key and not provider_keys.of_provider(session, entry.id):
             summary.warnings.append(f"provider '{entry.name}' ({entry.id}) has no API key")
 
     def _upsert_model(

@@ -20,6 +20,7 @@ from typing import Any, Final, TypeGuard
 from uuid import UUID, uuid5
 
 from tollway.domain.settings_file import SETTINGS_FILE_VERSION, SettingsProblem, settings_error
+from tollway.providers.families import family
 from tollway.store.enums import ProviderType
 
 __all__ = [
@@ -47,20 +48,6 @@ _TYPE_ALIASES: Final[Mapping[str, ProviderType]] = MappingProxyType(
     }
 )
 
-_DISPLAY_NAMES: Final[Mapping[ProviderType, str]] = MappingProxyType(
-    {
-        ProviderType.OPENAI: "OpenAI",
-        ProviderType.ANTHROPIC: "Anthropic",
-        ProviderType.GEMINI: "Gemini",
-        ProviderType.COHERE: "Cohere",
-        ProviderType.MISTRAL: "Mistral",
-        ProviderType.GROQ: "Groq",
-        ProviderType.TOGETHER_AI: "Together AI",
-        ProviderType.OPENROUTER: "OpenRouter",
-        ProviderType.OPENAI_COMPATIBLE: "OpenAI-compatible",
-        ProviderType.MOCK: "Mock",
-    }
-)
 _VALID_TYPES: Final = frozenset(t.value for t in ProviderType)
 
 
@@ -193,10 +180,11 @@ def _config_group(
     provider_type, problems = _provider_type(path, config.get("providerType"))
     api_key = _optional_text(path, "apiKey", config, problems)
     base_url = _optional_text(path, "baseUrl", config, problems)
-    if provider_type is ProviderType.MOCK:
+    provider_family = family(provider_type) if provider_type is not None else None
+    if provider_family is not None and provider_family.answers_locally:
         # The mock serves without credentials; whatever key a file carries is noise.
         api_key = base_url = None
-    elif provider_type is not None and provider_type.needs_base_url and base_url is None:
+    elif provider_family is not None and provider_family.needs_base_url and base_url is None:
         problems.append(
             SettingsProblem(f"{path}.baseUrl", "required for openai_compatible providers")
         )
@@ -241,7 +229,7 @@ def _provider_names(groups: Sequence[_Group]) -> dict[_Group, str]:
     numbered: Counter[ProviderType] = Counter()
     names: dict[_Group, str] = {}
     for group in groups:
-        name = _DISPLAY_NAMES[group.type]
+        name = family(group.type).display_name
         if per_type[group.type] > 1:
             numbered[group.type] += 1
             name = f"{name} {numbered[group.type]}"

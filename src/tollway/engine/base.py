@@ -13,21 +13,27 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Protocol
 
 from tollway.secrets.base import SecretValue
+from tollway.store.enums import Endpoint, Route
 
-
-class Endpoint(StrEnum):
-    CHAT = "chat"  # POST /v1/chat/completions
-    COMPLETIONS = "completions"  # POST /v1/completions
-    EMBEDDINGS = "embeddings"  # POST /v1/embeddings
-
-
-class Route(StrEnum):
-    LITELLM = "litellm"
-    OPENROUTER = "openrouter"
+# Endpoint and Route are the data model's (usage_records), re-exported: every engine uses them.
+__all__ = [
+    "Endpoint",
+    "Engine",
+    "EngineCall",
+    "EngineError",
+    "EngineMisconfigured",
+    "EngineResult",
+    "EngineStream",
+    "EngineUnavailable",
+    "Route",
+    "StreamInterrupted",
+    "Target",
+    "TokenUsage",
+    "UpstreamError",
+]
 
 
 @dataclass(frozen=True, slots=True)

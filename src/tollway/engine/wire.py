@@ -1,8 +1,9 @@
 """Wire helpers shared by every engine: usage and cost parsing, error rules, message
-scrubbing, and LiteLLM's per-provider URL and model-name rules. (Which client keys
-reach the upstream: ``request_body``.)
+scrubbing, and where each provider family's LiteLLM rules (providers.families) apply to a
+call: base URL, model name, kept parameters. (Which client keys reach the upstream:
+``request_body``.)
 
-No I/O and no third-party imports, so each engine can use them on its hot path.
+No I/O, so each engine can use them on its hot path.
 """
 
 from __future__ import annotations
@@ -17,25 +18,13 @@ from typing import Any
 
 from tollway.engine.base import Endpoint, EngineCall, TokenUsage, UpstreamError
 from tollway.observability.scrubbing import scrub_secret
+from tollway.providers.families import litellm_prefixes, upstream_family
 
 MAX_MESSAGE_CHARS = 300
 
 # The LiteLLM provider prefixes tollway routes to; the rendered config has a wildcard
-# deployment for each (routing.litellm_config keeps its tables in step with this set).
-LITELLM_PREFIXES = frozenset(
-    {
-        "anthropic",
-        "cohere",
-        "cohere_chat",
-        "gemini",
-        "groq",
-        "mistral",
-        "openai",
-        "openrouter",
-        "text-completion-openai",
-        "together_ai",
-    }
-)
+# deployment for each.
+LITELLM_PREFIXES = litellm_prefixes()
 
 _NON_RETRYABLE_5XX = frozenset({501})
 # LiteLLM's decorations around a provider's message: "litellm.RateLimitError: RateLimitError:
@@ -212,38 +201,28 @@ def usage_cost(chunk: Mapping[str, Any]) -> float | None:
     return positive_cost(usage.get("cost")) if isinstance(usage, Mapping) else None
 
 
-# LiteLLM drops `user` for openai/ models outside OpenAI's own catalog (some compatible
-# servers refuse it). The client sent it, so it goes through.
-_KEEP_USER_PREFIXES = ("openai/", "text-completion-openai/")
-
-
 def allowed_openai_params(body: Mapping[str, Any], litellm_model: str) -> list[str]:
-    """OpenAI parameters LiteLLM must forward even where it would drop them."""
-    return ["user"] if "user" in body and litellm_model.startswith(_KEEP_USER_PREFIXES) else []
+    """OpenAI parameters LiteLLM must forward even where it would drop them (the
+    family's ``keeps_user``: the client sent ``user``, so it goes through)."""
+    provider_family = upstream_family(litellm_model)
+    keeps_user = provider_family is not None and provider_family.keeps_user
+    return ["user"] if "user" in body and keeps_user else []
 
 
 def litellm_api_base(call: EngineCall) -> str | None:
-    """The target's base URL as LiteLLM 1.109.1 wants it for the target's provider.
+    """The target's base URL as LiteLLM 1.109.1 wants it for the target's family.
 
     tollway stores a provider's API root (``https://api.cohere.com``,
-    ``https://generativelanguage.googleapis.com``, ``https://api.anthropic.com``);
-    LiteLLM appends ``/chat/completions`` to OpenAI-style bases and ``/v1/messages``
-    to Anthropic's, but takes Gemini's as the version root and Cohere's as the full
-    endpoint URL. Idempotent: a base already in LiteLLM's form is kept.
+    ``https://generativelanguage.googleapis.com``, ``https://api.anthropic.com``); each
+    family's ``litellm_base`` says what LiteLLM makes of it. Idempotent: a base already
+    in LiteLLM's form is kept.
     """
     base = call.target.api_base
     if not base:
         return base
     base = base.rstrip("/")
-    prefix = call.target.upstream_model.partition("/")[0]
-    if prefix == "gemini" and not re.search(r"/v1(beta|alpha)?$", base):
-        return base + "/v1beta"
-    if prefix in ("cohere", "cohere_chat"):
-        path = "/embed" if call.endpoint is Endpoint.EMBEDDINGS else "/chat"
-        return base if base.endswith(path) else base + "/v2" + path
-    if prefix == "anthropic":
-        return base.removesuffix("/v1")
-    return base
+    provider_family = upstream_family(call.target.upstream_model)
+    return provider_family.litellm_base(base, call.endpoint) if provider_family else base
 
 
 def bare_model(litellm_model: str) -> str:
@@ -252,19 +231,20 @@ def bare_model(litellm_model: str) -> str:
 
 
 def litellm_model_for(call: EngineCall) -> str:
-    """The target's model, with OpenAI-style legacy completions sent to /v1/completions.
+    """The target's model, with a chat-named model's legacy completion sent to its
+    family's completions route.
 
     ``openai/<id>`` with ``atext_completion`` would be turned into a chat call;
     ``text-completion-openai/<id>`` is LiteLLM's name for the real endpoint.
     """
     model = call.target.upstream_model
-    if (
-        call.endpoint is Endpoint.COMPLETIONS
-        and model.startswith("openai/")
-        and not call.target.mock
-    ):
-        return "text-completion-openai/" + model.removeprefix("openai/")
-    return model
+    provider_family = upstream_family(model)
+    if call.endpoint is not Endpoint.COMPLETIONS or call.target.mock or provider_family is None:
+        return model
+    prefix, _, bare = model.partition("/")
+    if prefix != provider_family.chat.prefix:
+        return model
+    return f"{provider_family.litellm_prefix(Endpoint.COMPLETIONS)}/{bare}"
 
 
 # Fields LiteLLM adds to OpenAI objects; dropped when empty so clients see OpenAI's shape.

@@ -24,8 +24,8 @@ def anthropic_headers(key: SecretValue) -> Mapping[str, str]:
 class AnthropicAdapter:
     """``GET {base}/v1/models`` with ``x-api-key``: authenticated and free."""
 
+    provider_type: ProviderType
     default_base_url: str | None
-    provider_type: ProviderType = ProviderType.ANTHROPIC
 
     def check_key(self, client: httpx.Client, base_url: str | None, key: SecretValue) -> KeyCheck:
         url = endpoint(self.provider_type, base_url, self.default_base_url, "/v1/models")

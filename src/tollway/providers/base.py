@@ -2,6 +2,7 @@
 
 An adapter knows one provider family's HTTP API: how to check that a key is
 accepted (its cheapest authenticated endpoint) and, later, how to list models.
+``providers.families`` says which adapter serves which provider type.
 Adapters take an ``httpx.Client`` so tests can inject ``httpx.MockTransport`` or
 point at a fake server; they never raise for network or HTTP failures, they
 classify them.
@@ -56,3 +57,15 @@ class ProviderAdapter(Protocol):
     def check_key(self, client: httpx.Client, base_url: str | None, key: SecretValue) -> KeyCheck:
         """Call the provider's authentication endpoint with ``key`` and classify the result."""
         ...
+
+
+class ModelLister(Protocol):
+    """Lists the models a key may call: the catalog's adapter (ARCHITECTURE.md §7).
+
+    A slot in each family's descriptor; the issue that builds the catalog defines the
+    result and fills the slot. No family has one yet.
+    """
+
+    def list_models(
+        self, client: httpx.Client, base_url: str | None, key: SecretValue
+    ) -> list[str]: ...

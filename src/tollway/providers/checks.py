@@ -21,6 +21,7 @@ from tollway.errors import ValidationError
 from tollway.net.guard import OutboundPolicy, Resolver, SystemResolver
 from tollway.net.httpx_guard import guarded_sync_transport
 from tollway.providers.base import KeyCheck, KeyCheckOutcome, ProviderAdapter
+from tollway.providers.families import family
 from tollway.providers.url_safety import (
     UnresolvableHost,
     UnsafeBaseUrl,
@@ -85,7 +86,7 @@ def vet_base_url(
 
 def _configured_base(adapter: ProviderAdapter, base_url: str | None) -> str | None:
     base = base_url or adapter.default_base_url
-    if base is None and adapter.provider_type.needs_base_url:
+    if base is None and family(adapter.provider_type).needs_base_url:
         raise ValidationError(f"{adapter.provider_type.value} providers need a base_url")
     # None here means a provider without a network (mock): nothing to vet.
     return base

@@ -17,8 +17,8 @@ from tollway.store.enums import ProviderType
 class CohereAdapter:
     """``GET {base}/v1/models`` with a bearer token."""
 
+    provider_type: ProviderType
     default_base_url: str | None
-    provider_type: ProviderType = ProviderType.COHERE
 
     def check_key(self, client: httpx.Client, base_url: str | None, key: SecretValue) -> KeyCheck:
         url = endpoint(self.provider_type, base_url, self.default_base_url, "/v1/models")

@@ -55,8 +55,8 @@ def _error_reasons(payload: object) -> list[str]:
 class GeminiAdapter:
     """``GET {base}/v1beta/models`` with ``x-goog-api-key``."""
 
+    provider_type: ProviderType
     default_base_url: str | None
-    provider_type: ProviderType = ProviderType.GEMINI
 
     def check_key(self, client: httpx.Client, base_url: str | None, key: SecretValue) -> KeyCheck:
         url = endpoint(self.provider_type, base_url, self.default_base_url, "/v1beta/models")

@@ -13,8 +13,8 @@ from tollway.store.enums import ProviderType
 
 @dataclass(frozen=True, slots=True)
 class MockAdapter:
+    provider_type: ProviderType
     default_base_url: str | None = None
-    provider_type: ProviderType = ProviderType.MOCK
 
     def check_key(self, client: httpx.Client, base_url: str | None, key: SecretValue) -> KeyCheck:
         return KeyCheck(

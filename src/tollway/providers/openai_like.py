@@ -33,8 +33,8 @@ class OpenAICompatibleAdapter:
 class OpenRouterAdapter:
     """``GET {base}/key``: OpenRouter's ``/models`` is public, so it would accept any key."""
 
+    provider_type: ProviderType
     default_base_url: str | None
-    provider_type: ProviderType = ProviderType.OPENROUTER
 
     def check_key(self, client: httpx.Client, base_url: str | None, key: SecretValue) -> KeyCheck:
         url = endpoint(self.provider_type, base_url, self.default_base_url, "/key")

@@ -18,12 +18,10 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from tollway.engine.base import Endpoint, Target
-from tollway.providers.registry import effective_base_url
+from tollway.providers.families import family
 from tollway.quotas.model import limits_from_row
 from tollway.routing.credentials import Credential, Unresolved
 from tollway.routing.credentials import resolve as resolve_credentials
-from tollway.routing.litellm_config import litellm_prefix
-from tollway.routing.openrouter_ids import openrouter_model_id
 from tollway.routing.prices import PriceLookup, resolve_prices
 from tollway.routing.table import (
     CallerKey,
@@ -162,7 +160,7 @@ def _deployments(
     provider = rows.providers.get(model.provider_id)
     if provider is None:
         return []
-    if provider.type is ProviderType.MOCK:
+    if family(provider.type).answers_locally:  # the mock: one deployment, no key
         return [_deployment(model, provider, None, None, rows=rows, options=options)]
     built: list[Deployment | Unusable] = []
     for key in rows.keys:
@@ -187,15 +185,16 @@ def _deployment(
     options: BuildOptions,
 ) -> Deployment:
     deployment_id = f"{model.id}:{key.id if key else 'mock'}"
-    base_url = effective_base_url(provider.type, provider.base_url)
+    provider_family = family(provider.type)
+    base_url = provider_family.base_url(provider.base_url)
     targets = {
         endpoint: Target(
             deployment_id=deployment_id,
-            upstream_model=f"{litellm_prefix(provider.type, endpoint)}/{model.model_id}",
+            upstream_model=f"{provider_family.litellm_prefix(endpoint)}/{model.model_id}",
             api_key=credential.value if credential else None,
             api_base=base_url,
             timeout_seconds=options.timeout_seconds,
-            mock=provider.type is ProviderType.MOCK,
+            mock=provider_family.answers_locally,
         )
         for endpoint in Endpoint
     }
@@ -269,7 +268,7 @@ def _openrouter_id_for(models: list[Model], rows: _Rows) -> str | None:
     for model in sorted(models, key=lambda m: (-m.priority, str(m.id))):
         provider = rows.providers.get(model.provider_id)
         explicit = model.openrouter_model_id
-        derived = openrouter_model_id(provider.type, model.model_id) if provider else None
+        derived = family(provider.type).openrouter_model_id(model.model_id) if provider else None
         if explicit or derived:
             return explicit or derived
     return None
@@ -301,7 +300,7 @@ def _openrouter_route(
     for key in candidates:
         provider = rows.providers.get(key.provider_id)
         if provider is not None and provider.type is ProviderType.OPENROUTER:
-            base_url = effective_base_url(provider.type, provider.base_url)
+            base_url = family(provider.type).base_url(provider.base_url)
             assert base_url is not None  # OpenRouter always has a default base URL
             credential = credentials[key.id]
             return OpenRouterRoute(

@@ -38,9 +38,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from tollway.engine.base import Endpoint
-from tollway.engine.wire import LITELLM_PREFIXES
+from tollway.providers.families import litellm_prefixes, upstream_route
 from tollway.secrets.base import SecretValue
-from tollway.store.enums import ProviderType
 
 if TYPE_CHECKING:
     from tollway.routing.table import RoutingTable
@@ -53,49 +52,8 @@ HEADER = (
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
 MOCK_RESPONSE = "This is a mock response from tollway."
 
-# Chat-endpoint prefix per provider type; exceptions per endpoint below.
-_PREFIXES: Mapping[ProviderType, str] = MappingProxyType(
-    {
-        ProviderType.OPENAI: "openai",
-        ProviderType.ANTHROPIC: "anthropic",
-        ProviderType.GEMINI: "gemini",
-        ProviderType.COHERE: "cohere_chat",
-        ProviderType.MISTRAL: "mistral",
-        ProviderType.GROQ: "groq",
-        ProviderType.TOGETHER_AI: "together_ai",
-        ProviderType.OPENROUTER: "openrouter",
-        ProviderType.OPENAI_COMPATIBLE: "openai",  # with the provider's base URL
-        ProviderType.MOCK: "openai",  # never reaches a network: answered by mock_response
-    }
-)
-# LiteLLM turns "openai/<id>" text completions into chat calls; this prefix keeps them
-# on /v1/completions. Cohere's embeddings live under "cohere", its chat under "cohere_chat".
-_BY_ENDPOINT: Mapping[tuple[ProviderType, str], str] = MappingProxyType(
-    {
-        (ProviderType.OPENAI, "completions"): "text-completion-openai",
-        (ProviderType.OPENAI_COMPATIBLE, "completions"): "text-completion-openai",
-        (ProviderType.COHERE, "embeddings"): "cohere",
-    }
-)
-WILDCARD_PREFIXES: tuple[str, ...] = tuple(
-    sorted(set(_PREFIXES.values()) | set(_BY_ENDPOINT.values()) | LITELLM_PREFIXES)
-)
-# Price-map entries are keyed by bare model id for some providers; these are the
-# ``litellm_provider`` values that may price a model called with each prefix.
-_PRICE_PROVIDERS: Mapping[str, frozenset[str]] = MappingProxyType(
-    {
-        "openai": frozenset({"openai"}),
-        "text-completion-openai": frozenset({"text-completion-openai", "openai"}),
-        "cohere_chat": frozenset({"cohere_chat", "cohere"}),
-        "cohere": frozenset({"cohere", "cohere_chat"}),
-    }
-)
-
-
-def litellm_prefix(provider_type: ProviderType, endpoint: str) -> str:
-    """LiteLLM's provider prefix for ``provider_type`` on ``endpoint`` (an ``Endpoint``
-    value: "chat", "completions" or "embeddings")."""
-    return _BY_ENDPOINT.get((provider_type, str(endpoint)), _PREFIXES[provider_type])
+# One wildcard deployment per LiteLLM route of every family (providers.families).
+WILDCARD_PREFIXES: tuple[str, ...] = tuple(sorted(litellm_prefixes()))
 
 
 def key_env_name(provider_key_id: object) -> str:
@@ -285,8 +243,7 @@ def bundled_price(litellm_model: str) -> tuple[Decimal, Decimal] | None:
     entry = prices.get(litellm_model)
     if entry is None:
         candidate = prices.get(bare)
-        accepted = _PRICE_PROVIDERS.get(prefix, frozenset({prefix}))
-        if candidate is not None and candidate.get("litellm_provider") in accepted:
+        if candidate is not None and _prices_route(candidate.get("litellm_provider"), prefix):
             entry = candidate
     if entry is None:
         return None
@@ -297,6 +254,13 @@ def bundled_price(litellm_model: str) -> tuple[Decimal, Decimal] | None:
     if not isinstance(input_price, int | float) or not isinstance(output_price, int | float):
         return None
     return Decimal(str(input_price)), Decimal(str(output_price))
+
+
+def _prices_route(litellm_provider: object, prefix: str) -> bool:
+    """Whether a bare-id price-map entry of ``litellm_provider`` prices ``prefix``'s models
+    (the entry of "gpt-4o-mini" is OpenAI's; it does not price "groq/gpt-4o-mini")."""
+    route = upstream_route(prefix)
+    return litellm_provider == prefix or (route is not None and route.prices_with(litellm_provider))
 
 
 @functools.cache

@@ -19,7 +19,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from tollway.engine.base import Endpoint
-from tollway.routing.litellm_config import litellm_prefix
+from tollway.providers.families import family
 from tollway.store.enums import ProviderType
 from tollway.store.tables import Model, PricingInfo, Provider
 
@@ -47,7 +47,7 @@ class ResolvedPrices:
 
 def chat_litellm_model(provider_type: ProviderType, model_id: str) -> str:
     """The LiteLLM model name a chat call to this deployment uses."""
-    return f"{litellm_prefix(provider_type, Endpoint.CHAT)}/{model_id}"
+    return f"{family(provider_type).litellm_prefix(Endpoint.CHAT)}/{model_id}"
 
 
 def resolve_prices(
@@ -65,7 +65,7 @@ def resolve_prices(
                 row.cached_input_price_per_token,
                 origin,
             )
-    if lookup is not None and provider.type is not ProviderType.MOCK:
+    if lookup is not None and not family(provider.type).answers_locally:
         bundled = lookup(chat_litellm_model(provider.type, model.model_id))
         if bundled is not None:
             return ResolvedPrices(bundled[0], bundled[1], None, PriceOrigin.LITELLM)

@@ -5,6 +5,21 @@ from __future__ import annotations
 from enum import StrEnum
 
 
+class Endpoint(StrEnum):
+    """Which /v1 endpoint a request called (``usage_records.endpoint``)."""
+
+    CHAT = "chat"  # POST /v1/chat/completions
+    COMPLETIONS = "completions"  # POST /v1/completions
+    EMBEDDINGS = "embeddings"  # POST /v1/embeddings
+
+
+class Route(StrEnum):
+    """Who executed a request (``usage_records.route``): LiteLLM, or the OpenRouter fallback."""
+
+    LITELLM = "litellm"
+    OPENROUTER = "openrouter"
+
+
 class ProviderType(StrEnum):
     OPENAI = "openai"
     ANTHROPIC = "anthropic"
@@ -16,14 +31,7 @@ class ProviderType(StrEnum):
     OPENROUTER = "openrouter"
     OPENAI_COMPATIBLE = "openai_compatible"
     MOCK = "mock"
-
-    @property
-    def needs_credentials(self) -> bool:
-        return self is not ProviderType.MOCK
-
-    @property
-    def needs_base_url(self) -> bool:
-        return self is ProviderType.OPENAI_COMPATIBLE
+    # Everything else about a type lives in its descriptor: tollway.providers.families.
 
 
 class ProviderStatus(StrEnum):

@@ -1,0 +1,290 @@
+"""One descriptor per provider family: everything tollway knows about a provider type.
+
+``FAMILIES`` is the only table keyed by provider type. The LiteLLM config renderer and
+the price lookup read its LiteLLM routes, the wire layer its base-URL rewrite and
+parameter quirks, the routing builder its default base URL and OpenRouter vendor,
+the admin validation whether a key and a base URL are required, and the key-check
+registry its adapter. Adding a family is its ``ProviderType`` value (the stored
+vocabulary, store/enums.py) and one entry here, plus a fake server in
+``tests/fakes/providers`` if it speaks a wire format no fake speaks yet; the
+conformance suite (``tests/inference/test_families.py``) runs over every entry.
+
+The wire layer sees a LiteLLM model name, not a provider type, so it finds the family
+by the name's prefix (``upstream_family``). Families that share a prefix (OpenAI and
+OpenAI-compatible servers) must agree on every LiteLLM rule; a test holds them to it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from tollway.providers.anthropic import AnthropicAdapter
+from tollway.providers.base import ModelLister, ProviderAdapter
+from tollway.providers.cohere import CohereAdapter
+from tollway.providers.gemini import GeminiAdapter
+from tollway.providers.mock import MockAdapter
+from tollway.providers.openai_like import OpenAICompatibleAdapter, OpenRouterAdapter
+from tollway.store.enums import Endpoint, ProviderType
+
+# Builds the family's key-check adapter from its type and default base URL.
+KeyCheckFactory = Callable[[ProviderType, str | None], ProviderAdapter]
+# Turns a stored base URL (no trailing slash) into the form LiteLLM wants for an endpoint.
+BaseRewrite = Callable[[str, Endpoint], str]
+
+_GEMINI_VERSION_ROOT = re.compile(r"/v1(beta|alpha)?$")
+
+
+def keep_base(base: str, endpoint: Endpoint) -> str:
+    """OpenAI-style: LiteLLM appends ``/chat/completions`` (etc.) to the API root."""
+    return base
+
+
+def gemini_version_root(base: str, endpoint: Endpoint) -> str:
+    """LiteLLM takes Gemini's base as the version root (``…/v1beta``)."""
+    return base if _GEMINI_VERSION_ROOT.search(base) else base + "/v1beta"
+
+
+def cohere_endpoint_url(base: str, endpoint: Endpoint) -> str:
+    """LiteLLM takes Cohere's base as the full endpoint URL (``…/v2/chat``, ``…/v2/embed``)."""
+    path = "/embed" if endpoint is Endpoint.EMBEDDINGS else "/chat"
+    return base if base.endswith(path) else base + "/v2" + path
+
+
+def anthropic_root(base: str, endpoint: Endpoint) -> str:
+    """LiteLLM appends ``/v1/messages`` itself, so a base ending in ``/v1`` loses it."""
+    return base.removesuffix("/v1")
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """How LiteLLM is asked for one endpoint of a family."""
+
+    prefix: str  # LiteLLM's provider prefix: "<prefix>/<provider model id>"
+    # Other ``litellm_provider`` values whose bare-id entries in LiteLLM's price map
+    # price this prefix's models (the same model listed under a sibling route).
+    priced_as: frozenset[str] = frozenset()
+
+    def prices_with(self, litellm_provider: object) -> bool:
+        return litellm_provider == self.prefix or litellm_provider in self.priced_as
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One provider family. Defaults describe a networked, keyed, OpenAI-style API."""
+
+    provider_type: ProviderType
+    display_name: str  # as people write it; names a migrated provider that had no name
+    chat: Upstream
+    key_check: KeyCheckFactory
+    default_base_url: str | None = None  # the public API root; None: none (custom, mock)
+    # None: no /completions of its own; LiteLLM serves it through the chat route.
+    completions: Upstream | None = None
+    # None: no embeddings API. Such calls still go to LiteLLM under the chat prefix,
+    # which answers with its own error (the client sees why).
+    embeddings: Upstream | None = None
+    litellm_base: BaseRewrite = keep_base
+    # The "<vendor>" of OpenRouter's "<vendor>/<model>" ids where they match the
+    # provider's own ids; None: no mapping known (self-hosted, Groq, Together AI).
+    openrouter_vendor: str | None = None
+    serves_openrouter_ids: bool = False  # OpenRouter itself: its ids are OpenRouter's
+    needs_key: bool = True
+    needs_base_url: bool = False
+    answers_locally: bool = False  # the mock: no network, no key, no price lookup
+    # LiteLLM drops `user` for openai/ models outside OpenAI's catalog (some compatible
+    # servers refuse it); the client sent it, so for these routes it goes through.
+    keeps_user: bool = False
+    # The model-listing adapter (the catalog, ARCHITECTURE.md §7) comes with the next
+    # issue; until then no family has one.
+    model_listing: ModelLister | None = None
+
+    def upstream(self, endpoint: Endpoint) -> Upstream:
+        """The LiteLLM route for ``endpoint``; the chat route where the family has none."""
+        match endpoint:
+            case Endpoint.COMPLETIONS:
+                return self.completions or self.chat
+            case Endpoint.EMBEDDINGS:
+                return self.embeddings or self.chat
+            case _:
+                return self.chat
+
+    def litellm_prefix(self, endpoint: Endpoint | str) -> str:
+        return self.upstream(Endpoint(endpoint)).prefix
+
+    def supports(self, endpoint: Endpoint) -> bool:
+        """Whether the provider answers ``endpoint`` (LiteLLM emulates completions)."""
+        return endpoint is not Endpoint.EMBEDDINGS or self.embeddings is not None
+
+    def base_url(self, configured: str | None) -> str | None:
+        """The configured base URL without trailing slashes, else the default."""
+        return (configured or "").strip().rstrip("/") or self.default_base_url
+
+    def key_checker(self) -> ProviderAdapter:
+        return self.key_check(self.provider_type, self.default_base_url)
+
+    def openrouter_model_id(self, model_id: str) -> str | None:
+        """The OpenRouter id of one of this family's models, None where none is known."""
+        if self.serves_openrouter_ids:
+            return model_id
+        return f"{self.openrouter_vendor}/{model_id}" if self.openrouter_vendor else None
+
+
+_OPENAI = Upstream("openai")
+_OPENAI_TEXT = Upstream("text-completion-openai", priced_as=frozenset({"openai"}))
+
+
+FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
+    {
+        ProviderType.OPENAI: Family(
+            ProviderType.OPENAI,
+            "OpenAI",
+            _OPENAI,
+            OpenAICompatibleAdapter,
+            "https://api.openai.com/v1",
+            completions=_OPENAI_TEXT,
+            embeddings=_OPENAI,
+            openrouter_vendor="openai",
+            keeps_user=True,
+        ),
+        ProviderType.ANTHROPIC: Family(
+            ProviderType.ANTHROPIC,
+            "Anthropic",
+            Upstream("anthropic"),
+            AnthropicAdapter,
+            "https://api.anthropic.com",
+            litellm_base=anthropic_root,
+            openrouter_vendor="anthropic",
+        ),
+        ProviderType.GEMINI: Family(
+            ProviderType.GEMINI,
+            "Gemini",
+            Upstream("gemini"),
+            GeminiAdapter,
+            "https://generativelanguage.googleapis.com",
+            embeddings=Upstream("gemini"),
+            litellm_base=gemini_version_root,
+            openrouter_vendor="google",
+        ),
+        ProviderType.COHERE: Family(
+            ProviderType.COHERE,
+            "Cohere",
+            # Cohere's chat lives under LiteLLM's "cohere_chat", its embeddings under "cohere".
+            Upstream("cohere_chat", priced_as=frozenset({"cohere"})),
+            CohereAdapter,
+            "https://api.cohere.com",
+            embeddings=Upstream("cohere", priced_as=frozenset({"cohere_chat"})),
+            litellm_base=cohere_endpoint_url,
+            openrouter_vendor="cohere",
+        ),
+        ProviderType.MISTRAL: Family(
+            ProviderType.MISTRAL,
+            "Mistral",
+            Upstream("mistral"),
+            OpenAICompatibleAdapter,
+            "https://api.mistral.ai/v1",
+            embeddings=Upstream("mistral"),
+            openrouter_vendor="mistralai",
+        ),
+        ProviderType.GROQ: Family(
+            ProviderType.GROQ,
+            "Groq",
+            Upstream("groq"),
+            OpenAICompatibleAdapter,
+            "https://api.groq.com/openai/v1",
+        ),
+        ProviderType.TOGETHER_AI: Family(
+            ProviderType.TOGETHER_AI,
+            "Together AI",
+            Upstream("together_ai"),
+            OpenAICompatibleAdapter,
+            "https://api.together.xyz/v1",
+            embeddings=Upstream("together_ai"),
+        ),
+        ProviderType.OPENROUTER: Family(
+            ProviderType.OPENROUTER,
+            "OpenRouter",
+            Upstream("openrouter"),
+            OpenRouterAdapter,
+            "https://openrouter.ai/api/v1",
+            serves_openrouter_ids=True,
+        ),
+        ProviderType.OPENAI_COMPATIBLE: Family(
+            ProviderType.OPENAI_COMPATIBLE,
+            "OpenAI-compatible",
+            _OPENAI,  # with the provider's base URL
+            OpenAICompatibleAdapter,
+            completions=_OPENAI_TEXT,
+            embeddings=_OPENAI,
+            needs_base_url=True,
+            keeps_user=True,
+        ),
+        ProviderType.MOCK: Family(
+            ProviderType.MOCK,
+            "Mock",
+            _OPENAI,  # never reaches a network: answered by the engine's mock
+            MockAdapter,
+            embeddings=_OPENAI,
+            needs_key=False,
+            answers_locally=True,
+            keeps_user=True,
+        ),
+    }
+)
+
+
+def family(provider_type: ProviderType) -> Family:
+    return FAMILIES[provider_type]
+
+
+def litellm_prefix(provider_type: ProviderType, endpoint: Endpoint | str) -> str:
+    """LiteLLM's provider prefix for ``provider_type`` on ``endpoint``."""
+    return FAMILIES[provider_type].litellm_prefix(endpoint)
+
+
+def default_base_url(provider_type: ProviderType) -> str | None:
+    return FAMILIES[provider_type].default_base_url
+
+
+def effective_base_url(provider_type: ProviderType, base_url: str | None) -> str | None:
+    return FAMILIES[provider_type].base_url(base_url)
+
+
+def adapter_for(provider_type: ProviderType) -> ProviderAdapter:
+    """The adapter that checks keys of ``provider_type``."""
+    return FAMILIES[provider_type].key_checker()
+
+
+def litellm_prefixes() -> frozenset[str]:
+    """Every LiteLLM prefix tollway routes to (one wildcard deployment each)."""
+    return frozenset(
+        family.upstream(endpoint).prefix for family in FAMILIES.values() for endpoint in Endpoint
+    )
+
+
+def _networked_by_prefix() -> Mapping[str, Family]:
+    index: dict[str, Family] = {}
+    for entry in FAMILIES.values():
+        if entry.answers_locally:  # the mock's "openai/" never reaches LiteLLM's providers
+            continue
+        for endpoint in Endpoint:
+            index.setdefault(entry.upstream(endpoint).prefix, entry)
+    return MappingProxyType(index)
+
+
+_BY_PREFIX = _networked_by_prefix()
+
+
+def upstream_family(litellm_model: str) -> Family | None:
+    """The family whose LiteLLM route ``litellm_model`` ("<prefix>/<id>") names."""
+    prefix, slash, _ = litellm_model.partition("/")
+    return _BY_PREFIX.get(prefix) if slash else None
+
+
+def upstream_route(prefix: str) -> Upstream | None:
+    """The LiteLLM route called ``prefix`` (its price-map rules), None if tollway has none."""
+    entry = _BY_PREFIX.get(prefix)
+    if entry is None:
+        return None
+    return next(entry.upstream(e) for e in Endpoint if entry.upstream(e).prefix == prefix)
