@@ -32,6 +32,12 @@ Renew = Callable[[RoutingTable], None]
 Subscriber = Callable[[RoutingTable], None]
 
 
+def _name(subscriber: Subscriber) -> str:
+    """A subscriber's function name for the log; never its arguments (settings, secrets)."""
+    function = getattr(subscriber, "func", subscriber)  # a functools.partial's function
+    return str(getattr(function, "__qualname__", type(function).__name__))
+
+
 def _renew_nothing(table: RoutingTable) -> None:
     return None
 
@@ -92,7 +98,7 @@ class RoutingTableHolder:
             except Exception:  # a follower's failure is its own; the table still serves
                 log.exception(
                     "routing table subscriber %s failed at version %d",
-                    getattr(subscriber, "__qualname__", repr(subscriber)),
+                    _name(subscriber),
                     table.version,
                 )
         return table
