@@ -96,13 +96,13 @@ class Runtime:
         try:
             for hook in on_open:
                 hook(control)
-            return cls._over(control, metrics, engines)
+            return cls._assemble(control, metrics, engines)
         except BaseException:
             control.close()
             raise
 
     @classmethod
-    def _over(cls, control: ControlPlane, metrics: Metrics, engines: EngineFactory) -> Runtime:
+    def _assemble(cls, control: ControlPlane, metrics: Metrics, engines: EngineFactory) -> Runtime:
         settings, services = control.settings, control.services
         holder = routing_holder(settings, services)
         _follow_routing(holder, control, metrics)
