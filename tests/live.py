@@ -30,7 +30,7 @@ def _serve(loop: asyncio.AbstractEventLoop, server: uvicorn.Server) -> None:
 @contextmanager
 def running_server(settings: Settings, app: FastAPI | None = None) -> Iterator[str]:
     """Serve ``app`` (default ``create_app(settings)``) until the block ends; yields
-    the base URL. Pass the app to reach its runtime (``app.state``) from the test."""
+    the base URL. Pass the app to reach its runtime (``runtime_of(app)``) from the test."""
     port = free_port()
     config = uvicorn.Config(
         app or create_app(settings),

@@ -32,7 +32,7 @@ from tests.fakes.providers import Behaviour, FakeProviderServer, ModelBehaviour,
 from tests.fakes.providers.wire import credential_encodings
 from tests.inference.conftest import ADMIN_TOKEN as ADMIN_TOKEN_INFERENCE
 from tests.inference.conftest import Tollway, live_tollway, tollway_settings
-from tollway.app import create_app
+from tollway.app import create_app, runtime_of
 from tollway.domain.services import Services
 from tollway.engine.litellm_env import load_litellm
 from tollway.store.db import Database
@@ -174,7 +174,7 @@ def test_canaries_never_leak(
         client.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
         api = Recorder(client)
         exercise(api, fake, canaries)
-        services: Services = client.app.state.services  # type: ignore[attr-defined]
+        services = runtime_of(client.app).services  # type: ignore[arg-type]
         rows = dump_database(services)
     assert len(canaries) >= 15
     assert any(isinstance(v, bytes) for v in rows), "the local store should hold ciphertext"

@@ -1,20 +1,16 @@
-"""Assembling the data plane: routing table, engines, breaker, quota counters, usage
-journal and writer, inference service."""
+"""The data plane's parts, each built from the settings: the engines, the routing table
+holder and what follows its tables, the quota counters, and metering (usage journal,
+its writer, accounting). ``tollway.runtime`` puts them together."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 
-from tollway.api.inference.routes import InferenceApi
 from tollway.domain.accounting import Accounting, AccountingPolicy
-from tollway.domain.inference import InferencePolicy, InferenceService
-from tollway.domain.inference_events import InferenceEvents
-from tollway.domain.key_quarantine import KeyQuarantine
 from tollway.domain.over_reservation import OverReservationEvents
 from tollway.domain.services import Services
 from tollway.engine.base import Engine
@@ -25,12 +21,12 @@ from tollway.metering.records import CompletedUsage
 from tollway.metering.writer import UsageWriter
 from tollway.net.guard import OutboundPolicy
 from tollway.observability.metrics import Metrics
+from tollway.observability.scrubbing import KnownSecrets
 from tollway.quotas.counters import QuotaStore
 from tollway.quotas.memory import MemoryQuotaStore
 from tollway.quotas.model import Limit
 from tollway.quotas.rebuild import counter_loader
 from tollway.quotas.redis_store import RedisQuotaStore
-from tollway.routing.breaker import CircuitBreaker
 from tollway.routing.builder import BuildOptions, build_table
 from tollway.routing.credentials import renew as renew_credentials
 from tollway.routing.holder import RoutingTableHolder
@@ -42,9 +38,6 @@ from tollway.store.db import Database
 
 log = logging.getLogger(__name__)
 
-KEY_USE_FLUSH_SECONDS = 10.0
-# With --workers, how often each worker publishes its journal backlog for the others.
-METRICS_PUBLISH_SECONDS = 1.0
 # After the grace period, how long cancelled requests get to record themselves.
 SHUTDOWN_RECORDING_SECONDS = 5.0
 
@@ -182,114 +175,30 @@ def routing_table_for_cli(settings: Settings, services: Services) -> RoutingTabl
     return build_table(services.database, services.secrets, build_options(settings))
 
 
-@dataclass
-class DataPlaneRuntime:
-    settings: Settings
-    holder: RoutingTableHolder
-    engine: Engine
-    openrouter: Engine
-    events: InferenceEvents
-    metrics: Metrics
-    plane: InferenceApi
-    usage: Metering
-    quarantine: KeyQuarantine
-    _flusher: asyncio.Task[None] | None = None
-    _publisher: asyncio.Task[None] | None = None
+def routing_holder(settings: Settings, services: Services) -> RoutingTableHolder:
+    """The holder of this process's routing table. It only builds tables; what follows
+    them (``remember_routing_secrets``, ``write_litellm_config``, ...) subscribes."""
+    options = build_options(settings)
 
-    @classmethod
-    def create(
-        cls,
-        settings: Settings,
-        services: Services,
-        engines: EngineFactory = build_engines,
-        metrics: Metrics | None = None,
-    ) -> DataPlaneRuntime:
-        metrics = metrics or Metrics()
-        options = build_options(settings)
+    def build(previous: RoutingTable | None) -> RoutingTable:
+        return build_table(services.database, services.secrets, options, previous)
 
-        def build(previous: RoutingTable | None) -> RoutingTable:
-            table = build_table(services.database, services.secrets, options, previous)
-            services.known_secrets.set("routing", table_secrets(table))
-            write_config(settings.litellm_config_path, render_for_table(table, settings))
-            metrics.routing_version.set(table.version)
-            return table
+    def renew(table: RoutingTable) -> None:
+        renew_credentials(services.secrets, table.credentials.values())
 
-        def renew(table: RoutingTable) -> None:
-            renew_credentials(services.secrets, table.credentials.values())
+    return RoutingTableHolder(
+        services.database,
+        build,
+        interval_seconds=settings.routing.refresh_interval_seconds,
+        renew=renew,
+    )
 
-        holder = RoutingTableHolder(
-            services.database,
-            build,
-            interval_seconds=settings.routing.refresh_interval_seconds,
-            renew=renew,
-        )
-        engine, openrouter = engines(settings)
-        events = InferenceEvents(services.database, services.tollway_keys, services.known_secrets)
-        breaker = CircuitBreaker(
-            threshold=settings.engine.breaker_threshold,
-            cooldown_seconds=settings.engine.breaker_cooldown_seconds,
-        )
-        usage = Metering.open(settings, services.database, metrics, events)
-        quarantine = KeyQuarantine(
-            seconds=settings.routing.key_quarantine_seconds,
-            retest=services.connectivity.check_key,
-            confirm=events.confirm_key_rejected,
-            routed=lambda key_id: key_id in holder.table.credentials,
-        )
-        policy = InferencePolicy(
-            max_attempts=settings.routing.max_attempts,
-            timeout_seconds=settings.routing.upstream_timeout_seconds,
-            fallback_enabled=settings.routing.fallback_enabled,
-        )
-        service = InferenceService(
-            holder,
-            engine,
-            openrouter=openrouter,
-            breaker=breaker,
-            events=events,
-            metrics=metrics,
-            policy=policy,
-            accounting=usage.accounting,
-            quarantine=quarantine,
-            known_secrets=services.known_secrets,
-        )
-        plane = InferenceApi(service, metrics, settings.server.max_body_bytes)
-        return cls(settings, holder, engine, openrouter, events, metrics, plane, usage, quarantine)
 
-    async def start(self) -> None:
-        await asyncio.to_thread(self.holder.load)
-        self.holder.start()
-        await self.usage.start(table_limits(self.holder))
-        self._flusher = asyncio.get_running_loop().create_task(self._flush_key_use())
-        if self.metrics.shared_directory is not None:
-            self._publisher = asyncio.get_running_loop().create_task(self._publish_metrics())
+def remember_routing_secrets(known_secrets: KnownSecrets, table: RoutingTable) -> None:
+    """Scrub the table's credentials from every exit from now on."""
+    known_secrets.set("routing", table_secrets(table))
 
-    async def stop(self) -> None:
-        await self.usage.drained()
-        await self.holder.stop()
-        await self.quarantine.stop()
-        for task in (self._flusher, self._publisher):
-            if task is not None:
-                task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
-        await self.events.drain()
-        await self.engine.aclose()
-        await self.openrouter.aclose()
-        await self.usage.stop()
 
-    async def _flush_key_use(self) -> None:
-        while True:
-            await asyncio.sleep(KEY_USE_FLUSH_SECONDS)
-            try:
-                await self.events.flush_key_use()
-            except Exception:  # last-use times are best effort
-                log.exception("could not record tollway key use")
-
-    async def _publish_metrics(self) -> None:
-        while True:
-            try:
-                self.metrics.publish()
-            except Exception:  # a gauge is best effort
-                log.exception("could not publish metrics")
-            await asyncio.sleep(METRICS_PUBLISH_SECONDS)
+def write_litellm_config(settings: Settings, table: RoutingTable) -> None:
+    """The LiteLLM config for the table (written only when its content changed)."""
+    write_config(settings.litellm_config_path, render_for_table(table, settings))

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from tollway.app import create_app
+from tollway.app import create_app, runtime_of
 from tollway.domain.services import Services
 from tollway.settings import Settings
 
@@ -41,8 +41,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 @pytest.fixture
 def services(client: TestClient) -> Services:
-    services: Services = client.app.state.services  # type: ignore[attr-defined]
-    return services
+    return runtime_of(client.app).services  # type: ignore[arg-type]
 
 
 def ok(response: httpx.Response, status: int = 200) -> Any:

@@ -18,8 +18,7 @@ from sqlalchemy.engine import make_url
 
 from tests.api.conftest import ADMIN_TOKEN, error_of, make_settings, ok
 from tests.conftest import POSTGRES_ADMIN_URL
-from tollway.app import create_app
-from tollway.domain.services import Services
+from tollway.app import create_app, runtime_of
 from tollway.store import migrate
 from tollway.store.db import Database, normalize_url
 
@@ -100,7 +99,7 @@ def test_admin_answers_503_while_the_sqlite_file_is_gone(tmp_path: Path) -> None
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         client.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
         key = serve_mock_model(client)
-        services: Services = client.app.state.services  # type: ignore[attr-defined]
+        services = runtime_of(client.app).services  # type: ignore[arg-type]
         # The volume holding the file goes away: new connections cannot open it (a
         # connection SQLite already holds would keep the old file, so drop them).
         moved = sqlite_dir.rename(tmp_path / "db.away")

@@ -15,7 +15,7 @@ from tests.api.conftest import make_settings
 from tests.fakes.disk import FaultyDisk
 from tests.fakes.ports import free_port
 from tests.metering.test_records import make_outcome
-from tollway.app import create_app
+from tollway.app import create_app, runtime_of
 from tollway.domain.services import Services
 from tollway.errors import SecretStoreUnavailableError
 from tollway.routing.table import RoutingTable
@@ -88,7 +88,7 @@ def test_not_ready_when_the_quota_store_is_down(dead_redis_client: TestClient) -
 
 
 def test_not_ready_while_the_usage_journal_cannot_write(client: TestClient) -> None:
-    journal = client.app.state.serving.journal  # type: ignore[attr-defined]
+    journal = runtime_of(client.app).serving.journal  # type: ignore[arg-type]
     disk = FaultyDisk()
     journal.disk = disk
     disk.fail(errno.ENOSPC)
@@ -104,7 +104,7 @@ def test_not_ready_while_the_usage_journal_cannot_write(client: TestClient) -> N
 def test_not_ready_without_a_routing_table(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    holder = client.app.state.serving.routing  # type: ignore[attr-defined]
+    holder = runtime_of(client.app).serving.routing  # type: ignore[arg-type]
     monkeypatch.setattr(holder, "table", RoutingTable(version=-1))  # as before the first load
     assert not_ready_because(client) == {"routing_table": "routing_table_not_loaded"}
 

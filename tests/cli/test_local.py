@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tollway.app import Runtime
 from tollway.cli.main import app
+from tollway.control_plane import ControlPlane
 from tollway.errors import MasterKeyError
 from tollway.secrets.base import SecretValue
 from tollway.settings import Settings
@@ -23,9 +23,9 @@ def settings_for(data_dir: Path) -> Settings:
 
 def seed_secret(data_dir: Path) -> tuple[Settings, object]:
     settings = settings_for(data_dir)
-    runtime = Runtime.open(settings)
-    ref = runtime.services.secrets.put("shared/PROVIDER_KEY_A1", SecretValue("sk-rotate-me-123456"))
-    runtime.close()
+    control = ControlPlane.open(settings)
+    ref = control.services.secrets.put("shared/PROVIDER_KEY_A1", SecretValue("sk-rotate-me-123456"))
+    control.close()
     return settings, ref
 
 
@@ -53,11 +53,11 @@ def test_rotate_master_key_rewraps_and_keeps_the_old_key(cli_env: Path) -> None:
     assert "re-wrapped 1 secret(s)" in result.output
     assert (cli_env / "master.key.previous").read_text() == old_key
     assert (cli_env / "master.key").read_text() != old_key
-    runtime = Runtime.open(settings)
+    control = ControlPlane.open(settings)
     try:
-        assert runtime.services.secrets.get(ref).reveal() == "sk-rotate-me-123456"  # type: ignore[arg-type]
+        assert control.services.secrets.get(ref).reveal() == "sk-rotate-me-123456"  # type: ignore[arg-type]
     finally:
-        runtime.close()
+        control.close()
 
 
 def test_rotation_refuses_an_environment_key(
@@ -75,7 +75,7 @@ def test_start_refuses_a_missing_key_file_when_secrets_exist(cli_env: Path) -> N
     settings, _ = seed_secret(cli_env)
     (cli_env / "master.key").unlink()
     with pytest.raises(MasterKeyError, match="restore it from backup"):
-        Runtime.open(settings)
+        ControlPlane.open(settings)
     assert not (cli_env / "master.key").exists()
 
 
@@ -84,4 +84,4 @@ def test_start_refuses_a_wrong_key(cli_env: Path) -> None:
     wrong = base64.b64encode(os.urandom(32)).decode()
     (cli_env / "master.key").write_text(wrong + "\n")
     with pytest.raises(MasterKeyError, match="restore the original key file"):
-        Runtime.open(settings)
+        ControlPlane.open(settings)

@@ -23,9 +23,9 @@ from pydantic import SecretStr
 from sqlmodel import col, select
 
 from tests.fakes.providers import Behaviour, FakeProviderServer
-from tollway.app import create_app
-from tollway.data_plane import DataPlaneRuntime
+from tollway.app import create_app, runtime_of
 from tollway.quotas.model import Limit, Metric, Window
+from tollway.runtime import Runtime
 from tollway.settings import Settings
 from tollway.store.db import Database
 from tollway.store.enums import LimitScope
@@ -53,14 +53,12 @@ class InProcess:
     client: httpx.AsyncClient  # no credentials: pass the tollway key or the admin token
 
     @property
-    def runtime(self) -> DataPlaneRuntime:
-        runtime: DataPlaneRuntime = self.app.state.data_plane_runtime
-        return runtime
+    def runtime(self) -> Runtime:
+        return runtime_of(self.app)
 
     @property
     def database(self) -> Database:
-        database: Database = self.app.state.services.database
-        return database
+        return self.runtime.services.database
 
     def sdk(self, key: str) -> openai.AsyncOpenAI:
         return openai.AsyncOpenAI(
@@ -113,14 +111,14 @@ class InProcess:
     async def spent(self, scope: LimitScope, scope_id: str, metric: Metric) -> int:
         """The ``total`` counter of one scope, as admission reads it."""
         limit = Limit(scope, scope_id, metric, Window.TOTAL, 0)
-        return await self.runtime.usage.quotas.usage(limit)
+        return await self.runtime.metering.quotas.usage(limit)
 
     async def outstanding(self) -> int:
-        return await self.runtime.usage.quotas.outstanding()
+        return await self.runtime.metering.quotas.outstanding()
 
     async def quiet(self) -> None:
         """Until no admitted request is unfinished."""
-        await wait_until(_now(lambda: self.runtime.usage.accounting.in_flight == 0), "quiet")
+        await wait_until(_now(lambda: self.runtime.metering.accounting.in_flight == 0), "quiet")
 
 
 @asynccontextmanager

@@ -22,7 +22,7 @@ from tests.fakes.disk import Call, FaultyDisk
 from tests.fakes.providers import Behaviour, FakeProviderServer
 from tests.inference.conftest import ADMIN_TOKEN, Tollway, tollway_settings
 from tests.live import running_server
-from tollway.app import create_app
+from tollway.app import create_app, runtime_of
 from tollway.metering.journal import UsageJournal
 from tollway.store.tables import UsageStatus
 
@@ -40,7 +40,7 @@ def tollway_with_disk(data_dir: Path) -> Iterator[tuple[Tollway, FaultyDisk, Usa
             base_url=url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30
         ) as admin,
     ):
-        journal: UsageJournal = app.state.data_plane_runtime.usage.journal
+        journal: UsageJournal = runtime_of(app).metering.journal
         disk = FaultyDisk()
         journal.disk = disk
         yield Tollway(url=url, admin=admin, data_dir=data_dir), disk, journal

@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from tollway.api.admin.deps import ServicesDep
+from tollway.api.app_state import ServingDependencies, app_runtime
 from tollway.errors import TollwayError
-from tollway.metering.journal import UsageJournal
-from tollway.quotas.counters import QuotaStore
-from tollway.routing.holder import RoutingTableHolder
 
 router = APIRouter(tags=["health"])
 
@@ -39,15 +36,6 @@ class Readiness(BaseModel):
     checks: dict[str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class ServingDependencies:
-    """What the data plane serves and bills with; on the app state once started."""
-
-    quotas: QuotaStore
-    journal: UsageJournal
-    routing: RoutingTableHolder
-
-
 @router.get("/health")
 async def health() -> Health:
     return Health(status="ok")
@@ -55,7 +43,7 @@ async def health() -> Health:
 
 @router.get("/health/ready", responses={503: {"model": Readiness}})
 async def ready(request: Request, services: ServicesDep) -> JSONResponse:
-    serving: ServingDependencies | None = getattr(request.app.state, "serving", None)
+    serving = app_runtime(request.app).serving
     database, secrets, quotas = await asyncio.gather(
         _in_thread(services.database.ping, "database_unavailable"),
         _in_thread(services.secrets.check, "secret_store_unavailable"),
@@ -77,10 +65,7 @@ async def _in_thread(check: Callable[[], None], failed: str) -> str:
     return await _bounded(asyncio.to_thread(check), failed)
 
 
-async def _quota_store(serving: ServingDependencies | None) -> str:
-    if serving is None:
-        return "not_started"
-
+async def _quota_store(serving: ServingDependencies) -> str:
     async def ping() -> None:
         if not await serving.quotas.ping():
             raise ConnectionError("no answer")
@@ -99,13 +84,9 @@ async def _bounded(check: Awaitable[None], failed: str) -> str:
     return OK
 
 
-def _journal(serving: ServingDependencies | None) -> str:
-    if serving is None:
-        return "not_started"
+def _journal(serving: ServingDependencies) -> str:
     return OK if serving.journal.available else "usage_journal_unavailable"
 
 
-def _routing_table(serving: ServingDependencies | None) -> str:
-    if serving is None:
-        return "not_started"
+def _routing_table(serving: ServingDependencies) -> str:
     return OK if serving.routing.table.version >= 0 else "routing_table_not_loaded"

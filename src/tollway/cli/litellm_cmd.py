@@ -12,8 +12,8 @@ from typing import Annotated
 
 import typer
 
-from tollway.app import Runtime
 from tollway.cli.local import console, settings_or_exit
+from tollway.control_plane import ControlPlane
 from tollway.data_plane import routing_table_for_cli
 from tollway.engine.proxy_process import start_litellm_proxy, stop, wait_ready
 from tollway.routing.litellm_config import provider_key_env, render_for_table, write_config
@@ -34,11 +34,11 @@ def render(
 ) -> None:
     """Print the rendered config.yaml: deployments, wildcards, no secret values."""
     settings = settings_or_exit()
-    runtime = Runtime.open(settings)
+    control = ControlPlane.open(settings)
     try:
-        text = render_for_table(routing_table_for_cli(settings, runtime.services), settings)
+        text = render_for_table(routing_table_for_cli(settings, control.services), settings)
     finally:
-        runtime.close()
+        control.close()
     if output is not None:
         digest = write_config(output, text)
         console.print(f"wrote {output} (sha256 {digest[:12]})")
@@ -62,11 +62,11 @@ def serve(
             "proxy refuses to start without a master key, and tollway calls it with the same key"
         )
         raise typer.Exit(2)
-    runtime = Runtime.open(settings)
+    control = ControlPlane.open(settings)
     try:
-        table = routing_table_for_cli(settings, runtime.services)
+        table = routing_table_for_cli(settings, control.services)
     finally:
-        runtime.close()
+        control.close()
     path = settings.litellm_config_path
     write_config(path, render_for_table(table, settings))
     process = start_litellm_proxy(

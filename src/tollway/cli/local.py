@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +10,8 @@ import typer
 import uvicorn
 from rich.console import Console
 
-from tollway.app import Runtime, create_app
+from tollway.app import create_app
+from tollway.control_plane import ControlPlane, StartHook
 from tollway.domain.common import SYSTEM_ACTOR
 from tollway.domain.demo import DemoSeed, seed_demo
 from tollway.domain.settings_file_loader import load_settings_file
@@ -34,13 +34,13 @@ def settings_or_exit() -> Settings:
         raise typer.Exit(2) from None
 
 
-def announce(runtime: Runtime) -> None:
-    settings = runtime.settings
+def announce(control: ControlPlane) -> None:
+    settings = control.settings
     url = f"http://{settings.server.host}:{settings.server.port}"
-    if runtime.initial_admin_token is None:
+    if control.initial_admin_token is None:
         console.print(f"tollway is up at {url} (admin token unchanged)")
         return
-    token = runtime.initial_admin_token
+    token = control.initial_admin_token
     # Plain lines, not a panel: the commands must survive copy and paste unwrapped.
     for line in (
         f"\ntollway is up at {url}",
@@ -54,35 +54,35 @@ def announce(runtime: Runtime) -> None:
         console.print(line, soft_wrap=True, highlight=False)
 
 
-def import_settings_hook(path: Path) -> Callable[[Runtime], None]:
-    def run(runtime: Runtime) -> None:
+def import_settings_hook(path: Path) -> StartHook:
+    def run(control: ControlPlane) -> None:
         document, migration = load_settings_file(path)
         if migration is not None:
             console.print(f"migrated legacy settings file {path} (original kept as .bak)")
-        summary = runtime.services.settings_io.apply(document, SYSTEM_ACTOR)
+        summary = control.services.settings_io.apply(document, SYSTEM_ACTOR)
         console.print(f"imported {path}: {summary.describe()}")
 
     return run
 
 
-def demo_hooks() -> tuple[Callable[[Runtime], None], Callable[[Runtime], None]]:
+def demo_hooks() -> tuple[StartHook, StartHook]:
     """Seed the demo at start; print how to use it once the server is ready."""
     seeds: list[DemoSeed | None] = []
 
-    def seed(runtime: Runtime) -> None:
-        seeds.append(seed_demo(runtime.services))
+    def seed(control: ControlPlane) -> None:
+        seeds.append(seed_demo(control.services))
 
-    def show(runtime: Runtime) -> None:
+    def show(control: ControlPlane) -> None:
         if seeds and seeds[0] is not None:
-            print_demo(runtime, seeds[0])
+            print_demo(control, seeds[0])
         else:
             console.print("demo: providers already exist, nothing seeded (`tollway keys create`)")
 
     return seed, show
 
 
-def print_demo(runtime: Runtime, seed: DemoSeed) -> None:
-    url = f"http://{runtime.settings.server.host}:{runtime.settings.server.port}/v1"
+def print_demo(control: ControlPlane, seed: DemoSeed) -> None:
+    url = f"http://{control.settings.server.host}:{control.settings.server.port}/v1"
     python = (
         "from openai import OpenAI; "
         f"client = OpenAI(base_url='{url}', api_key='{seed.key}'); "
@@ -129,8 +129,8 @@ def serve(
     )
     settings = settings.model_copy(update={"server": server})
     configure_logging(settings.log_level)
-    hooks: list[Callable[[Runtime], None]] = []
-    ready: list[Callable[[Runtime], None]] = [announce]
+    hooks: list[StartHook] = []
+    ready: list[StartHook] = [announce]
     if settings_file is not None:
         hooks.append(import_settings_hook(settings_file))
     if demo:
@@ -166,12 +166,12 @@ def serve(
         return
     # Start-up work (migrations, first admin token, imports, demo) happens once, here;
     # each worker then builds its own app from the same environment.
-    runtime = Runtime.open(settings)
+    control = ControlPlane.open(settings)
     try:
         for hook in [*hooks, *ready]:
-            hook(runtime)
+            hook(control)
     finally:
-        runtime.close()
+        control.close()
     # The workers keep their metrics in one fresh directory, so each worker's /metrics
     # serves their sum; spawned, they inherit it before any metric exists.
     with worker_metrics_directory():

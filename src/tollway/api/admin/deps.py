@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from tollway.api.app_state import app_runtime
 from tollway.domain.common import Actor
 from tollway.domain.services import Services
 from tollway.errors import AuthenticationError
@@ -15,8 +16,7 @@ _bearer = HTTPBearer(auto_error=False, description="The admin token.")
 
 
 def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
+    return app_runtime(request.app).services
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tollway.api.app_state import app_runtime
 from tollway.api.inference.errors import error_response, internal_error, routing_error
 from tollway.api.inference.parsing import parse_body, read_body
 from tollway.api.inference.response_headers import response_headers
@@ -30,7 +31,7 @@ Handler = Callable[[Request], Awaitable[Response | ASGIApp]]
 
 
 class InferenceApi:
-    """What the /v1 routes need; attached to the app state at start."""
+    """What the /v1 routes need; the runtime builds it at start."""
 
     def __init__(self, service: InferenceService, metrics: Metrics, max_body_bytes: int) -> None:
         self.service = service
@@ -39,8 +40,7 @@ class InferenceApi:
 
 
 def _plane(request: Request) -> InferenceApi:
-    plane: InferenceApi = request.app.state.data_plane
-    return plane
+    return app_runtime(request.app).inference_api
 
 
 def _json(body: Any, headers: dict[str, str], status: int = 200) -> Response:
