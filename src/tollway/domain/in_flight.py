@@ -5,8 +5,16 @@ needs the engines, the quota counters and the journal."""
 from __future__ import annotations
 
 import asyncio
+from typing import Protocol
 
-from prometheus_client import Gauge
+
+class Gauge(Protocol):
+    """The part of a gauge this counter moves (metrics are made only in
+    ``observability.metrics``)."""
+
+    def inc(self) -> None: ...
+
+    def dec(self) -> None: ...
 
 
 class InFlight:
