@@ -19,15 +19,23 @@ from typing import Any, Generic, TypeVar
 
 from tollway.domain.accounting import Accounting, RequestAccount
 from tollway.domain.attempt import deployment_attempt
-from tollway.domain.availability import Availability, secret_store_unavailable
-from tollway.domain.failures import Failures, bad_gateway, client_error, final_error
+from tollway.domain.availability import Availability
+from tollway.domain.failures import Failures, final_error
 from tollway.domain.fallback import fallback_attempt, fallback_served, fallback_target
 from tollway.domain.inference_events import InferenceEvents
 from tollway.domain.key_quarantine import KeyQuarantine
-from tollway.domain.ledger_errors import quota_denied
 from tollway.domain.metered_stream import MeteredStream
 from tollway.domain.served import Outcome, served_by
 from tollway.domain.tollway_keys import key_digest
+from tollway.domain.v1_errors import (
+    ErrorCode,
+    bad_gateway,
+    client_error,
+    invalid_api_key,
+    model_not_found,
+    quota_denied,
+    secret_store_unavailable,
+)
 from tollway.engine.base import (
     Endpoint,
     Engine,
@@ -39,7 +47,7 @@ from tollway.engine.base import (
     EngineUnavailable,
     UpstreamError,
 )
-from tollway.errors import InferenceError, invalid_api_key, model_not_found
+from tollway.errors import InferenceError
 from tollway.metering.pricing import prices_for
 from tollway.observability.metrics import Metrics
 from tollway.observability.scrubbing import KnownSecrets
@@ -169,7 +177,7 @@ class InferenceService:
         failures = Failures()
         if not candidates:
             unusable = self._availability.none_usable(group, caller)
-            if unusable.code == "secret_store_unavailable":
+            if unusable.code == ErrorCode.SECRET_STORE_UNAVAILABLE:
                 raise unusable  # fail closed: never another key instead of the caller's
             failures.failed("no_deployment", unusable)
         call = _Call(table, request, self._scrubbing(run), account, failures)
