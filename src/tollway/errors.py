@@ -1,4 +1,5 @@
-"""The error tree. Each error carries its HTTP status and a stable machine code.
+"""The error tree. Each error carries its HTTP status, a stable machine code and the
+headers its answer needs.
 
 Errors are raised anywhere below the API and rendered exactly once, by the API
 layer, in the dialect of the surface that was called (admin JSON or OpenAI shape).

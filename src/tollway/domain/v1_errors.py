@@ -187,11 +187,12 @@ def internal_error() -> InferenceError:
 def quota_denied(denied: Denied) -> InferenceError:
     """A 429 naming the limit (``team_usd_month``), with its ``x-ratelimit-*`` headers."""
     limit = denied.limit
-    kind = ErrorType.BUDGET_EXCEEDED if limit.is_budget else ErrorType.RATE_LIMIT_EXCEEDED
     return InferenceError(
         denied.message,
         status=429,
-        error_type=kind,
+        # budget_exceeded for a USD limit, else rate_limit_exceeded: the quota layer
+        # decides (its metrics use the same word); the enum refuses any other.
+        error_type=ErrorType(denied.type),
         code=f"{limit.scope.value}_{limit.metric.value}_{limit.window.value}",
         headers=to_headers(denied),
     )
