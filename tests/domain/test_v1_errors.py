@@ -214,7 +214,7 @@ def test_a_renderer_needs_nothing_but_the_errors_headers() -> None:
         assert quiet.headers == {}
 
 
-def test_a_hint_keeps_everything_but_the_param() -> None:
+def test_a_hint_keeps_the_status_type_code_and_headers() -> None:
     error = catalogue.secret_store_unavailable("m", _reasons())
     hinted = catalogue.with_hint(error, "; no fallback")
     assert hinted.message == error.message + "; no fallback"

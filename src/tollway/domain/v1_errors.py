@@ -4,7 +4,7 @@ The domain raises these and the API renders them, once, as
 ``{"error": {message, type, param, code}}`` with the error's own ``headers``.
 Nothing is left out of the table: ``tests/domain/test_v1_errors.py`` checks it
 against the factories below, and ``tests/test_readme.py`` that the README's
-"/v1 errors" section is this table (``documented_table()``). ``{name}`` in a
+/v1 error table is this one (``documented_table()``). ``{name}`` in a
 code is filled in per error; "the provider's" is passed through from upstream.
 
 | status | type | code | when |
@@ -94,7 +94,7 @@ class ErrorCode(StrEnum):
 
 
 def documented_table() -> str:
-    """The table of this module's docstring, as the README's "/v1 errors" shows it."""
+    """The table of this module's docstring, as the README shows it."""
     lines = (__doc__ or "").splitlines()
     return "\n".join(line for line in lines if line.startswith("|")) + "\n"
 
