@@ -1,4 +1,5 @@
-"""The error tree. Each error carries its HTTP status and a stable machine code.
+"""The error tree. Each error carries its HTTP status, a stable machine code and the
+headers its answer needs.
 
 Errors are raised anywhere below the API and rendered exactly once, by the API
 layer, in the dialect of the surface that was called (admin JSON or OpenAI shape).
@@ -7,22 +8,24 @@ Messages must never contain secret values: they are shown to clients and logged.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
 class TollwayError(Exception):
+    """``headers`` belong to the answer (``Retry-After``, ``x-ratelimit-*``): every
+    renderer sends them as they are, whatever the error's class."""
+
     status_code: int = 500
     code: str = "internal_error"
 
-    def __init__(self, message: str, *, details: Any = None) -> None:
+    def __init__(
+        self, message: str, *, details: Any = None, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
-
-
-class BadRequestError(TollwayError):
-    status_code = 400
-    code = "bad_request"
+        self.headers = dict(headers or {})
 
 
 class ValidationError(TollwayError):
@@ -33,11 +36,6 @@ class ValidationError(TollwayError):
 class AuthenticationError(TollwayError):
     status_code = 401
     code = "unauthorized"
-
-
-class PermissionDeniedError(TollwayError):
-    status_code = 403
-    code = "forbidden"
 
 
 class NotFoundError(TollwayError):
@@ -54,26 +52,26 @@ class ConflictError(TollwayError):
     code = "conflict"
 
 
-class PayloadTooLargeError(TollwayError):
-    status_code = 413
-    code = "payload_too_large"
-
-
-class SecretStoreUnavailableError(TollwayError):
-    """The secret backend cannot answer and nothing usable is cached: fail closed."""
+class ServiceUnavailableError(TollwayError):
+    """A backing service cannot answer: a 503 that says when to retry."""
 
     status_code = 503
-    code = "secret_store_unavailable"
+    code = "service_unavailable"
 
     def __init__(self, message: str, *, retry_after: int = 5, details: Any = None) -> None:
-        super().__init__(message, details=details)
+        super().__init__(message, details=details, headers={"Retry-After": str(retry_after)})
         self.retry_after = retry_after
 
 
-class DatabaseUnavailableError(TollwayError):
+class SecretStoreUnavailableError(ServiceUnavailableError):
+    """The secret backend cannot answer and nothing usable is cached: fail closed."""
+
+    code = "secret_store_unavailable"
+
+
+class DatabaseUnavailableError(ServiceUnavailableError):
     """The SQL store cannot be reached (down, gone, or busy past its timeout)."""
 
-    status_code = 503
     code = "database_unavailable"
 
     def __init__(
@@ -83,8 +81,7 @@ class DatabaseUnavailableError(TollwayError):
         retry_after: int = 5,
         details: Any = None,
     ) -> None:
-        super().__init__(message, details=details)
-        self.retry_after = retry_after
+        super().__init__(message, retry_after=retry_after, details=details)
 
 
 class SecretNotFoundError(TollwayError):
@@ -112,7 +109,10 @@ class ConfigurationError(TollwayError):
 
 
 class InferenceError(TollwayError):
-    """An error on /v1, rendered in OpenAI's shape: ``{"error": {message, type, param, code}}``."""
+    """An error on /v1, rendered in OpenAI's shape: ``{"error": {message, type, param, code}}``.
+
+    Made only by the catalogue, ``tollway.domain.v1_errors``. ``error_type`` is one of its
+    ``ErrorType``s, or a provider's own type passed through; ``code`` defaults to it."""
 
     def __init__(
         self,
@@ -122,37 +122,10 @@ class InferenceError(TollwayError):
         error_type: str,
         code: str | None = None,
         param: str | None = None,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, headers=headers)
         self.status_code = status
         self.error_type = error_type
         self.code = code or error_type
         self.param = param
-        self.headers = headers or {}
-
-
-def invalid_api_key() -> InferenceError:
-    # One answer for unknown, revoked and expired keys: nothing to learn by probing.
-    return InferenceError(
-        "Incorrect API key provided. Create a tollway key with `tollway keys create`.",
-        status=401,
-        error_type="invalid_request_error",
-        code="invalid_api_key",
-    )
-
-
-def invalid_request(message: str, *, param: str | None = None, status: int = 400) -> InferenceError:
-    return InferenceError(
-        message, status=status, error_type="invalid_request_error", code=None, param=param
-    )
-
-
-def model_not_found(model: str) -> InferenceError:
-    return InferenceError(
-        f"The model `{model}` does not exist or you do not have access to it.",
-        status=404,
-        error_type="invalid_request_error",
-        code="model_not_found",
-        param="model",
-    )

@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 
 from tests.quotas.support import limit
-from tollway.errors import InferenceError
+from tollway.domain.v1_errors import invalid_cap
 from tollway.quotas.admission import (
     DEFAULT_MAX_TOKENS,
     MAX_CHOICES,
     CompletionCaps,
+    InvalidCapError,
     to_headers,
     worst_case,
 )
@@ -108,9 +109,9 @@ def test_embeddings_reserve_no_completion_and_ignore_caps() -> None:
     ],
 )
 def test_invalid_caps_and_choice_counts_are_a_400_naming_the_field(field: str, value: Any) -> None:
-    with pytest.raises(InferenceError) as raised:
+    with pytest.raises(InvalidCapError) as raised:
         CompletionCaps.parse({"max_tokens": 10, field: value})
-    error = raised.value
+    error = invalid_cap(raised.value)  # what /v1 answers
     assert (error.status_code, error.error_type, error.param) == (
         400,
         "invalid_request_error",
@@ -120,7 +121,7 @@ def test_invalid_caps_and_choice_counts_are_a_400_naming_the_field(field: str, v
 
 
 def test_the_error_message_shows_a_bounded_value() -> None:
-    with pytest.raises(InferenceError) as raised:
+    with pytest.raises(InvalidCapError) as raised:
         CompletionCaps.parse({"max_tokens": "9" * 10_000})
     assert len(raised.value.message) < 200
 

@@ -71,13 +71,9 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 async def _tollway_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, TollwayError)
-    headers = None
-    retry_after = getattr(exc, "retry_after", None)  # the 503s of a backing service
-    if retry_after is not None:
-        headers = {"Retry-After": str(retry_after)}
     if exc.status_code >= 500:
         log.error("request failed: %s: %s", exc.code, exc.message)
-    return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
+    return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -13,12 +13,9 @@ from __future__ import annotations
 import sys
 
 from tollway.domain.key_quarantine import KeyQuarantine
+from tollway.domain.v1_errors import no_usable_deployment, secret_store_unavailable
 from tollway.errors import InferenceError
 from tollway.routing.table import CallerKey, Deployment, ModelGroup, Unusable
-
-SECRET_STORE_RETRY_AFTER_SECONDS = 5
-# Enough reasons to act on; a model with dozens of keys would otherwise flood the message.
-_MAX_REASONS = 5
 
 
 class Availability:
@@ -53,30 +50,3 @@ class Availability:
             return Unusable(deployment.key_team_id, reason, outage=True)
         reason = f"{where}: its key was rejected by the provider and is being re-tested"
         return Unusable(deployment.key_team_id, reason)
-
-
-def _described(reasons: list[Unusable]) -> str:
-    unique = list(dict.fromkeys(reason.reason for reason in reasons))
-    more = len(unique) - _MAX_REASONS
-    text = "; ".join(unique[:_MAX_REASONS]) or "it has no deployment"
-    return text + (f"; and {more} more" if more > 0 else "")
-
-
-def no_usable_deployment(model: str, reasons: list[Unusable]) -> InferenceError:
-    return InferenceError(
-        f"no usable deployment for model `{model}`: {_described(reasons)}",
-        status=503,
-        error_type="service_unavailable",
-        code="no_usable_deployment",
-    )
-
-
-def secret_store_unavailable(model: str, reasons: list[Unusable]) -> InferenceError:
-    return InferenceError(
-        f"the secret store is unavailable, so model `{model}` cannot be served now: "
-        f"{_described(reasons)}",
-        status=503,
-        error_type="service_unavailable",
-        code="secret_store_unavailable",
-        headers={"Retry-After": str(SECRET_STORE_RETRY_AFTER_SECONDS)},
-    )

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tollway.domain.failures import Failures, client_error
-from tollway.domain.ledger_errors import quota_denied
+from tollway.domain.failures import Failures
+from tollway.domain.v1_errors import ErrorCode, client_error, quota_denied
 from tollway.engine.base import EngineMisconfigured, EngineUnavailable, UpstreamError
 from tollway.errors import InferenceError
 from tollway.quotas.model import Denied
@@ -100,6 +100,6 @@ def after_candidates(failures: Failures) -> FallBack | Stop:
 def when_none_usable(unusable: InferenceError) -> FallBack | Stop:
     """No deployment may serve the caller now. Fail closed when the secret store
     is the reason: never another key instead of the caller's own."""
-    if unusable.code == "secret_store_unavailable":
+    if unusable.code == ErrorCode.SECRET_STORE_UNAVAILABLE:
         return Stop(unusable)
     return FallBack()

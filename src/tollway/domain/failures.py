@@ -3,8 +3,8 @@ gets when nothing could serve it."""
 
 from __future__ import annotations
 
+from tollway.domain.v1_errors import bad_gateway, engine_unavailable, with_hint
 from tollway.engine.base import EngineMisconfigured, EngineUnavailable, UpstreamError
-from tollway.engine.outbound import OUTBOUND_CODES
 from tollway.errors import InferenceError
 from tollway.quotas.model import Denied
 
@@ -27,28 +27,6 @@ class Failures:
         self.denials.append(denial)
 
 
-def client_error(exc: UpstreamError) -> InferenceError:
-    """A request the provider refused: the same request would fail anywhere."""
-    return InferenceError(
-        exc.message,
-        status=exc.status if 400 <= exc.status < 500 else 400,
-        error_type=exc.error_type or "invalid_request_error",
-        code=exc.code,
-        param=exc.param,
-    )
-
-
-def bad_gateway(message: str, exc: UpstreamError | None = None) -> InferenceError:
-    if exc is not None and exc.status == 429:
-        headers = {"Retry-After": str(int(exc.retry_after or 1))}
-        return InferenceError(
-            message, status=429, error_type="rate_limit_exceeded", headers=headers
-        )
-    # tollway's own verdicts on an upstream (a redirect, a refused address) say more.
-    code = exc.code if exc is not None and exc.code in OUTBOUND_CODES else "bad_gateway"
-    return InferenceError(message, status=502, error_type="upstream_error", code=code)
-
-
 def final_error(
     model: str, failures: Failures, no_openrouter: bool, fallback_enabled: bool
 ) -> InferenceError:
@@ -60,21 +38,10 @@ def final_error(
         hint = f"; `{model}` has no OpenRouter model id to fall back to"
     last = failures.last
     if isinstance(last, InferenceError):
-        return InferenceError(
-            last.message + hint,
-            status=last.status_code,
-            error_type=last.error_type,
-            code=last.code,
-            headers=last.headers,
-        )
+        return with_hint(last, hint)
     if isinstance(last, UpstreamError):
         return bad_gateway(
             f"every deployment of `{model}` failed; last: {last.message}{hint}", last
         )
     detail = last.message if isinstance(last, EngineUnavailable | EngineMisconfigured) else ""
-    return InferenceError(
-        f"the engine could not serve `{model}`: {detail}{hint}",
-        status=503,
-        error_type="service_unavailable",
-        code="engine_unavailable",
-    )
+    return engine_unavailable(model, detail + hint)

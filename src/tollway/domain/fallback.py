@@ -17,15 +17,19 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from tollway.domain.attempt import Attempt
-from tollway.domain.availability import secret_store_unavailable
 from tollway.domain.decisions import EngineFailure
-from tollway.domain.failures import Failures, bad_gateway, client_error, final_error
+from tollway.domain.failures import Failures, final_error
 from tollway.domain.inference_events import InferenceEvents
 from tollway.domain.inference_request import InferenceRequest
-from tollway.domain.ledger_errors import quota_denied
 from tollway.domain.request_account import RequestAccount
 from tollway.domain.send import Send, send_scrubbed
 from tollway.domain.served import Outcome, Served
+from tollway.domain.v1_errors import (
+    bad_gateway,
+    client_error,
+    quota_denied,
+    secret_store_unavailable,
+)
 from tollway.engine.base import (
     Engine,
     EngineCall,

@@ -46,6 +46,7 @@ from tollway.domain.metered_stream import MeteredStream
 from tollway.domain.send import Send, answer, open_stream, send_scrubbed
 from tollway.domain.served import Outcome, served_by
 from tollway.domain.tollway_keys import key_digest
+from tollway.domain.v1_errors import invalid_api_key, model_not_found
 from tollway.engine.base import (
     Engine,
     EngineCall,
@@ -54,7 +55,7 @@ from tollway.engine.base import (
     EngineUnavailable,
     UpstreamError,
 )
-from tollway.errors import InferenceError, invalid_api_key, model_not_found
+from tollway.errors import InferenceError
 from tollway.metering.pricing import prices_for
 from tollway.observability.metrics import Metrics
 from tollway.observability.scrubbing import KnownSecrets

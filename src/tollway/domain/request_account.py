@@ -10,13 +10,13 @@ from decimal import Decimal
 
 from tollway.domain.attempt import Attempt
 from tollway.domain.in_flight import InFlight
-from tollway.domain.ledger_errors import quota_store_down, usage_journal_down
 from tollway.domain.over_reservation import (
     OverReservation,
     OverReservationEvents,
     overrun_scopes,
     within_reservation,
 )
+from tollway.domain.v1_errors import invalid_cap, quota_store_down, usage_journal_down
 from tollway.engine.base import Endpoint, EngineResult, TokenUsage
 from tollway.metering.counting import count_usage
 from tollway.metering.durability import JournalSync
@@ -28,7 +28,7 @@ from tollway.metering.tokens import prompt_tokens_at_most
 from tollway.metering.usage import MeteredUsage, text_usage, usage_from_response
 from tollway.observability.metrics import Metrics
 from tollway.quotas import model as quota
-from tollway.quotas.admission import CompletionCaps, worst_case
+from tollway.quotas.admission import CompletionCaps, InvalidCapError, worst_case
 from tollway.quotas.counters import QuotaStore, QuotaStoreUnavailableError
 from tollway.routing.table import CallerKey, RoutingTable
 from tollway.store.enums import LimitScope
@@ -85,7 +85,10 @@ class RequestAccount:
         self._endpoint = endpoint
         self._model = model
         # First: invalid caps are a 400 before anything is reserved or journaled.
-        self.caps = CompletionCaps.parse(body, generates=endpoint is not Endpoint.EMBEDDINGS)
+        try:
+            self.caps = CompletionCaps.parse(body, generates=endpoint is not Endpoint.EMBEDDINGS)
+        except InvalidCapError as exc:
+            raise invalid_cap(exc) from None
         self.prompt_estimate = prompt_tokens_at_most(body)
         self._body = body
         self._held: tuple[quota.Limit, ...] = ()  # the limits the reservation counts against

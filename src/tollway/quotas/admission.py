@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from tollway.errors import InferenceError, invalid_request
 from tollway.quotas.model import Amount, Denied, format_amount, usd_to_micros
 
 # Reserved when a request sets no cap and the model's max_output_tokens is unknown.
@@ -33,6 +32,16 @@ MAX_CAP = 2**31 - 1
 Price = Decimal | float | int | None
 
 
+class InvalidCapError(ValueError):
+    """A cap or choice count no provider would read the same way; ``param`` names it.
+    /v1 answers it with a 400 (``tollway.domain.v1_errors.invalid_cap``)."""
+
+    def __init__(self, message: str, param: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+
 @dataclass(frozen=True, slots=True)
 class CompletionCaps:
     """What a request may generate: its caps (field -> value, as the client sent
@@ -45,8 +54,8 @@ class CompletionCaps:
 
     @classmethod
     def parse(cls, body: Mapping[str, Any], *, generates: bool = True) -> CompletionCaps:
-        """The caps of a /v1 body; an ``invalid_request_error`` (400, ``param``
-        naming the field) for a cap or a choice count no provider would accept."""
+        """The caps of a /v1 body; ``InvalidCapError`` (naming the field) for a cap or a
+        choice count no provider would accept."""
         if not generates:
             return cls(generates=False)
         caps = tuple(
@@ -100,12 +109,12 @@ def _integer(name: str, value: Any, low: int, high: int) -> int:
     return value
 
 
-def _invalid(name: str, value: Any, low: int, high: int) -> InferenceError:
+def _invalid(name: str, value: Any, low: int, high: int) -> InvalidCapError:
     shown = repr(value) if isinstance(value, str | int | float) else type(value).__name__
     if len(shown) > 40:
         shown = shown[:40] + "..."
-    return invalid_request(
-        f"Invalid '{name}': expected an integer from {low} to {high}, got {shown}.", param=name
+    return InvalidCapError(
+        f"Invalid '{name}': expected an integer from {low} to {high}, got {shown}.", name
     )
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
-from tollway.errors import TollwayError
+from tollway.errors import ServiceUnavailableError
 from tollway.quotas.model import (
     Amount,
     Denied,
@@ -43,15 +43,13 @@ CounterValues = Sequence[tuple[Limit, int]]
 CounterLoader = Callable[[float], Awaitable[CounterValues]]
 
 
-class QuotaStoreUnavailableError(TollwayError):
+class QuotaStoreUnavailableError(ServiceUnavailableError):
     """The counters cannot be read or written; budgets fail closed (HTTP 503)."""
 
-    status_code = 503
     code = "quota_store_unavailable"
 
     def __init__(self, message: str, *, retry_after: int = 1, details: Any = None) -> None:
-        super().__init__(message, details=details)
-        self.retry_after = retry_after
+        super().__init__(message, retry_after=retry_after, details=details)
 
 
 # The name the design uses; the class keeps the Error suffix the codebase's lint asks for.

@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from tollway.api.inference.json_checks import (
-    Invalid,
     check_list,
     check_object,
     check_string,
     wrong_type,
 )
+from tollway.domain.v1_errors import invalid_request
 
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 _NULL_CONTENT_ALLOWED = frozenset({"assistant", "function"})
@@ -37,7 +37,7 @@ def _check_message(message: Any, param: str) -> None:
         if not isinstance(role, str):
             raise wrong_type(f"{param}.role", "a string", role)
         supported = ", ".join(f"'{r}'" for r in ROLES)
-        raise Invalid(
+        raise invalid_request(
             f"Invalid value for '{param}.role'. Supported values are: {supported}.",
             f"{param}.role",
         )
@@ -56,7 +56,7 @@ def _check_content(content: Any, param: str, role: str) -> None:
     if content is None:
         if role in _NULL_CONTENT_ALLOWED:
             return
-        raise Invalid(f"Missing required parameter: '{param}'.", param)
+        raise invalid_request(f"Missing required parameter: '{param}'.", param)
     if not isinstance(content, list):
         raise wrong_type(param, "a string or an array of content parts", content)
     check_list(content, param, non_empty=True)

@@ -1,4 +1,4 @@
-"""Small checks on decoded JSON values, each raising ``Invalid`` with the ``param`` at fault.
+"""Small checks on decoded JSON values, each raising a 400 naming the ``param`` at fault.
 
 JSON has one number type; Python's ``bool`` is an ``int``. So ``true`` is not a
 number here, and ``2.0`` is not an integer (a float cap or seed is a client bug that
@@ -11,21 +11,12 @@ import math
 from collections.abc import Collection
 from typing import Any
 
-from tollway.errors import InferenceError, invalid_request
+from tollway.domain.v1_errors import invalid_request
+from tollway.errors import InferenceError
 
 # Deeper than any real tool schema or content array; far below the interpreter's
 # recursion limit, which LiteLLM's and the estimator's recursive walks would hit.
 MAX_JSON_DEPTH = 64
-
-
-class Invalid(InferenceError):  # noqa: N818  (reads as "raise Invalid(...)")
-    """A malformed field: 400 ``invalid_request_error`` naming it."""
-
-    def __init__(self, message: str, param: str) -> None:
-        error = invalid_request(message, param=param)
-        super().__init__(
-            error.message, status=error.status_code, error_type=error.error_type, param=param
-        )
 
 
 _TYPE_NAMES = {
@@ -43,8 +34,8 @@ def type_name(value: Any) -> str:
     return _TYPE_NAMES.get(type(value), "an unsupported value")
 
 
-def wrong_type(param: str, expected: str, value: Any) -> Invalid:
-    return Invalid(
+def wrong_type(param: str, expected: str, value: Any) -> InferenceError:
+    return invalid_request(
         f"Invalid type for '{param}': expected {expected}, but got {type_name(value)} instead.",
         param,
     )
@@ -77,7 +68,7 @@ def check_list(value: Any, param: str, *, non_empty: bool = False) -> None:
     if not isinstance(value, list):
         raise wrong_type(param, "an array", value)
     if non_empty and not value:
-        raise Invalid(
+        raise invalid_request(
             f"Invalid '{param}': empty array. Expected an array with at least 1 item.", param
         )
 
@@ -86,14 +77,14 @@ def check_number(value: Any, param: str, low: float, high: float) -> None:
     if not is_number(value):
         raise wrong_type(param, "a number", value)
     if not low <= value <= high:
-        raise Invalid(f"Invalid '{param}': must be between {low} and {high}.", param)
+        raise invalid_request(f"Invalid '{param}': must be between {low} and {high}.", param)
 
 
 def check_int(value: Any, param: str, low: int, high: int) -> None:
     if not is_int(value):
         raise wrong_type(param, "an integer", value)
     if not low <= value <= high:
-        raise Invalid(f"Invalid '{param}': must be between {low} and {high}.", param)
+        raise invalid_request(f"Invalid '{param}': must be between {low} and {high}.", param)
 
 
 def check_string_or_strings(value: Any, param: str) -> None:
@@ -116,7 +107,7 @@ def check_nesting(
     for name, value in body.items():
         if isinstance(value, dict | list) and _deeper_than(value, limit):
             if name in known:
-                raise Invalid(f"'{name}' is nested deeper than {limit} levels.", name)
+                raise invalid_request(f"'{name}' is nested deeper than {limit} levels.", name)
             raise invalid_request(f"A field is nested deeper than {limit} levels.")
 
 

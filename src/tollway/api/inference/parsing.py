@@ -8,11 +8,10 @@ from typing import Any
 import orjson
 from starlette.requests import ClientDisconnect, Request
 
-from tollway.api.inference.errors import client_gone
 from tollway.api.inference.json_checks import check_nesting
 from tollway.api.inference.validation import check_request, known_fields
+from tollway.domain.v1_errors import body_too_large, client_gone, invalid_request
 from tollway.engine.base import Endpoint
-from tollway.errors import InferenceError, invalid_request
 
 # tollway chooses the provider and its credentials; a client must not override them.
 _FORBIDDEN_FIELDS = frozenset(
@@ -48,14 +47,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, refused with 413 as soon as it exceeds ``limit`` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
+        raise body_too_large(limit)
     chunks: list[bytes] = []
     size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise _too_large(limit)
+                raise body_too_large(limit)
             chunks.append(chunk)
     except ClientDisconnect:
         raise client_gone() from None
@@ -95,10 +94,3 @@ def _check_fields(body: dict[str, Any], endpoint: Endpoint) -> None:
     check_request(body, endpoint)
     if endpoint is Endpoint.EMBEDDINGS and body.get("stream"):
         raise invalid_request("Embeddings cannot be streamed.", param="stream")
-
-
-def _too_large(limit: int) -> InferenceError:
-    return invalid_request(
-        f"Request body too large: the limit is {limit} bytes (TOLLWAY_SERVER__MAX_BODY_BYTES).",
-        status=413,
-    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 import uuid
@@ -17,15 +18,18 @@ from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tollway.api.app_state import app_runtime
-from tollway.api.inference.errors import error_response, internal_error, routing_error
+from tollway.api.inference.errors import error_response
 from tollway.api.inference.parsing import parse_body, read_body
 from tollway.api.inference.response_headers import response_headers
 from tollway.api.inference.streaming import SSEResponse, client_events
 from tollway.domain.inference import InferenceRequest, InferenceService
 from tollway.domain.served import Served
+from tollway.domain.v1_errors import internal_error, model_not_found, routing_error
 from tollway.engine.base import Endpoint
-from tollway.errors import InferenceError, model_not_found
+from tollway.errors import InferenceError
 from tollway.observability.metrics import Metrics
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[Request], Awaitable[Response | ASGIApp]]
 
@@ -60,7 +64,9 @@ def inference_endpoint(endpoint: Endpoint) -> Handler:
             _count_error(plane, endpoint, error)
             return error_response(error, response_headers(request_id))
         except Exception as exc:  # never a stack trace or library text to the client
-            internal = internal_error(exc)
+            # The type only: driver and library messages may quote request data.
+            log.error("unexpected error on /v1: %s", type(exc).__name__, exc_info=exc)
+            internal = internal_error()
             _count_error(plane, endpoint, internal)
             return error_response(internal, response_headers(request_id))
         plane.metrics.latency.labels(endpoint.value, response[1].route.value).observe(
@@ -172,5 +178,7 @@ class OpenAIShapedRouting:
         except HTTPException as exc:
             if scope["type"] != "http":
                 raise
-            error = routing_error(exc.status_code, scope["method"], scope["path"])
-            await error_response(error, dict(exc.headers or {}))(scope, receive, send)
+            error = routing_error(
+                exc.status_code, scope["method"], scope["path"], dict(exc.headers or {})
+            )
+            await error_response(error)(scope, receive, send)

@@ -16,6 +16,7 @@ import anyio
 import orjson
 from starlette.types import Message, Receive, Scope, Send
 
+from tollway.domain.v1_errors import ErrorCode, ErrorType
 from tollway.engine.base import StreamInterrupted
 
 DONE = b"data: [DONE]\n\n"
@@ -57,8 +58,8 @@ async def client_events(
             {
                 "error": {
                     "message": exc.message,
-                    "type": "server_error",
-                    "code": "stream_interrupted",
+                    "type": ErrorType.SERVER_ERROR,
+                    "code": ErrorCode.STREAM_INTERRUPTED,
                 }
             }
         )
@@ -128,9 +129,9 @@ def shutdown_event() -> bytes:
         {
             "error": {
                 "message": "The server is shutting down; this stream was cut short.",
-                "type": "server_error",
+                "type": ErrorType.SERVER_ERROR,
                 "param": None,
-                "code": "server_shutting_down",
+                "code": ErrorCode.SERVER_SHUTTING_DOWN,
             }
         }
     )

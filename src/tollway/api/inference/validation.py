@@ -21,7 +21,6 @@ from typing import Any
 
 from tollway.api.inference.chat_validation import check_messages, check_tools
 from tollway.api.inference.json_checks import (
-    Invalid,
     check_bool,
     check_int,
     check_number,
@@ -30,6 +29,7 @@ from tollway.api.inference.json_checks import (
     check_string_or_strings,
     is_int,
 )
+from tollway.domain.v1_errors import invalid_request
 from tollway.engine.base import Endpoint
 
 MAX_MODEL_CHARS = 400  # the admin API's bound on a public model name
@@ -39,7 +39,7 @@ Check = Callable[[Any, str], None]
 
 
 def check_request(body: Mapping[str, Any], endpoint: Endpoint) -> None:
-    """Raise ``Invalid`` (a 400 with ``param``) for the first malformed field."""
+    """Raise a 400 naming the ``param`` of the first malformed field."""
     _check_model(body.get("model"))
     for name, check in _RULES[endpoint].items():
         value = body.get(name)
@@ -54,9 +54,9 @@ def known_fields(endpoint: Endpoint) -> frozenset[str]:
 
 def _check_model(model: Any) -> None:
     if not isinstance(model, str) or not model.strip():
-        raise Invalid("You must provide a model parameter.", "model")
+        raise invalid_request("You must provide a model parameter.", "model")
     if len(model) > MAX_MODEL_CHARS:
-        raise Invalid(f"'model' is longer than {MAX_MODEL_CHARS} characters.", "model")
+        raise invalid_request(f"'model' is longer than {MAX_MODEL_CHARS} characters.", "model")
 
 
 def _range(low: float, high: float) -> Check:
@@ -78,7 +78,9 @@ def _one_of(*allowed: str) -> Check:
         check_string(value, param)
         if value not in allowed:
             supported = ", ".join(f"'{v}'" for v in allowed)
-            raise Invalid(f"Invalid value for '{param}'. Supported values are: {supported}.", param)
+            raise invalid_request(
+                f"Invalid value for '{param}'. Supported values are: {supported}.", param
+            )
 
     return check
 
@@ -117,7 +119,7 @@ def _prompt(value: Any, param: str) -> None:
     if isinstance(value, str):
         return
     if not isinstance(value, list) or not value:
-        raise Invalid(
+        raise invalid_request(
             f"Invalid type for '{param}': expected a string, an array of strings, "
             "an array of tokens or an array of token arrays.",
             param,
@@ -134,15 +136,17 @@ def _prompt(value: Any, param: str) -> None:
 def _embedding_input(value: Any, param: str) -> None:
     _prompt(value, param)
     if isinstance(value, list) and len(value) > MAX_EMBEDDING_INPUTS:
-        raise Invalid(f"'{param}' holds more than {MAX_EMBEDDING_INPUTS} inputs.", param)
+        raise invalid_request(f"'{param}' holds more than {MAX_EMBEDDING_INPUTS} inputs.", param)
 
 
 def _tokens(value: Any, param: str) -> None:
     if not isinstance(value, list) or not value:
-        raise Invalid(f"Invalid type for '{param}': expected a non-empty array of tokens.", param)
+        raise invalid_request(
+            f"Invalid type for '{param}': expected a non-empty array of tokens.", param
+        )
     for index, token in enumerate(value):
         if not is_int(token) or token < 0:
-            raise Invalid(
+            raise invalid_request(
                 f"Invalid type for '{param}[{index}]': expected a token (a non-negative integer).",
                 f"{param}[{index}]",
             )
