@@ -95,20 +95,20 @@ async def test_no_usable_deployment_falls_back_as_no_deployment(planes: Planes) 
     assert plane.sample("tollway_fallbacks_total", reason="no_deployment") == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="suspected bug: the OpenRouter route is a shared key, yet a BYOK-only team "
-    "with no usable own key is served through it (reported, not pinned)",
-)
 @pytest.mark.parametrize("own", [(), ("own-failing",)], ids=["no-own-key", "own-key-fails"])
 async def test_a_byok_only_team_never_falls_back_to_the_shared_openrouter_key(
     planes: Planes, own: tuple[str, ...]
 ) -> None:
     own_keys = [deployment(name, "500", team="strict") for name in own]
     plane = planes(table(group(deployment("shared"), *own_keys)))
-    with pytest.raises(InferenceError):
+    with pytest.raises(InferenceError) as raised:
         await plane.complete(caller(team="strict", byok_only=True), "chat")
     assert plane.openrouter.calls == []
+    expected = (503, "no_usable_deployment") if not own else (502, "bad_gateway")
+    assert (raised.value.status_code, raised.value.code) == expected
+    assert raised.value.message.endswith("so the shared OpenRouter key is not used for it")
+    assert plane.events.fallbacks == []
+    assert await plane.outstanding() == 0
 
 
 async def test_a_stale_openrouter_key_fails_closed(planes: Planes) -> None:

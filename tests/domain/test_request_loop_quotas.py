@@ -1,5 +1,6 @@
-"""Limits in the request loop: the caller's own request and token limits refuse at
-once (every candidate alike); a USD budget lets a cheaper candidate through; a
+"""Limits in the request loop: the caller's own request limits refuse at once (every
+candidate alike); a token limit lets a candidate with a smaller cap through, a USD
+budget a cheaper one; a
 provider's or provider key's limit skips only that candidate. Under a token or USD
 limit the body sent carries the cap that was reserved."""
 
@@ -63,6 +64,20 @@ async def test_the_teams_token_limit_refuses_every_candidate_alike(planes: Plane
     assert raised.value.code == "team_tokens_total"
     assert plane.engine.calls == []
     assert plane.openrouter.calls == []
+
+
+async def test_a_token_limit_lets_a_candidate_with_a_smaller_cap_through(
+    planes: Planes,
+) -> None:
+    # The bare request's worst case is ~127 tokens at the default cap, ~47 at a cap of 20.
+    limited = limit(LimitScope.TEAM, team_id("red"), Metric.TOKENS, 100)
+    wide, narrow = deployment("wide", priority=9), deployment("narrow", max_output_tokens=20)
+    plane = planes(table(group(wide, narrow), limits=[limited]))
+    outcome = await plane.complete(caller(team="red"), "chat")
+    assert plane.engine.tried == ["narrow"]
+    assert outcome.served.deployment_id == "narrow"
+    assert plane.engine.calls[0].body["max_tokens"] == 20  # the cap that was reserved
+    assert await plane.outstanding() == 0
 
 
 async def test_a_usd_budget_lets_a_cheaper_candidate_through(planes: Planes) -> None:

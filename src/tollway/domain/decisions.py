@@ -15,7 +15,7 @@ from tollway.domain.failures import Failures
 from tollway.domain.v1_errors import ErrorCode, client_error, quota_denied
 from tollway.engine.base import EngineMisconfigured, EngineUnavailable, UpstreamError
 from tollway.errors import InferenceError
-from tollway.quotas.model import Denied
+from tollway.quotas.model import Denied, Metric
 from tollway.store.enums import LimitScope
 
 _CALLER_SCOPES = (LimitScope.TOLLWAY_KEY, LimitScope.TEAM)
@@ -46,10 +46,11 @@ Decision = NextCandidate | FallBack | Stop
 
 
 def after_denial(denial: Denied) -> NextCandidate | Stop:
-    """A limit refused a candidate. The caller's own request and token limits refuse
-    every candidate alike: no point trying the others. A USD budget may still admit
-    a cheaper one; a provider's limits only that provider."""
-    if denial.limit.scope in _CALLER_SCOPES and not denial.limit.is_budget:
+    """A limit refused a candidate. The caller's own request limits refuse every
+    candidate alike: no point trying the others. A token limit or a USD budget may
+    still admit another one (a smaller completion cap, a lower price); a provider's
+    limits only that provider."""
+    if denial.limit.scope in _CALLER_SCOPES and denial.limit.metric is Metric.REQUESTS:
         return Stop(quota_denied(denial))
     return NextCandidate()
 

@@ -29,6 +29,7 @@ from tollway.domain.v1_errors import (
     client_error,
     quota_denied,
     secret_store_unavailable,
+    with_hint,
 )
 from tollway.engine.base import (
     Engine,
@@ -48,6 +49,8 @@ from tollway.routing.table import ModelGroup, OpenRouterRoute, RoutingTable, Unu
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+_BYOK_ONLY = "; the team is BYOK-only, so the shared OpenRouter key is not used for it"
 
 
 class Fallback:
@@ -79,9 +82,13 @@ class Fallback:
         request: InferenceRequest,
         account: RequestAccount,
         failures: Failures,
+        byok_only: bool,
     ) -> Outcome[T]:
         """Admit, record and send the request to OpenRouter. Raises the client's
-        error when it may not (off, or nowhere to go), is refused or fails too."""
+        error when it may not (off, nowhere to go, or a BYOK-only caller: the
+        OpenRouter key is a shared key), is refused or fails too."""
+        if byok_only:
+            raise with_hint(final_error(request.model, failures, False, False), _BYOK_ONLY)
         reason = failures.reason or "all_deployments_failed"
         route, model_id = table.openrouter, group.openrouter_model_id
         if not self._enabled or route is None or model_id is None:

@@ -189,7 +189,13 @@ class InferenceService:
                 raise error
             case FallBack():
                 return await self._fallback.serve(
-                    group, send, table=table, request=request, account=account, failures=failures
+                    group,
+                    send,
+                    table=table,
+                    request=request,
+                    account=account,
+                    failures=failures,
+                    byok_only=caller.byok_only,
                 )
 
     def _model_group(self, table: RoutingTable, caller: CallerKey, model: str) -> ModelGroup:
