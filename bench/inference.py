@@ -10,7 +10,7 @@ Scenarios (non-streaming chat, 1 and 64 concurrent clients):
   tollway-remote    clients → tollway → LiteLLM proxy → upstream
 
 Prints p50/p99 latency, requests/s, and the ratios the budgets in
-ARCHITECTURE.md §6 are stated in. Numbers from a shared 2-core machine: compare
+docs/architecture.md §9 are stated in. Numbers from a shared 2-core machine: compare
 ratios within one run, not absolute values across runs.
 
 Run: .venv/bin/python bench/inference.py [--requests N]

@@ -1,4 +1,4 @@
-"""What admission + metering add to one /v1 request (ARCHITECTURE.md §6: ≤ 100 µs),
+"""What admission + metering add to one /v1 request (docs/architecture.md §9: ≤ 100 µs),
 measured against baselines in the same run.
 
 One request through ``RequestAccount`` as the inference service drives it: open

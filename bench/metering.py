@@ -1,7 +1,7 @@
 """Microseconds per metering step on the data plane's hot path: reading a response's
 usage, observing one stream chunk, and pricing a call. Prints numbers, asserts nothing.
 
-ARCHITECTURE.md §6 budgets admission + metering at 100 µs per request together.
+docs/architecture.md §9 budgets admission + metering at 100 µs per request together.
 
 Run: .venv/bin/python bench/metering.py
 """

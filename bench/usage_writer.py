@@ -1,4 +1,4 @@
-"""The usage ledger's budgets (ARCHITECTURE.md §6): µs per journal append, and
+"""The usage ledger's budgets (docs/architecture.md §9): µs per journal append, and
 records/s from the journal into SQLite (target >= 10,000/s) and PostgreSQL.
 
 Writer throughput is end to end: reading and parsing journal segments, pairing

@@ -2,7 +2,7 @@
 exactly: the usage records, their hourly aggregates, the quota counters in Redis
 and the Prometheus counters.
 
-What each book holds, by design (ARCHITECTURE.md §2.5-2.6):
+What each book holds, by design (docs/architecture.md §2.5-2.6):
 
 - usage_records: one row per admitted request (refused ones leave none), named by
   its ``x-tollway-request-id``.

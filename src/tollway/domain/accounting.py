@@ -1,6 +1,6 @@
 """Admission and metering of /v1 requests: quotas before the call, usage after it.
 
-Life of one request (ARCHITECTURE.md §2.5-2.6), driven by the inference service:
+Life of one request (docs/architecture.md §2.5-2.6 and §5), driven by the inference service:
 
 1. ``admit`` before each upstream attempt reserves the worst case (1 request, the
    prompt's upper bound plus every completion at its cap, and their cost at that

@@ -1,6 +1,6 @@
 """What a call cost, in USD, and where that number came from.
 
-Precedence (ARCHITECTURE.md §3, ``UsageRecord.cost_source``):
+Precedence (docs/architecture.md §3, ``UsageRecord.cost_source``):
 
 1. ``provider``: the cost the upstream reported (OpenRouter's ``usage.cost``, LiteLLM's
    response cost), when it is positive. LiteLLM reports 0.0, silently, for models it

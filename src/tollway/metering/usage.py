@@ -4,8 +4,7 @@ A complete response carries its usage; ``usage_from_response`` reads it. A strea
 carries it on its last chunk at best (engines always ask for it), so ``StreamMeter``
 watches every chunk: it keeps the usage the provider reported, and counts what was
 produced meanwhile, so a stream cut short by a client disconnect or an upstream reset
-is still charged for what it delivered (ARCHITECTURE.md §2.5: "charged for what was
-used").
+is still charged for what it delivered (docs/architecture.md §6).
 
 Conventions (OpenAI's, which LiteLLM follows for every family): ``cached_tokens`` are
 part of ``prompt_tokens`` and ``reasoning_tokens`` are part of ``completion_tokens``.

@@ -60,7 +60,7 @@ class ProviderAdapter(Protocol):
 
 
 class ModelLister(Protocol):
-    """Lists the models a key may call: the catalog's adapter (ARCHITECTURE.md §7).
+    """Lists the models a key may call: the model catalog's adapter.
 
     A slot in each family's descriptor; the issue that builds the catalog defines the
     result and fills the slot. No family has one yet.

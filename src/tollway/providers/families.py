@@ -96,7 +96,7 @@ class Family:
     # LiteLLM drops `user` for openai/ models outside OpenAI's catalog (some compatible
     # servers refuse it); the client sent it, so for these routes it goes through.
     keeps_user: bool = False
-    # The model-listing adapter (the catalog, ARCHITECTURE.md §7) comes with the next
+    # The model-listing adapter (for the model catalog) comes with the next
     # issue; until then no family has one.
     model_listing: ModelLister | None = None
 

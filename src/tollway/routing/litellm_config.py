@@ -1,4 +1,4 @@
-"""LiteLLM's config.yaml, rendered from tollway's deployments (ARCHITECTURE.md §2.2).
+"""LiteLLM's config.yaml, rendered from tollway's deployments (docs/architecture.md §2.2).
 
 The only module outside ``engine/`` that knows LiteLLM's schema. The file holds:
 

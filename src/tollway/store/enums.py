@@ -1,4 +1,4 @@
-"""Closed vocabularies of the data model (ARCHITECTURE.md §3)."""
+"""Closed vocabularies of the data model (docs/architecture.md §3)."""
 
 from __future__ import annotations
 

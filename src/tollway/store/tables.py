@@ -282,7 +282,7 @@ class ControlState(SQLModel, table=True):
     routing_version: int = Field(default=0, sa_type=BigInteger)
 
 
-# -- usage (ARCHITECTURE.md §2 decision 6) ----------------------------------------------
+# -- usage (docs/architecture.md §2.6 and §6) ------------------------------------------
 #
 # Written by ``tollway.metering.writer`` with bulk Core inserts, not through sessions.
 # No foreign keys on purpose: usage outlives the keys, teams, providers and models it

@@ -43,7 +43,7 @@ class InferenceApi:
         self.max_body_bytes = max_body_bytes
 
 
-def _plane(request: Request) -> InferenceApi:
+def _inference_api(request: Request) -> InferenceApi:
     return app_runtime(request.app).inference_api
 
 
@@ -56,46 +56,46 @@ def _json(body: Any, headers: dict[str, str], status: int = 200) -> Response:
 def inference_endpoint(endpoint: Endpoint) -> Handler:
     async def handle(request: Request) -> Response | ASGIApp:
         request_id = uuid.uuid4().hex
-        plane = _plane(request)
+        api = _inference_api(request)
         started = time.perf_counter()
         try:
-            response = await _serve(plane, request, endpoint, request_id)
+            response = await _serve(api, request, endpoint, request_id)
         except InferenceError as error:
-            _count_error(plane, endpoint, error)
+            _count_error(api, endpoint, error)
             return error_response(error, response_headers(request_id))
         except Exception as exc:  # never a stack trace or library text to the client
             # The type only: driver and library messages may quote request data.
             log.error("unexpected error on /v1: %s", type(exc).__name__, exc_info=exc)
             internal = internal_error()
-            _count_error(plane, endpoint, internal)
+            _count_error(api, endpoint, internal)
             return error_response(internal, response_headers(request_id))
-        plane.metrics.latency.labels(endpoint.value, response[1].route.value).observe(
+        api.metrics.latency.labels(endpoint.value, response[1].route.value).observe(
             time.perf_counter() - started
         )
-        plane.metrics.requests.labels(endpoint.value, response[1].route.value, "2xx").inc()
+        api.metrics.requests.labels(endpoint.value, response[1].route.value, "2xx").inc()
         return response[0]
 
     return handle
 
 
-def _count_error(plane: InferenceApi, endpoint: Endpoint, error: InferenceError) -> None:
-    plane.metrics.requests.labels(endpoint.value, "none", f"{error.status_code // 100}xx").inc()
-    plane.metrics.errors.labels(endpoint.value, error.error_type).inc()
+def _count_error(api: InferenceApi, endpoint: Endpoint, error: InferenceError) -> None:
+    api.metrics.requests.labels(endpoint.value, "none", f"{error.status_code // 100}xx").inc()
+    api.metrics.errors.labels(endpoint.value, error.error_type).inc()
 
 
 async def _serve(
-    plane: InferenceApi, request: Request, endpoint: Endpoint, request_id: str
+    api: InferenceApi, request: Request, endpoint: Endpoint, request_id: str
 ) -> tuple[Response | ASGIApp, Served]:
-    caller = plane.service.authenticate(request.headers.get("authorization"))
-    parsed = parse_body(await read_body(request, plane.max_body_bytes), endpoint)
+    caller = api.service.authenticate(request.headers.get("authorization"))
+    parsed = parse_body(await read_body(request, api.max_body_bytes), endpoint)
     call = InferenceRequest(request_id, endpoint, parsed.model, parsed.body, parsed.stream)
     if not parsed.stream:
-        outcome = await plane.service.complete(caller, call)
+        outcome = await api.service.complete(caller, call)
         outcome.value.body["model"] = parsed.model
         return _json(
             outcome.value.body, response_headers(request_id, outcome.served)
         ), outcome.served
-    streamed = await plane.service.stream(caller, call)
+    streamed = await api.service.stream(caller, call)
     stream = streamed.value
     try:
         events = client_events(stream, model=parsed.model, wants_usage=parsed.wants_usage)
@@ -112,22 +112,22 @@ async def _serve(
 
 async def list_models(request: Request) -> Response:
     request_id = uuid.uuid4().hex
-    plane = _plane(request)
+    api = _inference_api(request)
     try:
-        caller = plane.service.authenticate(request.headers.get("authorization"))
+        caller = api.service.authenticate(request.headers.get("authorization"))
     except InferenceError as error:
         return error_response(error, response_headers(request_id))
-    data = [_model_object(name) for name in plane.service.visible_models(caller)]
+    data = [_model_object(name) for name in api.service.visible_models(caller)]
     return _json({"object": "list", "data": data}, response_headers(request_id))
 
 
 async def get_model(request: Request) -> Response:
     request_id = uuid.uuid4().hex
-    plane = _plane(request)
+    api = _inference_api(request)
     name = request.path_params["model"]
     try:
-        caller = plane.service.authenticate(request.headers.get("authorization"))
-        if name not in plane.service.visible_models(caller):
+        caller = api.service.authenticate(request.headers.get("authorization"))
+        if name not in api.service.visible_models(caller):
             raise model_not_found(name)
     except InferenceError as error:
         return error_response(error, response_headers(request_id))
