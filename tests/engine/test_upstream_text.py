@@ -19,8 +19,6 @@ from tollway.engine.remote import classify_proxy_error
 pytestmark = [
     pytest.mark.anyio,
     pytest.mark.usefixtures("one_event_loop"),
-    pytest.mark.filterwarnings("ignore:.*ReadOnly. qualifier:UserWarning"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 ]
 
 # Characters that URL-encoding, base64 and JSON escaping all change.
