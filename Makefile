@@ -8,6 +8,11 @@ BIN := $(VENV)/bin
 PROMTOOL := $(TOOLS)/bin/promtool
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Byte-compile every installed package at install time. Where PYTHONDONTWRITEBYTECODE
+# is set, no process writes .pyc files, so without this each test worker and each
+# `tollway serve` the tests start compiled litellm anew: importing it took 11 s
+# instead of 4 s (measured on the 2-core machine), past the tests' start-up deadlines.
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: setup run test check fmt lock clean promtool
 
@@ -15,7 +20,7 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
 
-$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+$(VENV)/.synced: pyproject.toml uv.lock Makefile | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 

@@ -36,6 +36,7 @@ import pytest
 from sqlalchemy import Engine, MetaData, create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 
+from tests.fakes.providers import FakeProviderServer
 from tollway.store import migrate
 from tollway.store.db import Database, normalize_url
 
@@ -249,3 +250,27 @@ def sqlite_database(tmp_path: Path, migrated_sqlite: Callable[[Path], str]) -> I
     db = Database(migrated_sqlite(tmp_path / "tollway.db"))
     yield db
     db.dispose()
+
+
+# -- fake upstreams -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+# One per test module: each module scripts its own models and keys, and a module's tests
+# share the server instead of starting one each.
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[FakeProviderServer]:
+    """A fake OpenAI-compatible provider."""
+    with FakeProviderServer("openai") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def openrouter() -> Iterator[FakeProviderServer]:
+    """A fake OpenRouter, for the fallback."""
+    with FakeProviderServer("openrouter") as server:
+        yield server

@@ -34,7 +34,12 @@ from tollway.engine.proxy_process import stop
 from tollway.engine.remote import RemoteEngine, classify_proxy_error
 from tollway.secrets.base import SecretValue
 
-pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("one_event_loop")]
+# One worker runs them all, so one proxy serves the whole run (tests/engine/conftest.py).
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.usefixtures("one_event_loop"),
+    pytest.mark.xdist_group("litellm-proxy"),
+]
 
 ECHO = "hello there big world"
 
