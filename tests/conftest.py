@@ -5,8 +5,8 @@ Databases are migrated once per test worker (pytest-xdist process), not once per
 - SQLite: the worker migrates one template file; a test gets a copy of it (a file copy
   takes about a millisecond, a migration tens of milliseconds).
 - PostgreSQL: the worker migrates one database of its own; each test gets it emptied
-  with ``TRUNCATE … RESTART IDENTITY CASCADE`` of every table but ``alembic_version``,
-  with the rows the migrations seed (``control_state``) put back.
+  (every table but ``alembic_version``, sequences restarted) with the rows the
+  migrations seed (``control_state``) put back; see ``WorkerDatabase.reset``.
 
 The issue asked to "roll back per test". A transaction around the test cannot do that
 here: the application opens its own connections and commits, and servers and
@@ -193,11 +193,24 @@ class WorkerDatabase:
                 table.name: [dict(row) for row in connection.execute(select(table)).mappings()]
                 for table in self.tables.sorted_tables
             }
+            self.sequences = [
+                (str(name), int(start))
+                for name, start in connection.execute(
+                    text(
+                        "SELECT sequencename, start_value FROM pg_sequences "
+                        "WHERE schemaname = 'public'"
+                    )
+                )
+            ]
 
     def reset(self) -> None:
         """Back to just migrated: end what a previous test left connected (an idle
-        transaction would hold TRUNCATE's lock forever), empty every table, re-seed."""
-        names = ", ".join(f'"{table.name}"' for table in self.tables.sorted_tables)
+        transaction would hold its locks), empty every table, restart the sequences,
+        re-seed.
+
+        DELETE, not TRUNCATE … RESTART IDENTITY: TRUNCATE gives each table and index a
+        new file, ~210 ms for these tables on the loaded 2-core machine against ~10 ms
+        for DELETE of the few rows a test writes (measured)."""
         with self.engine.begin() as connection:
             connection.execute(
                 text(
@@ -205,7 +218,13 @@ class WorkerDatabase:
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
             )
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            for table in reversed(self.tables.sorted_tables):  # children first
+                connection.execute(table.delete())
+            for sequence, start in self.sequences:  # setval: ALTER … RESTART costs a file
+                connection.execute(
+                    text("SELECT setval(:sequence, :start, false)"),
+                    {"sequence": f'"{sequence}"', "start": start},
+                )
             for table in self.tables.sorted_tables:
                 if rows := self.seeded[table.name]:
                     connection.execute(insert(table), list(rows))
