@@ -33,12 +33,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, MetaData, create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 
 from tests.fakes.providers import FakeProviderServer
 from tollway.store import migrate
 from tollway.store.db import Database, normalize_url
+
+# Hypothesis's per-example deadline (200 ms) and its too-slow health check time the
+# machine, not the code: on two cores shared by test workers and subprocesses they
+# failed property tests at random. pytest-timeout still bounds every test.
+settings.register_profile("tollway", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("tollway")
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

@@ -24,6 +24,10 @@ from tollway.store.control import bump_routing_version
 from tollway.store.db import Database
 from tollway.store.tables import Provider
 
+# One worker runs the module in file order: its tests share one server, and the last
+# one counts what all the others left (split across workers, it saw none of them).
+pytestmark = pytest.mark.xdist_group("hostile-input")
+
 MESSAGES = [{"role": "user", "content": "hello"}]
 USER = {"role": "user", "content": "x"}
 
