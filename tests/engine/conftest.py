@@ -5,8 +5,8 @@
 - ``DisconnectProbe``: a tiny OpenAI-shaped server whose slow stream records when
   the client goes away, which the shared fakes do not report.
 - ``litellm_proxy``: a real ``litellm`` proxy process started from a rendered
-  config. Startup takes 7-25 s of CPU, so only one test worker starts one: the
-  tests that use it are one ``xdist_group`` (``make test`` runs ``--dist loadgroup``).
+  config. Startup takes 7-25 s of CPU, so only one test worker starts one: only
+  test_remote.py uses it, and ``--dist loadfile`` (pyproject) runs it on one worker.
 
 Every test runs with outbound connections limited to loopback.
 """

@@ -34,12 +34,7 @@ from tollway.engine.proxy_process import stop
 from tollway.engine.remote import RemoteEngine, classify_proxy_error
 from tollway.secrets.base import SecretValue
 
-# One worker runs them all, so one proxy serves the whole run (tests/engine/conftest.py).
-pytestmark = [
-    pytest.mark.anyio,
-    pytest.mark.usefixtures("one_event_loop"),
-    pytest.mark.xdist_group("litellm-proxy"),
-]
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("one_event_loop")]
 
 ECHO = "hello there big world"
 

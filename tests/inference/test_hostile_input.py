@@ -24,10 +24,6 @@ from tollway.store.control import bump_routing_version
 from tollway.store.db import Database
 from tollway.store.tables import Provider
 
-# One worker runs the module in file order: its tests share one server, and the last
-# one counts what all the others left (split across workers, it saw none of them).
-pytestmark = pytest.mark.xdist_group("hostile-input")
-
 MESSAGES = [{"role": "user", "content": "hello"}]
 USER = {"role": "user", "content": "x"}
 
@@ -380,7 +376,9 @@ def test_no_malformed_request_left_a_usage_record(
     tollway: Tollway, served: tuple[str, str], upstream: FakeProviderServer
 ) -> None:
     """Runs last in this module: the only records are those of the calls that reached
-    the upstream (the valid shapes and the refused one)."""
+    the upstream (the valid shapes and the refused one). It counts what the module's
+    other tests left on the shared server, so they must run in the same process first:
+    pyproject's ``--dist loadfile`` keeps a module on one worker, in file order."""
     name, _ = served
     reached = len(upstream.requests_for_model(name))
     assert reached == 2
