@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,11 +78,14 @@ class Cli:
 
 
 @pytest.fixture
-def live_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
+def live_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_sqlite: Callable[[Path], str]
+) -> Iterator[LiveServer]:
     # Settings reads TOLLWAY_* too; a developer's own must not reach the test server.
     for name in [name for name in os.environ if name.startswith("TOLLWAY_")]:
         monkeypatch.delenv(name)
     data_dir = tmp_path / "data"
+    migrated_sqlite(data_dir / "tollway.db")  # the start-up migration finds nothing to do
     settings = Settings(
         data_dir=data_dir,
         admin_token=SecretStr(ADMIN_TOKEN),

@@ -5,8 +5,8 @@
 - ``DisconnectProbe``: a tiny OpenAI-shaped server whose slow stream records when
   the client goes away, which the shared fakes do not report.
 - ``litellm_proxy``: a real ``litellm`` proxy process started from a rendered
-  config. Startup takes 7-25 s, so it is spawned as soon as the session knows a
-  test needs it and waited for only when that test runs.
+  config. Startup takes 7-25 s of CPU, so only one test worker starts one: only
+  test_remote.py uses it, and ``--dist loadfile`` (pyproject) runs it on one worker.
 
 Every test runs with outbound connections limited to loopback.
 """
@@ -49,11 +49,6 @@ API_BASE_SUFFIX = {
 }
 
 Fakes = dict[Family, FakeProviderServer]
-
-
-@pytest.fixture(scope="session")
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture(scope="session")
@@ -144,7 +139,11 @@ class ProxyHandle:
 
 @pytest.fixture(scope="session")
 def _proxy_process(fakes: Fakes, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyHandle]:
-    """The proxy process, spawned but not waited for."""
+    """The proxy process, spawned but not waited for.
+
+    It used to be spawned at the start of every worker's session, since every worker
+    collects every test; on two cores each extra proxy boot slowed everything else,
+    past deadlines (tests ERRORed at setup), for a proxy that worker never used."""
     directory = tmp_path_factory.mktemp("litellm-proxy")
     openai_base = fakes["openai"].origin + "/v1"
     specs = [
@@ -181,14 +180,6 @@ def litellm_proxy(_proxy_process: ProxyHandle) -> ProxyHandle:
     except (TimeoutError, RuntimeError) as exc:
         pytest.fail(f"LiteLLM proxy did not start: {exc}\n{_proxy_process.log_tail()}")
     return _proxy_process
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _spawn_proxy_early(request: pytest.FixtureRequest) -> None:
-    """Start the proxy's 7-25 s boot at the beginning of the session, in parallel with
-    the tests that run before the ones needing it."""
-    if any("litellm_proxy" in getattr(item, "fixturenames", ()) for item in request.session.items):
-        request.getfixturevalue("_proxy_process")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

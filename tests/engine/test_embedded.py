@@ -35,8 +35,6 @@ from tollway.engine.embedded import EmbeddedEngine
 pytestmark = [
     pytest.mark.anyio,
     pytest.mark.usefixtures("one_event_loop"),
-    pytest.mark.filterwarnings("ignore:.*ReadOnly. qualifier:UserWarning"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 ]
 
 ECHO = "hello there big world"

@@ -31,8 +31,6 @@ from tollway.secrets.base import SecretValue
 from tollway.settings import Settings
 from tollway.store.enums import ProviderType, RoutingStrategy
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*ReadOnly. qualifier:UserWarning")
-
 CANARY = "sk-canary-9f8e7d6c5b4a"
 
 SPECS = [

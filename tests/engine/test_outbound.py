@@ -30,8 +30,6 @@ from tollway.secrets.base import SecretValue
 pytestmark = [
     pytest.mark.anyio,
     pytest.mark.usefixtures("one_event_loop"),
-    pytest.mark.filterwarnings("ignore:.*ReadOnly. qualifier:UserWarning"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 ]
 
 TARGET_BODY = "INTERNAL-ONLY-BODY"

@@ -16,8 +16,6 @@ from tollway.engine.embedded import EmbeddedEngine
 pytestmark = [
     pytest.mark.anyio,
     pytest.mark.usefixtures("one_event_loop"),
-    pytest.mark.filterwarnings("ignore:.*ReadOnly. qualifier:UserWarning"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 ]
 
 IMAGE = {"type": "image_url", "image_url": {"url": "data:xx"}}

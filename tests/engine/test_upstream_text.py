@@ -20,8 +20,6 @@ from tollway.providers.families import FAMILIES
 pytestmark = [
     pytest.mark.anyio,
     pytest.mark.usefixtures("one_event_loop"),
-    pytest.mark.filterwarnings("ignore:.*ReadOnly. qualifier:UserWarning"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 ]
 
 # Characters that URL-encoding, base64 and JSON escaping all change.

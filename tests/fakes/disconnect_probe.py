@@ -41,9 +41,12 @@ class DisconnectProbe:
 
     def start(self) -> None:
         self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started and time.monotonic() < deadline:
+        # Slow on a loaded machine is not broken: wait while the thread lives.
+        deadline = time.monotonic() + 60
+        while not self._server.started and self._thread.is_alive():
+            assert time.monotonic() < deadline, "the disconnect probe did not start"
             time.sleep(0.01)
+        assert self._server.started, "the disconnect probe could not bind its port"
 
     def stop(self) -> None:
         self._server.should_exit = True

@@ -16,11 +16,6 @@ from tests.fakes.providers import Behaviour, FakeProviderServer, stop_all
 from tests.fakes_conformance.support import BAD_KEY, FAMILIES, GOOD_KEY, Servers
 
 
-@pytest.fixture(scope="session")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="session", autouse=True)
 async def _one_event_loop(anyio_backend: str) -> AsyncIterator[None]:
     """Hold anyio's runner for the session, so every test shares one event loop.

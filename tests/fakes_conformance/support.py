@@ -6,17 +6,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import litellm
-import pytest
 
 from tests.fakes.providers import FakeProviderServer, Family
 
 litellm.suppress_debug_info = True  # no "Give Feedback" banners in test output
-
-# litellm's own noise under pydantic 2.11+, not something these tests can act on.
-QUIET_LITELLM = [
-    pytest.mark.filterwarnings("ignore:.*ReadOnly. qualifier:UserWarning"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:litellm.*"),
-]
 
 GOOD_KEY = "sk-conformance-good-0000"
 BAD_KEY = "sk-conformance-bad-0000"

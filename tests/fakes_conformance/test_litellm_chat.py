@@ -28,7 +28,6 @@ from tests.fakes_conformance.support import (
     MISTRAL,
     OPENROUTER,
     PROMPT_TOKENS,
-    QUIET_LITELLM,
     Servers,
     Target,
     collect,
@@ -36,7 +35,7 @@ from tests.fakes_conformance.support import (
     target_id,
 )
 
-pytestmark = [pytest.mark.anyio, *QUIET_LITELLM]
+pytestmark = pytest.mark.anyio
 
 # Streams whose usage litellm does not take from the provider: for mistral/ it drops
 # stream_options, so an OpenAI-shaped upstream sends no usage chunk; for cohere_chat/

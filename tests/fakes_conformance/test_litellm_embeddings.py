@@ -27,13 +27,12 @@ from tests.fakes_conformance.support import (
     GOOD_KEY,
     OPENAI,
     OPENROUTER,
-    QUIET_LITELLM,
     Servers,
     Target,
     target_id,
 )
 
-pytestmark = [pytest.mark.anyio, *QUIET_LITELLM]
+pytestmark = pytest.mark.anyio
 
 TEXTS = ["first text here", "second one"]
 EMBED_TARGETS = [OPENAI, OPENROUTER, GEMINI, COHERE_EMBED]
@@ -96,8 +95,6 @@ async def test_cohere_embed_asks_for_types_only_with_encoding_format(
     assert typed.body["embedding_types"] == ["float"]
 
 
-# litellm hands the base64 string through in a field typed list[float]; pydantic warns.
-@pytest.mark.filterwarnings("ignore:Pydantic serializer warnings:UserWarning")
 async def test_openai_base64_embeddings_pass_through(
     servers: Servers, unique_model: Callable[[str], str]
 ) -> None:

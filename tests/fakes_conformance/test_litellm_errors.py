@@ -34,7 +34,6 @@ from tests.fakes_conformance.support import (
     GEMINI,
     GROQ,
     OPENROUTER,
-    QUIET_LITELLM,
     Servers,
     Target,
     completion_kwargs,
@@ -42,7 +41,7 @@ from tests.fakes_conformance.support import (
     target_id,
 )
 
-pytestmark = [pytest.mark.anyio, *QUIET_LITELLM]
+pytestmark = pytest.mark.anyio
 
 TARGETS = (*FAMILY_TARGETS, GROQ)
 STREAMING = pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])

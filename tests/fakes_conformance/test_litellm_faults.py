@@ -37,7 +37,6 @@ from tests.fakes_conformance.support import (
     OPENAI,
     OPENROUTER,
     PROMPT_TOKENS,
-    QUIET_LITELLM,
     Servers,
     Target,
     collect,
@@ -46,7 +45,7 @@ from tests.fakes_conformance.support import (
     target_id,
 )
 
-pytestmark = [pytest.mark.anyio, *QUIET_LITELLM]
+pytestmark = pytest.mark.anyio
 
 TARGETS = (*FAMILY_TARGETS, GROQ)
 

@@ -15,7 +15,6 @@ import pytest
 from pydantic import SecretStr
 from sqlmodel import select
 
-from tests.fakes.providers import FakeProviderServer
 from tests.live import running_server
 from tollway.settings import Settings
 from tollway.store.db import Database
@@ -119,8 +118,10 @@ def live_tollway(settings: Settings) -> Iterator[Tollway]:
 
 
 @pytest.fixture
-def tollway(tmp_path: Path) -> Iterator[Tollway]:
-    with live_tollway(tollway_settings(tmp_path / "data")) as live:
+def tollway(tmp_path: Path, migrated_sqlite: Callable[[Path], str]) -> Iterator[Tollway]:
+    data_dir = tmp_path / "data"
+    migrated_sqlite(data_dir / "tollway.db")  # the start-up migration finds nothing to do
+    with live_tollway(tollway_settings(data_dir)) as live:
         yield live
 
 
@@ -136,19 +137,3 @@ def mock_setup(tollway: Tollway) -> tuple[Tollway, str]:
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-# One per test module (module scope in a conftest): each module scripts its own models
-# and keys, and a module's tests share the server instead of starting one each.
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[FakeProviderServer]:
-    """A fake OpenAI-compatible provider."""
-    with FakeProviderServer("openai") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def openrouter() -> Iterator[FakeProviderServer]:
-    """A fake OpenRouter, for the fallback."""
-    with FakeProviderServer("openrouter") as server:
-        yield server

@@ -376,7 +376,9 @@ def test_no_malformed_request_left_a_usage_record(
     tollway: Tollway, served: tuple[str, str], upstream: FakeProviderServer
 ) -> None:
     """Runs last in this module: the only records are those of the calls that reached
-    the upstream (the valid shapes and the refused one)."""
+    the upstream (the valid shapes and the refused one). It counts what the module's
+    other tests left on the shared server, so they must run in the same process first:
+    pyproject's ``--dist loadfile`` keeps a module on one worker, in file order."""
     name, _ = served
     reached = len(upstream.requests_for_model(name))
     assert reached == 2

@@ -18,12 +18,6 @@ MESSAGES = [{"role": "user", "content": "quarantine me"}]
 QUARANTINE_SECONDS = 0.5
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer("openai") as server:
-        yield server
-
-
 @pytest.fixture
 def tollway(tmp_path: Path) -> Iterator[Tollway]:
     routing = {"key_quarantine_seconds": QUARANTINE_SECONDS}
@@ -31,16 +25,18 @@ def tollway(tmp_path: Path) -> Iterator[Tollway]:
         yield live
 
 
-def _two_providers(tollway: Tollway, fake: FakeProviderServer, flaky_key: str) -> tuple[str, Any]:
+def _two_providers(
+    tollway: Tollway, upstream: FakeProviderServer, flaky_key: str
+) -> tuple[str, Any]:
     """A model served first by ``flaky_key``, then by a healthy key."""
     name = f"quarantine-{uuid.uuid4().hex[:8]}"
     healthy_key = f"sk-healthy-{uuid.uuid4().hex}"
-    fake.set_key(healthy_key, Behaviour.ok())
+    upstream.set_key(healthy_key, Behaviour.ok())
     flaky = tollway.provider(
-        "openai_compatible", name="flaky", api_key=flaky_key, base_url=fake.base_url
+        "openai_compatible", name="flaky", api_key=flaky_key, base_url=upstream.base_url
     )
     healthy = tollway.provider(
-        "openai_compatible", name="healthy", api_key=healthy_key, base_url=fake.base_url
+        "openai_compatible", name="healthy", api_key=healthy_key, base_url=upstream.base_url
     )
     tollway.model(flaky, name, model_id=f"{name}-flaky", priority=5)
     tollway.model(healthy, name, model_id=f"{name}-healthy")
@@ -58,43 +54,43 @@ def _key_status(tollway: Tollway, provider: Any) -> str:
     return str(found["keys"][0]["status"])
 
 
-def _retests(fake: FakeProviderServer, key: str) -> int:
+def _retests(upstream: FakeProviderServer, key: str) -> int:
     """Key checks (the provider's authenticated GET) made with ``key``."""
-    return len([r for r in fake.requests_with_key(key) if r.method == "GET"])
+    return len([r for r in upstream.requests_with_key(key) if r.method == "GET"])
 
 
 def test_a_rejected_key_serves_again_once_its_retest_passes(
-    tollway: Tollway, fake: FakeProviderServer
+    tollway: Tollway, upstream: FakeProviderServer
 ) -> None:
     flaky_key = f"sk-flaky-{uuid.uuid4().hex}"
-    fake.set_key(flaky_key, Behaviour.ok())  # its key check passes...
-    name, flaky = _two_providers(tollway, fake, flaky_key)
-    fake.script_model(f"{name}-flaky", ModelBehaviour.error(401, "Incorrect API key"))
+    upstream.set_key(flaky_key, Behaviour.ok())  # its key check passes...
+    name, flaky = _two_providers(tollway, upstream, flaky_key)
+    upstream.script_model(f"{name}-flaky", ModelBehaviour.error(401, "Incorrect API key"))
     key = tollway.key()
     tollway.wait_for_model(key, name)
     assert _served_by(tollway, key, name) == "healthy"  # ...but one call answers 401
-    fake.script_model(f"{name}-flaky", ModelBehaviour.ok())
+    upstream.script_model(f"{name}-flaky", ModelBehaviour.ok())
 
     tollway.wait_until(lambda: _served_by(tollway, key, name) == "flaky", timeout=10)
-    assert _retests(fake, flaky_key) >= 1
+    assert _retests(upstream, flaky_key) >= 1
     assert _key_status(tollway, flaky) != "invalid"
 
 
 def test_a_rejected_key_becomes_invalid_when_its_retest_fails(
-    tollway: Tollway, fake: FakeProviderServer
+    tollway: Tollway, upstream: FakeProviderServer
 ) -> None:
     flaky_key = f"sk-revoked-{uuid.uuid4().hex}"
-    fake.set_key(flaky_key, Behaviour.rejected())
-    name, flaky = _two_providers(tollway, fake, flaky_key)
+    upstream.set_key(flaky_key, Behaviour.rejected())
+    name, flaky = _two_providers(tollway, upstream, flaky_key)
     key = tollway.key()
     tollway.wait_for_model(key, name)
     assert _served_by(tollway, key, name) == "healthy"
 
     tollway.wait_until(lambda: _key_status(tollway, flaky) == "invalid", timeout=10)
-    assert _retests(fake, flaky_key) == 1
+    assert _retests(upstream, flaky_key) == 1
     events = tollway.admin.get("/admin/v1/audit?action=provider_key.invalidate").json()["items"]
     assert events[0]["target"] == f"provider_key:{flaky['keys'][0]['id']}"
     assert "re-tested" in str(events[0]["details"])
     assert _served_by(tollway, key, name) == "healthy"
-    chats = [r for r in fake.requests_with_key(flaky_key) if r.method == "POST"]
+    chats = [r for r in upstream.requests_with_key(flaky_key) if r.method == "POST"]
     assert len(chats) == 1  # out of routing from the first rejection on

@@ -23,12 +23,6 @@ MESSAGES = [{"role": "user", "content": "who serves me"}]
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer("openai") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def tollway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tollway]:
     data_dir = tmp_path_factory.mktemp("availability") / "data"
     with live_tollway(tollway_settings(data_dir)) as live:
@@ -39,11 +33,11 @@ def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def _provider(tollway: Tollway, fake: FakeProviderServer, behaviour: Behaviour) -> Any:
+def _provider(tollway: Tollway, upstream: FakeProviderServer, behaviour: Behaviour) -> Any:
     api_key = f"sk-{uuid.uuid4().hex}"
-    fake.set_key(api_key, behaviour)
+    upstream.set_key(api_key, behaviour)
     return tollway.provider(
-        "openai_compatible", name=_name("p"), api_key=api_key, base_url=fake.base_url
+        "openai_compatible", name=_name("p"), api_key=api_key, base_url=upstream.base_url
     )
 
 
@@ -67,9 +61,9 @@ def _status_once_routed(tollway: Tollway, key: str, model: str, status: int) -> 
 
 
 def test_a_model_with_an_invalid_key_answers_503_with_the_reason(
-    tollway: Tollway, fake: FakeProviderServer
+    tollway: Tollway, upstream: FakeProviderServer
 ) -> None:
-    provider = _provider(tollway, fake, Behaviour.rejected())
+    provider = _provider(tollway, upstream, Behaviour.rejected())
     model = _name("invalid")
     tollway.model(provider, model)
     tested = tollway.post(f"/providers/{provider['id']}/test", {}, status=200)
@@ -82,9 +76,9 @@ def test_a_model_with_an_invalid_key_answers_503_with_the_reason(
 
 
 def test_a_model_with_a_disabled_key_answers_503_with_the_reason(
-    tollway: Tollway, fake: FakeProviderServer
+    tollway: Tollway, upstream: FakeProviderServer
 ) -> None:
-    provider = _provider(tollway, fake, Behaviour.ok())
+    provider = _provider(tollway, upstream, Behaviour.ok())
     model = _name("disabled")
     tollway.model(provider, model)
     key_id = provider["keys"][0]["id"]
@@ -96,9 +90,9 @@ def test_a_model_with_a_disabled_key_answers_503_with_the_reason(
 
 
 def test_an_undecryptable_key_answers_503_and_counts_a_secret_store_error(
-    tollway: Tollway, fake: FakeProviderServer
+    tollway: Tollway, upstream: FakeProviderServer
 ) -> None:
-    provider = _provider(tollway, fake, Behaviour.ok())
+    provider = _provider(tollway, upstream, Behaviour.ok())
     key_id = uuid.UUID(provider["keys"][0]["id"])
     _corrupt(tollway.data_dir, f"shared/PROVIDER_KEY_{key_id.hex.upper()}")
     model = _name("undecryptable")
@@ -112,13 +106,13 @@ def test_an_undecryptable_key_answers_503_and_counts_a_secret_store_error(
 
 
 def test_a_model_served_only_by_another_teams_keys_is_invisible(
-    tollway: Tollway, fake: FakeProviderServer
+    tollway: Tollway, upstream: FakeProviderServer
 ) -> None:
     owner = tollway.post("/teams", {"name": _name("owner")})
     other = tollway.post("/teams", {"name": _name("other")})
-    provider = _provider(tollway, fake, Behaviour.ok())
+    provider = _provider(tollway, upstream, Behaviour.ok())
     own_key = f"sk-own-{uuid.uuid4().hex}"
-    fake.set_key(own_key, Behaviour.ok())
+    upstream.set_key(own_key, Behaviour.ok())
     tollway.post(f"/providers/{provider['id']}/keys", {"api_key": own_key, "team_id": owner["id"]})
     shared_key = provider["keys"][0]["id"]
     response = tollway.admin.delete(f"/admin/v1/providers/{provider['id']}/keys/{shared_key}")
@@ -136,11 +130,11 @@ def test_a_model_served_only_by_another_teams_keys_is_invisible(
 
 
 def test_byok_only_callers_are_not_listed_shared_models(
-    tollway: Tollway, fake: FakeProviderServer
+    tollway: Tollway, upstream: FakeProviderServer
 ) -> None:
     strict = tollway.post("/teams", {"name": _name("strict"), "byok_only": True})
     model = _name("shared")
-    tollway.model(_provider(tollway, fake, Behaviour.ok()), model)
+    tollway.model(_provider(tollway, upstream, Behaviour.ok()), model)
     everyone, strict_key = tollway.key(), tollway.key(team_id=strict["id"])
     tollway.wait_until(lambda: model in tollway.models(everyone))
     assert model not in tollway.models(strict_key)

@@ -26,11 +26,6 @@ async def never_disconnects() -> Message:
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def test_a_refused_response_start_still_closes_and_settles() -> None:
     closed: list[bool] = []
 

@@ -30,12 +30,6 @@ from tollway.metering.tokens import text_tokens_at_most
 from tollway.metering.usage import MeteredUsage, StreamMeter
 from tollway.routing.litellm_config import bundled_price
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:.*ReadOnly. qualifier:UserWarning"),
-    # litellm 1.109.1 reads model_fields from instances when it builds stream chunks.
-    pytest.mark.filterwarnings("ignore:Accessing the 'model_"),
-]
-
 KEY = "sk-metering-good-0123456789"
 ECHO = "hello there big world"
 # (tollway's litellm model, cost_per_token's model, its custom_llm_provider)

@@ -53,22 +53,31 @@ CHILD = textwrap.dedent(
 def run_and_kill(directory: Path, begun_before_kill: int) -> tuple[set[str], set[str]]:
     """Run the child until it reported ``begun_before_kill`` begins, SIGKILL it.
     Returns (ids it reported begun, ids whose finish it may have journaled)."""
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(directory)], stdout=subprocess.PIPE, text=True
-    )
-    assert child.stdout is not None
     begun: set[str] = set()
     finishing: set[str] = set()
-    try:
+
+    def note(line: str) -> None:
+        what, number = line.split()
+        (begun if what == "began" else finishing).add(f"crash-{number}")
+
+    # The with block closes the pipe (an open one is a ResourceWarning, an error here).
+    with subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(directory)], stdout=subprocess.PIPE, text=True
+    ) as child:
+        assert child.stdout is not None
+        try:
+            for line in child.stdout:
+                note(line)
+                if len(begun) == begun_before_kill:
+                    child.send_signal(signal.SIGKILL)
+                    break
+        finally:
+            child.kill()
+            child.wait()
+        # What the child reported before the kill but this process had not read yet (on
+        # a loaded machine the child runs ahead of the reader by many lines).
         for line in child.stdout:
-            what, number = line.split()
-            (begun if what == "began" else finishing).add(f"crash-{number}")
-            if len(begun) == begun_before_kill:
-                child.send_signal(signal.SIGKILL)
-                break
-    finally:
-        child.kill()
-        child.wait()
+            note(line)
     assert child.returncode == -signal.SIGKILL
     # The child may have flushed one more begin, and written one more finish
     # (possibly unflushed), after its last report.

@@ -13,11 +13,6 @@ REDIRECTING_KEY = "sk-net-redirect-0123456789"
 
 
 @pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
 def servers() -> Iterator[tuple[FakeProviderServer, FakeProviderServer]]:
     """(upstream, redirect target): the upstream redirects ``REDIRECTING_KEY`` to the target."""
     target = FakeProviderServer("openai", keys={KEY: Behaviour.ok()})

@@ -96,18 +96,6 @@ def live(data_dir: Path, **overrides: Any) -> Iterator[Tollway]:
         yield tollway
 
 
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer("openai") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def openrouter() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer("openrouter") as server:
-        yield server
-
-
 @dataclass(frozen=True)
 class Caller:
     key: str

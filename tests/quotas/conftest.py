@@ -23,11 +23,6 @@ StoreFactory = Callable[..., QuotaStore]
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def redis_url() -> str:
     return os.environ.get("TEST_REDIS_URL", REDIS_URL)
 

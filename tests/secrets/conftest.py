@@ -8,17 +8,15 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from sqlmodel import delete
 
+from tests.conftest import WorkerDatabase
 from tests.fakes.infisical import FakeInfisical
 from tollway.secrets.base import SecretStore
 from tollway.secrets.infisical import InfisicalSecretStore
 from tollway.secrets.local import LocalSecretStore
 from tollway.secrets.memory import MemorySecretStore
 from tollway.settings import InfisicalSettings
-from tollway.store import migrate
 from tollway.store.db import Database
-from tollway.store.tables import LocalSecret
 
 TIMEOUT = 0.3
 CACHE_TTL = 60.0
@@ -98,22 +96,6 @@ def master_key() -> bytes:
     return os.urandom(32)
 
 
-@pytest.fixture(scope="session")
-def shared_postgres_database(postgres_server: Callable[[], str]) -> Iterator[Database]:
-    """One migrated PostgreSQL database for the whole conformance run: creating and
-    dropping one per test costs more than every test together."""
-    database = Database(postgres_server())
-    migrate.upgrade(database)
-    yield database
-    database.dispose()
-
-
-def _emptied(database: Database) -> Database:
-    with database.session() as session:
-        session.exec(delete(LocalSecret))
-    return database
-
-
 @pytest.fixture(
     params=[
         "memory",
@@ -132,5 +114,8 @@ def store(request: pytest.FixtureRequest, master_key: bytes) -> Iterator[SecretS
     elif kind == "local-sqlite":
         yield LocalSecretStore(request.getfixturevalue("sqlite_database"), master_key)
     else:
-        database = _emptied(request.getfixturevalue("shared_postgres_database"))
+        worker_database: WorkerDatabase = request.getfixturevalue("postgres_worker_database")
+        worker_database.reset()
+        database = Database(worker_database.url)
         yield LocalSecretStore(database, master_key)
+        database.dispose()

@@ -19,7 +19,6 @@ import redis
 from redis.exceptions import RedisError
 
 from tests.conftest import service_missing
-from tests.fakes.providers import FakeProviderServer
 from tests.processes import ProcessGroup, TollwayProcess, process_group
 from tests.system.support import Admin, forget_counters
 from tollway.store import migrate
@@ -74,12 +73,6 @@ def shared_database_url(postgres_server: Callable[[], str]) -> str:
     finally:
         database.dispose()
     return url
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer("openai") as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

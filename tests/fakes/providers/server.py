@@ -31,6 +31,8 @@ from tests.fakes.providers.base import Gate
 from tests.fakes.providers.families import router_class
 from tests.fakes.providers.scripting import Behaviour, Family, ModelBehaviour
 
+# Seconds a fake may take to start; slow is not failed (see _try_start).
+START_TIMEOUT = 60.0
 # Gemini names the model in the path: /v1beta/models/gemini-2.0-flash:generateContent
 _PATH_MODEL = re.compile(r"/models/([^/:]+):")
 
@@ -140,7 +142,7 @@ class FakeProviderServer:
             # free_port() can race with another process; a failed bind just retries.
             if self._try_start(free_port()):
                 return
-        raise RuntimeError(f"fake {self.family} server did not start")
+        raise RuntimeError(f"fake {self.family} server could not bind a port")
 
     def stop(self) -> None:
         self.begin_stop()
@@ -240,12 +242,17 @@ class FakeProviderServer:
         )
         runtime = _Runtime(thread, server, loop, stopping, port)
         thread.start()
-        deadline = time.monotonic() + 10
+        # A failed bind ends the thread at once (False: try another port). A slow start
+        # is only slow: on two cores shared by test workers and subprocesses it has
+        # taken over 10 s, so it is waited for up to START_TIMEOUT, not retried.
+        deadline = time.monotonic() + START_TIMEOUT
         while not server.started and thread.is_alive() and time.monotonic() < deadline:
             time.sleep(0.005)
         if not server.started:
             server.should_exit = True
             thread.join(timeout=5)
+            if time.monotonic() >= deadline:
+                raise RuntimeError(f"fake {self.family} server not up after {START_TIMEOUT} s")
             return False
         self._runtime = runtime
         return True
