@@ -40,11 +40,6 @@ DEFAULT_MAX_TOKENS = 100  # reserved (and sent, under a token or USD limit) with
 QUARANTINE_SECONDS = 3600.0  # never re-tested within a test
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @dataclass
 class RecordingEvents:
     """``InferenceEvents`` and the accounting's over-reservation sink, in memory."""

@@ -18,11 +18,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def tollway(tmp_path: Path, anyio_backend: str) -> AsyncIterator[InProcess]:
     async with in_process_tollway(in_process_settings(tmp_path / "data")) as app:
         yield app
