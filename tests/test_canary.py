@@ -167,7 +167,7 @@ def test_canaries_never_leak(
     tmp_path: Path, database_url: str, fake: FakeProviderServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    logging.getLogger("sqlalchemy.engine").setLevel(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="sqlalchemy.engine")  # restored after the test
     canaries: list[str] = []
     settings = make_settings(tmp_path / "data", database_url, log_level="DEBUG")
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
@@ -295,7 +295,7 @@ def test_echoed_credentials_never_leak(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    logging.getLogger("sqlalchemy.engine").setLevel(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="sqlalchemy.engine")  # restored after the test
     printed = logging.StreamHandler(sys.stderr)  # the server's stderr, as `serve` logs
     printed.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(printed)

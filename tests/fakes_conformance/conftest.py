@@ -14,6 +14,8 @@ import pytest
 
 from tests.fakes.providers import Behaviour, FakeProviderServer, stop_all
 from tests.fakes_conformance.support import BAD_KEY, FAMILIES, GOOD_KEY, Servers
+from tollway.engine.litellm_clients import install
+from tollway.engine.litellm_env import load_litellm
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -24,6 +26,19 @@ async def _one_event_loop(anyio_backend: str) -> AsyncIterator[None]:
     HTTP clients, and clients bound to a closed loop fail in the next test.
     """
     yield  # noqa: PT022 - the open generator is what holds the loop
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tollways_litellm_clients() -> None:
+    """LiteLLM's HTTP clients as tollway runs them, before the first direct call.
+
+    In a tollway process the engine wires LiteLLM's clients (no redirects, guarded
+    addresses) before LiteLLM makes any call. LiteLLM keeps some handlers from its first
+    calls beyond the client cache tollway replaces (seen with Anthropic streams): built
+    unwired here, they served a later module's engine in the same worker, and followed
+    the redirects tests/engine/test_outbound.py makes it refuse.
+    """
+    install(load_litellm())
 
 
 @pytest.fixture(scope="session")
