@@ -374,9 +374,12 @@ def machine_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 
 def test_budgets_hold_over_random_request_shapes_and_upstreams(machine_world: None) -> None:
+    # Derandomized: the same examples every run, so the check below that they reached
+    # the cases the invariant is about cannot pass on one run and fail on the next.
     bounded = settings(
         max_examples=8,
         stateful_step_count=4,
+        derandomize=True,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     )

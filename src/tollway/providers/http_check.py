@@ -77,7 +77,7 @@ def run_key_check(
         request = client.build_request("GET", url, headers=headers())
         response = client.send(request, stream=True, follow_redirects=False)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        return transport_failure(exc, url, _elapsed_ms(started))
+        return transport_failure(exc, url, _elapsed_ms(started), client.timeout)
     latency_ms = _elapsed_ms(started)
     try:
         return classify_response(response, key, latency_ms, refine)
@@ -119,8 +119,25 @@ def generic_outcome(status: int) -> KeyCheckOutcome:
     return KeyCheckOutcome.UNEXPECTED_STATUS
 
 
-def transport_failure(exc: Exception, url: str, latency_ms: float) -> KeyCheck:
-    """Classify a request that got no HTTP answer. Never quotes ``exc``: it may hold headers."""
+def _limit_seconds(exc: httpx.TimeoutException, timeout: httpx.Timeout | None) -> float | None:
+    """The configured limit of the phase that timed out, when the client set one."""
+    if timeout is None:
+        return None
+    phases: dict[type[httpx.TimeoutException], float | None] = {
+        httpx.ConnectTimeout: timeout.connect,
+        httpx.ReadTimeout: timeout.read,
+        httpx.WriteTimeout: timeout.write,
+        httpx.PoolTimeout: timeout.pool,
+    }
+    return phases.get(type(exc))
+
+
+def transport_failure(
+    exc: Exception, url: str, latency_ms: float, timeout: httpx.Timeout | None = None
+) -> KeyCheck:
+    """Classify a request that got no HTTP answer. Never quotes ``exc``: it may hold headers.
+    A timeout names the limit that ran out (``timeout``), not the time measured, which a
+    busy machine stretches past it."""
     host, target = _target(url)
     if isinstance(exc, AddressRefused):
         return KeyCheck(KeyCheckOutcome.BLOCKED_ADDRESS, str(exc), latency_ms=latency_ms)
@@ -129,7 +146,7 @@ def transport_failure(exc: Exception, url: str, latency_ms: float) -> KeyCheck:
         return KeyCheck(KeyCheckOutcome.UNEXPECTED_STATUS, message, exc.status, latency_ms)
     if isinstance(exc, httpx.TimeoutException):
         what = "connect to" if isinstance(exc, httpx.ConnectTimeout) else "get an answer from"
-        seconds = latency_ms / 1000
+        seconds = _limit_seconds(exc, timeout) or latency_ms / 1000
         return KeyCheck(
             KeyCheckOutcome.TIMEOUT,
             f"could not {what} {target} within {seconds:.1f} s: the provider may be down "
