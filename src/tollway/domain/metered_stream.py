@@ -42,8 +42,7 @@ class MeteredStream:
         except Exception as exc:  # StreamInterrupted, or a bug below
             self._ended = UsageStatus.ERROR  # charged for what it delivered
             if isinstance(exc, EngineError):
-                exc.message = self._scrub(exc.message)
-                exc.args = (exc.message,)
+                exc.rewrite(self._scrub)
             raise
         self._ended = UsageStatus.OK
 

@@ -34,6 +34,5 @@ async def send_scrubbed(
     try:
         return await send(engine, call)
     except EngineError as exc:
-        exc.message = scrub(exc.message)
-        exc.args = (exc.message,)
+        exc.rewrite(scrub)
         raise

@@ -11,7 +11,7 @@ the usage chunk is decided above the engine.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -114,6 +114,12 @@ class EngineError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def rewrite(self, scrub: Callable[[str], str]) -> None:
+        """Pass the message through ``scrub`` (known secrets out), ``args`` too, so
+        ``str(exc)`` and a logged traceback say the same."""
+        self.message = scrub(self.message)
+        self.args = (self.message,)
 
 
 class EngineUnavailable(EngineError):  # noqa: N818  (the contract's names)
