@@ -169,7 +169,7 @@ class World:
             openrouter=self.engine,
             breaker=CircuitBreaker(threshold=10**6, cooldown_seconds=1),
             events=self.events,  # type: ignore[arg-type]
-            metrics=self.accounting.metrics,
+            metrics=self.accounting.books.metrics,
             policy=InferencePolicy(max_attempts=1, timeout_seconds=10, fallback_enabled=False),
             accounting=self.accounting,
         )

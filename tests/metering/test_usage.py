@@ -1,4 +1,4 @@
-"""TokenUsage from complete responses, and from streams however they end."""
+"""Usage from complete responses, and from streams however they end."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ Life of one request (docs/architecture.md §2.5-2.6 and §5), driven by the infe
 4. Exactly one of ``settle_response``, ``settle_stream`` or ``fail`` ends it: the
    reservation is settled to what was used (or released when nothing was), the
    outcome is journaled, the request leaves the process's ``InFlight`` count, and
-   tokens and cost are counted in the metrics. TokenUsage
+   tokens and cost are counted in the metrics. Usage
    reported above the reservation is charged as reported (the counters carry the
    truth, so the next admission is refused) and flagged ``over_reservation``: on
    the record, in ``tollway_over_reservation_total`` and as an audit event.
@@ -34,7 +34,7 @@ from collections.abc import Callable
 
 from tollway.domain.in_flight import InFlight
 from tollway.domain.over_reservation import OverReservationEvents
-from tollway.domain.request_account import AccountingPolicy, Admitted, RequestAccount
+from tollway.domain.request_account import AccountingPolicy, Admitted, Books, RequestAccount
 from tollway.engine.base import Endpoint
 from tollway.metering.durability import JournalSync
 from tollway.metering.journal import UsageJournal
@@ -42,7 +42,7 @@ from tollway.observability.metrics import Metrics
 from tollway.quotas.counters import QuotaStore
 from tollway.routing.table import CallerKey
 
-__all__ = ["Accounting", "AccountingPolicy", "Admitted", "RequestAccount"]
+__all__ = ["Accounting", "AccountingPolicy", "Admitted", "Books", "RequestAccount"]
 
 
 class Accounting:
@@ -60,23 +60,25 @@ class Accounting:
         clock: Callable[[], float] = time.perf_counter,
         events: OverReservationEvents | None = None,
     ) -> None:
-        self.quotas = quotas
-        self.journal = journal
-        self.sync = sync
-        self.metrics = metrics
-        self.policy = policy
-        self.clock = clock
-        self.events = events
-        self.requests = InFlight(metrics.requests_in_flight)
+        self.books = Books(
+            quotas,
+            journal,
+            sync,
+            metrics,
+            policy,
+            clock,
+            events,
+            InFlight(metrics.requests_in_flight),
+        )
 
     @property
     def in_flight(self) -> int:
-        return self.requests.count
+        return self.books.in_flight.count
 
     async def drained(self) -> None:
         """Return once no admitted request is unfinished (at shutdown, cancelled
         requests record themselves in shielded tasks that must run to their end)."""
-        await self.requests.drained()
+        await self.books.in_flight.drained()
 
     def open(
         self,
@@ -88,16 +90,9 @@ class Accounting:
     ) -> RequestAccount:
         return RequestAccount(
             caller,
+            self.books,
             request_id=request_id,
             endpoint=endpoint,
             model=model,
             body=body,
-            quotas=self.quotas,
-            journal=self.journal,
-            sync=self.sync,
-            metrics=self.metrics,
-            policy=self.policy,
-            clock=self.clock,
-            events=self.events,
-            in_flight=self.requests,
         )

@@ -52,34 +52,35 @@ class Admitted:
     upstream_body: dict[str, object]
 
 
+@dataclass(frozen=True, slots=True)
+class Books:
+    """What every request's account reserves against and records into: one set per
+    process, handed to each account whole."""
+
+    quotas: QuotaStore
+    journal: UsageJournal
+    sync: JournalSync
+    metrics: Metrics
+    policy: AccountingPolicy
+    clock: Callable[[], float]
+    events: OverReservationEvents | None
+    in_flight: InFlight
+
+
 class RequestAccount:
     """One request's reservation and usage record. Used by one task at a time."""
 
     def __init__(
         self,
         caller: CallerKey,
+        books: Books,
         *,
         request_id: str,
         endpoint: Endpoint,
         model: str,
         body: dict[str, object],
-        quotas: QuotaStore,
-        journal: UsageJournal,
-        sync: JournalSync,
-        metrics: Metrics,
-        policy: AccountingPolicy,
-        clock: Callable[[], float],
-        events: OverReservationEvents | None,
-        in_flight: InFlight,
     ) -> None:
-        self._quotas = quotas
-        self._journal = journal
-        self._sync = sync
-        self._metrics = metrics
-        self._policy = policy
-        self._clock = clock
-        self._events = events
-        self._in_flight = in_flight
+        self._books = books
         self._caller = caller
         self._request_id = request_id
         self._endpoint = endpoint
@@ -93,7 +94,7 @@ class RequestAccount:
         self._body = body
         self._held: tuple[quota.Limit, ...] = ()  # the limits the reservation counts against
         self._started_at = utcnow()
-        self._started = clock()
+        self._started = books.clock()
         self._ttft_ms: int | None = None
         self._reservation: quota.Reservation | None = None
         self._attempt: Attempt | None = None  # the attempt admitted last: it is billed
@@ -110,7 +111,7 @@ class RequestAccount:
         """Reserve this attempt's worst case, priced at ``reserve_at``; a Denied names
         the limit that refused it (nothing is then reserved). A journal or quota store
         that cannot record it refuses the request: a 503, raised."""
-        if not self._journal.available:
+        if not self._books.journal.available:
             raise usage_journal_down()
         limits = self._limits(table, attempt)
         # A token or USD limit is a budget the completion cap must hold to.
@@ -118,7 +119,7 @@ class RequestAccount:
         cap = self.caps.per_choice(
             enforced=enforced,
             model_max=attempt.max_output_tokens,
-            default=self._policy.default_max_tokens,
+            default=self._books.policy.default_max_tokens,
         )
         worst = worst_case(
             self.prompt_estimate, self.caps.choices * cap, reserve_at.input, reserve_at.output
@@ -139,12 +140,12 @@ class RequestAccount:
 
     async def _journal_begin(self, event: UsageEvent) -> None:
         try:
-            seq = self._journal.begin(event)
+            seq = self._books.journal.begin(event)
         except JournalUnavailableError:
             await self.release()
             raise usage_journal_down() from None
         if self._seq is None:
-            self._in_flight.started()
+            self._books.in_flight.started()
         self._event, self._seq = event, seq
 
     def _limits(self, table: RoutingTable, attempt: Attempt) -> list[quota.Limit]:
@@ -159,9 +160,9 @@ class RequestAccount:
     async def _reserve(
         self, limits: list[quota.Limit], worst: quota.Amount
     ) -> quota.Reservation | quota.Denied:
-        metrics = self._metrics
+        metrics = self._books.metrics
         try:
-            granted = await self._quotas.reserve(
+            granted = await self._books.quotas.reserve(
                 quota.demand(limits, worst), request_id=self._request_id
             )
         except QuotaStoreUnavailableError as exc:
@@ -203,7 +204,7 @@ class RequestAccount:
         reservation, self._reservation = self._reservation, None
         if reservation is not None:
             try:
-                await self._quotas.release(reservation)
+                await self._books.quotas.release(reservation)
             except QuotaStoreUnavailableError:
                 log.warning("could not release reservation of %s: it expires", self._request_id)
 
@@ -216,7 +217,7 @@ class RequestAccount:
         while the upstream worked)."""
         if self._seq is not None:
             try:
-                await self._sync.wait(self._seq)
+                await self._books.sync.wait(self._seq)
             except JournalUnavailableError:
                 raise usage_journal_down() from None
 
@@ -288,15 +289,15 @@ class RequestAccount:
             over_reservation=over is not None,
         )
         if over is not None:
-            over.report(self._metrics, self._events)
+            over.report(self._books.metrics, self._books.events)
         try:
-            self._journal.finish(self._request_id, outcome)
+            self._books.journal.finish(self._request_id, outcome)
         except JournalClosedError:
             # Only after shutdown's deadline: the begin is on disk, so the next start
             # settles this request as interrupted.
             log.error("usage journal closed before request %s finished", self._request_id)
-        self._in_flight.ended()
-        count_usage(self._metrics, CompletedUsage(self._event, outcome))
+        self._books.in_flight.ended()
+        count_usage(self._books.metrics, CompletedUsage(self._event, outcome))
 
     def _over_reservation(self, actual: quota.Amount) -> OverReservation | None:
         """What ``actual`` exceeds of the reservation, if anything was reserved."""
@@ -315,11 +316,11 @@ class RequestAccount:
         if reservation is None:
             return
         try:
-            await self._quotas.settle(reservation, actual)
+            await self._books.quotas.settle(reservation, actual)
         except QuotaStoreUnavailableError:
             # The reservation expires and stays counted at its worst case: budgets
             # err towards "spent", and the journal still records the real usage.
             log.warning("could not settle reservation of %s: it expires", self._request_id)
 
     def _elapsed_ms(self) -> int:
-        return max(0, int((self._clock() - self._started) * 1000))
+        return max(0, int((self._books.clock() - self._started) * 1000))
