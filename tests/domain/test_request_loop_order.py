@@ -170,10 +170,10 @@ async def test_authenticate_finds_the_key_by_its_token_and_records_its_use(
     past = utcnow() - timedelta(seconds=1)
     keys = {"tw-good": caller(), "tw-expired": caller("old", expires_at=past)}
     plane = planes(table(group(deployment("a")), keys=keys))
-    assert plane.service.authenticate("Bearer tw-good").id == caller_id("agent")
+    assert plane.service.authenticate("tw-good").id == caller_id("agent")
     assert plane.events.keys_used == [caller_id("agent")]
-    for header in [None, "", "Bearer ", "Basic tw-good", "Bearer tw-unknown", "Bearer tw-expired"]:
+    for token in [None, "", "tw-unknown", "tw-expired", "Bearer tw-good"]:
         with pytest.raises(InferenceError) as raised:
-            plane.service.authenticate(header)
+            plane.service.authenticate(token)
         assert raised.value.code == "invalid_api_key"
     assert plane.events.keys_used == [caller_id("agent")]

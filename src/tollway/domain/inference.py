@@ -18,7 +18,6 @@ OpenRouter step (``tollway.domain.fallback.Fallback``), or the client's error.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from typing import TypeVar
 
@@ -109,8 +108,8 @@ class InferenceService:
 
     # -- who and what -------------------------------------------------------------
 
-    def authenticate(self, authorization: str | None) -> CallerKey:
-        token = _bearer(authorization)
+    def authenticate(self, token: str | None) -> CallerKey:
+        """The caller whose tollway key is ``token`` (however its dialect sent it)."""
         caller = self._routing.table.keys.get(key_digest(token)) if token else None
         if caller is None or (caller.expires_at is not None and caller.expires_at <= utcnow()):
             raise invalid_api_key()
@@ -303,12 +302,3 @@ async def _failed(account: RequestAccount, exc: BaseException) -> None:
     else:
         step = account.fail(500)
     await asyncio.shield(step)
-
-
-def _bearer(authorization: str | None) -> str | None:
-    if not authorization:
-        return None
-    scheme, _, token = authorization.partition(" ")
-    if not hmac.compare_digest(scheme.lower(), "bearer"):
-        return None
-    return token.strip() or None

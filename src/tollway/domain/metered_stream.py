@@ -8,7 +8,7 @@ from typing import Any
 
 from tollway.domain.request_account import RequestAccount
 from tollway.engine.base import EngineError, EngineStream
-from tollway.metering.usage import StreamMeter
+from tollway.metering.usage import stream_meter
 from tollway.store.tables import UsageStatus
 
 
@@ -25,7 +25,7 @@ class MeteredStream:
         self._stream = stream
         self._account = account
         self._scrub = scrub  # known secrets out of a mid-stream error's message
-        self._meter = StreamMeter()
+        self._meter = stream_meter(account.endpoint)
         self._ended: UsageStatus | None = None  # set when the stream itself ended
         self._closed = False
 

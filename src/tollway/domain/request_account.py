@@ -34,6 +34,9 @@ from tollway.routing.table import CallerKey, RoutingTable
 from tollway.store.enums import LimitScope
 from tollway.store.tables import UsageStatus, utcnow
 
+# The cap field a dialect reads, where it is not chat's ``max_tokens``.
+DEFAULT_CAP_FIELD = {Endpoint.RESPONSES: "max_output_tokens"}
+
 log = logging.getLogger(__name__)
 
 _FREE = Cost(Decimal(0), CostSource.COMPUTED)  # a call that used nothing costs nothing
@@ -87,7 +90,11 @@ class RequestAccount:
         self._model = model
         # First: invalid caps are a 400 before anything is reserved or journaled.
         try:
-            self.caps = CompletionCaps.parse(body, generates=endpoint is not Endpoint.EMBEDDINGS)
+            self.caps = CompletionCaps.parse(
+                body,
+                generates=endpoint is not Endpoint.EMBEDDINGS,
+                default_field=DEFAULT_CAP_FIELD.get(endpoint, "max_tokens"),
+            )
         except InvalidCapError as exc:
             raise invalid_cap(exc) from None
         self.prompt_estimate = prompt_tokens_at_most(body)
@@ -102,6 +109,10 @@ class RequestAccount:
         self._seq: int | None = None  # the journal begin's sequence number, once admitted
         self._event: UsageEvent | None = None  # the begin journaled last
         self._finished = False
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return self._endpoint
 
     # -- before the call -----------------------------------------------------------
 
@@ -227,7 +238,7 @@ class RequestAccount:
         usage = result.usage or usage_from_response(self._endpoint, result.body)
         counted = usage is None
         if usage is None:
-            usage = self._bounded(text_usage(result.body, self.prompt_estimate))
+            usage = self._bounded(text_usage(self._endpoint, result.body, self.prompt_estimate))
         await self._finish(UsageStatus.OK, 200, usage, self._cost(usage, result.cost_usd), counted)
 
     async def settle_stream(self, metered: MeteredUsage, status: UsageStatus) -> None:

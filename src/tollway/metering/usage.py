@@ -13,32 +13,68 @@ part of ``prompt_tokens`` and ``reasoning_tokens`` are part of ``completion_toke
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from tollway.engine.base import Endpoint, TokenUsage
 from tollway.engine.wire import positive_cost, usage_from
+from tollway.metering.messages_usage import (
+    MessagesStreamMeter,
+    messages_output_tokens,
+    messages_usage,
+)
+from tollway.metering.metered_usage import MeteredUsage
+from tollway.metering.responses_usage import (
+    ResponsesStreamMeter,
+    responses_output_tokens,
+    responses_usage,
+)
 from tollway.metering.tokens import text_tokens_at_most
 
-__all__ = ["MeteredUsage", "StreamMeter", "text_usage", "usage_from_response"]
+__all__ = [
+    "Meter",
+    "MeteredUsage",
+    "StreamMeter",
+    "stream_meter",
+    "text_usage",
+    "usage_from_response",
+]
 
 
-@dataclass(frozen=True, slots=True)
-class MeteredUsage:
-    """What a stream used.
+class Meter(Protocol):
+    """What a stream of one dialect used, from its events as they pass (see StreamMeter)."""
 
-    ``counted``: the provider reported no (final) usage, so the completion side was
-    estimated from the chunks and the prompt side is the caller's estimate.
-    ``reported_cost``: the provider's own price for the call (OpenRouter's
-    ``usage.cost``), only with reported usage and only when positive.
-    """
+    @property
+    def deltas(self) -> int: ...
 
-    usage: TokenUsage
-    counted: bool
-    reported_cost: float | None = None
+    def observe(self, chunk: Mapping[str, Any]) -> None: ...
+
+    def result(self, prompt_estimate: int = 0) -> MeteredUsage: ...
+
+
+def stream_meter(endpoint: Endpoint) -> Meter:
+    """A fresh meter for a stream of ``endpoint``'s dialect."""
+    match endpoint:
+        case Endpoint.RESPONSES:
+            return ResponsesStreamMeter()
+        case Endpoint.MESSAGES:
+            return MessagesStreamMeter()
+        case _:
+            return StreamMeter()
 
 
 def usage_from_response(endpoint: Endpoint, body: Mapping[str, Any]) -> TokenUsage | None:
+    """The usage of a complete answer of ``endpoint``'s dialect, or None when it reports
+    none (``chat.completion``, ``text_completion`` and embeddings ``list`` bodies here)."""
+    match endpoint:
+        case Endpoint.RESPONSES:
+            return responses_usage(body)
+        case Endpoint.MESSAGES:
+            return messages_usage(body)
+        case _:
+            return _openai_usage(endpoint, body)
+
+
+def _openai_usage(endpoint: Endpoint, body: Mapping[str, Any]) -> TokenUsage | None:
     """The usage of a complete ``chat.completion``, ``text_completion`` or embeddings
     ``list`` body, or None when the body reports none.
 
@@ -144,9 +180,24 @@ class StreamMeter:
         return MeteredUsage(usage, counted=True)
 
 
-def text_usage(body: Mapping[str, Any], prompt_estimate: int) -> TokenUsage:
-    """Usage of a complete response that reported none: ``prompt_estimate`` and an
-    upper bound of the text of its choices."""
+def text_usage(endpoint: Endpoint, body: Mapping[str, Any], prompt_estimate: int) -> TokenUsage:
+    """Usage of a complete answer that reported none: ``prompt_estimate`` and an
+    upper bound of the text it produced."""
+    match endpoint:
+        case Endpoint.RESPONSES:
+            completion = responses_output_tokens(body)
+        case Endpoint.MESSAGES:
+            completion = messages_output_tokens(body)
+        case _:
+            completion = _choices_text_tokens(body)
+    return TokenUsage(
+        prompt_tokens=prompt_estimate,
+        completion_tokens=completion,
+        total_tokens=prompt_estimate + completion,
+    )
+
+
+def _choices_text_tokens(body: Mapping[str, Any]) -> int:
     completion = 0
     choices = body.get("choices")
     if isinstance(choices, list):
@@ -156,11 +207,7 @@ def text_usage(body: Mapping[str, Any], prompt_estimate: int) -> TokenUsage:
                 text = message.get("content") if isinstance(message, dict) else choice.get("text")
                 if isinstance(text, str):
                     completion += text_tokens_at_most(text)
-    return TokenUsage(
-        prompt_tokens=prompt_estimate,
-        completion_tokens=completion,
-        total_tokens=prompt_estimate + completion,
-    )
+    return completion
 
 
 def _any_tokens(usage: TokenUsage) -> bool:

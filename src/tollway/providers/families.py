@@ -85,6 +85,10 @@ class Family:
     # None: no embeddings API. Such calls still go to LiteLLM under the chat prefix,
     # which answers with its own error (the client sees why).
     embeddings: Upstream | None = None
+    # The LiteLLM routes of the Responses and Messages dialects; None: the chat route's
+    # prefix (LiteLLM bridges the dialect to the family's chat API, or speaks it natively).
+    responses: Upstream | None = None
+    messages: Upstream | None = None
     litellm_base: BaseRewrite = keep_base
     # The "<vendor>" of OpenRouter's "<vendor>/<model>" ids where they match the
     # provider's own ids; None: no mapping known (self-hosted, Groq, Together AI).
@@ -107,6 +111,10 @@ class Family:
                 return self.completions or self.chat
             case Endpoint.EMBEDDINGS:
                 return self.embeddings or self.chat
+            case Endpoint.RESPONSES:
+                return self.responses or self.chat
+            case Endpoint.MESSAGES:
+                return self.messages or self.chat
             case _:
                 return self.chat
 

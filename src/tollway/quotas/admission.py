@@ -51,13 +51,18 @@ class CompletionCaps:
     caps: tuple[tuple[str, int], ...] = ()
     choices: int = 1
     generates: bool = True
+    # The field a capped body gets when the client set none: the dialect's own name
+    # (``max_output_tokens`` on /v1/responses).
+    default_field: str = "max_tokens"
 
     @classmethod
-    def parse(cls, body: Mapping[str, Any], *, generates: bool = True) -> CompletionCaps:
+    def parse(
+        cls, body: Mapping[str, Any], *, generates: bool = True, default_field: str = "max_tokens"
+    ) -> CompletionCaps:
         """The caps of a /v1 body; ``InvalidCapError`` (naming the field) for a cap or a
         choice count no provider would accept."""
         if not generates:
-            return cls(generates=False)
+            return cls(generates=False, default_field=default_field)
         caps = tuple(
             (name, _integer(name, body[name], 1, MAX_CAP))
             for name in CAP_FIELDS
@@ -67,7 +72,7 @@ class CompletionCaps:
         for name in CHOICE_FIELDS:
             if body.get(name) is not None:
                 choices = max(choices, _integer(name, body[name], 1, MAX_CHOICES))
-        return cls(caps, choices)
+        return cls(caps, choices, default_field=default_field)
 
     def per_choice(self, *, enforced: bool, model_max: int | None, default: int) -> int:
         """The completion cap of one choice.
@@ -96,7 +101,7 @@ class CompletionCaps:
         """``body`` with ``cap`` in every cap field the client set (``max_tokens``
         when none): whichever field the provider reads, it stops at ``cap``."""
         capped = dict(body)
-        names = [name for name, _ in self.caps] or ["max_tokens"]
+        names = [name for name, _ in self.caps] or [self.default_field]
         for name in names:
             capped[name] = cap
         return capped

@@ -11,6 +11,8 @@ class Endpoint(StrEnum):
     CHAT = "chat"  # POST /v1/chat/completions
     COMPLETIONS = "completions"  # POST /v1/completions
     EMBEDDINGS = "embeddings"  # POST /v1/embeddings
+    RESPONSES = "responses"  # POST /v1/responses (OpenAI's Responses API)
+    MESSAGES = "messages"  # POST /v1/messages (Anthropic's Messages API)
 
 
 class Route(StrEnum):

@@ -18,10 +18,12 @@ from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tollway.api.app_state import app_runtime
+from tollway.api.inference.dialect import Dialect, Exchange, bearer_token
 from tollway.api.inference.errors import error_response
-from tollway.api.inference.parsing import parse_body, read_body
+from tollway.api.inference.openai_dialect import OpenAIDialect
+from tollway.api.inference.parsing import read_body
 from tollway.api.inference.response_headers import response_headers
-from tollway.api.inference.streaming import SSEResponse, client_events
+from tollway.api.inference.streaming import SSEResponse
 from tollway.domain.inference import InferenceRequest, InferenceService
 from tollway.domain.served import Served
 from tollway.domain.v1_errors import internal_error, model_not_found, routing_error
@@ -53,22 +55,25 @@ def _json(body: Any, headers: dict[str, str], status: int = 200) -> Response:
     )
 
 
-def inference_endpoint(endpoint: Endpoint) -> Handler:
+def inference_endpoint(dialect: Dialect) -> Handler:
+    """The POST handler of one dialect's endpoint."""
+    endpoint = dialect.endpoint
+
     async def handle(request: Request) -> Response | ASGIApp:
         request_id = uuid.uuid4().hex
         api = _inference_api(request)
         started = time.perf_counter()
         try:
-            response = await _serve(api, request, endpoint, request_id)
+            response = await _serve(api, request, dialect, request_id)
         except InferenceError as error:
             _count_error(api, endpoint, error)
-            return error_response(error, response_headers(request_id))
+            return dialect.error_response(error, response_headers(request_id))
         except Exception as exc:  # never a stack trace or library text to the client
             # The type only: driver and library messages may quote request data.
             log.error("unexpected error on /v1: %s", type(exc).__name__, exc_info=exc)
             internal = internal_error()
             _count_error(api, endpoint, internal)
-            return error_response(internal, response_headers(request_id))
+            return dialect.error_response(internal, response_headers(request_id))
         api.metrics.latency.labels(endpoint.value, response[1].route.value).observe(
             time.perf_counter() - started
         )
@@ -84,21 +89,22 @@ def _count_error(api: InferenceApi, endpoint: Endpoint, error: InferenceError) -
 
 
 async def _serve(
-    api: InferenceApi, request: Request, endpoint: Endpoint, request_id: str
+    api: InferenceApi, request: Request, dialect: Dialect, request_id: str
 ) -> tuple[Response | ASGIApp, Served]:
-    caller = api.service.authenticate(request.headers.get("authorization"))
-    parsed = parse_body(await read_body(request, api.max_body_bytes), endpoint)
-    call = InferenceRequest(request_id, endpoint, parsed.model, parsed.body, parsed.stream)
+    caller = api.service.authenticate(dialect.credential(request))
+    parsed = dialect.parse(await read_body(request, api.max_body_bytes))
+    exchange = Exchange(request_id, caller, parsed)
+    parsed = await dialect.prepare(api, exchange)
+    exchange = Exchange(request_id, caller, parsed)
+    call = InferenceRequest(request_id, dialect.endpoint, parsed.model, parsed.body, parsed.stream)
     if not parsed.stream:
         outcome = await api.service.complete(caller, call)
-        outcome.value.body["model"] = parsed.model
-        return _json(
-            outcome.value.body, response_headers(request_id, outcome.served)
-        ), outcome.served
+        body = await dialect.answer(api, exchange, outcome.value.body)
+        return _json(body, response_headers(request_id, outcome.served)), outcome.served
     streamed = await api.service.stream(caller, call)
     stream = streamed.value
     try:
-        events = client_events(stream, model=parsed.model, wants_usage=parsed.wants_usage)
+        events = dialect.events(api, exchange, stream)
         headers = response_headers(request_id, streamed.served)
     except BaseException:  # the SSE response owns closing it; until it exists, we do
         await asyncio.shield(stream.close(disconnected=True))
@@ -114,7 +120,7 @@ async def list_models(request: Request) -> Response:
     request_id = uuid.uuid4().hex
     api = _inference_api(request)
     try:
-        caller = api.service.authenticate(request.headers.get("authorization"))
+        caller = api.service.authenticate(bearer_token(request.headers.get("authorization")))
     except InferenceError as error:
         return error_response(error, response_headers(request_id))
     data = [_model_object(name) for name in api.service.visible_models(caller)]
@@ -126,7 +132,7 @@ async def get_model(request: Request) -> Response:
     api = _inference_api(request)
     name = request.path_params["model"]
     try:
-        caller = api.service.authenticate(request.headers.get("authorization"))
+        caller = api.service.authenticate(bearer_token(request.headers.get("authorization")))
         if name not in api.service.visible_models(caller):
             raise model_not_found(name)
     except InferenceError as error:
@@ -145,14 +151,18 @@ def inference_mount() -> Mount:
     encoded ``%0A`` would miss the mount and get the admin dialect's 404."""
     router = Router(
         routes=[
-            Route("/chat/completions", inference_endpoint(Endpoint.CHAT), methods=["POST"]),
-            Route("/completions", inference_endpoint(Endpoint.COMPLETIONS), methods=["POST"]),
-            Route("/embeddings", inference_endpoint(Endpoint.EMBEDDINGS), methods=["POST"]),
+            _post("/chat/completions", OpenAIDialect(Endpoint.CHAT)),
+            _post("/completions", OpenAIDialect(Endpoint.COMPLETIONS)),
+            _post("/embeddings", OpenAIDialect(Endpoint.EMBEDDINGS)),
             Route("/models", list_models, methods=["GET"]),
             _any_characters(Route("/models/{model:path}", get_model, methods=["GET"])),
         ]
     )
     return _any_characters(Mount("/v1", app=OpenAIShapedRouting(router)))
+
+
+def _post(path: str, dialect: Dialect) -> Route:
+    return Route(path, inference_endpoint(dialect), methods=["POST"])
 
 
 RouteT = TypeVar("RouteT", Route, Mount)
