@@ -75,8 +75,13 @@ def text_tokens_at_most(text: str) -> int:
 
 
 def prompt_tokens_at_most(body: Mapping[str, Any]) -> int:
-    """Prompt tokens a /v1 chat, completions or embeddings body can be at most."""
+    """Prompt tokens a /v1 body of any dialect can be at most: chat's ``messages``,
+    the Responses API's ``instructions`` and ``input`` items, Anthropic's ``system``."""
     tokens = 0
+    for name in ("instructions", "system"):  # text, or a list of text blocks
+        value = body.get(name)
+        if value is not None:
+            tokens += MESSAGE_OVERHEAD_TOKENS + _content_tokens(value)
     messages = body.get("messages")
     if isinstance(messages, list):
         tokens += REPLY_PRIMING_TOKENS
@@ -94,6 +99,9 @@ def prompt_tokens_at_most(body: Mapping[str, Any]) -> int:
     if isinstance(response_format, Mapping) and response_format.get("type") == "json_schema":
         # LiteLLM hands a JSON schema to some families as a tool: priced like one.
         tokens += _schema_tokens(response_format)
+    text = body.get("text")  # the Responses API's output format
+    if isinstance(text, Mapping) and isinstance(text.get("format"), Mapping):
+        tokens += _schema_tokens(text["format"])
     return tokens
 
 
