@@ -91,6 +91,12 @@ def prompt_tokens_at_most(body: Mapping[str, Any]) -> int:
         value = body.get(name)
         if value is not None:
             tokens += _input_tokens(value)
+    return tokens + _schemas_tokens(body)
+
+
+def _schemas_tokens(body: Mapping[str, Any]) -> int:
+    """Tool definitions and output schemas, which providers render into the prompt."""
+    tokens = 0
     for name in _SCHEMA_FIELDS:
         value = body.get(name)
         if value:
