@@ -33,6 +33,7 @@ from tollway.data_plane import (
 from tollway.domain.inference import InferencePolicy, InferenceService
 from tollway.domain.inference_events import InferenceEvents
 from tollway.domain.key_quarantine import KeyQuarantine
+from tollway.domain.responses_memory import ResponsesMemory
 from tollway.domain.services import Services
 from tollway.engine.base import Engine
 from tollway.observability.metrics import Metrics
@@ -127,7 +128,7 @@ class Runtime:
             quarantine=quarantine,
             known_secrets=services.known_secrets,
         )
-        plane = InferenceApi(service, metrics, settings.server.max_body_bytes)
+        plane = InferenceApi(service, metrics, settings.server.max_body_bytes, ResponsesMemory())
         return cls(
             control=control,
             metrics=metrics,

@@ -25,6 +25,7 @@ from tollway.api.inference.parsing import read_body
 from tollway.api.inference.response_headers import response_headers
 from tollway.api.inference.streaming import SSEResponse
 from tollway.domain.inference import InferenceRequest, InferenceService
+from tollway.domain.responses_memory import ResponsesMemory
 from tollway.domain.served import Served
 from tollway.domain.v1_errors import internal_error, model_not_found, routing_error
 from tollway.engine.base import Endpoint
@@ -39,10 +40,17 @@ Handler = Callable[[Request], Awaitable[Response | ASGIApp]]
 class InferenceApi:
     """What the /v1 routes need; the runtime builds it at start."""
 
-    def __init__(self, service: InferenceService, metrics: Metrics, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        service: InferenceService,
+        metrics: Metrics,
+        max_body_bytes: int,
+        responses_memory: ResponsesMemory,
+    ) -> None:
         self.service = service
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.responses_memory = responses_memory
 
 
 def _inference_api(request: Request) -> InferenceApi:
