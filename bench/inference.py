@@ -9,11 +9,15 @@ Scenarios (non-streaming chat, 1 and 64 concurrent clients):
   proxy-wildcard    the same, on a wildcard deployment with per-call credentials
   tollway-remote    clients → tollway → LiteLLM proxy → upstream
 
+With ``--dialects``: direct and tollway-embedded only, for each /v1 dialect the
+upstream can serve through its chat API (chat, responses, messages), JSON and
+streamed: the dialects' cost next to chat's.
+
 Prints p50/p99 latency, requests/s, and the ratios the budgets in
 docs/architecture.md §9 are stated in. Numbers from a shared 2-core machine: compare
 ratios within one run, not absolute values across runs.
 
-Run: .venv/bin/python bench/inference.py [--requests N]
+Run: .venv/bin/python bench/inference.py [--requests N] [--dialects]
 """
 
 from __future__ import annotations
@@ -45,6 +49,20 @@ ROOT = Path(__file__).resolve().parents[1]
 ADMIN = "twadmin-bench-" + secrets.token_hex(8)
 UPSTREAM_KEY = "sk-bench-upstream-key"
 BODY = json.dumps({"model": "bench", "messages": [{"role": "user", "content": "hi"}]}).encode()
+_HI = [{"role": "user", "content": "hi"}]
+# (scenario suffix, path, body) for --dialects.
+DIALECTS: tuple[tuple[str, str, dict[str, object]], ...] = (
+    ("chat", "/v1/chat/completions", {"model": "bench", "messages": _HI}),
+    ("chat-sse", "/v1/chat/completions", {"model": "bench", "messages": _HI, "stream": True}),
+    ("resp", "/v1/responses", {"model": "bench", "input": "hi"}),
+    ("resp-sse", "/v1/responses", {"model": "bench", "input": "hi", "stream": True}),
+    ("msg", "/v1/messages", {"model": "bench", "max_tokens": 16, "messages": _HI}),
+    (
+        "msg-sse",
+        "/v1/messages",
+        {"model": "bench", "max_tokens": 16, "messages": _HI, "stream": True},
+    ),
+)
 
 
 def free_port() -> int:
@@ -124,9 +142,9 @@ def measure(
     url: str,
     headers: dict[str, str],
     total: int,
-    body: dict[str, str] | None = None,
+    body: dict[str, object] | None = None,
 ) -> list[LoadResult]:
-    payload = BODY if body is None else json.dumps({**json.loads(BODY), **body}).encode()
+    payload = BODY if body is None else json.dumps(body).encode()
     results = []
     for concurrency in (1, 64):
         count = total if concurrency > 1 else max(200, total // 5)
@@ -204,7 +222,13 @@ def main() -> None:
     parser.add_argument(
         "--skip-proxy", action="store_true", help="leave out the LiteLLM proxy scenarios"
     )
+    parser.add_argument(
+        "--dialects", action="store_true", help="chat, responses and messages, JSON and SSE"
+    )
     options = parser.parse_args()
+    if options.dialects:
+        report(dialect_scenarios(options.requests))
+        return
     results: list[LoadResult] = []
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {UPSTREAM_KEY}"}
     with (
@@ -230,6 +254,28 @@ def main() -> None:
     report(results)
 
 
+def dialect_scenarios(total: int) -> list[LoadResult]:
+    """Every dialect through the embedded engine to one chat-only upstream."""
+    results: list[LoadResult] = []
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {UPSTREAM_KEY}"}
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        process(
+            [sys.executable, str(ROOT / "bench" / "fast_upstream.py"), str(up_port := free_port())]
+        ),
+    ):
+        upstream = f"http://127.0.0.1:{up_port}"
+        wait_http(f"{upstream}/v1/models")
+        for suffix, _, body in DIALECTS[:2]:
+            url = f"{upstream}/v1/chat/completions"
+            results += measure(f"direct-{suffix}", url, headers, total, body=body)
+        with tollway(Path(tmp) / "dialects", upstream) as (url, key):
+            auth = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+            for suffix, path, body in DIALECTS:
+                results += measure(f"tw-{suffix}", f"{url}{path}", auth, total, body=body)
+    return results
+
+
 def proxy_scenarios(tmp: Path, upstream: str, total: int) -> list[LoadResult]:
     config = tmp / "proxy.yaml"
     proxy_config(config, upstream)
@@ -248,7 +294,12 @@ def proxy_scenarios(tmp: Path, upstream: str, total: int) -> list[LoadResult]:
         auth = {"Content-Type": "application/json", "Authorization": f"Bearer {master}"}
         results = measure("litellm-proxy", f"{proxy_url}/v1/chat/completions", auth, total // 4)
         # What tollway's remote engine sends: a wildcard model with per-call credentials.
-        wild = {"model": "openai/bench", "api_key": UPSTREAM_KEY, "api_base": f"{upstream}/v1"}
+        wild = {
+            **json.loads(BODY),
+            "model": "openai/bench",
+            "api_key": UPSTREAM_KEY,
+            "api_base": f"{upstream}/v1",
+        }
         results += measure(
             "proxy-wildcard", f"{proxy_url}/v1/chat/completions", auth, total // 4, body=wild
         )
