@@ -10,7 +10,7 @@ engine, so each engine passes its own ``StreamPolicy``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,13 +97,19 @@ def error_code(error: Mapping[str, Any] | None) -> str | None:
 
 
 async def sse_events(response: httpx.Response) -> AsyncGenerator[dict[str, Any], None]:
+    """JSON objects of an SSE response's ``data:`` events (see ``sse_data``)."""
+    async for event in sse_data(response.aiter_lines()):
+        yield event
+
+
+async def sse_data(lines: AsyncIterable[str]) -> AsyncGenerator[dict[str, Any], None]:
     """JSON objects of an SSE stream's ``data:`` events, until ``[DONE]`` or the end.
 
     Comment lines (``: OPENROUTER PROCESSING``) and other fields are skipped; a
     multi-line event's data lines are joined as the SSE spec says.
     """
     data: list[str] = []
-    async for line in response.aiter_lines():
+    async for line in lines:
         if line.startswith("data:"):
             data.append(line[5:].removeprefix(" "))
             continue
@@ -122,6 +128,18 @@ async def sse_events(response: httpx.Response) -> AsyncGenerator[dict[str, Any],
             yield event
 
 
+async def lines_of(pieces: AsyncIterable[bytes]) -> AsyncGenerator[str, None]:
+    """Text lines of a UTF-8 byte stream cut anywhere (LF or CRLF line ends)."""
+    buffer = b""
+    async for piece in pieces:
+        buffer += piece
+        *complete, buffer = buffer.split(b"\n")
+        for line in complete:
+            yield line.removesuffix(b"\r").decode("utf-8", errors="replace")
+    if buffer:
+        yield buffer.removesuffix(b"\r").decode("utf-8", errors="replace")
+
+
 @dataclass(frozen=True, slots=True)
 class StreamPolicy:
     """What failures mean for one engine, before the first chunk."""
@@ -134,9 +152,16 @@ class StreamPolicy:
 class HttpStream(PrefetchingStream[dict[str, Any]]):
     """An SSE response read as OpenAI chunk dicts. Call ``receive_first`` once."""
 
-    def __init__(self, response: httpx.Response, policy: StreamPolicy, secret: str | None) -> None:
+    def __init__(
+        self,
+        response: httpx.Response,
+        policy: StreamPolicy,
+        secret: str | None,
+        convert: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__()
         self._response = response
+        self._convert_event = convert
         self._events = sse_events(response)
         self._policy = policy
         self._secret = secret
@@ -145,7 +170,8 @@ class HttpStream(PrefetchingStream[dict[str, Any]]):
         return anext(self._events)
 
     def _convert(self, raw: dict[str, Any]) -> dict[str, Any]:
-        return raw  # SSE events are already OpenAI chunk dicts
+        # SSE events are already OpenAI chunk dicts; a LiteLLM proxy's get corrected.
+        return raw if self._convert_event is None else self._convert_event(raw)
 
     def _error_before_first(self, exc: Exception) -> EngineError | None:
         if isinstance(exc, httpx.TimeoutException):
