@@ -23,6 +23,7 @@ from tollway.api.inference.errors import error_response
 from tollway.api.inference.openai_dialect import OpenAIDialect
 from tollway.api.inference.parsing import read_body
 from tollway.api.inference.response_headers import response_headers
+from tollway.api.inference.responses_dialect import ResponsesDialect
 from tollway.api.inference.stored_responses import stored_response_routes
 from tollway.api.inference.streaming import SSEResponse
 from tollway.domain.inference import InferenceRequest, InferenceService
@@ -163,6 +164,7 @@ def inference_mount() -> Mount:
             _post("/chat/completions", OpenAIDialect(Endpoint.CHAT)),
             _post("/completions", OpenAIDialect(Endpoint.COMPLETIONS)),
             _post("/embeddings", OpenAIDialect(Endpoint.EMBEDDINGS)),
+            _post("/responses", ResponsesDialect()),
             # After every POST route (``POST /responses`` among them): these paths
             # have an id after ``/responses/``, so the two never meet.
             *stored_response_routes(),
