@@ -88,14 +88,15 @@ async def _client_events(
     api: InferenceApi, exchange: Exchange, stream: AsyncIterable[dict[str, Any]]
 ) -> AsyncIterator[bytes]:
     sequence = 0
-    completed: dict[str, Any] | None = None
     try:
         async for event in stream:
             response = event.get("response")
             if isinstance(response, dict):
                 own_response(response, exchange)
                 if event.get("type") == COMPLETED:
-                    completed = response
+                    # Stored before the client sees the end: its next turn may
+                    # continue this one at once.
+                    await _remember(api, exchange, response)
             # Ours to number: what the client gets is this sequence, whatever came upstream.
             event["sequence_number"] = sequence
             sequence += 1
@@ -112,12 +113,12 @@ async def _client_events(
             }
         )
         return
-    if completed is not None:
-        await _remember(api, exchange, completed)
 
 
 async def _remember(api: InferenceApi, exchange: Exchange, response: Mapping[str, Any]) -> None:
-    request_body = {"model": exchange.parsed.model, **exchange.parsed.body}
+    # The client's body, not the expanded one: its ``store`` and
+    # ``previous_response_id`` are what the client asked for.
+    request_body = {"model": exchange.parsed.model, **exchange.client_body}
     try:
         await api.responses_memory.remember(exchange.caller, request_body, response)
     except Exception as exc:  # the answer is served and billed; a lost memory must not undo it

@@ -105,7 +105,7 @@ async def _serve(
     parsed = dialect.parse(await read_body(request, api.max_body_bytes))
     exchange = Exchange(request_id, caller, parsed)
     parsed = await dialect.prepare(api, exchange)
-    exchange = Exchange(request_id, caller, parsed)
+    exchange = Exchange(request_id, caller, parsed, sent=exchange.parsed)
     call = InferenceRequest(request_id, dialect.endpoint, parsed.model, parsed.body, parsed.stream)
     if not parsed.stream:
         outcome = await api.service.complete(caller, call)
