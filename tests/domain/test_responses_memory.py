@@ -230,6 +230,28 @@ async def test_a_malformed_previous_response_id_is_a_400_naming_it(
     assert (await _expand_error(memory, caller(), too_long)).code == "previous_response_not_found"
 
 
+@pytest.mark.parametrize("odd", ["resp_\x00", "resp_ü", "resp_\n", ""])
+async def test_an_id_no_response_can_have_is_simply_not_found(
+    memory: ResponsesMemory, odd: str
+) -> None:
+    agent = caller()
+    assert (await _expand_error(memory, agent, odd)).code == "previous_response_not_found"
+    for read in (memory.retrieve(agent, odd), memory.delete(agent, odd)):
+        with pytest.raises(InferenceError) as raised:
+            await read
+        assert raised.value.status_code == 404
+
+
+async def test_any_json_text_is_kept_as_sent(memory: ResponsesMemory) -> None:
+    agent, response_id = caller(), rid()
+    text = 'NUL \x00, emoji 🦜, RTL \u202e, quote " and backslash \\'
+    response = answer(response_id, text, metadata={"k": text})
+    await memory.remember(agent, {"input": text}, response)
+    assert await memory.retrieve(agent, response_id) == response
+    listed = await memory.input_items(agent, response_id, ItemsPage())
+    assert listed["data"][0]["content"][0]["text"] == text
+
+
 async def test_without_a_database_nothing_is_kept_and_nothing_is_found() -> None:
     memory, agent, response_id = ResponsesMemory(), caller(), rid()
     await memory.remember(agent, {"input": "x"}, answer(response_id, "y"))

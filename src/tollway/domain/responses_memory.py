@@ -160,7 +160,7 @@ class ResponsesMemory:
         """Forget the response (a continuation of it is then not found); else 404."""
         found = (
             self._db is not None
-            and 0 < len(response_id) <= MAX_ID_LENGTH
+            and _storable_id(response_id)
             and await asyncio.to_thread(self._delete, caller.id, response_id)
         )
         if not found:
@@ -176,8 +176,8 @@ class ResponsesMemory:
     # -- in a worker thread -------------------------------------------------------------
 
     async def _find(self, owner: uuid.UUID, response_id: str) -> StoredResponse | None:
-        if self._db is None or not 0 < len(response_id) <= MAX_ID_LENGTH:
-            return None  # no stored id is longer: nothing to look up
+        if self._db is None or not _storable_id(response_id):
+            return None
         return await asyncio.to_thread(self._read, owner, response_id)
 
     def _read(self, owner: uuid.UUID, response_id: str) -> StoredResponse | None:
@@ -233,6 +233,16 @@ def _row(
         input_items=[*earlier, *turn.input_items],
         output_items=list(response["output"]),
         response=response,
+    )
+
+
+def _storable_id(response_id: str) -> bool:
+    """Whether a response could have this id. Others are not looked up: none is stored,
+    and PostgreSQL refuses a NUL in a parameter outright (a 500, not a 404)."""
+    return (
+        0 < len(response_id) <= MAX_ID_LENGTH
+        and response_id.isascii()
+        and (response_id.isprintable())
     )
 
 
