@@ -275,3 +275,12 @@ def _text(item: dict[str, Any]) -> str:
 def _stored_ids(database: Database) -> list[str]:
     with database.session() as session:
         return list(session.exec(select(StoredResponse.id)).all())
+
+
+def test_what_store_says_back_is_whether_the_answer_will_be_kept(database: Database) -> None:
+    kept = ResponsesMemory(database, Retention.of(30, 1024))
+    assert kept.stores({"input": "x"}) is True
+    assert kept.stores({"input": "x", "store": True}) is True
+    assert kept.stores({"input": "x", "store": False}) is False
+    assert ResponsesMemory(database, Retention.of(0, 1024)).stores({"input": "x"}) is False
+    assert ResponsesMemory().stores({"input": "x"}) is False

@@ -79,6 +79,8 @@ def test_a_conversation_continues_by_id_and_the_upstream_gets_all_of_it(
     third = create(sdk, stream=stream, model=model, input="Sure?",
                    previous_response_id=second.id)  # fmt: skip
 
+    assert (first.store, first.previous_response_id) == (True, None)
+    assert (second.store, second.previous_response_id) == (True, first.id)
     calls = upstream_texts(upstream, model)
     assert len(calls) == 3
     assert calls[0] == ["Be terse.", "My name is Ada."]
@@ -120,6 +122,7 @@ def test_store_false_is_not_kept_and_cannot_be_continued(
     sdk = client(tollway, key)
 
     unstored = sdk.responses.create(model=model, input="forget this", store=False)
+    assert unstored.store is False
     with pytest.raises(openai.NotFoundError):
         sdk.responses.retrieve(unstored.id)
     with pytest.raises(openai.BadRequestError) as refused:

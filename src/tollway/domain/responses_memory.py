@@ -109,6 +109,12 @@ class ResponsesMemory:
         upstream["input"] = [*earlier, *turn_items(body.get("input"))]
         return upstream
 
+    def stores(self, request_body: Mapping[str, Any]) -> bool:
+        """Whether the answer to ``request_body`` (as the client sent it) will be kept:
+        what its ``store`` field says back to the client."""
+        stored = self._db is not None and self._retention.period is not None
+        return stored and request_body.get("store") is not False
+
     async def remember(
         self,
         caller: CallerKey,
@@ -121,9 +127,7 @@ class ResponsesMemory:
         ``request_body`` is the body the client sent (before ``expand``): its ``store``
         and ``previous_response_id`` are the client's. The answer is already the
         client's, so a failure to store is logged, never raised."""
-        if self._db is None or self._retention.period is None:
-            return
-        if request_body.get("store") is False:
+        if not self.stores(request_body):
             return
         response_id = response.get("id")
         if not isinstance(response_id, str) or not isinstance(response.get("output"), list):

@@ -55,7 +55,7 @@ class ResponsesDialect:
     async def answer(
         self, api: InferenceApi, exchange: Exchange, body: dict[str, Any]
     ) -> dict[str, Any]:
-        own_response(body, exchange)
+        own_response(body, exchange, api.responses_memory.stores(exchange.client_body))
         await _remember(api, exchange, body)
         return body
 
@@ -72,10 +72,14 @@ def response_id(exchange: Exchange) -> str:
     return f"resp_{exchange.request_id}"
 
 
-def own_response(response: dict[str, Any], exchange: Exchange) -> None:
-    """The ``response`` object as tollway's: our id, the client's model name."""
+def own_response(response: dict[str, Any], exchange: Exchange, stored: bool) -> None:
+    """The ``response`` object as tollway's: our id, the client's model name, and what
+    the client asked of the conversation (the upstream was sent neither: tollway
+    stores, and expanded the previous response into the input)."""
     response["id"] = response_id(exchange)
     response["model"] = exchange.parsed.model
+    response["previous_response_id"] = exchange.client_body.get("previous_response_id")
+    response["store"] = stored
 
 
 def typed_event(event: Mapping[str, Any]) -> bytes:
@@ -88,11 +92,12 @@ async def _client_events(
     api: InferenceApi, exchange: Exchange, stream: AsyncIterable[dict[str, Any]]
 ) -> AsyncIterator[bytes]:
     sequence = 0
+    stored = api.responses_memory.stores(exchange.client_body)
     try:
         async for event in stream:
             response = event.get("response")
             if isinstance(response, dict):
-                own_response(response, exchange)
+                own_response(response, exchange, stored)
                 if event.get("type") == COMPLETED:
                     # Stored before the client sees the end: its next turn may
                     # continue this one at once.
