@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import openai
 import pytest
 
-from tests.fakes.providers import Behaviour, FakeProviderServer, Family, family_for
+from tests.fakes.providers import FakeProviderServer, Family, family_for
 from tests.inference.conftest import Tollway
 from tests.inference.test_families import NETWORKED, fake_for, provider_for
 from tollway.store.enums import ProviderType
