@@ -33,7 +33,7 @@ from tollway.data_plane import (
 from tollway.domain.inference import InferencePolicy, InferenceService
 from tollway.domain.inference_events import InferenceEvents
 from tollway.domain.key_quarantine import KeyQuarantine
-from tollway.domain.responses_memory import ResponsesMemory
+from tollway.domain.responses_memory import ResponsesMemory, Retention
 from tollway.domain.services import Services
 from tollway.engine.base import Engine
 from tollway.observability.metrics import Metrics
@@ -44,6 +44,9 @@ from tollway.settings import Settings
 log = logging.getLogger(__name__)
 
 KEY_USE_FLUSH_SECONDS = 10.0
+# Expired stored responses are unreadable at once (every read checks); deleting the
+# rows can wait this long.
+RESPONSES_PURGE_SECONDS = 3600.0
 # With --workers, how often each worker publishes its journal backlog for the others.
 METRICS_PUBLISH_SECONDS = 1.0
 
@@ -128,7 +131,9 @@ class Runtime:
             quarantine=quarantine,
             known_secrets=services.known_secrets,
         )
-        plane = InferenceApi(service, metrics, settings.server.max_body_bytes, ResponsesMemory())
+        plane = InferenceApi(
+            service, metrics, settings.server.max_body_bytes, _responses_memory(control)
+        )
         return cls(
             control=control,
             metrics=metrics,
@@ -153,6 +158,7 @@ class Runtime:
         running.push_async_callback(self.engine.aclose)
         running.push_async_callback(self.events.drain)
         self._in_background(self._flush_key_use(), "key-use-flush")
+        self._in_background(self._purge_responses(), "responses-purge")
         if self.metrics.shared_directory is not None:
             self._in_background(self._publish_metrics(), "metrics-publish")
         running.push_async_callback(self.quarantine.stop)
@@ -187,6 +193,14 @@ class Runtime:
             except Exception:  # last-use times are best effort
                 log.exception("could not record tollway key use")
 
+    async def _purge_responses(self) -> None:
+        while True:
+            try:
+                await self.inference_api.responses_memory.purge()
+            except Exception as exc:  # expired rows are already unreadable; next time
+                log.error("could not purge expired responses: %s", type(exc).__name__)
+            await asyncio.sleep(RESPONSES_PURGE_SECONDS)
+
     async def _publish_metrics(self) -> None:
         while True:
             try:
@@ -202,6 +216,12 @@ def _follow_routing(holder: RoutingTableHolder, control: ControlPlane, metrics: 
     holder.subscribe(partial(remember_routing_secrets, control.services.known_secrets))
     holder.subscribe(partial(write_litellm_config, control.settings))
     holder.subscribe(lambda table: metrics.routing_version.set(table.version))
+
+
+def _responses_memory(control: ControlPlane) -> ResponsesMemory:
+    responses = control.settings.responses
+    retention = Retention.of(responses.retention_days, responses.max_stored_bytes)
+    return ResponsesMemory(control.services.database, retention)
 
 
 def _breaker(settings: Settings) -> CircuitBreaker:

@@ -144,6 +144,21 @@ class MeteringSettings(_Section):
     )
 
 
+class ResponsesSettings(_Section):
+    retention_days: int = Field(
+        default=30,
+        ge=0,
+        le=36500,
+        description="Days a stored /v1/responses answer is kept (0: nothing is stored).",
+    )
+    max_stored_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest conversation (input, output and answer, as JSON) kept for one "
+        "stored response; a larger one is answered but not stored.",
+    )
+
+
 class LocalSecretSettings(_Section):
     master_key: SecretStr | None = Field(
         default=None,
@@ -225,6 +240,7 @@ class Settings(BaseSettings):
     routing: RoutingSettings = RoutingSettings()
     quotas: QuotaSettings = QuotaSettings()
     metering: MeteringSettings = MeteringSettings()
+    responses: ResponsesSettings = ResponsesSettings()
 
     @property
     def resolved_database_url(self) -> str:

@@ -91,6 +91,11 @@ EXAMPLES: list[tuple[InferenceError, tuple[str, str, str]]] = [
     (catalogue.invalid_cap(InvalidCapError("Invalid 'n'", "n")), ("400", INVALID, INVALID)),
     (catalogue.invalid_api_key(), ("401", INVALID, "invalid_api_key")),
     (catalogue.model_not_found("m"), ("404", INVALID, "model_not_found")),
+    (
+        catalogue.previous_response_not_found("resp_1"),
+        ("400", INVALID, "previous_response_not_found"),
+    ),
+    (catalogue.response_not_found("resp_1"), ("404", INVALID, "response_not_found")),
     (catalogue.routing_error(404, "GET", "/v1/x"), ("404", INVALID, "unknown_url")),
     (
         catalogue.routing_error(405, "GET", "/v1/embeddings", {"Allow": "POST"}),

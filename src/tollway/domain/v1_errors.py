@@ -10,9 +10,11 @@ code is filled in per error; "the provider's" is passed through from upstream.
 | status | type | code | when |
 |---|---|---|---|
 | 400 | invalid_request_error | invalid_request_error | malformed JSON or field (`param` names it) |
+| 400 | invalid_request_error | previous_response_not_found | the key has no such stored response |
 | 401 | invalid_request_error | invalid_api_key | the key is unknown, revoked or expired |
 | 404 | invalid_request_error | model_not_found | the model is unknown, or not the key's to use |
 | 404 | invalid_request_error | unknown_url | no /v1 endpoint has this path |
+| 404 | invalid_request_error | response_not_found | the key has no such stored response |
 | 405 | invalid_request_error | method_not_allowed | the endpoint takes another method (`Allow`) |
 | 413 | invalid_request_error | invalid_request_error | the body is over `SERVER__MAX_BODY_BYTES` |
 | 4xx | the provider's, else invalid_request_error | the provider's | a provider refused it |
@@ -76,6 +78,8 @@ class ErrorCode(StrEnum):
 
     INVALID_API_KEY = "invalid_api_key"
     MODEL_NOT_FOUND = "model_not_found"
+    PREVIOUS_RESPONSE_NOT_FOUND = "previous_response_not_found"
+    RESPONSE_NOT_FOUND = "response_not_found"
     UNKNOWN_URL = "unknown_url"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CLIENT_CLOSED_REQUEST = "client_closed_request"
@@ -135,6 +139,28 @@ def model_not_found(model: str) -> InferenceError:
         error_type=ErrorType.INVALID_REQUEST,
         code=ErrorCode.MODEL_NOT_FOUND,
         param="model",
+    )
+
+
+def previous_response_not_found(response_id: str) -> InferenceError:
+    """OpenAI's answer, word for word: the same for another key's response, an expired
+    one and one that never was, so ids cannot be probed across keys."""
+    return InferenceError(
+        f"Previous response with id '{response_id}' not found.",
+        status=400,
+        error_type=ErrorType.INVALID_REQUEST,
+        code=ErrorCode.PREVIOUS_RESPONSE_NOT_FOUND,
+        param="previous_response_id",
+    )
+
+
+def response_not_found(response_id: str) -> InferenceError:
+    """A stored response the key cannot read: one answer whatever the reason."""
+    return InferenceError(
+        f"Response with id '{response_id}' not found.",
+        status=404,
+        error_type=ErrorType.INVALID_REQUEST,
+        code=ErrorCode.RESPONSE_NOT_FOUND,
     )
 
 

@@ -395,3 +395,26 @@ class UsageHourly(SQLModel, table=True):
     reasoning_tokens: int = _sum()
     cost_usd: Decimal = Field(default=Decimal(0), sa_column=Column(Numeric(24, 12), nullable=False))
     unpriced_requests: int = _sum()
+
+
+# -- /v1/responses conversations (tollway.domain.responses_memory) --------------------
+
+
+class StoredResponse(SQLModel, table=True):
+    """A /v1/responses answer kept for ``previous_response_id``, ``GET`` and
+    ``input_items``: readable only with the tollway key that made it, until
+    ``expires_at``. ``input_items`` is the whole conversation up to this turn (earlier
+    inputs and outputs included), so continuing it is one read, never a walk back
+    along the chain. No foreign key to ``tollway_keys``: a deleted key's conversations
+    are unreachable anyway and expire with the rest."""
+
+    __tablename__ = "stored_responses"
+    __table_args__ = (Index("ix_stored_responses_expires_at", "expires_at"),)
+
+    id: str = Field(max_length=64, primary_key=True)
+    tollway_key_id: uuid.UUID = Field(index=True)
+    created_at: datetime = _timestamp()
+    expires_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    input_items: list[Any] = Field(sa_column=Column(JSON, nullable=False))
+    output_items: list[Any] = Field(sa_column=Column(JSON, nullable=False))
+    response: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))

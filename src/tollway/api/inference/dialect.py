@@ -27,11 +27,18 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Exchange:
-    """One admitted /v1 call as the dialect sees it."""
+    """One admitted /v1 call as the dialect sees it: ``parsed`` is the body being
+    served (after ``prepare``), ``sent`` the body as the client sent it (what the
+    client asked for, e.g. ``store``, when ``prepare`` changed it)."""
 
     request_id: str
     caller: CallerKey
     parsed: ParsedBody
+    sent: ParsedBody | None = None
+
+    @property
+    def client_body(self) -> dict[str, Any]:
+        return (self.sent or self.parsed).body
 
 
 class Dialect(Protocol):

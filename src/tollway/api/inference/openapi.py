@@ -15,6 +15,10 @@ from typing import Any
 from fastapi import FastAPI
 
 from tollway.api.inference.openapi_schemas import SCHEMAS, STRING, Schema, ref
+from tollway.api.inference.openapi_stored_responses import (
+    STORED_RESPONSE_SCHEMAS,
+    stored_response_paths,
+)
 
 # One server-sent event (OpenAPI before 3.2: ``schema`` describes each event): a JSON
 # chunk, an in-band error object, or the final ``[DONE]``.
@@ -98,6 +102,7 @@ def inference_paths() -> dict[str, Schema]:
         "/v1/embeddings": _post("Embeddings", "EmbeddingRequest", "EmbeddingList", streams=False),
         "/v1/models": _get("Models this key may use", "ModelList"),
         "/v1/models/{model}": _get("One model", "Model", parameters=[model_param]),
+        **stored_response_paths(),
     }
 
 
@@ -110,7 +115,7 @@ def document_inference(app: FastAPI) -> None:
             document = generate()
             document["paths"].update(inference_paths())
             components = document.setdefault("components", {})
-            components.setdefault("schemas", {}).update(SCHEMAS)
+            components.setdefault("schemas", {}).update({**SCHEMAS, **STORED_RESPONSE_SCHEMAS})
             components.setdefault("securitySchemes", {})["TollwayKey"] = {
                 "type": "http",
                 "scheme": "bearer",

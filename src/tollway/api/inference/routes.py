@@ -23,6 +23,8 @@ from tollway.api.inference.errors import error_response
 from tollway.api.inference.openai_dialect import OpenAIDialect
 from tollway.api.inference.parsing import read_body
 from tollway.api.inference.response_headers import response_headers
+from tollway.api.inference.responses_dialect import ResponsesDialect
+from tollway.api.inference.stored_responses import stored_response_routes
 from tollway.api.inference.streaming import SSEResponse
 from tollway.domain.inference import InferenceRequest, InferenceService
 from tollway.domain.responses_memory import ResponsesMemory
@@ -103,7 +105,7 @@ async def _serve(
     parsed = dialect.parse(await read_body(request, api.max_body_bytes))
     exchange = Exchange(request_id, caller, parsed)
     parsed = await dialect.prepare(api, exchange)
-    exchange = Exchange(request_id, caller, parsed)
+    exchange = Exchange(request_id, caller, parsed, sent=exchange.parsed)
     call = InferenceRequest(request_id, dialect.endpoint, parsed.model, parsed.body, parsed.stream)
     if not parsed.stream:
         outcome = await api.service.complete(caller, call)
@@ -162,6 +164,10 @@ def inference_mount() -> Mount:
             _post("/chat/completions", OpenAIDialect(Endpoint.CHAT)),
             _post("/completions", OpenAIDialect(Endpoint.COMPLETIONS)),
             _post("/embeddings", OpenAIDialect(Endpoint.EMBEDDINGS)),
+            _post("/responses", ResponsesDialect()),
+            # After every POST route (``POST /responses`` among them): these paths
+            # have an id after ``/responses/``, so the two never meet.
+            *stored_response_routes(),
             Route("/models", list_models, methods=["GET"]),
             _any_characters(Route("/models/{model:path}", get_model, methods=["GET"])),
         ]
