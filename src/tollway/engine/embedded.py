@@ -33,6 +33,7 @@ from tollway.engine.base import (
     EngineError,
     EngineMisconfigured,
     EngineResult,
+    EngineStream,
     Route,
     TokenUsage,
 )
@@ -40,6 +41,7 @@ from tollway.engine.http_common import call_timeout
 from tollway.engine.litellm_clients import LiteLLMOutbound
 from tollway.engine.litellm_env import load_litellm
 from tollway.engine.litellm_errors import clean_message, map_litellm_error
+from tollway.engine.messages_api import EmbeddedMessages
 from tollway.engine.mock import mock_embeddings, mock_reply, mock_usage, usage_dict
 from tollway.engine.prefetch import PrefetchingStream
 from tollway.engine.request_body import litellm_request
@@ -63,6 +65,7 @@ class EmbeddedEngine:
         self._outbound = LiteLLMOutbound(self._litellm, policy)
         self._drop_params = drop_params
         self._reserved = _reserved_params(self._litellm)
+        self._messages = EmbeddedMessages(self._litellm, self._outbound, self._reserved)
         self._functions: dict[Endpoint, Callable[..., Awaitable[Any]]] = {
             Endpoint.CHAT: self._litellm.acompletion,
             Endpoint.COMPLETIONS: self._litellm.atext_completion,
@@ -74,6 +77,8 @@ class EmbeddedEngine:
         return Route.LITELLM
 
     async def call(self, call: EngineCall) -> EngineResult:
+        if call.endpoint is Endpoint.MESSAGES:
+            return await self._messages.call(call)
         if call.target.mock and call.endpoint is Endpoint.EMBEDDINGS:
             body = mock_embeddings(call, bare_model(call.target.upstream_model))
             return EngineResult(body=body, usage=usage_from(body["usage"]))
@@ -93,7 +98,9 @@ class EmbeddedEngine:
             cost_usd=None if call.target.mock else positive_cost(hidden.get("response_cost")),
         )
 
-    async def open_stream(self, call: EngineCall) -> EmbeddedStream:
+    async def open_stream(self, call: EngineCall) -> EngineStream:
+        if call.endpoint is Endpoint.MESSAGES:
+            return await self._messages.open_stream(call)
         if call.endpoint is Endpoint.EMBEDDINGS:
             raise EngineMisconfigured("embeddings cannot be streamed")
         kwargs, secret = self._kwargs(call, stream=True)

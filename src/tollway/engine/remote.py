@@ -45,6 +45,7 @@ from tollway.engine.http_common import (
     read_error_body,
 )
 from tollway.engine.litellm_errors import is_misconfiguration, misconfiguration_message
+from tollway.engine.messages_api import litellm_messages_body, mock_events, mock_message_result
 from tollway.engine.mock import ListStream, mock_chunks, mock_result
 from tollway.engine.request_body import litellm_request
 from tollway.engine.wire import (
@@ -64,6 +65,7 @@ PATHS: Mapping[Endpoint, str] = MappingProxyType(
         Endpoint.CHAT: "/v1/chat/completions",
         Endpoint.COMPLETIONS: "/v1/completions",
         Endpoint.EMBEDDINGS: "/v1/embeddings",
+        Endpoint.MESSAGES: "/v1/messages",
     }
 )
 READ_GRACE_SECONDS = 2.0  # the proxy times the provider out first and answers 408
@@ -94,7 +96,7 @@ class RemoteEngine:
 
     async def call(self, call: EngineCall) -> EngineResult:
         if call.target.mock:
-            return mock_result(call)
+            return mock_message_result(call) if _messages(call) else mock_result(call)
         _check_served(call)
         body, secret = self._body(call, stream=False)
         response = await self._send(call, body, stream=False)
@@ -116,7 +118,7 @@ class RemoteEngine:
         if call.endpoint is Endpoint.EMBEDDINGS:
             raise EngineMisconfigured("embeddings cannot be streamed")
         if call.target.mock:
-            return ListStream(mock_chunks(call))
+            return ListStream(mock_events(call) if _messages(call) else mock_chunks(call))
         _check_served(call)
         body, secret = self._body(call, stream=True)
         response = await self._send(call, body, stream=True)
@@ -149,7 +151,8 @@ class RemoteEngine:
 
     def _body(self, call: EngineCall, *, stream: bool) -> tuple[dict[str, Any], str | None]:
         """The built request body plus the timeouts the proxy applies to the provider."""
-        body, secret = litellm_request(call, stream=stream)
+        build = litellm_messages_body if _messages(call) else litellm_request
+        body, secret = build(call, stream=stream)
         body["timeout"] = call.target.timeout_seconds
         if stream:
             body["stream_timeout"] = call.target.timeout_seconds
@@ -222,6 +225,10 @@ def _classify_event(event: Mapping[str, Any], secret: str | None) -> EngineError
     code = text_field(error_object(event) or {}, "code") or ""
     status = int(code) if code.isdigit() and 400 <= int(code) <= 599 else 502
     return classify_proxy_error(status, {"x-litellm-call-id": "in-stream"}, event, secret)
+
+
+def _messages(call: EngineCall) -> bool:
+    return call.endpoint is Endpoint.MESSAGES
 
 
 def _check_served(call: EngineCall) -> None:
