@@ -141,6 +141,10 @@ class Family:
 
 _OPENAI = Upstream("openai")
 _OPENAI_TEXT = Upstream("text-completion-openai", priced_as=frozenset({"openai"}))
+# LiteLLM's Messages bridge sends ``openai/…`` with ``thinking`` to the upstream's
+# /v1/responses, which OpenAI-compatible servers rarely have; ``hosted_vllm/…`` is the
+# same OpenAI wire through chat completions, whatever the request holds.
+_CHAT_ONLY_SERVER = Upstream("hosted_vllm", priced_as=frozenset({"openai"}))
 
 
 FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
@@ -225,6 +229,7 @@ FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
             OpenAICompatibleAdapter,
             completions=_OPENAI_TEXT,
             embeddings=_OPENAI,
+            messages=_CHAT_ONLY_SERVER,
             needs_base_url=True,
             keeps_user=True,
         ),

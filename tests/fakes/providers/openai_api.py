@@ -8,6 +8,7 @@ POST /v1/embeddings.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
@@ -71,7 +72,11 @@ class OpenAIRouter(FamilyRouter):
     def chat_json(self, turn: Turn) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": turn.reply, "refusal": None}
         message["annotations"] = []
-        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
+        finish = "stop"
+        if (call := tool_call(turn)) is not None:
+            message |= {"content": None, "tool_calls": [call]}
+            finish = "tool_calls"
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
         body = self.envelope(turn, "chat.completion", [choice])
         if turn.with_usage:
             body["usage"] = self.usage(turn)
@@ -84,7 +89,14 @@ class OpenAIRouter(FamilyRouter):
 
         head = [chunk({"role": "assistant", "content": "", "refusal": None})]
         deltas = [chunk({"content": piece}) for piece in turn.pieces()]
-        tail = [chunk({}, "stop"), *self.usage_events(turn, "chat.completion.chunk"), DONE]
+        finish = "stop"
+        if (call := tool_call(turn)) is not None:
+            name = {**call, "function": {**call["function"], "arguments": ""}}
+            arguments = {"function": {"arguments": call["function"]["arguments"]}}
+            deltas = [chunk({"tool_calls": [{"index": 0, **name}]})]
+            deltas.append(chunk({"tool_calls": [{"index": 0, **arguments}]}))
+            finish = "tool_calls"
+        tail = [chunk({}, finish), *self.usage_events(turn, "chat.completion.chunk"), DONE]
         return StreamPlan(self.stream_preamble() + head, deltas, tail)
 
     # -- legacy text completions -------------------------------------------------------
@@ -221,9 +233,32 @@ class OpenAIRouter(FamilyRouter):
         return json_response(status, body, retry_after)
 
 
+TOOL_ARGUMENTS = {"city": "Paris"}
+
+
+def tool_call(turn: Turn) -> dict[str, Any] | None:
+    """The call of the request's first tool, when the model is scripted to call one and
+    the conversation holds no tool result yet."""
+    tools = dicts(turn.body.get("tools"))
+    messages = dicts(turn.body.get("messages"))
+    if not turn.behaviour.calls_tool or not tools or any(m.get("role") == "tool" for m in messages):
+        return None
+    function = tools[0].get("function")
+    name = function.get("name") if isinstance(function, dict) else None
+    arguments = json.dumps(TOOL_ARGUMENTS)
+    return {
+        "id": f"call_{turn.id[:12]}",
+        "type": "function",
+        "function": {"name": name, "arguments": arguments},
+    }
+
+
 def chat_prompt(body: Mapping[str, Any]) -> Prompt:
+    """The last user message; after a tool result, "tool said: <result>"."""
     messages = dicts(body.get("messages"))
     tokens = sum(count_tokens(text_of(message.get("content"))) for message in messages)
+    if messages and messages[-1].get("role") == "tool":
+        return Prompt("tool said: " + text_of(messages[-1].get("content")), tokens)
     return Prompt(last_user_text(messages, ("user",)), tokens)
 
 

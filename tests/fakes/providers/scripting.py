@@ -111,10 +111,17 @@ class ModelBehaviour:
     raw_body: str | None = None
     redirect_to: str | None = None  # answer with a redirect there instead
     redirect_status: int = 302
+    # OpenAI-wire fakes: answer a request offering tools, with no tool result yet, by
+    # calling its first tool (arguments ``TOOL_ARGUMENTS``).
+    calls_tool: bool = False
 
     @classmethod
     def ok(cls, reply: str | None = None) -> ModelBehaviour:
         return cls(reply=reply)
+
+    @classmethod
+    def calling_tool(cls) -> ModelBehaviour:
+        return cls(calls_tool=True)
 
     @classmethod
     def redirect(cls, location: str, status: int = 302) -> ModelBehaviour:
