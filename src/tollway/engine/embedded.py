@@ -44,6 +44,7 @@ from tollway.engine.http_common import call_timeout
 from tollway.engine.litellm_clients import LiteLLMOutbound
 from tollway.engine.litellm_env import load_litellm
 from tollway.engine.litellm_errors import clean_message, map_litellm_error
+from tollway.engine.messages_api import EmbeddedMessages
 from tollway.engine.mock import mock_embeddings, mock_reply, mock_usage, usage_dict
 from tollway.engine.passthrough import Passthrough, passes_through
 from tollway.engine.prefetch import PrefetchingStream
@@ -70,6 +71,7 @@ class EmbeddedEngine:
         self._passthrough = Passthrough(self._litellm, self._outbound)
         self._drop_params = drop_params
         self._reserved = _reserved_params(self._litellm)
+        self._messages = EmbeddedMessages(self._litellm, self._outbound, self._reserved)
         self._functions: dict[Endpoint, Callable[..., Awaitable[Any]]] = {
             Endpoint.CHAT: self._litellm.acompletion,
             Endpoint.COMPLETIONS: self._litellm.atext_completion,
@@ -86,6 +88,8 @@ class EmbeddedEngine:
     async def call(self, call: EngineCall) -> EngineResult:
         if call.endpoint is Endpoint.RESPONSES:
             return await self._responses.call(call)
+        if call.endpoint is Endpoint.MESSAGES:
+            return await self._messages.call(call)
         if call.target.mock and call.endpoint is Endpoint.EMBEDDINGS:
             body = mock_embeddings(call, bare_model(call.target.upstream_model))
             return EngineResult(body=body, usage=usage_from(body["usage"]))
@@ -110,6 +114,8 @@ class EmbeddedEngine:
     async def open_stream(self, call: EngineCall) -> EngineStream:
         if call.endpoint is Endpoint.RESPONSES:
             return await self._responses.open_stream(call)
+        if call.endpoint is Endpoint.MESSAGES:
+            return await self._messages.open_stream(call)
         if call.endpoint is Endpoint.EMBEDDINGS:
             raise EngineMisconfigured("embeddings cannot be streamed")
         if passes_through(call):

@@ -39,6 +39,7 @@ from tollway.engine.http_common import (
     json_or_none,
     read_error_body,
 )
+from tollway.engine.messages_api import messages_body
 from tollway.engine.outbound import refusal_error
 from tollway.engine.request_body import openrouter_body
 from tollway.engine.wire import (
@@ -57,6 +58,7 @@ PATHS: Mapping[Endpoint, str] = MappingProxyType(
         Endpoint.COMPLETIONS: "/completions",
         Endpoint.EMBEDDINGS: "/embeddings",
         Endpoint.RESPONSES: "/responses",  # OpenRouter serves the Responses API natively
+        Endpoint.MESSAGES: "/messages",  # OpenRouter's Anthropic Messages API
     }
 )
 
@@ -91,7 +93,7 @@ class OpenRouterEngine:
 
     async def call(self, call: EngineCall) -> EngineResult:
         secret = _secret(call)
-        response = await self._send(call, openrouter_body(call, stream=False), secret, stream=False)
+        response = await self._send(call, _body(call, stream=False), secret, stream=False)
         payload = json_or_none(response.content)
         if response.status_code >= 400:
             raise classify_openrouter_error(response.status_code, response.headers, payload, secret)
@@ -111,7 +113,7 @@ class OpenRouterEngine:
         if call.endpoint is Endpoint.EMBEDDINGS:
             raise EngineMisconfigured("embeddings cannot be streamed")
         secret = _secret(call)
-        response = await self._send(call, openrouter_body(call, stream=True), secret, stream=True)
+        response = await self._send(call, _body(call, stream=True), secret, stream=True)
         if response.status_code >= 400:
             payload = await read_error_body(response)
             raise classify_openrouter_error(response.status_code, response.headers, payload, secret)
@@ -185,6 +187,12 @@ def _status_of(payload: Mapping[str, Any]) -> int:
     error = error_object(payload) or {}
     code = error.get("code")
     return code if isinstance(code, int) and 400 <= code <= 599 else 502
+
+
+def _body(call: EngineCall, *, stream: bool) -> dict[str, Any]:
+    if call.endpoint is Endpoint.MESSAGES:
+        return messages_body(call, call.target.upstream_model, stream=stream)
+    return openrouter_body(call, stream=stream)
 
 
 def _secret(call: EngineCall) -> str | None:

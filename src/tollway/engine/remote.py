@@ -45,9 +45,12 @@ from tollway.engine.http_common import (
     read_error_body,
 )
 from tollway.engine.litellm_errors import is_misconfiguration, misconfiguration_message
+from tollway.engine.messages_api import litellm_messages_body, mock_message_result
+from tollway.engine.messages_api import mock_events as mock_message_events
 from tollway.engine.mock import ListStream, mock_chunks, mock_result
 from tollway.engine.request_body import litellm_request
-from tollway.engine.responses_api import mock_events, mock_response_result
+from tollway.engine.responses_api import mock_events as mock_response_events
+from tollway.engine.responses_api import mock_response_result
 from tollway.engine.wire import (
     LITELLM_PREFIXES,
     clean_openai,
@@ -66,6 +69,7 @@ PATHS: Mapping[Endpoint, str] = MappingProxyType(
         Endpoint.COMPLETIONS: "/v1/completions",
         Endpoint.EMBEDDINGS: "/v1/embeddings",
         Endpoint.RESPONSES: "/v1/responses",
+        Endpoint.MESSAGES: "/v1/messages",
     }
 )
 READ_GRACE_SECONDS = 2.0  # the proxy times the provider out first and answers 408
@@ -95,9 +99,8 @@ class RemoteEngine:
         return Route.LITELLM
 
     async def call(self, call: EngineCall) -> EngineResult:
-        responses = call.endpoint is Endpoint.RESPONSES
         if call.target.mock:
-            return mock_response_result(call) if responses else mock_result(call)
+            return _mock_result(call)
         _check_served(call)
         body, secret = self._body(call, stream=False)
         response = await self._send(call, body, stream=False)
@@ -108,10 +111,12 @@ class RemoteEngine:
         if not isinstance(data, dict):
             raise EngineUnavailable("the LiteLLM proxy answered with a body that is not JSON")
         call_id = response.headers.get("x-litellm-call-id")
+        chat_shaped = _chat_shaped(call)
         return EngineResult(
-            # A Responses object's usage is read by metering; its empty fields are required.
-            body=data if responses else clean_openai(data),
-            usage=None if responses else usage_from(data.get("usage")),
+            # Other dialects' objects are metered by their own readers; their empty
+            # fields are required by their schemas, so nothing is cleaned from them.
+            body=clean_openai(data) if chat_shaped else data,
+            usage=usage_from(data.get("usage")) if chat_shaped else None,
             cost_usd=positive_cost(response.headers.get("x-litellm-response-cost")),
             headers={"x-litellm-call-id": call_id} if call_id else {},
         )
@@ -119,9 +124,8 @@ class RemoteEngine:
     async def open_stream(self, call: EngineCall) -> EngineStream:
         if call.endpoint is Endpoint.EMBEDDINGS:
             raise EngineMisconfigured("embeddings cannot be streamed")
-        responses = call.endpoint is Endpoint.RESPONSES
         if call.target.mock:
-            return ListStream(mock_events(call) if responses else mock_chunks(call))
+            return ListStream(_mock_events(call))
         _check_served(call)
         body, secret = self._body(call, stream=True)
         response = await self._send(call, body, stream=True)
@@ -134,7 +138,8 @@ class RemoteEngine:
             on_transport=_unreachable,
             on_error_event=lambda event: _classify_event(event, secret),
         )
-        stream = HttpStream(response, policy, secret, convert=clean_openai)
+        convert = clean_openai if _chat_shaped(call) else None
+        stream = HttpStream(response, policy, secret, convert=convert)
         await stream.receive_first()
         return stream
 
@@ -154,7 +159,8 @@ class RemoteEngine:
 
     def _body(self, call: EngineCall, *, stream: bool) -> tuple[dict[str, Any], str | None]:
         """The built request body plus the timeouts the proxy applies to the provider."""
-        body, secret = litellm_request(call, stream=stream)
+        build = litellm_messages_body if _messages(call) else litellm_request
+        body, secret = build(call, stream=stream)
         body["timeout"] = call.target.timeout_seconds
         if stream:
             body["stream_timeout"] = call.target.timeout_seconds
@@ -227,6 +233,36 @@ def _classify_event(event: Mapping[str, Any], secret: str | None) -> EngineError
     code = text_field(error_object(event) or {}, "code") or ""
     status = int(code) if code.isdigit() and 400 <= int(code) <= 599 else 502
     return classify_proxy_error(status, {"x-litellm-call-id": "in-stream"}, event, secret)
+
+
+def _messages(call: EngineCall) -> bool:
+    return call.endpoint is Endpoint.MESSAGES
+
+
+def _chat_shaped(call: EngineCall) -> bool:
+    """OpenAI's chat, completions and embeddings objects (not Responses or Messages)."""
+    return call.endpoint not in (Endpoint.RESPONSES, Endpoint.MESSAGES)
+
+
+def _mock_result(call: EngineCall) -> EngineResult:
+    """The mock provider's answer in the call's dialect."""
+    match call.endpoint:
+        case Endpoint.RESPONSES:
+            return mock_response_result(call)
+        case Endpoint.MESSAGES:
+            return mock_message_result(call)
+        case _:
+            return mock_result(call)
+
+
+def _mock_events(call: EngineCall) -> list[dict[str, Any]]:
+    match call.endpoint:
+        case Endpoint.RESPONSES:
+            return mock_response_events(call)
+        case Endpoint.MESSAGES:
+            return mock_message_events(call)
+        case _:
+            return mock_chunks(call)
 
 
 def _check_served(call: EngineCall) -> None:

@@ -162,8 +162,10 @@ def text_field(error: Mapping[str, Any], name: str) -> str | None:
 
 
 def usage_from(raw: Any) -> TokenUsage | None:
-    """The contract's TokenUsage from an OpenAI ``usage`` object (dict), None when absent."""
-    if not isinstance(raw, Mapping):
+    """The contract's TokenUsage from an OpenAI ``usage`` object (dict), None when absent
+    (or not OpenAI's: Anthropic's and the Responses API's ``input_tokens`` are read by
+    their dialect's reader in ``tollway.metering``)."""
+    if not isinstance(raw, Mapping) or not ({"prompt_tokens", "completion_tokens"} & set(raw)):
         return None
     prompt = _int(raw.get("prompt_tokens"))
     completion = _int(raw.get("completion_tokens"))

@@ -145,6 +145,10 @@ _OPENAI_TEXT = Upstream("text-completion-openai", priced_as=frozenset({"openai"}
 # OpenAI-compatible servers (vLLM, llama.cpp, Ollama…) mostly lack; ``custom_openai/``
 # bridges the Responses API to their chat completions.
 _OPENAI_CHAT_BRIDGE = Upstream("custom_openai", priced_as=frozenset({"openai"}))
+# LiteLLM's Messages bridge sends ``openai/…`` with ``thinking`` to the upstream's
+# /v1/responses, which OpenAI-compatible servers rarely have; ``hosted_vllm/…`` is the
+# same OpenAI wire through chat completions, whatever the request holds.
+_CHAT_ONLY_SERVER = Upstream("hosted_vllm", priced_as=frozenset({"openai"}))
 
 
 FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
@@ -230,6 +234,7 @@ FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
             completions=_OPENAI_TEXT,
             embeddings=_OPENAI,
             responses=_OPENAI_CHAT_BRIDGE,
+            messages=_CHAT_ONLY_SERVER,
             needs_base_url=True,
             keeps_user=True,
         ),

@@ -106,6 +106,9 @@ def render_config(
         "num_retries": 0,
         "request_timeout": timeout_seconds,
         "turn_off_message_logging": True,
+        # /v1/messages to openai/… through chat completions, not the upstream's
+        # /v1/responses (which chat-only servers lack): as the embedded engine does.
+        "use_chat_completions_url_for_anthropic_messages": True,
     }
     if callbacks:
         litellm_settings["callbacks"] = sorted(callbacks)

@@ -76,57 +76,10 @@ class AnthropicRouter(FamilyRouter):
         return None
 
     def message_json(self, turn: Turn) -> dict[str, Any]:
-        body = self._message(turn, [{"type": "text", "text": turn.reply}], "end_turn")
-        if turn.with_usage:
-            body["usage"] = self._usage(turn.prompt_tokens, turn.completion_tokens)
-        return body
+        return message_json(turn)
 
     def stream(self, turn: Turn) -> StreamPlan:
-        start = self._message(turn, [], None)
-        if turn.with_usage:
-            start["usage"] = self._usage(turn.prompt_tokens, 1)
-        block = {"type": "text", "text": ""}
-        head = [
-            _event("message_start", {"message": start}),
-            _event("content_block_start", {"index": 0, "content_block": block}),
-            _event("ping", {}),
-        ]
-        deltas = [
-            _event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": p}})
-            for p in turn.pieces()
-        ]
-        finish: dict[str, Any] = {"delta": {"stop_reason": "end_turn", "stop_sequence": None}}
-        if turn.with_usage:
-            finish["usage"] = {"output_tokens": turn.completion_tokens}
-        tail = [
-            _event("content_block_stop", {"index": 0}),
-            _event("message_delta", finish),
-            _event("message_stop", {}),
-        ]
-        return StreamPlan(head, deltas, tail)
-
-    def _message(
-        self, turn: Turn, content: list[dict[str, Any]], stop: str | None
-    ) -> dict[str, Any]:
-        return {
-            "id": f"msg_{turn.id[:24]}",
-            "type": "message",
-            "role": "assistant",
-            "model": turn.model,
-            "content": content,
-            "stop_reason": stop,
-            "stop_sequence": None,
-        }
-
-    @staticmethod
-    def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
-        return {
-            "input_tokens": input_tokens,
-            "output_tokens": output_tokens,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
-            "service_tier": "standard",
-        }
+        return message_stream(turn)
 
     def rejected(self, key: str) -> Response:
         return self.error(401, "invalid x-api-key", None)
@@ -138,6 +91,62 @@ class AnthropicRouter(FamilyRouter):
         kind = _ANTHROPIC_ERROR_TYPES.get(status, "api_error")
         body = {"type": "error", "error": {"type": kind, "message": message or reason(status)}}
         return json_response(status, body, retry_after)
+
+
+def message_json(turn: Turn) -> dict[str, Any]:
+    """A complete ``message`` echoing the turn (also OpenRouter's /messages answer)."""
+    body = _message(turn, [{"type": "text", "text": turn.reply}], "end_turn")
+    if turn.with_usage:
+        body["usage"] = _usage(turn.prompt_tokens, turn.completion_tokens)
+    return body
+
+
+def message_stream(turn: Turn) -> StreamPlan:
+    """The same answer as Anthropic's typed event stream."""
+    start = _message(turn, [], None)
+    if turn.with_usage:
+        start["usage"] = _usage(turn.prompt_tokens, 1)
+    block = {"type": "text", "text": ""}
+    head = [
+        _event("message_start", {"message": start}),
+        _event("content_block_start", {"index": 0, "content_block": block}),
+        _event("ping", {}),
+    ]
+    deltas = [
+        _event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": p}})
+        for p in turn.pieces()
+    ]
+    finish: dict[str, Any] = {"delta": {"stop_reason": "end_turn", "stop_sequence": None}}
+    if turn.with_usage:
+        finish["usage"] = {"output_tokens": turn.completion_tokens}
+    tail = [
+        _event("content_block_stop", {"index": 0}),
+        _event("message_delta", finish),
+        _event("message_stop", {}),
+    ]
+    return StreamPlan(head, deltas, tail)
+
+
+def _message(turn: Turn, content: list[dict[str, Any]], stop: str | None) -> dict[str, Any]:
+    return {
+        "id": f"msg_{turn.id[:24]}",
+        "type": "message",
+        "role": "assistant",
+        "model": turn.model,
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": None,
+    }
+
+
+def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+    return {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "service_tier": "standard",
+    }
 
 
 def messages_prompt(body: Mapping[str, Any]) -> Prompt:

@@ -250,6 +250,7 @@ class OpenAIRouter(FamilyRouter):
 
 
 def chat_prompt(body: Mapping[str, Any]) -> Prompt:
+    """The last user message; after a tool result, "tool said: <result>"."""
     messages = dicts(body.get("messages"))
     tokens = sum(count_tokens(text_of(message.get("content"))) for message in messages)
     if messages and messages[-1].get("role") == "tool":  # the tool rule's second turn

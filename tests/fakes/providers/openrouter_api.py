@@ -7,6 +7,10 @@ POST /api/v1/embeddings, always with ``"usage": {"include": true}`` in the body 
 POST /api/v1/responses is OpenRouter's native Responses API: ``openrouter/`` in
 ``litellm.aresponses`` and tollway's fallback call it.
 
+OpenRouter also serves Anthropic's Messages API at POST /api/v1/messages (tollway's
+fallback engine calls it for /v1/messages): answered in Anthropic's wire format, JSON
+and typed events, with OpenRouter's error envelope.
+
 Every route is also served under /v1, because the key-check adapter's base URL
 (``FakeProviderServer.base_url``) is ``<origin>/v1``.
 """
@@ -20,12 +24,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.providers.base import Turn
+from tests.fakes.providers.anthropic_api import message_json, message_stream, messages_prompt
+from tests.fakes.providers.base import Endpoint, Turn
 from tests.fakes.providers.openai_api import OpenAIRouter
 from tests.fakes.providers.scripting import Family
 from tests.fakes.providers.wire import json_response, reason
 
 PREFIXES = ("/v1", "/api/v1")
+_MESSAGES = Endpoint(prompt=messages_prompt, respond=message_json, stream=message_stream)
 
 # The fake's prices, in USD per token, so tests can predict ``usage.cost``.
 PROMPT_PRICE = 0.000001
@@ -50,6 +56,7 @@ class OpenRouterRouter(OpenAIRouter):
                 Route(f"{prefix}/key", self.key_info),
                 Route(f"{prefix}/models", self.public_models),
                 *self.inference_routes(prefix),
+                self.post(f"{prefix}/messages", _MESSAGES),
             ]
         return routes
 

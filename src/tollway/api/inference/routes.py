@@ -8,18 +8,25 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route, Router
+from starlette.routing import Mount, Route, Router, request_response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tollway.api.app_state import app_runtime
 from tollway.api.inference.dialect import Dialect, Exchange, bearer_token
 from tollway.api.inference.errors import error_response
+from tollway.api.inference.messages_dialect import (
+    MessagesDialect,
+    WithRequestId,
+    count_tokens,
+    is_messages_path,
+    messages_error_response,
+)
 from tollway.api.inference.openai_dialect import OpenAIDialect
 from tollway.api.inference.parsing import read_body
 from tollway.api.inference.response_headers import response_headers
@@ -168,6 +175,8 @@ def inference_mount() -> Mount:
             # After every POST route (``POST /responses`` among them): these paths
             # have an id after ``/responses/``, so the two never meet.
             *stored_response_routes(),
+            _anthropic("/messages", inference_endpoint(MessagesDialect())),
+            _anthropic("/messages/count_tokens", messages_count_tokens),
             Route("/models", list_models, methods=["GET"]),
             _any_characters(Route("/models/{model:path}", get_model, methods=["GET"])),
         ]
@@ -179,6 +188,17 @@ def _post(path: str, dialect: Dialect) -> Route:
     return Route(path, inference_endpoint(dialect), methods=["POST"])
 
 
+def _anthropic(path: str, handler: Handler) -> Route:
+    """An Anthropic endpoint: its answers carry the SDK's ``request-id`` header."""
+    # request_response calls whatever the handler returns as an ASGI app, as Route does.
+    endpoint = cast(Callable[[Request], Awaitable[Response]], handler)
+    return Route(path, WithRequestId(request_response(endpoint)), methods=["POST"])
+
+
+async def messages_count_tokens(request: Request) -> Response:
+    return await count_tokens(request, _inference_api(request))
+
+
 RouteT = TypeVar("RouteT", Route, Mount)
 
 
@@ -188,7 +208,8 @@ def _any_characters(route: RouteT) -> RouteT:
 
 
 class OpenAIShapedRouting:
-    """The /v1 router, with its 404 and 405 answers in OpenAI's error shape.
+    """The /v1 router, with its 404 and 405 answers in OpenAI's error shape
+    (Anthropic's under /v1/messages).
 
     Starlette raises them as ``HTTPException`` for the application's handler, which
     speaks the admin dialect; an OpenAI client expects ``{"error": {...}}`` here."""
@@ -205,4 +226,6 @@ class OpenAIShapedRouting:
             error = routing_error(
                 exc.status_code, scope["method"], scope["path"], dict(exc.headers or {})
             )
-            await error_response(error)(scope, receive, send)
+            # Anthropic's clients get Anthropic's shape on the Messages API's paths.
+            render = messages_error_response if is_messages_path(scope["path"]) else error_response
+            await render(error)(scope, receive, send)

@@ -1,0 +1,189 @@
+"""Anthropic's Messages API: ``POST /v1/messages`` and ``/v1/messages/count_tokens``.
+
+Keys come as ``x-api-key`` (the anthropic SDK's way) or a bearer token;
+``anthropic-version`` and ``anthropic-beta`` are accepted, not required (the
+engine sends its own to Anthropic). Errors are ``{"type": "error", "error":
+{"type", "message"}}`` with Anthropic's error type for the status, every /v1
+header kept, and ``request-id`` (the SDK's request id) equal to
+``x-tollway-request-id``. Streams are ``event: <type>`` / ``data: <json>``
+pairs; a failure after the first event is an ``error`` event, then the end.
+
+``count_tokens`` answers tollway's own upper bound of the prompt
+(``metering.tokens.prompt_tokens_at_most``, the number admission reserves
+against), not a provider's count: it is free, needs no upstream call, no quota
+and no deployment choice, and is the same whatever provider would serve the
+model. LiteLLM's ``acount_tokens`` would call Anthropic's API with a provider key
+(a call tollway would have to route, meter and fall back) and only estimates
+with a local tokenizer for every other family.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tollway.api.inference.dialect import Exchange, bearer_token
+from tollway.api.inference.messages_validation import parse_messages_body
+from tollway.api.inference.parsing import ParsedBody, read_body
+from tollway.api.inference.response_headers import response_headers
+from tollway.domain.v1_errors import internal_error, model_not_found
+from tollway.engine.base import Endpoint, StreamInterrupted
+from tollway.errors import InferenceError
+from tollway.metering.tokens import prompt_tokens_at_most
+
+if TYPE_CHECKING:
+    from tollway.api.inference.routes import InferenceApi
+
+REQUEST_ID_HEADER = "request-id"
+_TOLLWAY_REQUEST_ID = b"x-tollway-request-id"
+
+# Anthropic's error type for each status; tollway's own statuses keep their number.
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    502: "api_error",
+    503: "overloaded_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+
+def anthropic_error_type(status: int) -> str:
+    return _ERROR_TYPES.get(status, "invalid_request_error" if status < 500 else "api_error")
+
+
+def anthropic_error_body(status: int, message: str) -> dict[str, Any]:
+    return {"type": "error", "error": {"type": anthropic_error_type(status), "message": message}}
+
+
+def messages_error_response(
+    error: InferenceError, headers: Mapping[str, str] | None = None
+) -> Response:
+    """The error in Anthropic's shape, with its own headers and the response's."""
+    merged = {**error.headers, **(headers or {})}
+    if (request_id := merged.get("x-tollway-request-id")) is not None:
+        merged[REQUEST_ID_HEADER] = request_id
+    return Response(
+        orjson.dumps(anthropic_error_body(error.status_code, error.message)),
+        status_code=error.status_code,
+        media_type="application/json",
+        headers=merged,
+    )
+
+
+def is_messages_path(path: str) -> bool:
+    """Whether a /v1 path belongs to the Messages API (its errors in Anthropic's shape)."""
+    return path.rstrip("/") == "/v1/messages" or path.startswith("/v1/messages/")
+
+
+def sse_event(event: Mapping[str, Any]) -> bytes:
+    kind = event.get("type")
+    name = kind if isinstance(kind, str) and kind.isprintable() and "\n" not in kind else "data"
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+
+
+async def message_events(
+    stream: AsyncIterable[dict[str, Any]], *, model: str
+) -> AsyncIterator[bytes]:
+    """The upstream's events as the client sees them: the public model name in
+    ``message_start``; an interruption as Anthropic's ``error`` event."""
+    try:
+        async for event in stream:
+            message = event.get("message")
+            if event.get("type") == "message_start" and isinstance(message, dict):
+                message["model"] = model
+            yield sse_event(event)
+    except StreamInterrupted as exc:
+        yield sse_event(anthropic_error_body(500, exc.message))
+
+
+def messages_credential(request: Request) -> str | None:
+    key = request.headers.get("x-api-key")
+    return (
+        key.strip() or None
+        if key is not None
+        else bearer_token(request.headers.get("authorization"))
+    )
+
+
+class MessagesDialect:
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint.MESSAGES
+
+    def credential(self, request: Request) -> str | None:
+        return messages_credential(request)
+
+    def parse(self, raw: bytes) -> ParsedBody:
+        return parse_messages_body(raw)
+
+    async def prepare(self, api: InferenceApi, exchange: Exchange) -> ParsedBody:
+        return exchange.parsed
+
+    async def answer(
+        self, api: InferenceApi, exchange: Exchange, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        body["model"] = exchange.parsed.model
+        return body
+
+    def events(
+        self, api: InferenceApi, exchange: Exchange, stream: AsyncIterable[dict[str, Any]]
+    ) -> AsyncIterator[bytes]:
+        return message_events(stream, model=exchange.parsed.model)
+
+    def error_response(self, error: InferenceError, headers: Mapping[str, str]) -> Response:
+        return messages_error_response(error, headers)
+
+
+async def count_tokens(request: Request, api: InferenceApi) -> Response:
+    """``{"input_tokens": N}``: tollway's bound of the prompt (see the module docstring)."""
+    request_id = uuid.uuid4().hex
+    headers = response_headers(request_id)
+    try:
+        caller = api.service.authenticate(messages_credential(request))
+        parsed = parse_messages_body(
+            await read_body(request, api.max_body_bytes), needs_max_tokens=False
+        )
+        if parsed.model not in api.service.visible_models(caller):
+            raise model_not_found(parsed.model)
+        tokens = prompt_tokens_at_most(parsed.body)
+    except InferenceError as error:
+        return messages_error_response(error, headers)
+    except Exception:  # never a stack trace or library text to the client
+        return messages_error_response(internal_error(), headers)
+    headers[REQUEST_ID_HEADER] = request_id
+    return Response(
+        orjson.dumps({"input_tokens": tokens}), media_type="application/json", headers=headers
+    )
+
+
+class WithRequestId:
+    """An ASGI app whose answers also carry ``request-id`` (= ``x-tollway-request-id``):
+    the anthropic SDK reads that header as the request's id."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                ids = [value for name, value in headers if name.lower() == _TOLLWAY_REQUEST_ID]
+                if ids and not any(name.lower() == b"request-id" for name, _ in headers):
+                    headers.append((REQUEST_ID_HEADER.encode(), ids[0]))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self._app(scope, receive, send_with_id)
