@@ -41,6 +41,7 @@ from tollway.engine.wire import (
     non_json_body,
     parse_retry_after,
     provider_message,
+    timeout_error,
     upstream_error,
 )
 
@@ -98,9 +99,7 @@ def map_litellm_error(exc: Exception, litellm: ModuleType, secret: str | None) -
     if is_misconfiguration(library_text):
         return EngineMisconfigured(misconfiguration_message(library_text))
     if isinstance(exc, errors.Timeout):
-        return upstream_error(
-            504, "the provider did not answer in time", error_type="timeout", code="timeout"
-        )
+        return timeout_error()
     if (cause := _transport_cause(exc)) is not None:
         return upstream_error(502, f"provider unreachable ({cause})", code="upstream_unreachable")
     return _status_error(exc, getattr(exc, "status_code", None), secret)

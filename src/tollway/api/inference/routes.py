@@ -6,7 +6,6 @@ import asyncio
 import logging
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -22,7 +21,7 @@ from tollway.api.inference.dialect import Dialect, Exchange, bearer_token
 from tollway.api.inference.errors import error_response
 from tollway.api.inference.openai_dialect import OpenAIDialect
 from tollway.api.inference.parsing import read_body
-from tollway.api.inference.response_headers import response_headers
+from tollway.api.inference.response_headers import new_request_id, response_headers
 from tollway.api.inference.streaming import SSEResponse
 from tollway.domain.inference import InferenceRequest, InferenceService
 from tollway.domain.responses_memory import ResponsesMemory
@@ -68,7 +67,7 @@ def inference_endpoint(dialect: Dialect) -> Handler:
     endpoint = dialect.endpoint
 
     async def handle(request: Request) -> Response | ASGIApp:
-        request_id = uuid.uuid4().hex
+        request_id = new_request_id()
         api = _inference_api(request)
         started = time.perf_counter()
         try:
@@ -108,12 +107,13 @@ async def _serve(
     if not parsed.stream:
         outcome = await api.service.complete(caller, call)
         body = await dialect.answer(api, exchange, outcome.value.body)
-        return _json(body, response_headers(request_id, outcome.served)), outcome.served
+        headers = response_headers(request_id, outcome.served, outcome.rate_limits)
+        return _json(body, headers), outcome.served
     streamed = await api.service.stream(caller, call)
     stream = streamed.value
     try:
         events = dialect.events(api, exchange, stream)
-        headers = response_headers(request_id, streamed.served)
+        headers = response_headers(request_id, streamed.served, streamed.rate_limits)
     except BaseException:  # the SSE response owns closing it; until it exists, we do
         await asyncio.shield(stream.close(disconnected=True))
         raise
@@ -125,7 +125,7 @@ async def _serve(
 
 
 async def list_models(request: Request) -> Response:
-    request_id = uuid.uuid4().hex
+    request_id = new_request_id()
     api = _inference_api(request)
     try:
         caller = api.service.authenticate(bearer_token(request.headers.get("authorization")))
@@ -136,7 +136,7 @@ async def list_models(request: Request) -> Response:
 
 
 async def get_model(request: Request) -> Response:
-    request_id = uuid.uuid4().hex
+    request_id = new_request_id()
     api = _inference_api(request)
     name = request.path_params["model"]
     try:
@@ -199,4 +199,4 @@ class OpenAIShapedRouting:
             error = routing_error(
                 exc.status_code, scope["method"], scope["path"], dict(exc.headers or {})
             )
-            await error_response(error)(scope, receive, send)
+            await error_response(error, response_headers(new_request_id()))(scope, receive, send)
