@@ -4,6 +4,7 @@ usage record that ends it (the life of a request: ``tollway.domain.accounting``)
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -240,7 +241,8 @@ class RequestAccount:
                 (limit, used - worst.amount(limit.metric) + actual.amount(limit.metric), reset)
                 for limit, used, reset in levels
             )
-        return rate_limit_headers(levels, self._books.clock())
+        # The wall clock, as the quota stores' buckets (``books.clock`` times latency).
+        return rate_limit_headers(levels, time.time())
 
     def first_token(self) -> None:
         if self._ttft_ms is None:
