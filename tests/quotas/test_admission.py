@@ -14,6 +14,7 @@ from tollway.quotas.admission import (
     MAX_CHOICES,
     CompletionCaps,
     InvalidCapError,
+    rate_limit_headers,
     to_headers,
     worst_case,
 )
@@ -177,3 +178,30 @@ def test_a_total_budget_never_rolls_so_there_is_no_retry_after() -> None:
         "x-ratelimit-remaining-usd": "0",
         "x-should-retry": "false",
     }
+
+
+def test_success_headers_report_the_binding_limit_of_each_kind() -> None:
+    key_rpm = limit(Metric.REQUESTS, Window.MINUTE, 100)
+    key_rph = limit(Metric.REQUESTS, Window.HOUR, 5)
+    team_tpm = limit(Metric.TOKENS, Window.MINUTE, 10_000)
+    team_tpd = limit(Metric.TOKENS, Window.DAY, 50_000)
+    budget = limit(Metric.USD, Window.MONTH, 1)
+    now = 1_000_000.0
+    levels = [
+        (key_rpm, 3, 1_000_030),
+        (key_rph, 3, 1_003_600),  # 2 left: binds before the minute's 97
+        (team_tpm, 4_000, 1_000_030),  # 6_000 left: binds before the day's 46_000
+        (team_tpd, 4_000, 1_086_400),
+        (budget, 1, 1_000_001),  # USD: no success header
+    ]
+    assert rate_limit_headers(levels, now) == {
+        "x-ratelimit-limit-requests": "5",
+        "x-ratelimit-remaining-requests": "2",
+        "x-ratelimit-reset-requests": "1h0m0s",
+        "x-ratelimit-limit-tokens": "10000",
+        "x-ratelimit-remaining-tokens": "6000",
+        "x-ratelimit-reset-tokens": "30s",
+    }
+    assert rate_limit_headers([], now) == {}
+    over = rate_limit_headers([(key_rpm, 150, 1_000_030)], now)  # usage above the limit
+    assert over["x-ratelimit-remaining-requests"] == "0"
