@@ -189,7 +189,7 @@ async def test_a_last_429_is_passed_on_with_retry_after(planes: Planes) -> None:
         await plane.complete(caller(), "chat")
     assert raised.value.status_code == 429
     assert raised.value.error_type == "rate_limit_exceeded"
-    assert raised.value.headers == {"Retry-After": "3"}
+    assert raised.value.headers == {"Retry-After": "3", "x-should-retry": "true"}
 
 
 @pytest.mark.parametrize("behaviour", ["unavailable", "misconfigured"])

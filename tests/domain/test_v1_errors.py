@@ -126,6 +126,10 @@ EXAMPLES: list[tuple[InferenceError, tuple[str, str, str]]] = [
     (catalogue.client_gone(), ("499", INVALID, "client_closed_request")),
     (catalogue.internal_error(), ("500", "server_error", "internal_error")),
     (catalogue.bad_gateway("all failed"), ("502", "upstream_error", "bad_gateway")),
+    (
+        catalogue.bad_gateway("all failed", _upstream(504, code="timeout")),
+        ("504", "upstream_error", "upstream_timeout"),
+    ),
     (catalogue.bad_gateway("all failed", _upstream(503)), ("502", "upstream_error", "bad_gateway")),
     (
         catalogue.bad_gateway("x", _upstream(502, code=REDIRECT_CODE)),
@@ -202,7 +206,8 @@ def test_a_renderer_needs_nothing_but_the_errors_headers() -> None:
         "Retry-After": "1"
     }
     throttled = catalogue.bad_gateway("x", _upstream(429, retry_after=3.5))
-    assert throttled.headers == {"Retry-After": "3"}
+    # Rounded up: a retry after 3 s of a 3.5 s wait would be refused again.
+    assert throttled.headers == {"Retry-After": "4", "x-should-retry": "true"}
     assert catalogue.routing_error(405, "GET", "/v1/x", {"Allow": "POST"}).headers == {
         "Allow": "POST"
     }
@@ -212,9 +217,11 @@ def test_a_renderer_needs_nothing_but_the_errors_headers() -> None:
         "x-ratelimit-remaining-requests": "0",
         "x-ratelimit-reset-requests": "20s",
         "retry-after": "20",
+        "x-should-retry": "true",
     }
     budget = catalogue.quota_denied(_denied(Metric.USD, Window.TOTAL, None)).headers
     assert "retry-after" not in budget  # a total budget never rolls over
+    assert budget["x-should-retry"] == "false"
     for quiet in (catalogue.no_usable_deployment("m", []), catalogue.engine_unavailable("m", "")):
         assert quiet.headers == {}
 

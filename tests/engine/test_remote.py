@@ -32,6 +32,7 @@ from tollway.engine.base import (
 )
 from tollway.engine.proxy_process import stop
 from tollway.engine.remote import RemoteEngine, classify_proxy_error
+from tollway.engine.wire import TIMEOUT_MESSAGE
 from tollway.secrets.base import SecretValue
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("one_event_loop")]
@@ -215,6 +216,8 @@ async def test_slow_provider_is_timed_out_by_the_proxy(
         await run(engine, call)
     assert time.monotonic() - started < 3.0  # the proxy's 408 beat our read timeout
     assert (info.value.status, info.value.retryable) == (504, True)
+    # Our words, not the proxy's "litellm.Timeout: APITimeoutError - ...".
+    assert info.value.message == TIMEOUT_MESSAGE
 
 
 async def test_unreachable_provider_and_mid_stream_reset(

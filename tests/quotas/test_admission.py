@@ -14,6 +14,7 @@ from tollway.quotas.admission import (
     MAX_CHOICES,
     CompletionCaps,
     InvalidCapError,
+    rate_limit_headers,
     to_headers,
     worst_case,
 )
@@ -134,6 +135,7 @@ def test_headers_of_a_rate_limit_denial() -> None:
         "x-ratelimit-remaining-requests": "0",
         "x-ratelimit-reset-requests": "20s",
         "retry-after": "20",
+        "x-should-retry": "true",
     }
 
 
@@ -143,17 +145,63 @@ def test_headers_of_token_and_budget_denials() -> None:
     headers = to_headers(denied)
     assert headers["x-ratelimit-remaining-tokens"] == "1000"
     assert headers["x-ratelimit-reset-tokens"] == "1h2m3s"
+    assert headers["x-should-retry"] == "false"  # over an hour away: no SDK waits that long
+    assert "retry-after" not in headers
     month = limit(Metric.USD, Window.MONTH, 5_000_000)
     denied = Denied(month, used=4_750_000, requested=300_000, reset_at=1, retry_after_seconds=360)
     assert to_headers(denied) == {
         "x-ratelimit-limit-usd": "5",
         "x-ratelimit-remaining-usd": "0.25",
         "x-ratelimit-reset-usd": "6m0s",
-        "retry-after": "360",
+        "x-should-retry": "false",
     }
+
+
+def test_retry_is_advised_only_when_the_window_rolls_soon_and_the_request_fits() -> None:
+    tpm = limit(Metric.TOKENS, Window.MINUTE, 1_000)
+    soon = Denied(tpm, used=900, requested=200, reset_at=1, retry_after_seconds=60)
+    assert to_headers(soon)["x-should-retry"] == "true"
+    assert to_headers(soon)["retry-after"] == "60"
+    never = Denied(tpm, used=0, requested=2_000, reset_at=1, retry_after_seconds=5)
+    assert to_headers(never)["x-should-retry"] == "false"
+    assert "retry-after" not in to_headers(never)
+    day = limit(Metric.USD, Window.DAY, 1_000_000)
+    late = Denied(day, used=1_000_000, requested=1, reset_at=1, retry_after_seconds=61)
+    assert to_headers(late)["x-should-retry"] == "false"
 
 
 def test_a_total_budget_never_rolls_so_there_is_no_retry_after() -> None:
     total = limit(Metric.USD, Window.TOTAL, 1_000_000)
     denied = Denied(total, used=1_000_000, requested=1, reset_at=None, retry_after_seconds=None)
-    assert to_headers(denied) == {"x-ratelimit-limit-usd": "1", "x-ratelimit-remaining-usd": "0"}
+    assert to_headers(denied) == {
+        "x-ratelimit-limit-usd": "1",
+        "x-ratelimit-remaining-usd": "0",
+        "x-should-retry": "false",
+    }
+
+
+def test_success_headers_report_the_binding_limit_of_each_kind() -> None:
+    key_rpm = limit(Metric.REQUESTS, Window.MINUTE, 100)
+    key_rph = limit(Metric.REQUESTS, Window.HOUR, 5)
+    team_tpm = limit(Metric.TOKENS, Window.MINUTE, 10_000)
+    team_tpd = limit(Metric.TOKENS, Window.DAY, 50_000)
+    budget = limit(Metric.USD, Window.MONTH, 1)
+    now = 1_000_000.0
+    levels = [
+        (key_rpm, 3, 1_000_030),
+        (key_rph, 3, 1_003_600),  # 2 left: binds before the minute's 97
+        (team_tpm, 4_000, 1_000_030),  # 6_000 left: binds before the day's 46_000
+        (team_tpd, 4_000, 1_086_400),
+        (budget, 1, 1_000_001),  # USD: no success header
+    ]
+    assert rate_limit_headers(levels, now) == {
+        "x-ratelimit-limit-requests": "5",
+        "x-ratelimit-remaining-requests": "2",
+        "x-ratelimit-reset-requests": "1h0m0s",
+        "x-ratelimit-limit-tokens": "10000",
+        "x-ratelimit-remaining-tokens": "6000",
+        "x-ratelimit-reset-tokens": "30s",
+    }
+    assert rate_limit_headers([], now) == {}
+    over = rate_limit_headers([(key_rpm, 150, 1_000_030)], now)  # usage above the limit
+    assert over["x-ratelimit-remaining-requests"] == "0"

@@ -182,3 +182,21 @@ async def test_no_limits_means_nothing_to_count(store: QuotaStore) -> None:
     assert not await store.settle(reservation, Amount())
     assert await store.outstanding() == 0
     assert await store.ping()
+
+
+async def test_a_reservation_reports_each_counter_after_it(store: QuotaStore) -> None:
+    """What the answer's x-ratelimit-* headers are made of, from the reserve itself."""
+    rpm = limit(Metric.REQUESTS, Window.MINUTE, 10)
+    tpd = limit(Metric.TOKENS, Window.DAY, 1_000, scope=LimitScope.TEAM)
+    total = limit(Metric.USD, Window.TOTAL, 5_000_000, scope=LimitScope.PROVIDER)
+    request = demand([rpm, tpd, total], Amount(tokens=300, usd_micros=7))
+    await admitted(store, request)
+    second = await admitted(store, request)
+    levels = {lim: (used, reset_at) for lim, used, reset_at in second.levels}
+    assert {lim: used for lim, (used, _) in levels.items()} == {rpm: 2, tpd: 600, total: 14}
+    assert levels[total][1] is None  # a total never rolls
+    minute_end, day_end = levels[rpm][1], levels[tpd][1]
+    assert minute_end is not None
+    assert day_end is not None
+    assert minute_end % 60 == 0
+    assert day_end % 86_400 == 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import TypeVar
 
 from tollway.domain.accounting import Accounting, RequestAccount
@@ -130,7 +131,7 @@ class InferenceService:
         except BaseException as exc:
             await _failed(account, exc)
             raise
-        return outcome
+        return replace(outcome, rate_limits=account.rate_limit_headers())
 
     async def stream(self, caller: CallerKey, request: InferenceRequest) -> Outcome[MeteredStream]:
         """The stream, metered: whoever iterates it must ``close`` it, however it ends."""
@@ -150,7 +151,7 @@ class InferenceService:
         except BaseException:
             await asyncio.shield(stream.close(disconnected=True))
             raise
-        return Outcome(stream, outcome.served)
+        return Outcome(stream, outcome.served, account.rate_limit_headers())
 
     def _open_account(self, caller: CallerKey, request: InferenceRequest) -> RequestAccount:
         return self._accounting.open(

@@ -4,6 +4,7 @@ usage record that ends it (the life of a request: ``tollway.domain.accounting``)
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -28,7 +29,12 @@ from tollway.metering.tokens import prompt_tokens_at_most
 from tollway.metering.usage import MeteredUsage, text_usage, usage_from_response
 from tollway.observability.metrics import Metrics
 from tollway.quotas import model as quota
-from tollway.quotas.admission import CompletionCaps, InvalidCapError, worst_case
+from tollway.quotas.admission import (
+    CompletionCaps,
+    InvalidCapError,
+    rate_limit_headers,
+    worst_case,
+)
 from tollway.quotas.counters import QuotaStore, QuotaStoreUnavailableError
 from tollway.routing.table import CallerKey, RoutingTable
 from tollway.store.enums import LimitScope
@@ -100,6 +106,8 @@ class RequestAccount:
         self.prompt_estimate = prompt_tokens_at_most(body)
         self._body = body
         self._held: tuple[quota.Limit, ...] = ()  # the limits the reservation counts against
+        self._levels: tuple[quota.Level, ...] = ()  # its counters as the reserve left them
+        self._actual: quota.Amount | None = None  # what the request used, once settled
         self._started_at = utcnow()
         self._started = books.clock()
         self._ttft_ms: int | None = None
@@ -140,6 +148,7 @@ class RequestAccount:
             if isinstance(granted, quota.Denied):
                 return granted
             self._reservation, self._held = granted, tuple(limits)
+            self._levels = granted.levels
         enforced = enforced and self.caps.generates
         upstream_body = self.caps.capped_body(self._body, cap) if enforced else self._body
         if attempt != self._attempt or worst != self._worst:
@@ -213,11 +222,27 @@ class RequestAccount:
         """Give the current attempt's reservation back (it reached no provider, or
         the provider refused it before producing anything)."""
         reservation, self._reservation = self._reservation, None
+        self._levels = ()
         if reservation is not None:
             try:
                 await self._books.quotas.release(reservation)
             except QuotaStoreUnavailableError:
                 log.warning("could not release reservation of %s: it expires", self._request_id)
+
+    def rate_limit_headers(self) -> dict[str, str]:
+        """The caller's ``x-ratelimit-*`` headers, from what the last admission's
+        reserve answered (no extra quota store call). Once settled, the worst case
+        it held is replaced by what the request used; a stream's answer starts
+        before that, so it reports the worst case still held."""
+        levels = self._levels
+        actual, worst = self._actual, self._worst
+        if actual is not None:
+            levels = tuple(
+                (limit, used - worst.amount(limit.metric) + actual.amount(limit.metric), reset)
+                for limit, used, reset in levels
+            )
+        # The wall clock, as the quota stores' buckets (``books.clock`` times latency).
+        return rate_limit_headers(levels, time.time())
 
     def first_token(self) -> None:
         if self._ttft_ms is None:
@@ -275,6 +300,7 @@ class RequestAccount:
         tokens = usage.prompt_tokens + usage.completion_tokens
         micros = quota.usd_to_micros(cost.usd, round_up=True) if cost.usd is not None else 0
         actual = quota.Amount(requests=1, tokens=tokens, usd_micros=micros)
+        self._actual = actual
         over = self._over_reservation(actual)
         # Settled before the outcome is journaled: a Redis counter rebuild relies on a
         # request's usage reaching SQL only after its settle (quotas.redis_store).

@@ -4,7 +4,8 @@ and after how many attempts. The API reports it in the response headers."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from tollway.engine.base import Route
@@ -25,8 +26,12 @@ class Served:
 
 @dataclass(frozen=True, slots=True)
 class Outcome(Generic[T]):
+    """``rate_limits``: the caller's ``x-ratelimit-*`` headers, once the request's
+    account knows them (``RequestAccount.rate_limit_headers``)."""
+
     value: T
     served: Served
+    rate_limits: Mapping[str, str] = field(default_factory=dict)
 
 
 def served_by(deployment: Deployment, attempts: int) -> Served:

@@ -26,6 +26,7 @@ code is filled in per error; "the provider's" is passed through from upstream.
 | 502 | upstream_error | bad_gateway | every deployment failed, or the fallback did |
 | 502 | upstream_error | upstream_redirect | the provider answered with a redirect |
 | 502 | upstream_error | upstream_address_refused | the provider's address is not allowed |
+| 504 | upstream_error | upstream_timeout | the last provider tried did not answer in time |
 | 503 | service_unavailable | no_usable_deployment | no deployment may serve now (reasons named) |
 | 503 | service_unavailable | secret_store_unavailable | secret store down past the stale window |
 | 503 | service_unavailable | quota_store_unavailable | the quota counters do not answer |
@@ -36,15 +37,19 @@ code is filled in per error; "the provider's" is passed through from upstream.
 | 200 | server_error | server_shutting_down | SSE event: shutdown cut the stream short |
 
 Every 503 carries ``Retry-After`` except ``no_usable_deployment`` and
-``engine_unavailable``; so does the 429 of the providers. A 429 for a limit carries
-``x-ratelimit-limit-*``, ``x-ratelimit-remaining-*``, ``x-ratelimit-reset-*`` and
-``Retry-After`` (the last two left out for a ``total`` budget, which never rolls over).
+``engine_unavailable``; so does the 429 of the providers (with ``x-should-retry:
+true``). A 429 for a limit carries ``x-ratelimit-limit-*``, ``x-ratelimit-remaining-*``
+and ``x-ratelimit-reset-*`` (not for a ``total`` budget, which never rolls over), and
+``x-should-retry``: ``true`` with ``Retry-After`` when the window rolls within a
+minute and the request fits a fresh one, else ``false`` and no ``Retry-After`` (an
+SDK's automatic retries could only fail again).
 The SSE events come after the 200 has started a stream, so they are data, not an
 ``InferenceError`` (``api/inference/streaming.py``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from enum import StrEnum
 
@@ -87,6 +92,7 @@ class ErrorCode(StrEnum):
     BAD_GATEWAY = "bad_gateway"
     UPSTREAM_REDIRECT = REDIRECT_CODE
     UPSTREAM_ADDRESS_REFUSED = ADDRESS_REFUSED_CODE
+    UPSTREAM_TIMEOUT = "upstream_timeout"
     NO_USABLE_DEPLOYMENT = "no_usable_deployment"
     SECRET_STORE_UNAVAILABLE = SecretStoreUnavailableError.code
     QUOTA_STORE_UNAVAILABLE = QuotaStoreUnavailableError.code
@@ -291,15 +297,30 @@ def client_error(exc: UpstreamError) -> InferenceError:
 def bad_gateway(message: str, exc: UpstreamError | None = None) -> InferenceError:
     """Nothing upstream served the request; ``exc`` is the last provider's answer."""
     if exc is not None and exc.status == 429:
-        headers = {"Retry-After": str(int(exc.retry_after or 1))}
+        # The provider's own rate limit: waiting helps, so the SDKs may retry.
+        seconds = max(1, math.ceil(exc.retry_after or 1))
+        headers = {"Retry-After": str(seconds), "x-should-retry": "true"}
         return InferenceError(
             message, status=429, error_type=ErrorType.RATE_LIMIT_EXCEEDED, headers=headers
+        )
+    if exc is not None and timed_out(exc):
+        return InferenceError(
+            message,
+            status=504,
+            error_type=ErrorType.UPSTREAM_ERROR,
+            code=ErrorCode.UPSTREAM_TIMEOUT,
         )
     # tollway's own verdicts on an upstream (a redirect, a refused address) say more.
     code = ErrorCode.BAD_GATEWAY
     if exc is not None and exc.code is not None and exc.code in OUTBOUND_CODES:
         code = ErrorCode(exc.code)
     return InferenceError(message, status=502, error_type=ErrorType.UPSTREAM_ERROR, code=code)
+
+
+def timed_out(exc: UpstreamError) -> bool:
+    """The provider did not answer in time: every engine's timeout is a 504 (as is a
+    gateway's in front of the provider)."""
+    return exc.status in (504, 408)
 
 
 def engine_unavailable(model: str, detail: str) -> InferenceError:
@@ -318,5 +339,6 @@ def with_hint(error: InferenceError, hint: str) -> InferenceError:
         status=error.status_code,
         error_type=error.error_type,
         code=error.code,
+        param=error.param,
         headers=error.headers,
     )

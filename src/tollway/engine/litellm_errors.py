@@ -37,10 +37,12 @@ from tollway.engine.outbound import find_refusal, refusal_error
 from tollway.engine.request_faults import REQUEST_NOT_TRANSLATABLE, chain, is_request_fault
 from tollway.engine.wire import (
     clean_text,
+    error_object,
     message_in_text,
     non_json_body,
     parse_retry_after,
     provider_message,
+    timeout_error,
     upstream_error,
 )
 
@@ -98,9 +100,7 @@ def map_litellm_error(exc: Exception, litellm: ModuleType, secret: str | None) -
     if is_misconfiguration(library_text):
         return EngineMisconfigured(misconfiguration_message(library_text))
     if isinstance(exc, errors.Timeout):
-        return upstream_error(
-            504, "the provider did not answer in time", error_type="timeout", code="timeout"
-        )
+        return timeout_error()
     if (cause := _transport_cause(exc)) is not None:
         return upstream_error(502, f"provider unreachable ({cause})", code="upstream_unreachable")
     return _status_error(exc, getattr(exc, "status_code", None), secret)
@@ -116,12 +116,17 @@ def _status_error(exc: Exception, status: Any, secret: str | None) -> EngineErro
         # LiteLLM's catch-all (APIConnectionError without a network cause) is a
         # translation failure for this provider's answer: another deployment may work.
         status = 502
+    # LiteLLM's mapped exceptions often lose the provider's code and param: the
+    # provider's own error object still has them.
+    sent = error_object(_json(body)) if (body := _upstream_body(exc)) is not None else None
     return upstream_error(
         status,
         clean_message(exc, secret),
         error_type=_text(getattr(exc, "type", None)),
-        code=_CODES_BY_CLASS.get(type(exc).__name__) or _text(getattr(exc, "code", None)),
-        param=_text(getattr(exc, "param", None)),
+        code=_CODES_BY_CLASS.get(type(exc).__name__)
+        or _text(getattr(exc, "code", None))
+        or _sent_text(sent, "code"),
+        param=_text(getattr(exc, "param", None)) or _sent_text(sent, "param"),
         retry_after=parse_retry_after(_retry_after_header(exc)),
     )
 
@@ -195,6 +200,12 @@ def _retry_after_header(exc: BaseException) -> str | None:
             if value:
                 return str(value)
     return None
+
+
+def _sent_text(error: Mapping[str, Any] | None, name: str) -> str | None:
+    """A text field of the provider's error object (not a status number again)."""
+    value = _text(error.get(name)) if error is not None else None
+    return None if value is None or value.isdigit() else value
 
 
 def _text(value: Any) -> str | None:

@@ -57,6 +57,7 @@ from tollway.engine.wire import (
     error_object,
     positive_cost,
     text_field,
+    timeout_error,
     upstream_error,
     usage_from,
 )
@@ -207,7 +208,7 @@ def classify_proxy_error(
     if is_misconfiguration(message):
         return EngineMisconfigured(misconfiguration_message(message))
     if status == 408:  # LiteLLM timed the provider out (the timeout we sent)
-        return upstream_error(504, message, error_type="timeout", code="timeout")
+        return timeout_error()
     if status == 500 and "connection error" in message.lower():
         return upstream_error(502, f"provider unreachable: {message}", code="upstream_unreachable")
     return upstream_error(

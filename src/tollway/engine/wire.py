@@ -22,6 +22,9 @@ from tollway.observability.scrubbing import scrub_secret
 from tollway.providers.families import litellm_prefixes, upstream_family
 
 MAX_MESSAGE_CHARS = 300
+# What a client learns of a provider timeout, whichever engine saw it: LiteLLM's own
+# text ("litellm.Timeout: APITimeoutError - Request timed out ...") says nothing more.
+TIMEOUT_MESSAGE = "the provider did not answer in time"
 
 # The LiteLLM provider prefixes tollway routes to; the rendered config has a wildcard
 # deployment for each.
@@ -97,6 +100,11 @@ def message_in_text(text: str, status: int | None) -> str:
 
 def is_retryable(status: int) -> bool:
     return status in (408, 409, 425, 429) or (status >= 500 and status not in _NON_RETRYABLE_5XX)
+
+
+def timeout_error() -> UpstreamError:
+    """A provider that did not answer in time: retryable, 504 (``upstream_timeout``)."""
+    return upstream_error(504, TIMEOUT_MESSAGE, error_type="timeout", code="timeout")
 
 
 def upstream_error(

@@ -10,12 +10,21 @@ way (``100000.0``, ``true``, ``0``) is a 400 naming the field, never a guess.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from tollway.quotas.model import Amount, Denied, format_amount, usd_to_micros
+from tollway.quotas.model import (
+    Amount,
+    Denied,
+    Level,
+    Metric,
+    format_amount,
+    retry_after,
+    usd_to_micros,
+)
 
 # Reserved when a request sets no cap and the model's max_output_tokens is unknown.
 DEFAULT_MAX_TOKENS = 4096
@@ -148,8 +157,10 @@ def worst_case(
 
 
 def to_headers(denied: Denied) -> dict[str, str]:
-    """``x-ratelimit-*`` headers (OpenAI's names; ``-usd`` for budgets, in dollars)
-    and ``Retry-After``, which is left out when the window never rolls."""
+    """``x-ratelimit-*`` headers (OpenAI's names; ``-usd`` for budgets, in dollars),
+    the reset left out when the window never rolls. ``Retry-After`` and
+    ``x-should-retry: true`` only when a retry soon can be admitted; otherwise
+    ``x-should-retry: false``, so SDKs do not retry what is bound to fail again."""
     metric = denied.limit.metric
     headers = {
         f"x-ratelimit-limit-{metric}": format_amount(metric, denied.limit.limit),
@@ -157,7 +168,36 @@ def to_headers(denied: Denied) -> dict[str, str]:
     }
     if denied.retry_after_seconds is not None:
         headers[f"x-ratelimit-reset-{metric}"] = _duration(denied.retry_after_seconds)
+    if denied.waiting_helps:
         headers["retry-after"] = str(denied.retry_after_seconds)
+        headers["x-should-retry"] = "true"
+    else:
+        headers["x-should-retry"] = "false"
+    return headers
+
+
+def rate_limit_headers(levels: Iterable[Level], now: float) -> dict[str, str]:
+    """OpenAI's ``x-ratelimit-{limit,remaining,reset}-{requests,tokens}`` of an
+    admitted request: for each metric, the limit with the least remaining of those
+    that counted it (the soonest to roll on a tie). Nothing for a metric no limit
+    counts; no reset for a window that never rolls. USD budgets are not reported
+    here (OpenAI has no such header on a success)."""
+    binding: dict[Metric, tuple[int, float, Level]] = {}
+    for level in levels:
+        limit, used, reset_at = level
+        if limit.metric is Metric.USD:
+            continue
+        rank = (max(0, limit.limit - used), math.inf if reset_at is None else reset_at)
+        best = binding.get(limit.metric)
+        if best is None or rank < best[:2]:
+            binding[limit.metric] = (*rank, level)
+    headers: dict[str, str] = {}
+    for metric, (remaining, _, (limit, _, reset_at)) in binding.items():
+        headers[f"x-ratelimit-limit-{metric}"] = str(limit.limit)
+        headers[f"x-ratelimit-remaining-{metric}"] = str(remaining)
+        seconds = retry_after(reset_at, now)
+        if seconds is not None:
+            headers[f"x-ratelimit-reset-{metric}"] = _duration(seconds)
     return headers
 
 

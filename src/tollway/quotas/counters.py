@@ -25,6 +25,7 @@ from tollway.quotas.model import (
     Amount,
     Denied,
     Hold,
+    Level,
     Limit,
     Metric,
     Reservation,
@@ -162,6 +163,12 @@ class Plan:
 
     def holds(self) -> tuple[Hold, ...]:
         return tuple(zip(self.keys, self.metrics, self.amounts, strict=True))
+
+    def levels(self, values: Sequence[int]) -> tuple[Level, ...]:
+        """Each counter's limit, ``values`` (its value after the reserve) and reset."""
+        if len(values) != len(self.limits):
+            return ()  # the store did not say (a retried reserve): report nothing
+        return tuple(zip(self.limits, values, self.resets, strict=True))
 
     def denial(self, index: int, used: int, now: float) -> Denied:
         reset_at = self.resets[index]

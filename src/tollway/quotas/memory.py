@@ -75,6 +75,7 @@ class MemoryQuotaStore:
             if used >= limit or used + planned.amounts[index] > limit:
                 return planned.denial(index, used, now)
             live.append(counter)
+        values: list[int] = []  # each counter after the reserve: the answer's headers
         for index, found in enumerate(live):
             counter = found
             if counter is None:
@@ -82,7 +83,8 @@ class MemoryQuotaStore:
                 counter = _Counter(_NEVER if expires_at is None else expires_at)
                 counters[planned.keys[index]] = counter
             counter.value += planned.amounts[index]
-        reservation = Reservation(rid, request_id, planned.holds())
+            values.append(counter.value)
+        reservation = Reservation(rid, request_id, planned.holds(), levels=planned.levels(values))
         deadline = now + (self._ttl if ttl is None else ttl)
         self._reservations[rid] = (deadline, reservation.items)
         return reservation

@@ -115,19 +115,29 @@ NOTHING = Amount(requests=0)
 # One counter a reservation added to: (counter key, metric, amount). A plain tuple,
 # not a NamedTuple, because building one per limit per request is on the hot path.
 Hold = tuple[str, Metric, int]
+# One counter just after a reservation added to it: (limit, its value with the
+# reservation counted, epoch second its window rolls or None). What a successful
+# answer's ``x-ratelimit-*`` headers report, read from the reserve's own answer.
+Level = tuple["Limit", int, int | None]
+# The longest wait an SDK's automatic retry honours (the openai SDK's ``Retry-After``
+# ceiling): a limit that rolls later cannot admit a retried request in time.
+RETRY_HORIZON_SECONDS = 60
 
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
     """Admission granted. ``unenforced`` lists rate limits that were admitted without
     counting because the store was down and failing open was allowed. ``generation``:
-    the Redis counters' generation it was counted in (see ``quotas.redis_store``)."""
+    the Redis counters' generation it was counted in (see ``quotas.redis_store``).
+    ``levels``: each counter's value once this reservation was added (empty when the
+    store could not tell, e.g. a retried Redis reserve)."""
 
     id: str
     request_id: str
     items: tuple[Hold, ...]
     unenforced: tuple[Limit, ...] = ()
     generation: str = ""
+    levels: tuple[Level, ...] = ()
 
     @property
     def failed_open(self) -> bool:
@@ -156,6 +166,13 @@ class Denied:
     def never_fits(self) -> bool:
         """The request alone is larger than the limit: waiting will not help."""
         return self.requested > self.limit.limit
+
+    @property
+    def waiting_helps(self) -> bool:
+        """A retry within ``RETRY_HORIZON_SECONDS`` can be admitted: the window rolls
+        by then and the request fits in a fresh one."""
+        seconds = self.retry_after_seconds
+        return not self.never_fits and seconds is not None and seconds <= RETRY_HORIZON_SECONDS
 
     @property
     def message(self) -> str:

@@ -59,7 +59,9 @@ DEFAULT_PREFIX = "tollway:q:"
 # packed argument, not three per counter: redis-py's encoding of each argument costs
 # more than Lua's parsing), and "1" when a missing marker means "being rebuilt".
 # The EXISTS check makes a retried reserve a no-op: the first got through. Answers
-# {0, 0, generation} when admitted, {index, used} when denied, {-1, 0} rebuilding.
+# {0, 0, generation, value...} when admitted (each counter's value after adding to
+# it, for the answer's x-ratelimit-* headers: no second round trip; none on a
+# retried reserve), {index, used} when denied, {-1, 0} rebuilding.
 RESERVE_LUA = """
 local n = #KEYS - 2
 local record = KEYS[n + 1]
@@ -79,13 +81,14 @@ for i = 1, n do
   local used = tonumber(redis.call('GET', KEYS[i]) or '0')
   if used >= limits[i] or used + tonumber(amounts[i]) > limits[i] then return {i, used} end
 end
+local answer = {0, 0, generation}
 for i = 1, n do
-  redis.call('INCRBY', KEYS[i], amounts[i])
+  answer[i + 3] = redis.call('INCRBY', KEYS[i], amounts[i])
   if expiries[i] > 0 then redis.call('EXPIREAT', KEYS[i], expiries[i]) end
 end
 redis.call('HSET', record, 'request_id', ARGV[2], 'holds', ARGV[3])
 redis.call('PEXPIRE', record, ARGV[1])
-return {0, 0, generation}
+return answer
 """
 
 # KEYS: the counters a reservation holds, its record, the marker, its tombstone.
@@ -199,7 +202,7 @@ class RedisQuotaStore:
         keys += (self._record_key(rid), self._generations.marker)
         args = (ttl_ms, request_id, spec, "1" if self._generations.managed else "0")
         try:
-            index, used, *generation = await self._reserve(keys=keys, args=args)
+            index, used, *admitted = await self._reserve(keys=keys, args=args)
         except _UNAVAILABLE as exc:
             self._down_until = self._clock() + self._outage_backoff
             return self._unavailable(planned, rid, request_id, exc)
@@ -208,7 +211,14 @@ class RedisQuotaStore:
             raise _rebuilding()
         if index:
             return planned.denial(int(index) - 1, int(used), now)
-        return Reservation(rid, request_id, planned.holds(), generation=generation[0].decode())
+        generation, *values = admitted
+        return Reservation(
+            rid,
+            request_id,
+            planned.holds(),
+            generation=generation.decode(),
+            levels=planned.levels([int(value) for value in values]),
+        )
 
     def _unavailable(
         self, planned: Plan, rid: str, request_id: str, cause: BaseException | None

@@ -159,6 +159,11 @@ class FamilyRouter:
     def error(self, status: int, message: str | None, retry_after: str | None) -> Response:
         raise NotImplementedError
 
+    def scripted_error(self, behaviour: ModelBehaviour) -> Response:
+        """A model script's error (a family whose errors name a code and a param
+        shows the script's)."""
+        return self.error(behaviour.status or 500, behaviour.message, behaviour.retry_after)
+
     def rejected(self, key: str) -> Response:
         return self.error(401, None, None)
 
@@ -215,7 +220,7 @@ class FamilyRouter:
         if behaviour.echo_credentials:
             return self.error(status, echoed_credentials(request.headers), None)
         if behaviour.status is not None:
-            return self.error(behaviour.status, behaviour.message, behaviour.retry_after)
+            return self.scripted_error(behaviour)
         if behaviour.redirect_to is not None:
             return _redirect(behaviour.redirect_to, behaviour.redirect_status)
         if behaviour.reset_after_chunks is not None and not streaming:

@@ -26,7 +26,7 @@ from tests.fakes.providers.responses_wire import (
     responses_prompt,
     responses_usage,
 )
-from tests.fakes.providers.scripting import Family
+from tests.fakes.providers.scripting import Family, ModelBehaviour
 from tests.fakes.providers.wire import (
     base64_vector,
     count_tokens,
@@ -232,8 +232,20 @@ class OpenAIRouter(FamilyRouter):
             None,
         )
 
+    def scripted_error(self, behaviour: ModelBehaviour) -> Response:
+        status = behaviour.status or 500
+        message, retry_after = behaviour.message, behaviour.retry_after
+        return self.error(
+            status, message, retry_after, code=behaviour.error_code, param=behaviour.error_param
+        )
+
     def error(
-        self, status: int, message: str | None, retry_after: str | None, code: str | None = None
+        self,
+        status: int,
+        message: str | None,
+        retry_after: str | None,
+        code: str | None = None,
+        param: str | None = None,
     ) -> Response:
         default_message, kind, default_code = _OPENAI_ERRORS.get(
             status, ("The request failed.", "invalid_request_error", None)
@@ -242,7 +254,7 @@ class OpenAIRouter(FamilyRouter):
             "error": {
                 "message": message or default_message,
                 "type": kind,
-                "param": None,
+                "param": param,
                 "code": code or default_code,
             }
         }

@@ -93,6 +93,9 @@ class ModelBehaviour:
     status: int | None = None  # answer with the family's error body instead
     message: str | None = None
     retry_after: str | None = None
+    # The error body's ``code`` and ``param``, where the family's error has them.
+    error_code: str | None = None
+    error_param: str | None = None
     hangs: bool = False
     reset_after_chunks: int | None = None
     usage: bool = True
@@ -176,6 +179,14 @@ class ModelBehaviour:
         cls, status: int, message: str | None = None, retry_after: str | None = None
     ) -> ModelBehaviour:
         return cls(status=status, message=message, retry_after=retry_after)
+
+    @classmethod
+    def refusing(
+        cls, status: int, message: str, *, code: str | None, param: str | None
+    ) -> ModelBehaviour:
+        """Answer ``status`` with an error naming its ``code`` and ``param`` (OpenAI's
+        ``context_length_exceeded`` on ``messages``, say)."""
+        return cls(status=status, message=message, error_code=code, error_param=param)
 
     @classmethod
     def hang(cls) -> ModelBehaviour:

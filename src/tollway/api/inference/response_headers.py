@@ -1,4 +1,9 @@
-"""The ``x-tollway-*`` headers of a /v1 answer, safe whatever the names hold.
+"""The headers of a /v1 answer: the request id, the caller's rate limits, and the
+``x-tollway-*`` headers naming what served it, safe whatever the names hold.
+
+The request id goes out as ``x-request-id`` (OpenAI's name: the ``openai`` SDK
+exposes it as ``_request_id``) and ``x-tollway-request-id``, on every answer,
+errors and streams included; it is the usage record's ``request_id``.
 
 Provider names are free text: an en dash or Chinese cannot be encoded as latin-1
 (the response would fail after the upstream was billed), and CR, LF or NUL would
@@ -11,6 +16,8 @@ provider unambiguously.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping
 from urllib.parse import quote
 
 from tollway.domain.served import Served
@@ -36,8 +43,25 @@ def _plain(text: str) -> bool:
     )
 
 
-def response_headers(request_id: str, served: Served | None = None) -> dict[str, str]:
-    headers = {"x-tollway-request-id": request_id}
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def id_headers(request_id: str) -> dict[str, str]:
+    """The request id under every name clients read it by."""
+    return {"x-request-id": request_id, "x-tollway-request-id": request_id}
+
+
+def response_headers(
+    request_id: str,
+    served: Served | None = None,
+    rate_limits: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Every header of a /v1 answer: ``served`` once something served it,
+    ``rate_limits`` (``x-ratelimit-*``) when the caller's limits applied."""
+    headers = id_headers(request_id)
+    if rate_limits:
+        headers.update(rate_limits)
     if served is not None:
         headers["x-tollway-route"] = served.route.value
         headers["x-tollway-provider"] = header_text(served.provider_name)

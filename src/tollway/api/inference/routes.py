@@ -6,7 +6,6 @@ import asyncio
 import logging
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
@@ -29,7 +28,7 @@ from tollway.api.inference.messages_dialect import (
 )
 from tollway.api.inference.openai_dialect import OpenAIDialect
 from tollway.api.inference.parsing import read_body
-from tollway.api.inference.response_headers import response_headers
+from tollway.api.inference.response_headers import new_request_id, response_headers
 from tollway.api.inference.responses_dialect import ResponsesDialect
 from tollway.api.inference.stored_responses import stored_response_routes
 from tollway.api.inference.streaming import SSEResponse
@@ -77,7 +76,7 @@ def inference_endpoint(dialect: Dialect) -> Handler:
     endpoint = dialect.endpoint
 
     async def handle(request: Request) -> Response | ASGIApp:
-        request_id = uuid.uuid4().hex
+        request_id = new_request_id()
         api = _inference_api(request)
         started = time.perf_counter()
         try:
@@ -117,12 +116,13 @@ async def _serve(
     if not parsed.stream:
         outcome = await api.service.complete(caller, call)
         body = await dialect.answer(api, exchange, outcome.value.body)
-        return _json(body, response_headers(request_id, outcome.served)), outcome.served
+        headers = response_headers(request_id, outcome.served, outcome.rate_limits)
+        return _json(body, headers), outcome.served
     streamed = await api.service.stream(caller, call)
     stream = streamed.value
     try:
         events = dialect.events(api, exchange, stream)
-        headers = response_headers(request_id, streamed.served)
+        headers = response_headers(request_id, streamed.served, streamed.rate_limits)
     except BaseException:  # the SSE response owns closing it; until it exists, we do
         await asyncio.shield(stream.close(disconnected=True))
         raise
@@ -134,7 +134,7 @@ async def _serve(
 
 
 async def list_models(request: Request) -> Response:
-    request_id = uuid.uuid4().hex
+    request_id = new_request_id()
     api = _inference_api(request)
     try:
         caller = api.service.authenticate(bearer_token(request.headers.get("authorization")))
@@ -145,7 +145,7 @@ async def list_models(request: Request) -> Response:
 
 
 async def get_model(request: Request) -> Response:
-    request_id = uuid.uuid4().hex
+    request_id = new_request_id()
     api = _inference_api(request)
     name = request.path_params["model"]
     try:
@@ -228,4 +228,4 @@ class OpenAIShapedRouting:
             )
             # Anthropic's clients get Anthropic's shape on the Messages API's paths.
             render = messages_error_response if is_messages_path(scope["path"]) else error_response
-            await render(error)(scope, receive, send)
+            await render(error, response_headers(new_request_id()))(scope, receive, send)
