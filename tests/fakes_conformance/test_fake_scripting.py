@@ -85,6 +85,32 @@ def test_canned_reply_and_rescripting(servers: Servers, unique_model: Callable[[
     assert len(server.requests_for_model(name)) == 2
 
 
+def test_canned_answers_are_sent_exactly_and_the_request_recorded(
+    servers: Servers, unique_model: Callable[[str], str]
+) -> None:
+    server, name = servers["openai"], unique_model("exact")
+    url = server.base_url + "/chat/completions"
+    answer = {"id": "x", "choices": [{"index": 0, "message": {"refusal": "no"}}], "odd": [1]}
+    chunks = [{"choices": [{"index": 0, "delta": {"refusal": ""}}]}, b": ping\n\n", {"a": None}]
+    server.script_model(name, ModelBehaviour.canned(answer, chunks))
+    sent = {"model": name, "messages": MESSAGES, "metadata": {"k": "v"}, "verbosity": "low"}
+
+    plain = httpx.post(url, json=sent, headers=BEARER)
+    streamed = httpx.post(url, json={**sent, "stream": True}, headers=BEARER)
+
+    assert plain.json() == answer
+    assert streamed.text == (
+        'data: {"choices":[{"index":0,"delta":{"refusal":""}}]}\n\n'
+        ': ping\n\ndata: {"a":null}\n\ndata: [DONE]\n\n'
+    )
+    assert server.requests_for_model(name)[0].body == sent
+    server.script_model(name, ModelBehaviour.canned(chunks=chunks, done=False))
+    assert httpx.post(url, json=sent, headers=BEARER).status_code == 500
+    assert not httpx.post(url, json={**sent, "stream": True}, headers=BEARER).text.endswith(
+        "[DONE]\n\n"
+    )
+
+
 def test_reset_cuts_the_tcp_stream_after_n_chunks(
     servers: Servers, unique_model: Callable[[str], str]
 ) -> None:

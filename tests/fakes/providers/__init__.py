@@ -12,6 +12,13 @@ real provider sends them. Scripted by key value and by model name::
         ...  # point litellm or an adapter at server.origin / server.base_url
         assert len(server.requests_for_model("claude-cut")) == 1
 
+For differential tests a model can answer with exactly what the test gives::
+
+        server.script_model("m", ModelBehaviour.canned(body={...}, chunks=[{...}, {...}]))
+        # JSON calls get ``body``; streamed calls get each chunk as ``data: <json>``
+        # then ``data: [DONE]`` (``done=False`` leaves it out); bytes chunks go verbatim.
+        server.requests_for_model("m")[-1].body  # what the upstream received
+
 Unknown keys get the family's "bad key" answer, on every route. Unscripted
 models echo the last user message, with word-count token usage. A request
 header ``x-fake-behaviour: <kind>[:<arg>]`` overrides the model script for that

@@ -26,6 +26,7 @@ from tests.fakes.providers.wire import (
     echoed_credentials,
     new_id,
     split_pieces,
+    sse,
 )
 
 if TYPE_CHECKING:
@@ -192,6 +193,8 @@ class FamilyRouter:
             return scripted
         if behaviour.counts_calls and behaviour.fails_call(self.gate.server.next_call_index(model)):
             return self.error(behaviour.fail_status, behaviour.message, behaviour.retry_after)
+        if behaviour.is_canned:
+            return self._canned(request.scope, behaviour, streaming)
         turn = Turn(model or "", body, endpoint.prompt(body), behaviour)
         if endpoint.stream is not None and streaming:
             return self._stream(request.scope, endpoint.stream(turn), behaviour)
@@ -218,6 +221,16 @@ class FamilyRouter:
         if behaviour.reset_after_chunks is not None and not streaming:
             return _Reset(server)
         return None
+
+    def _canned(self, scope: Scope, behaviour: ModelBehaviour, streaming: bool) -> Response:
+        """The test's exact answer (``ModelBehaviour.canned``)."""
+        if streaming and behaviour.canned_chunks is not None:
+            events = [c if isinstance(c, bytes) else sse(c) for c in behaviour.canned_chunks]
+            tail = [b"data: [DONE]\n\n"] if behaviour.canned_done else []
+            return self._stream(scope, StreamPlan([], events, tail), behaviour)
+        if behaviour.canned_body is None:
+            return self.error(500, "the fake has canned chunks but no canned body", None)
+        return JSONResponse(dict(behaviour.canned_body))
 
     def _stream(self, scope: Scope, plan: StreamPlan, behaviour: ModelBehaviour) -> Response:
         chunks = _scripted_chunks(self.gate.server, scope, plan, behaviour)

@@ -9,10 +9,10 @@ model script for one request.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 Family = Literal["openai", "openrouter", "anthropic", "gemini", "cohere"]
 BehaviourKind = Literal["ok", "rejected", "status", "hang", "slow", "echo", "redirect"]
@@ -111,6 +111,40 @@ class ModelBehaviour:
     raw_body: str | None = None
     redirect_to: str | None = None  # answer with a redirect there instead
     redirect_status: int = 302
+    # Canned answers (see ``canned``): sent exactly as given, whatever the request said.
+    canned_body: Mapping[str, Any] | None = None
+    canned_chunks: tuple[Mapping[str, Any] | bytes, ...] | None = None
+    canned_done: bool = True
+
+    @classmethod
+    def canned(
+        cls,
+        body: Mapping[str, Any] | None = None,
+        chunks: Sequence[Mapping[str, Any] | bytes] | None = None,
+        *,
+        done: bool = True,
+    ) -> ModelBehaviour:
+        """Answer with exactly what the test gives, for differential tests.
+
+        ``body``: the JSON body of a 200 to a call that does not stream (and to one that
+        does, when no ``chunks`` are given). ``chunks``: a streamed call's answer, each
+        dict sent as one ``data: <json>`` SSE event (bytes are sent verbatim, e.g. an SSE
+        comment ``b": ping\n\n"``), then ``data: [DONE]`` unless ``done=False``. A call
+        that does not stream with only ``chunks`` scripted gets a 500 naming the gap.
+        Combines with ``|`` (e.g. ``slow_chunks`` paces the chunks). The fake records the
+        request as received: ``server.requests_for_model(model)[-1].body``.
+        """
+        if body is None and chunks is None:
+            raise ValueError("canned needs a body, chunks or both")
+        return cls(
+            canned_body=body,
+            canned_chunks=tuple(chunks) if chunks is not None else None,
+            canned_done=done,
+        )
+
+    @property
+    def is_canned(self) -> bool:
+        return self.canned_body is not None or self.canned_chunks is not None
 
     @classmethod
     def ok(cls, reply: str | None = None) -> ModelBehaviour:
