@@ -104,3 +104,18 @@ def validate_anthropic(type_name: str, obj: Any) -> None:
     if type_name not in _document(ANTHROPIC_DOCUMENT)["$defs"]:
         raise KeyError(f"{type_name} is not in the pinned Anthropic schemas")
     _check(_validator(ANTHROPIC_URI, ANTHROPIC_DOCUMENT, f"/$defs/{type_name}"), type_name, obj)
+
+
+def validate_openai_completion_chunk(obj: Any) -> None:
+    """A streamed legacy completion chunk. The document has no schema for them: OpenAI
+    streams ``CreateCompletionResponse`` objects whose ``finish_reason`` is null until
+    the last one, so a null there is accepted and everything else checked as published."""
+    if isinstance(obj, dict) and isinstance(obj.get("choices"), list):
+        choices = [
+            {**c, "finish_reason": "stop"}
+            if isinstance(c, dict) and c.get("finish_reason", "") is None
+            else c
+            for c in obj["choices"]
+        ]
+        obj = {**obj, "choices": choices}
+    validate_openai("CreateCompletionResponse", obj)
