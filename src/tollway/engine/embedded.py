@@ -33,6 +33,7 @@ from tollway.engine.base import (
     EngineError,
     EngineMisconfigured,
     EngineResult,
+    EngineStream,
     Route,
     TokenUsage,
 )
@@ -43,6 +44,7 @@ from tollway.engine.litellm_errors import clean_message, map_litellm_error
 from tollway.engine.mock import mock_embeddings, mock_reply, mock_usage, usage_dict
 from tollway.engine.prefetch import PrefetchingStream
 from tollway.engine.request_body import litellm_request
+from tollway.engine.responses_api import EmbeddedResponses
 from tollway.engine.wire import bare_model, clean_openai, positive_cost, usage_from
 from tollway.net.guard import OutboundPolicy
 
@@ -68,12 +70,17 @@ class EmbeddedEngine:
             Endpoint.COMPLETIONS: self._litellm.atext_completion,
             Endpoint.EMBEDDINGS: self._litellm.aembedding,
         }
+        self._responses = EmbeddedResponses(
+            self._litellm, self._outbound, self._reserved, drop_params
+        )
 
     @property
     def route(self) -> Route:
         return Route.LITELLM
 
     async def call(self, call: EngineCall) -> EngineResult:
+        if call.endpoint is Endpoint.RESPONSES:
+            return await self._responses.call(call)
         if call.target.mock and call.endpoint is Endpoint.EMBEDDINGS:
             body = mock_embeddings(call, bare_model(call.target.upstream_model))
             return EngineResult(body=body, usage=usage_from(body["usage"]))
@@ -93,7 +100,9 @@ class EmbeddedEngine:
             cost_usd=None if call.target.mock else positive_cost(hidden.get("response_cost")),
         )
 
-    async def open_stream(self, call: EngineCall) -> EmbeddedStream:
+    async def open_stream(self, call: EngineCall) -> EngineStream:
+        if call.endpoint is Endpoint.RESPONSES:
+            return await self._responses.open_stream(call)
         if call.endpoint is Endpoint.EMBEDDINGS:
             raise EngineMisconfigured("embeddings cannot be streamed")
         kwargs, secret = self._kwargs(call, stream=True)

@@ -56,6 +56,7 @@ PATHS: Mapping[Endpoint, str] = MappingProxyType(
         Endpoint.CHAT: "/chat/completions",
         Endpoint.COMPLETIONS: "/completions",
         Endpoint.EMBEDDINGS: "/embeddings",
+        Endpoint.RESPONSES: "/responses",  # OpenRouter serves the Responses API natively
     }
 )
 
@@ -100,7 +101,10 @@ class OpenRouterEngine:
             # A 200 carrying an error: the provider behind OpenRouter failed.
             raise classify_openrouter_error(_status_of(payload), response.headers, payload, secret)
         return EngineResult(
-            body=payload, usage=usage_from(payload.get("usage")), cost_usd=usage_cost(payload)
+            body=payload,
+            # A Responses object's usage is read by metering (other field names).
+            usage=None if call.endpoint is Endpoint.RESPONSES else usage_from(payload.get("usage")),
+            cost_usd=usage_cost(payload),
         )
 
     async def open_stream(self, call: EngineCall) -> EngineStream:

@@ -47,6 +47,7 @@ from tollway.engine.http_common import (
 from tollway.engine.litellm_errors import is_misconfiguration, misconfiguration_message
 from tollway.engine.mock import ListStream, mock_chunks, mock_result
 from tollway.engine.request_body import litellm_request
+from tollway.engine.responses_api import mock_events, mock_response_result
 from tollway.engine.wire import (
     LITELLM_PREFIXES,
     clean_openai,
@@ -64,6 +65,7 @@ PATHS: Mapping[Endpoint, str] = MappingProxyType(
         Endpoint.CHAT: "/v1/chat/completions",
         Endpoint.COMPLETIONS: "/v1/completions",
         Endpoint.EMBEDDINGS: "/v1/embeddings",
+        Endpoint.RESPONSES: "/v1/responses",
     }
 )
 READ_GRACE_SECONDS = 2.0  # the proxy times the provider out first and answers 408
@@ -93,8 +95,9 @@ class RemoteEngine:
         return Route.LITELLM
 
     async def call(self, call: EngineCall) -> EngineResult:
+        responses = call.endpoint is Endpoint.RESPONSES
         if call.target.mock:
-            return mock_result(call)
+            return mock_response_result(call) if responses else mock_result(call)
         _check_served(call)
         body, secret = self._body(call, stream=False)
         response = await self._send(call, body, stream=False)
@@ -106,8 +109,9 @@ class RemoteEngine:
             raise EngineUnavailable("the LiteLLM proxy answered with a body that is not JSON")
         call_id = response.headers.get("x-litellm-call-id")
         return EngineResult(
-            body=clean_openai(data),
-            usage=usage_from(data.get("usage")),
+            # A Responses object's usage is read by metering; its empty fields are required.
+            body=data if responses else clean_openai(data),
+            usage=None if responses else usage_from(data.get("usage")),
             cost_usd=positive_cost(response.headers.get("x-litellm-response-cost")),
             headers={"x-litellm-call-id": call_id} if call_id else {},
         )
@@ -115,8 +119,9 @@ class RemoteEngine:
     async def open_stream(self, call: EngineCall) -> EngineStream:
         if call.endpoint is Endpoint.EMBEDDINGS:
             raise EngineMisconfigured("embeddings cannot be streamed")
+        responses = call.endpoint is Endpoint.RESPONSES
         if call.target.mock:
-            return ListStream(mock_chunks(call))
+            return ListStream(mock_events(call) if responses else mock_chunks(call))
         _check_served(call)
         body, secret = self._body(call, stream=True)
         response = await self._send(call, body, stream=True)

@@ -72,6 +72,9 @@ LITELLM_RESERVED_KEYS = ENGINE_OWNED_KEYS | frozenset(
     }
 )
 _RESERVED_PREFIXES = ("litellm_", "mock_", "_")
+# Endpoints whose streams end with a usage chunk only when asked; the other dialects
+# (the Responses API's terminal event) always report usage, and refuse the flag.
+USAGE_CHUNK_ENDPOINTS = frozenset({Endpoint.CHAT, Endpoint.COMPLETIONS})
 
 
 class LiteLLMRequest(NamedTuple):
@@ -106,9 +109,11 @@ def request_body(
     if stream:
         options = call.body.get("stream_options")
         merged = dict(options) if isinstance(options, Mapping) else {}
-        merged["include_usage"] = True
         body["stream"] = True
-        body["stream_options"] = merged
+        if call.endpoint in USAGE_CHUNK_ENDPOINTS:
+            merged["include_usage"] = True
+        if merged:
+            body["stream_options"] = merged
     return body
 
 
@@ -140,7 +145,7 @@ def openrouter_body(call: EngineCall, *, stream: bool) -> dict[str, Any]:
     """The body OpenRouter gets: the bare OpenRouter id, and usage accounting asked for
     (``usage: {"include": true}``) so the answer carries OpenRouter's own price."""
     body = request_body(call, call.target.upstream_model, stream=stream)
-    if call.endpoint is not Endpoint.EMBEDDINGS:
+    if call.endpoint in USAGE_CHUNK_ENDPOINTS:
         usage = body.get("usage")
         body["usage"] = (dict(usage) if isinstance(usage, Mapping) else {}) | {"include": True}
     return body

@@ -141,6 +141,10 @@ class Family:
 
 _OPENAI = Upstream("openai")
 _OPENAI_TEXT = Upstream("text-completion-openai", priced_as=frozenset({"openai"}))
+# LiteLLM's ``openai/`` Responses route calls the upstream's own /v1/responses, which
+# OpenAI-compatible servers (vLLM, llama.cpp, Ollama…) mostly lack; ``custom_openai/``
+# bridges the Responses API to their chat completions.
+_OPENAI_CHAT_BRIDGE = Upstream("custom_openai", priced_as=frozenset({"openai"}))
 
 
 FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
@@ -225,6 +229,7 @@ FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
             OpenAICompatibleAdapter,
             completions=_OPENAI_TEXT,
             embeddings=_OPENAI,
+            responses=_OPENAI_CHAT_BRIDGE,
             needs_base_url=True,
             keeps_user=True,
         ),

@@ -3,7 +3,9 @@
 litellm 1.109.1 calls, with ``api_base=<origin>/v1`` (the OpenAI SDK underneath
 for ``openai/``, its own httpx client for ``groq/``, ``mistral/``, ``together_ai/``):
 POST /v1/chat/completions, POST /v1/completions (``atext_completion``),
-POST /v1/embeddings.
+POST /v1/embeddings; and, for ``openai/`` through ``litellm.aresponses``, OpenAI's
+own Responses API, POST /v1/responses (``responses_wire``). Chat follows the fakes'
+tool rule (``responses_wire.planned_tool``) too.
 """
 
 from __future__ import annotations
@@ -17,6 +19,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.providers.base import Endpoint, FamilyRouter, Prompt, StreamPlan, Turn
+from tests.fakes.providers.responses_wire import (
+    planned_tool,
+    response_object,
+    response_stream,
+    responses_prompt,
+    responses_usage,
+)
 from tests.fakes.providers.scripting import Family
 from tests.fakes.providers.wire import (
     base64_vector,
@@ -47,6 +56,7 @@ class OpenAIRouter(FamilyRouter):
             self.post(f"{prefix}/chat/completions", self.chat_endpoint()),
             self.post(f"{prefix}/completions", self.completions_endpoint()),
             self.post(f"{prefix}/embeddings", self.embeddings_endpoint()),
+            self.post(f"{prefix}/responses", self.responses_endpoint()),
         ]
 
     async def list_models(self, request: Request) -> Response:
@@ -71,7 +81,10 @@ class OpenAIRouter(FamilyRouter):
     def chat_json(self, turn: Turn) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": turn.reply, "refusal": None}
         message["annotations"] = []
-        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
+        finish = "stop"
+        if (call := chat_tool_call(turn)) is not None:
+            message["content"], message["tool_calls"], finish = None, [call], "tool_calls"
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
         body = self.envelope(turn, "chat.completion", [choice])
         if turn.with_usage:
             body["usage"] = self.usage(turn)
@@ -84,7 +97,10 @@ class OpenAIRouter(FamilyRouter):
 
         head = [chunk({"role": "assistant", "content": "", "refusal": None})]
         deltas = [chunk({"content": piece}) for piece in turn.pieces()]
-        tail = [chunk({}, "stop"), *self.usage_events(turn, "chat.completion.chunk"), DONE]
+        finish = "stop"
+        if (call := chat_tool_call(turn)) is not None:
+            deltas, finish = [chunk({"tool_calls": [{"index": 0, **call}]})], "tool_calls"
+        tail = [chunk({}, finish), *self.usage_events(turn, "chat.completion.chunk"), DONE]
         return StreamPlan(self.stream_preamble() + head, deltas, tail)
 
     # -- legacy text completions -------------------------------------------------------
@@ -111,6 +127,18 @@ class OpenAIRouter(FamilyRouter):
         usage = self.usage_events(turn, "text_completion", "cmpl-")
         tail = [chunk("", "stop"), *usage, DONE]
         return StreamPlan(self.stream_preamble(), deltas, tail)
+
+    # -- the Responses API -----------------------------------------------------------------
+
+    def responses_endpoint(self) -> Endpoint:
+        return Endpoint(
+            prompt=responses_prompt,
+            respond=lambda turn: response_object(turn, self.responses_usage),
+            stream=lambda turn: response_stream(turn, self.responses_usage),
+        )
+
+    def responses_usage(self, turn: Turn) -> dict[str, Any]:
+        return responses_usage(turn)
 
     # -- embeddings ----------------------------------------------------------------------
 
@@ -224,7 +252,22 @@ class OpenAIRouter(FamilyRouter):
 def chat_prompt(body: Mapping[str, Any]) -> Prompt:
     messages = dicts(body.get("messages"))
     tokens = sum(count_tokens(text_of(message.get("content"))) for message in messages)
+    if messages and messages[-1].get("role") == "tool":  # the tool rule's second turn
+        return Prompt(f"tool said: {text_of(messages[-1].get('content'))}", tokens)
     return Prompt(last_user_text(messages, ("user",)), tokens)
+
+
+def chat_tool_call(turn: Turn) -> dict[str, Any] | None:
+    """The tool call of the fakes' tool rule (``responses_wire``), None for a reply."""
+    messages = dicts(turn.body.get("messages"))
+    if not messages or messages[-1].get("role") != "user":
+        return None
+    planned = planned_tool(turn.body.get("tools"), text_of(messages[-1].get("content")))
+    if planned is None:
+        return None
+    name, arguments = planned
+    call_id = "call_" + turn.id[:24]
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
 
 
 def completion_prompt(body: Mapping[str, Any]) -> Prompt:

@@ -4,6 +4,8 @@ litellm 1.109.1 with ``api_base=<origin>/api/v1`` calls POST /api/v1/chat/comple
 (also for ``atext_completion``: OpenRouter text completions go through chat) and
 POST /api/v1/embeddings, always with ``"usage": {"include": true}`` in the body and
 ``HTTP-Referer: https://litellm.ai`` / ``X-Title: liteLLM`` headers.
+POST /api/v1/responses is OpenRouter's native Responses API: ``openrouter/`` in
+``litellm.aresponses`` and tollway's fallback call it.
 
 Every route is also served under /v1, because the key-check adapter's base URL
 (``FakeProviderServer.base_url``) is ``<origin>/v1``.
@@ -92,6 +94,10 @@ class OpenRouterRouter(OpenAIRouter):
             "is_byok": False,
             "cost_details": {"upstream_inference_cost": None},
         }
+
+    def responses_usage(self, turn: Turn) -> dict[str, Any]:
+        cost = openrouter_cost(turn.prompt_tokens, turn.completion_tokens)
+        return {**super().responses_usage(turn), "cost": cost}
 
     def wants_stream_usage(self, turn: Turn) -> bool:
         usage = turn.body.get("usage")

@@ -23,6 +23,7 @@ from tollway.api.inference.errors import error_response
 from tollway.api.inference.openai_dialect import OpenAIDialect
 from tollway.api.inference.parsing import read_body
 from tollway.api.inference.response_headers import response_headers
+from tollway.api.inference.responses_dialect import ResponsesDialect
 from tollway.api.inference.streaming import SSEResponse
 from tollway.domain.inference import InferenceRequest, InferenceService
 from tollway.domain.responses_memory import ResponsesMemory
@@ -162,6 +163,7 @@ def inference_mount() -> Mount:
             _post("/chat/completions", OpenAIDialect(Endpoint.CHAT)),
             _post("/completions", OpenAIDialect(Endpoint.COMPLETIONS)),
             _post("/embeddings", OpenAIDialect(Endpoint.EMBEDDINGS)),
+            _post("/responses", ResponsesDialect()),
             Route("/models", list_models, methods=["GET"]),
             _any_characters(Route("/models/{model:path}", get_model, methods=["GET"])),
         ]
