@@ -84,26 +84,58 @@ def _describe(errors: Iterable[ValidationError], depth: int = 0) -> list[str]:
     return lines
 
 
-def _check(validator: Draft202012Validator, name: str, obj: Any) -> None:
+def _problems(validator: Draft202012Validator, obj: Any) -> list[str]:
     errors = sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        detail = "\n  ".join(_describe(errors))
+    return _describe(errors)
+
+
+def _check(validator: Draft202012Validator, name: str, obj: Any) -> None:
+    if problems := _problems(validator, obj):
+        detail = "\n  ".join(problems)
         raise SchemaMismatchError(
             f"{name} rejects the answer:\n  {detail}\nanswer: {json.dumps(obj)[:2000]}"
         )
 
 
-def validate_openai(component: str, obj: Any) -> None:
+def _openai(component: str) -> Draft202012Validator:
     if component not in _document(OPENAI_DOCUMENT)["components"]["schemas"]:
         raise KeyError(f"{component} is not in the pinned OpenAI excerpt")
-    validator = _validator(OPENAI_URI, OPENAI_DOCUMENT, f"/components/schemas/{component}")
-    _check(validator, component, obj)
+    return _validator(OPENAI_URI, OPENAI_DOCUMENT, f"/components/schemas/{component}")
+
+
+def _anthropic(type_name: str) -> Draft202012Validator:
+    if type_name not in _document(ANTHROPIC_DOCUMENT)["$defs"]:
+        raise KeyError(f"{type_name} is not in the pinned Anthropic schemas")
+    return _validator(ANTHROPIC_URI, ANTHROPIC_DOCUMENT, f"/$defs/{type_name}")
+
+
+def validate_openai(component: str, obj: Any) -> None:
+    _check(_openai(component), component, obj)
 
 
 def validate_anthropic(type_name: str, obj: Any) -> None:
-    if type_name not in _document(ANTHROPIC_DOCUMENT)["$defs"]:
-        raise KeyError(f"{type_name} is not in the pinned Anthropic schemas")
-    _check(_validator(ANTHROPIC_URI, ANTHROPIC_DOCUMENT, f"/$defs/{type_name}"), type_name, obj)
+    _check(_anthropic(type_name), type_name, obj)
+
+
+def _check_events(validator: Draft202012Validator, name: str, events: list[Any]) -> None:
+    """Every event of a stream, the distinct problems together, each with the first
+    event (index and ``type``) that shows it."""
+    seen: dict[str, str] = {}
+    for index, event in enumerate(events):
+        kind = event.get("type", "") if isinstance(event, dict) else ""
+        for problem in _problems(validator, event):
+            seen.setdefault(problem, f"event {index} {kind}".rstrip())
+    if seen:
+        detail = "\n  ".join(f"{where}: {problem}" for problem, where in seen.items())
+        raise SchemaMismatchError(f"{name} rejects {len(events)} events' values:\n  {detail}")
+
+
+def validate_openai_events(component: str, events: list[Any]) -> None:
+    _check_events(_openai(component), component, events)
+
+
+def validate_anthropic_events(type_name: str, events: list[Any]) -> None:
+    _check_events(_anthropic(type_name), type_name, events)
 
 
 def validate_openai_completion_chunk(obj: Any) -> None:

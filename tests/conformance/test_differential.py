@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conformance.cases import CHAT_CASES, TOOLS, Case, text_case
-from tests.conformance.schemas import validate_openai
+from tests.conformance.schemas import validate_openai, validate_openai_events
 from tests.conformance.support import OPENAI_WIRE, Stack, sse_events, without_identity
 from tests.fakes.providers import ModelBehaviour
 from tollway.store.enums import ProviderType
@@ -88,8 +88,7 @@ def test_stream_arrives_as_sent(
     events, done = sse_events(stack.post("/chat/completions", request))
     assert done, "the stream did not end with [DONE]"
     assert [without_identity(e) for e in events] == expected_chunks(case, include_usage)
-    for event in events:
-        validate_openai(CHUNK, event)
+    validate_openai_events(CHUNK, events)
 
 
 # -- requests ------------------------------------------------------------------------------

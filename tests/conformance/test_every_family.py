@@ -17,7 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conformance.schemas import validate_anthropic, validate_openai
+from tests.conformance.schemas import (
+    validate_anthropic,
+    validate_anthropic_events,
+    validate_openai,
+    validate_openai_events,
+)
 from tests.conformance.support import EVERY_FAMILY, Stack, sse_events
 from tests.fakes.providers import ModelBehaviour
 from tollway.providers.families import FAMILIES
@@ -73,8 +78,7 @@ def test_chat_chunks_validate(
         body["stream_options"] = {"include_usage": True}
     events, done = sse_events(stack.post("/chat/completions", body))
     assert done
-    for event in events:
-        validate_openai("CreateChatCompletionStreamResponse", event)
+    validate_openai_events("CreateChatCompletionStreamResponse", events)
     prompt_in("".join(c["delta"].get("content") or "" for e in events for c in e["choices"]))
     assert any(e.get("usage") for e in events) is include_usage
 
@@ -90,6 +94,7 @@ def test_response_validates(stack: Stack, provider_type: ProviderType) -> None:
     answer = response.json()
     validate_openai("Response", answer)
     assert answer["status"] == "completed"
+    prompt_in(answer["output"][-1]["content"][0]["text"])
 
 
 @pytest.mark.parametrize("provider_type", EVERY_FAMILY, ids=str)
@@ -97,13 +102,23 @@ def test_response_events_validate(stack: Stack, provider_type: ProviderType) -> 
     require_route(stack, "/responses")
     body = {"model": stack.model(provider_type), "input": PROMPT, "stream": True}
     events, _ = sse_events(stack.post("/responses", body))
-    for event in events:
-        validate_openai("ResponseStreamEvent", event)
+    validate_openai_events("ResponseStreamEvent", events)
     kinds = [event["type"] for event in events]
     assert kinds[0] == "response.created"
     assert kinds[-1] == "response.completed"
     assert [e["sequence_number"] for e in events] == list(range(len(events)))
     validate_openai("Response", events[-1]["response"])
+
+
+def test_response_errors_validate(stack: Stack) -> None:
+    require_route(stack, "/responses")
+    body = {"model": Stack.model(ProviderType.MOCK), "input": PROMPT}
+    unknown = stack.post("/responses", {**body, "model": "no-such-model"})
+    bad_key = stack.post("/responses", body, key="tw-not-a-key")
+    missing = stack.post("/responses", {"input": PROMPT})
+    assert [unknown.status_code, bad_key.status_code, missing.status_code] == [404, 401, 400]
+    for response in (unknown, bad_key, missing):
+        validate_openai("ErrorResponse", response.json())
 
 
 # -- Messages API ----------------------------------------------------------------------------
@@ -134,8 +149,7 @@ def test_message_events_validate(stack: Stack, provider_type: ProviderType) -> N
     require_route(stack, "/messages")
     response = messages_post(stack, messages_body(provider_type, stream=True))
     events, _ = sse_events(response)
-    for event in events:
-        validate_anthropic("RawMessageStreamEvent", event)
+    validate_anthropic_events("RawMessageStreamEvent", events)
     kinds = [event["type"] for event in events]
     assert kinds[0] == "message_start"
     assert kinds[-1] == "message_stop"
