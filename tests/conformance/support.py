@@ -67,21 +67,30 @@ class Stack:
         return requests[-1].body
 
 
-def sse_events(response: httpx.Response) -> tuple[list[Any], bool]:
-    """The ``data:`` events of an SSE answer, parsed, and whether it ended with [DONE]."""
+def sse_named_events(response: httpx.Response) -> tuple[list[tuple[str | None, Any]], bool]:
+    """The events of an SSE answer as (``event:`` name or None, parsed ``data:``), and
+    whether it ended with ``data: [DONE]``."""
     assert response.status_code == 200, response.text
-    events: list[Any] = []
+    events: list[tuple[str | None, Any]] = []
     done = False
     for block in response.text.split("\n\n"):
-        data = [line[5:].strip() for line in block.splitlines() if line.startswith("data:")]
+        lines = block.splitlines()
+        data = [line[5:].strip() for line in lines if line.startswith("data:")]
+        names = [line[6:].strip() for line in lines if line.startswith("event:")]
         if not data:
             continue
         if data == ["[DONE]"]:
             done = True
             continue
         assert not done, "an event after [DONE]"
-        events.append(json.loads("\n".join(data)))
+        events.append((names[0] if names else None, json.loads("\n".join(data))))
     return events, done
+
+
+def sse_events(response: httpx.Response) -> tuple[list[Any], bool]:
+    """The ``data:`` events of an SSE answer, parsed, and whether it ended with [DONE]."""
+    events, done = sse_named_events(response)
+    return [data for _, data in events], done
 
 
 def without_identity(obj: dict[str, Any]) -> dict[str, Any]:

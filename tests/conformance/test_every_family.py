@@ -23,7 +23,7 @@ from tests.conformance.schemas import (
     validate_openai,
     validate_openai_events,
 )
-from tests.conformance.support import EVERY_FAMILY, Stack, sse_events
+from tests.conformance.support import EVERY_FAMILY, Stack, sse_events, sse_named_events
 from tests.fakes.providers import ModelBehaviour
 from tollway.providers.families import FAMILIES
 from tollway.store.enums import ProviderType
@@ -148,7 +148,12 @@ def test_message_validates(stack: Stack, provider_type: ProviderType) -> None:
 def test_message_events_validate(stack: Stack, provider_type: ProviderType) -> None:
     require_route(stack, "/messages")
     response = messages_post(stack, messages_body(provider_type, stream=True))
-    events, _ = sse_events(response)
+    named, _ = sse_named_events(response)
+    # The SDKs dispatch on the SSE event name, which must be the data's type.
+    assert [name for name, _ in named] == [data.get("type") for _, data in named]
+    # Anthropic's streams carry keep-alive pings, which no message type describes.
+    assert all(data == {"type": "ping"} for name, data in named if name == "ping")
+    events = [data for name, data in named if name != "ping"]
     validate_anthropic_events("RawMessageStreamEvent", events)
     kinds = [event["type"] for event in events]
     assert kinds[0] == "message_start"
