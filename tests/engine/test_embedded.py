@@ -38,7 +38,6 @@ pytestmark = [
 ]
 
 ECHO = "hello there big world"
-FORWARDED = ("temperature", "n", "stop", "user", "tools", "response_format", "seed", "foo_param")
 RESERVED = (
     "api_base",
     "api_key",
@@ -73,9 +72,7 @@ def text_of(chunks: list[dict[str, Any]]) -> str:
 # -- success paths ---------------------------------------------------------------------
 
 
-async def test_chat_returns_an_openai_body_usage_and_litellms_cost(
-    engine: EmbeddedEngine, fakes: Fakes
-) -> None:
+async def test_chat_returns_an_openai_body_and_usage(engine: EmbeddedEngine, fakes: Fakes) -> None:
     call = EngineCall(Endpoint.CHAT, chat_body(), target("openai/gpt-4o-mini", openai_base(fakes)))
     result = await engine.call(call)
     assert engine.route is Route.LITELLM
@@ -86,8 +83,9 @@ async def test_chat_returns_an_openai_body_usage_and_litellms_cost(
     assert result.usage is not None
     assert result.usage.prompt_tokens == count_tokens(ECHO)
     assert result.usage.completion_tokens == count_tokens(ECHO)
-    expected = result.usage.prompt_tokens * 1.5e-7 + result.usage.completion_tokens * 6e-7
-    assert result.cost_usd == pytest.approx(expected)
+    # Passed through: no LiteLLM price; tollway's price table bills it (the routing
+    # builder already resolved LiteLLM's bundled prices into the deployment's).
+    assert result.cost_usd is None
 
 
 async def test_unpriced_model_reports_no_cost_rather_than_zero(
@@ -101,13 +99,9 @@ async def test_unpriced_model_reports_no_cost_rather_than_zero(
     assert result.cost_usd is None
 
 
-async def test_client_body_passes_through_but_reserved_keys_do_not(
-    engine: EmbeddedEngine, fakes: Fakes, unique_model: Callable[[str], str]
-) -> None:
-    # Not in OpenAI's catalog: LiteLLM would drop `user` unless told to keep it.
-    model = unique_model("pass")
+def reserved_body() -> dict[str, Any]:
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
-    body = chat_body(
+    return chat_body(
         model="client-chosen",
         temperature=0.3,
         n=1,
@@ -125,17 +119,39 @@ async def test_client_body_passes_through_but_reserved_keys_do_not(
         litellm_logging_obj="x",
         num_retries=5,
     )
+
+
+async def test_passed_through_body_reaches_the_upstream_as_sent_and_steers_nothing(
+    engine: EmbeddedEngine, fakes: Fakes, unique_model: Callable[[str], str]
+) -> None:
+    # On the pass-through LiteLLM reads no body key: every client key but the
+    # engine's own (model, stream) reaches the upstream, and none of them redirects
+    # the call, swaps the key or answers in the provider's place.
+    model = unique_model("pass")
+    body = reserved_body()
     tgt = target(f"openai/{model}", openai_base(fakes))
     result = await engine.call(EngineCall(Endpoint.CHAT, body, tgt))
     assert result.body["choices"][0]["message"]["content"] == ECHO  # the provider answered
     [request] = fakes["openai"].requests_for_model(model)
     assert request.key == GOOD_KEY
-    sent = request.body
-    for name in FORWARDED:
-        assert sent[name] == body[name], name
+    assert request.body == {**body, "model": model}
+
+
+async def test_translated_body_passes_through_but_reserved_keys_do_not(
+    engine: EmbeddedEngine, fakes: Fakes, unique_model: Callable[[str], str]
+) -> None:
+    model = unique_model("translated")
+    body = reserved_body()
+    tgt = target(f"anthropic/{model}", fakes["anthropic"].origin)
+    result = await engine.call(EngineCall(Endpoint.CHAT, body, tgt))
+    assert result.body["choices"][0]["message"]["content"] == ECHO  # the provider answered
+    [request] = fakes["anthropic"].requests_for_model(model)
+    assert request.key == GOOD_KEY
+    assert request.body["temperature"] == body["temperature"]
+    # LiteLLM writes Anthropic's own metadata from `user`; the client's never goes.
+    assert request.body.pop("metadata") == {"user_id": "agent-7"}
     for name in RESERVED:
-        assert name not in sent, name
-    assert request.header("x-stainless-retry-count") == "0"
+        assert name not in request.body, name
 
 
 async def test_stream_yields_chunks_and_always_a_usage_chunk(

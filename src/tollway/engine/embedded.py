@@ -10,9 +10,12 @@ repeated calls to a deployment reuse warm connections as long as its timeout is
 stable. The timeout is an ``httpx.Timeout``: 3 s to connect (a dead host fails
 fast), the target's timeout for each read.
 
-Client bodies pass through as they came, except for the keys LiteLLM would read
-as its own instructions (``api_base``, ``mock_response``, ``metadata``, pricing,
-callbacks…): a client must never redirect a provider key or change the price.
+The OpenAI-wire families skip LiteLLM's translation: their calls go through its
+pass-through route with the client's body and the upstream's answer unchanged
+(``tollway.engine.passthrough``). For the others, client bodies pass through as
+they came, except for the keys LiteLLM would read as its own instructions
+(``api_base``, ``mock_response``, ``metadata``, pricing, callbacks…): a client must
+never redirect a provider key or change the price.
 ``drop_params`` is on by default: a public model name may be served by several
 providers, and a request that is valid for one should not fail on another
 because it carries an optional knob (``seed``, ``logit_bias``…) that provider
@@ -42,6 +45,7 @@ from tollway.engine.litellm_clients import LiteLLMOutbound
 from tollway.engine.litellm_env import load_litellm
 from tollway.engine.litellm_errors import clean_message, map_litellm_error
 from tollway.engine.mock import mock_embeddings, mock_reply, mock_usage, usage_dict
+from tollway.engine.passthrough import Passthrough, passes_through
 from tollway.engine.prefetch import PrefetchingStream
 from tollway.engine.request_body import litellm_request
 from tollway.engine.responses_api import EmbeddedResponses
@@ -63,6 +67,7 @@ class EmbeddedEngine:
         # Default as the setting's default: self-hosted model servers on private networks.
         policy = outbound or OutboundPolicy(allow_private=True)
         self._outbound = LiteLLMOutbound(self._litellm, policy)
+        self._passthrough = Passthrough(self._litellm, self._outbound)
         self._drop_params = drop_params
         self._reserved = _reserved_params(self._litellm)
         self._functions: dict[Endpoint, Callable[..., Awaitable[Any]]] = {
@@ -84,6 +89,8 @@ class EmbeddedEngine:
         if call.target.mock and call.endpoint is Endpoint.EMBEDDINGS:
             body = mock_embeddings(call, bare_model(call.target.upstream_model))
             return EngineResult(body=body, usage=usage_from(body["usage"]))
+        if passes_through(call):
+            return await self._passthrough.call(call)
         kwargs, secret = self._kwargs(call, stream=False)
         try:
             with self._outbound.active():
@@ -105,6 +112,8 @@ class EmbeddedEngine:
             return await self._responses.open_stream(call)
         if call.endpoint is Endpoint.EMBEDDINGS:
             raise EngineMisconfigured("embeddings cannot be streamed")
+        if passes_through(call):
+            return await self._passthrough.open_stream(call)
         kwargs, secret = self._kwargs(call, stream=True)
         try:
             with self._outbound.active():

@@ -81,6 +81,12 @@ class LiteLLMOutbound:
         install(litellm)
         self._transport = guarded_transport(policy)
 
+    def handler(self, timeout: httpx.Timeout) -> Any:
+        """A LiteLLM ``AsyncHTTPHandler`` sending through this engine's transport with
+        ``timeout``, redirects off: what LiteLLM's pass-through route is given."""
+        handler_class: Any = _handler_module().AsyncHTTPHandler
+        return handler_class(timeout=timeout, transport=self._transport, follow_redirects=False)
+
     @contextmanager
     def active(self) -> Iterator[None]:
         """Lend this engine's transport to the LiteLLM call made inside the block; a
