@@ -12,11 +12,14 @@ cases skip, saying so (a GET of a POST-only route answers 405, of no route 404).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.conformance.cases import TOOLS
+from tests.conformance.native_cases import ARGUMENTS, TOOL_ANSWERS
 from tests.conformance.schemas import (
     validate_anthropic,
     validate_anthropic_events,
@@ -172,3 +175,56 @@ def test_message_errors_validate(stack: Stack) -> None:
     assert [unknown.status_code, bad_key.status_code, missing.status_code] == [404, 401, 400]
     for response in (unknown, bad_key, missing):
         validate_anthropic("ErrorResponse", response.json())
+
+
+# -- tool calls through the families LiteLLM translates ------------------------------------
+
+
+@pytest.mark.parametrize("provider_type", list(TOOL_ANSWERS), ids=str)
+def test_translated_tool_call_validates(stack: Stack, provider_type: ProviderType) -> None:
+    body, _ = TOOL_ANSWERS[provider_type]
+    stack.fake(provider_type).script_model(
+        stack.upstream(provider_type), ModelBehaviour.canned(body=body)
+    )
+    request = {
+        "model": stack.model(provider_type),
+        "messages": [{"role": "user", "content": PROMPT}],
+        "tools": TOOLS,
+    }
+    response = stack.post("/chat/completions", request)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    [call] = answer["choices"][0]["message"]["tool_calls"]
+    assert call["function"]["name"] == "get_weather"
+    assert json.loads(call["function"]["arguments"]) == ARGUMENTS
+    assert answer["choices"][0]["finish_reason"] == "tool_calls"
+    validate_openai("CreateChatCompletionResponse", answer)
+
+
+@pytest.mark.parametrize(
+    "provider_type", [t for t, (_, events) in TOOL_ANSWERS.items() if events], ids=str
+)
+def test_translated_tool_call_chunks_validate(stack: Stack, provider_type: ProviderType) -> None:
+    _, events = TOOL_ANSWERS[provider_type]
+    canned = ModelBehaviour.canned(chunks=events, done=False)
+    stack.fake(provider_type).script_model(stack.upstream(provider_type), canned)
+    request = {
+        "model": stack.model(provider_type),
+        "messages": [{"role": "user", "content": PROMPT}],
+        "tools": TOOLS,
+        "stream": True,
+    }
+    chunks, done = sse_events(stack.post("/chat/completions", request))
+    assert done
+    fragments = [
+        f
+        for c in chunks
+        for choice in c["choices"]
+        for f in choice["delta"].get("tool_calls") or []
+    ]
+    assert (
+        "".join(f["function"].get("arguments") or "" for f in fragments).replace(" ", "")
+        == '{"city":"Oslo"}'
+    )
+    assert [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]][-1] == "tool_calls"
+    validate_openai_events("CreateChatCompletionStreamResponse", chunks)
