@@ -62,6 +62,7 @@ SLOW_MODULES_FIRST = (
     "tests/test_serve.py",
     "tests/inference/test_counters_survive.py",
     "tests/engine/test_remote.py",
+    "tests/conformance/",  # one tollway and five fakes per module, hundreds of calls
 )
 
 
