@@ -6,7 +6,7 @@ continued on another provider family, ``store: false``, and another key."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import openai
@@ -34,8 +34,21 @@ def served_model(tollway: Tollway, fake: FakeProviderServer, provider_type: str,
     return name
 
 
-def client(tollway: Tollway, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=tollway.v1, api_key=key, max_retries=0)
+Clients = Callable[[Tollway, str], openai.OpenAI]
+
+
+@pytest.fixture
+def client() -> Iterator[Clients]:
+    """openai SDK clients for a key, closed after the test (no socket left behind)."""
+    made: list[openai.OpenAI] = []
+
+    def make(tollway: Tollway, key: str) -> openai.OpenAI:
+        made.append(openai.OpenAI(base_url=tollway.v1, api_key=key, max_retries=0))
+        return made[-1]
+
+    yield make
+    for sdk in made:
+        sdk.close()
 
 
 def upstream_texts(fake: FakeProviderServer, model: str) -> list[list[str]]:
@@ -44,8 +57,12 @@ def upstream_texts(fake: FakeProviderServer, model: str) -> list[list[str]]:
 
 
 def _texts(body: dict[str, Any]) -> list[str]:
-    texts = []
-    for message in body.get("messages", []):
+    """Chat's messages, or the Responses API's instructions and input items."""
+    texts = [body["instructions"]] if body.get("instructions") else []
+    messages = body.get("messages", body.get("input", []))
+    if isinstance(messages, str):
+        return [*texts, messages]
+    for message in messages:
         content = message.get("content")
         if isinstance(content, str):
             texts.append(content)
@@ -64,10 +81,13 @@ def create(sdk: openai.OpenAI, *, stream: bool, **fields: Any) -> Any:
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "streamed"])
+# openai_compatible is bridged to the fake's chat completions; openai calls its
+# /v1/responses, which must then be told not to store and be sent every item.
+@pytest.mark.parametrize("family", ["openai_compatible", "openai"])
 def test_a_conversation_continues_by_id_and_the_upstream_gets_all_of_it(
-    tollway: Tollway, upstream: FakeProviderServer, stream: bool
+    tollway: Tollway, upstream: FakeProviderServer, stream: bool, family: str, client: Clients
 ) -> None:
-    model = served_model(tollway, upstream, "openai_compatible", "Noted.")
+    model = served_model(tollway, upstream, family, "Noted.")
     key = tollway.key()
     tollway.wait_for_model(key, model)
     sdk = client(tollway, key)
@@ -87,7 +107,12 @@ def test_a_conversation_continues_by_id_and_the_upstream_gets_all_of_it(
     # The first turn's instructions are not carried over; everything else is.
     assert calls[1] == ["My name is Ada.", "Noted.", "What is my name?"]
     assert calls[2] == ["My name is Ada.", "Noted.", "What is my name?", "Noted.", "Sure?"]
-    assert all(not request.body.get("store") for request in upstream.requests_for_model(model))
+    sent = upstream.requests_for_model(model)
+    assert {request.path.rsplit("/", 1)[-1] for request in sent} == {
+        "responses" if family == "openai" else "completions"
+    }
+    assert all(not request.body.get("store") for request in sent)
+    assert all("previous_response_id" not in request.body for request in sent)
     assert third.output_text == "Noted."
     assert sdk.responses.retrieve(third.id).id == third.id
     listed = sdk.responses.input_items.list(third.id, order="asc")
@@ -95,7 +120,10 @@ def test_a_conversation_continues_by_id_and_the_upstream_gets_all_of_it(
 
 
 def test_a_conversation_moves_to_another_provider_family(
-    tollway: Tollway, upstream: FakeProviderServer, anthropic: FakeProviderServer
+    tollway: Tollway,
+    upstream: FakeProviderServer,
+    anthropic: FakeProviderServer,
+    client: Clients,
 ) -> None:
     openai_model = served_model(tollway, upstream, "openai_compatible", "Hello Ada.")
     claude_model = served_model(tollway, anthropic, "anthropic", "You are Ada.")
@@ -114,7 +142,7 @@ def test_a_conversation_moves_to_another_provider_family(
 
 
 def test_store_false_is_not_kept_and_cannot_be_continued(
-    tollway: Tollway, upstream: FakeProviderServer
+    tollway: Tollway, upstream: FakeProviderServer, client: Clients
 ) -> None:
     model = served_model(tollway, upstream, "openai_compatible", "ok")
     key = tollway.key()
@@ -132,7 +160,7 @@ def test_store_false_is_not_kept_and_cannot_be_continued(
 
 
 def test_another_key_cannot_continue_read_or_delete_it(
-    tollway: Tollway, upstream: FakeProviderServer
+    tollway: Tollway, upstream: FakeProviderServer, client: Clients
 ) -> None:
     model = served_model(tollway, upstream, "openai_compatible", "ok")
     owner, other = tollway.key(name="owner"), tollway.key(name="other")

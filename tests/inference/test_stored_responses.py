@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from sqlmodel import select
 
 from tests.inference.in_process import (
     InProcess,
@@ -21,6 +23,8 @@ from tests.inference.in_process import (
 )
 from tollway.errors import InferenceError
 from tollway.routing.table import CallerKey
+from tollway.store.db import Database
+from tollway.store.tables import StoredResponse, utcnow
 
 pytestmark = pytest.mark.anyio
 
@@ -189,3 +193,36 @@ async def test_other_methods_are_405_with_allow(tollway: InProcess) -> None:
     got = await tollway.client.post("/v1/responses/resp_1", headers=auth(key), json={})
     assert openai_error(got, 405)["code"] == "method_not_allowed"
     assert set(got.headers["allow"].replace(" ", "").split(",")) >= {"GET", "DELETE"}
+
+
+async def test_the_runtime_purges_expired_responses_when_it_starts(
+    tmp_path: Path, anyio_backend: str, migrated_sqlite: Callable[[Path], str]
+) -> None:
+    url = migrated_sqlite(tmp_path / "data" / "tollway.db")
+    database = Database(url)
+    try:
+        with database.session() as session:
+            for response_id, expires in (("resp_old", -1), ("resp_live", 1)):
+                session.add(
+                    StoredResponse(
+                        id=response_id,
+                        tollway_key_id=uuid.uuid4(),
+                        expires_at=utcnow() + timedelta(days=expires),
+                        input_items=[],
+                        output_items=[],
+                        response={"id": response_id},
+                    )
+                )
+        async with in_process_tollway(in_process_settings(tmp_path / "data")):
+
+            async def purged() -> bool:
+                return await asyncio.to_thread(_stored_ids, database) == ["resp_live"]
+
+            await wait_until(purged, "the expired response purged")
+    finally:
+        database.dispose()
+
+
+def _stored_ids(database: Database) -> list[str]:
+    with database.session() as session:
+        return list(session.exec(select(StoredResponse.id)).all())
