@@ -74,6 +74,7 @@ def test_every_route_has_a_wildcard() -> None:
             "cohere",
             "cohere_chat",
             "gemini",
+            "hosted_vllm",  # OpenAI-compatible servers' Messages route
             "groq",
             "mistral",
             "openai",
