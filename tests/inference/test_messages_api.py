@@ -411,3 +411,30 @@ def test_hostile_shapes_are_400s(tollway: Tollway, upstream: FakeProviderServer)
             assert response.status_code == 400, (path, response.text)
             assert response.json()["error"]["type"] == "invalid_request_error"
     assert upstream.requests_for_model(name) == []
+
+
+def test_the_stream_is_anthropics_wire_format(
+    tollway: Tollway, upstream: FakeProviderServer
+) -> None:
+    name, key = served_model(tollway, upstream)
+    body = {"model": name, "max_tokens": 20, "messages": HELLO, "stream": True}
+    with httpx.stream(
+        "POST", f"{tollway.v1}/messages", json=body, headers={"x-api-key": key}, timeout=15
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["request-id"] == response.headers["x-tollway-request-id"]
+        text = response.read().decode()
+    blocks = [block for block in text.split("\n\n") if block.strip()]
+    events = []
+    for block in blocks:
+        name_line, data_line = block.split("\n")
+        event = json.loads(data_line.removeprefix("data: "))
+        assert name_line == f"event: {event['type']}"
+        events.append(event)
+    kinds = [event["type"] for event in events]
+    assert kinds[0] == "message_start"
+    assert kinds[-2:] == ["message_delta", "message_stop"]
+    assert {"content_block_start", "content_block_delta", "content_block_stop"} <= set(kinds)
+    assert events[0]["message"]["model"] == name
+    assert "[DONE]" not in text
