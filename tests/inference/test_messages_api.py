@@ -365,3 +365,79 @@ def test_count_tokens(tollway: Tollway, upstream: FakeProviderServer) -> None:
     assert_anthropic_error(unauthenticated, 401, "authentication_error")
     bad = post(tollway, {"model": name, "messages": []}, {"x-api-key": key}, "/count_tokens")
     assert_anthropic_error(bad, 400, "invalid_request_error")
+
+
+def test_a_provider_refusal_reaches_the_client_in_anthropics_shape(
+    tollway: Tollway, upstream: FakeProviderServer
+) -> None:
+    name, key = served_model(tollway, upstream, ModelBehaviour.bad_request("prompt too odd"))
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        sdk(tollway, key).messages.create(model=name, max_tokens=5, messages=HELLO)  # type: ignore[arg-type]
+    assert caught.value.status_code == 400
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body["type"] == "error"
+    assert "prompt too odd" in caught.value.body["error"]["message"]
+    stream = post(
+        tollway,
+        {"model": name, "max_tokens": 5, "messages": HELLO, "stream": True},
+        {"x-api-key": key},
+    )
+    assert "prompt too odd" in assert_anthropic_error(stream, 400, "invalid_request_error")
+
+
+def test_hostile_shapes_are_400s(tollway: Tollway, upstream: FakeProviderServer) -> None:
+    name, key = served_model(tollway, upstream)
+    deep: Any = "x"
+    for _ in range(100):
+        deep = [deep]
+    bodies: list[Any] = [
+        {"model": name, "max_tokens": 5, "messages": [{"role": "user", "content": deep}]},
+        {"model": name, "max_tokens": 5, "messages": ["hi"]},
+        {"model": name, "max_tokens": 5, "messages": HELLO, "tools": "all"},
+        {"model": name, "max_tokens": 5, "messages": HELLO, "tools": [None]},
+        {"model": name, "max_tokens": 5, "messages": HELLO, "system": [{"type": "image"}]},
+        {"model": name, "max_tokens": 2**70, "messages": HELLO},
+        {"model": name, "max_tokens": 5.5, "messages": HELLO},
+        {
+            "model": name,
+            "max_tokens": 5,
+            "messages": HELLO,
+            "thinking": {"type": "enabled", "budget_tokens": "x"},
+        },
+        {"model": ["a"], "max_tokens": 5, "messages": HELLO},
+    ]
+    for body in bodies:
+        # count_tokens takes no max_tokens: a bad one is the Messages endpoint's 400 only.
+        paths = ("",) if body["max_tokens"] != 5 else ("", "/count_tokens")
+        for path in paths:
+            response = post(tollway, body, {"x-api-key": key}, path)
+            assert response.status_code == 400, (path, response.text)
+            assert response.json()["error"]["type"] == "invalid_request_error"
+    assert upstream.requests_for_model(name) == []
+
+
+def test_the_stream_is_anthropics_wire_format(
+    tollway: Tollway, upstream: FakeProviderServer
+) -> None:
+    name, key = served_model(tollway, upstream)
+    body = {"model": name, "max_tokens": 20, "messages": HELLO, "stream": True}
+    with httpx.stream(
+        "POST", f"{tollway.v1}/messages", json=body, headers={"x-api-key": key}, timeout=15
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["request-id"] == response.headers["x-tollway-request-id"]
+        text = response.read().decode()
+    blocks = [block for block in text.split("\n\n") if block.strip()]
+    events = []
+    for block in blocks:
+        name_line, data_line = block.split("\n")
+        event = json.loads(data_line.removeprefix("data: "))
+        assert name_line == f"event: {event['type']}"
+        events.append(event)
+    kinds = [event["type"] for event in events]
+    assert kinds[0] == "message_start"
+    assert kinds[-2:] == ["message_delta", "message_stop"]
+    assert {"content_block_start", "content_block_delta", "content_block_stop"} <= set(kinds)
+    assert events[0]["message"]["model"] == name
+    assert "[DONE]" not in text

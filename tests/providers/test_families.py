@@ -75,6 +75,7 @@ def test_every_route_has_a_wildcard() -> None:
             "cohere_chat",
             "custom_openai",  # OpenAI-compatible servers' Responses API, bridged to chat
             "gemini",
+            "hosted_vllm",  # OpenAI-compatible servers' Messages route
             "groq",
             "mistral",
             "openai",

@@ -140,7 +140,8 @@ class SseBytes:
 
     def feed(self, piece: bytes | str) -> list[dict[str, Any]]:
         data = piece.encode() if isinstance(piece, str) else piece
-        self._buffer += data.replace(b"\r\n", b"\n")
+        # Joined first: a CRLF may be cut between two pieces.
+        self._buffer = (self._buffer + data).replace(b"\r\n", b"\n")
         events: list[dict[str, Any]] = []
         while b"\n\n" in self._buffer:
             block, self._buffer = self._buffer.split(b"\n\n", 1)

@@ -19,6 +19,7 @@ with a local tokenizer for every other family.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,8 @@ from tollway.metering.tokens import prompt_tokens_at_most
 
 if TYPE_CHECKING:
     from tollway.api.inference.routes import InferenceApi
+
+log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "request-id"
 _TOLLWAY_REQUEST_ID = b"x-tollway-request-id"
@@ -110,12 +113,11 @@ async def message_events(
 
 
 def messages_credential(request: Request) -> str | None:
+    """``x-api-key`` (the anthropic SDK's header) when sent, else a bearer token."""
     key = request.headers.get("x-api-key")
-    return (
-        key.strip() or None
-        if key is not None
-        else bearer_token(request.headers.get("authorization"))
-    )
+    if key is None:
+        return bearer_token(request.headers.get("authorization"))
+    return key.strip() or None
 
 
 class MessagesDialect:
@@ -161,7 +163,8 @@ async def count_tokens(request: Request, api: InferenceApi) -> Response:
         tokens = prompt_tokens_at_most(parsed.body)
     except InferenceError as error:
         return messages_error_response(error, headers)
-    except Exception:  # never a stack trace or library text to the client
+    except Exception as exc:  # never a stack trace or library text to the client
+        log.error("unexpected error on count_tokens: %s", type(exc).__name__, exc_info=exc)
         return messages_error_response(internal_error(), headers)
     headers[REQUEST_ID_HEADER] = request_id
     return Response(
