@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tollway.api.inference.dialect import Exchange, bearer_token
 from tollway.api.inference.messages_validation import parse_messages_body
@@ -43,8 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-REQUEST_ID_HEADER = "request-id"
-_TOLLWAY_REQUEST_ID = b"x-tollway-request-id"
 
 # Anthropic's error type for each status; tollway's own statuses keep their number.
 _ERROR_TYPES = {
@@ -76,8 +73,6 @@ def messages_error_response(
 ) -> Response:
     """The error in Anthropic's shape, with its own headers and the response's."""
     merged = {**error.headers, **(headers or {})}
-    if (request_id := merged.get("x-tollway-request-id")) is not None:
-        merged[REQUEST_ID_HEADER] = request_id
     return Response(
         orjson.dumps(anthropic_error_body(error.status_code, error.message)),
         status_code=error.status_code,
@@ -166,27 +161,6 @@ async def count_tokens(request: Request, api: InferenceApi) -> Response:
     except Exception as exc:  # never a stack trace or library text to the client
         log.error("unexpected error on count_tokens: %s", type(exc).__name__, exc_info=exc)
         return messages_error_response(internal_error(), headers)
-    headers[REQUEST_ID_HEADER] = request_id
     return Response(
         orjson.dumps({"input_tokens": tokens}), media_type="application/json", headers=headers
     )
-
-
-class WithRequestId:
-    """An ASGI app whose answers also carry ``request-id`` (= ``x-tollway-request-id``):
-    the anthropic SDK reads that header as the request's id."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self._app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                ids = [value for name, value in headers if name.lower() == _TOLLWAY_REQUEST_ID]
-                if ids and not any(name.lower() == b"request-id" for name, _ in headers):
-                    headers.append((REQUEST_ID_HEADER.encode(), ids[0]))
-                    message = {**message, "headers": headers}
-            await send(message)
-
-        await self._app(scope, receive, send_with_id)

@@ -48,8 +48,13 @@ def new_request_id() -> str:
 
 
 def id_headers(request_id: str) -> dict[str, str]:
-    """The request id under every name clients read it by."""
-    return {"x-request-id": request_id, "x-tollway-request-id": request_id}
+    """The request id under every name clients read it by: ``x-request-id`` (the openai
+    SDK's ``_request_id``), ``request-id`` (the anthropic SDK's), and tollway's own."""
+    return {
+        "x-request-id": request_id,
+        "request-id": request_id,
+        "x-tollway-request-id": request_id,
+    }
 
 
 def response_headers(

@@ -7,13 +7,13 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route, Router, request_response
+from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tollway.api.app_state import app_runtime
@@ -21,7 +21,6 @@ from tollway.api.inference.dialect import Dialect, Exchange, bearer_token
 from tollway.api.inference.errors import error_response
 from tollway.api.inference.messages_dialect import (
     MessagesDialect,
-    WithRequestId,
     count_tokens,
     is_messages_path,
     messages_error_response,
@@ -175,8 +174,8 @@ def inference_mount() -> Mount:
             # After every POST route (``POST /responses`` among them): these paths
             # have an id after ``/responses/``, so the two never meet.
             *stored_response_routes(),
-            _anthropic("/messages", inference_endpoint(MessagesDialect())),
-            _anthropic("/messages/count_tokens", messages_count_tokens),
+            _post("/messages", MessagesDialect()),
+            Route("/messages/count_tokens", messages_count_tokens, methods=["POST"]),
             Route("/models", list_models, methods=["GET"]),
             _any_characters(Route("/models/{model:path}", get_model, methods=["GET"])),
         ]
@@ -186,13 +185,6 @@ def inference_mount() -> Mount:
 
 def _post(path: str, dialect: Dialect) -> Route:
     return Route(path, inference_endpoint(dialect), methods=["POST"])
-
-
-def _anthropic(path: str, handler: Handler) -> Route:
-    """An Anthropic endpoint: its answers carry the SDK's ``request-id`` header."""
-    # request_response calls whatever the handler returns as an ASGI app, as Route does.
-    endpoint = cast(Callable[[Request], Awaitable[Response]], handler)
-    return Route(path, WithRequestId(request_response(endpoint)), methods=["POST"])
 
 
 async def messages_count_tokens(request: Request) -> Response:
