@@ -1,8 +1,9 @@
 """Anthropic's Messages API: ``POST /v1/messages`` and ``/v1/messages/count_tokens``.
 
 Keys come as ``x-api-key`` (the anthropic SDK's way) or a bearer token;
-``anthropic-version`` and ``anthropic-beta`` are accepted, not required (the
-engine sends its own to Anthropic). Errors are ``{"type": "error", "error":
+``anthropic-version`` is accepted, not required (the engine sends its own to
+Anthropic); ``anthropic-beta`` is passed on (``upstream_headers``) and reaches
+Anthropic-family upstreams, where beta features live. Errors are ``{"type": "error", "error":
 {"type", "message"}}`` with Anthropic's error type for the status, every /v1
 header kept, and ``request-id`` (the SDK's request id) equal to
 ``x-tollway-request-id``. Streams are ``event: <type>`` / ``data: <json>``
@@ -32,6 +33,7 @@ from tollway.api.inference.dialect import Exchange, bearer_token
 from tollway.api.inference.messages_validation import parse_messages_body
 from tollway.api.inference.parsing import ParsedBody, read_body
 from tollway.api.inference.response_headers import response_headers
+from tollway.api.inference.streaming import SHUTDOWN_MESSAGE
 from tollway.domain.v1_errors import internal_error, model_not_found
 from tollway.engine.base import Endpoint, StreamInterrupted
 from tollway.errors import InferenceError
@@ -115,6 +117,14 @@ def messages_credential(request: Request) -> str | None:
     return key.strip() or None
 
 
+def anthropic_beta(request: Request) -> dict[str, str]:
+    """``anthropic-beta`` as the upstream should get it: every value the client sent,
+    comma-joined (the header is a comma-separated list), or nothing."""
+    values = [v.strip() for v in request.headers.getlist("anthropic-beta")]
+    joined = ",".join(v for v in values if v)
+    return {"anthropic-beta": joined} if joined.isprintable() and joined else {}
+
+
 class MessagesDialect:
     @property
     def endpoint(self) -> Endpoint:
@@ -122,6 +132,9 @@ class MessagesDialect:
 
     def credential(self, request: Request) -> str | None:
         return messages_credential(request)
+
+    def upstream_headers(self, request: Request) -> dict[str, str]:
+        return anthropic_beta(request)
 
     def parse(self, raw: bytes) -> ParsedBody:
         return parse_messages_body(raw)
@@ -142,6 +155,10 @@ class MessagesDialect:
 
     def error_response(self, error: InferenceError, headers: Mapping[str, str]) -> Response:
         return messages_error_response(error, headers)
+
+    def shutdown_event(self, events_sent: int) -> bytes:
+        # 503's type (overloaded_error): the SDK reads it as "try again", which it is.
+        return sse_event(anthropic_error_body(503, SHUTDOWN_MESSAGE))
 
 
 async def count_tokens(request: Request, api: InferenceApi) -> Response:

@@ -24,6 +24,7 @@ from tollway.api.inference.dialect import Exchange, bearer_token
 from tollway.api.inference.errors import error_response
 from tollway.api.inference.parsing import ParsedBody
 from tollway.api.inference.responses_validation import parse_responses_body
+from tollway.api.inference.streaming import SHUTDOWN_MESSAGE
 from tollway.domain.v1_errors import ErrorCode
 from tollway.engine.base import Endpoint, StreamInterrupted
 from tollway.errors import InferenceError
@@ -43,6 +44,9 @@ class ResponsesDialect:
 
     def credential(self, request: Request) -> str | None:
         return bearer_token(request.headers.get("authorization"))
+
+    def upstream_headers(self, request: Request) -> dict[str, str]:
+        return {}
 
     def parse(self, raw: bytes) -> ParsedBody:
         return parse_responses_body(raw)
@@ -66,6 +70,10 @@ class ResponsesDialect:
 
     def error_response(self, error: InferenceError, headers: Mapping[str, str]) -> Response:
         return error_response(error, headers)
+
+    def shutdown_event(self, events_sent: int) -> bytes:
+        # Every event went out numbered from 0, so the next number is the count.
+        return error_event(ErrorCode.SERVER_SHUTTING_DOWN, SHUTDOWN_MESSAGE, events_sent)
 
 
 def response_id(exchange: Exchange) -> str:
@@ -108,16 +116,21 @@ async def _client_events(
             yield typed_event(event)
     except StreamInterrupted as exc:
         # Too late for another deployment or a fallback: say so in-band, then end.
-        yield typed_event(
-            {
-                "type": "error",
-                "code": ErrorCode.STREAM_INTERRUPTED.value,
-                "message": exc.message,
-                "param": None,
-                "sequence_number": sequence,
-            }
-        )
+        yield error_event(ErrorCode.STREAM_INTERRUPTED, exc.message, sequence)
         return
+
+
+def error_event(code: ErrorCode, message: str, sequence: int) -> bytes:
+    """The Responses API's in-stream ``error`` event."""
+    return typed_event(
+        {
+            "type": "error",
+            "code": code.value,
+            "message": message,
+            "param": None,
+            "sequence_number": sequence,
+        }
+    )
 
 
 async def _remember(api: InferenceApi, exchange: Exchange, response: Mapping[str, Any]) -> None:
