@@ -9,13 +9,13 @@ header kept, and ``request-id`` (the SDK's request id) equal to
 ``x-tollway-request-id``. Streams are ``event: <type>`` / ``data: <json>``
 pairs; a failure after the first event is an ``error`` event, then the end.
 
-``count_tokens`` answers tollway's own upper bound of the prompt
-(``metering.tokens.prompt_tokens_at_most``, the number admission reserves
-against), not a provider's count: it is free, needs no upstream call, no quota
-and no deployment choice, and is the same whatever provider would serve the
-model. LiteLLM's ``acount_tokens`` would call Anthropic's API with a provider key
-(a call tollway would have to route, meter and fall back) and only estimates
-with a local tokenizer for every other family.
+``count_tokens`` answers a realistic local count (``engine.token_count``: the
+prompt's text through LiteLLM's bundled tokenizer), not a provider's: it is free,
+needs no upstream call, no quota and no deployment choice, and is the same
+whatever provider would serve the model. Agents compact a conversation on it, so
+it is not tollway's admission bound (UTF-8 bytes, ~4x too many). LiteLLM's
+``acount_tokens`` would call Anthropic's API with a provider key (a call tollway
+would have to route, meter and fall back).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+import anyio.to_thread
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
@@ -36,8 +37,8 @@ from tollway.api.inference.response_headers import response_headers
 from tollway.api.inference.streaming import SHUTDOWN_MESSAGE
 from tollway.domain.v1_errors import internal_error, model_not_found
 from tollway.engine.base import Endpoint, StreamInterrupted
+from tollway.engine.token_count import count_messages_tokens
 from tollway.errors import InferenceError
-from tollway.metering.tokens import prompt_tokens_at_most
 
 if TYPE_CHECKING:
     from tollway.api.inference.routes import InferenceApi
@@ -162,7 +163,7 @@ class MessagesDialect:
 
 
 async def count_tokens(request: Request, api: InferenceApi) -> Response:
-    """``{"input_tokens": N}``: tollway's bound of the prompt (see the module docstring)."""
+    """``{"input_tokens": N}``: a local count of the prompt (see the module docstring)."""
     request_id = uuid.uuid4().hex
     headers = response_headers(request_id)
     try:
@@ -172,7 +173,8 @@ async def count_tokens(request: Request, api: InferenceApi) -> Response:
         )
         if parsed.model not in api.service.visible_models(caller):
             raise model_not_found(parsed.model)
-        tokens = prompt_tokens_at_most(parsed.body)
+        # CPU work (a tokenizer over the whole prompt): off the event loop.
+        tokens = await anyio.to_thread.run_sync(count_messages_tokens, parsed.body)
     except InferenceError as error:
         return messages_error_response(error, headers)
     except Exception as exc:  # never a stack trace or library text to the client
