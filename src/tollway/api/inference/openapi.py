@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from tollway.api.inference.openapi_dialects import DIALECT_SCHEMAS, dialect_paths
 from tollway.api.inference.openapi_schemas import SCHEMAS, STRING, Schema, ref
 from tollway.api.inference.openapi_stored_responses import (
     STORED_RESPONSE_SCHEMAS,
@@ -102,6 +103,7 @@ def inference_paths() -> dict[str, Schema]:
         "/v1/embeddings": _post("Embeddings", "EmbeddingRequest", "EmbeddingList", streams=False),
         "/v1/models": _get("Models this key may use", "ModelList"),
         "/v1/models/{model}": _get("One model", "Model", parameters=[model_param]),
+        **dialect_paths(),
         **stored_response_paths(),
     }
 
@@ -115,7 +117,9 @@ def document_inference(app: FastAPI) -> None:
             document = generate()
             document["paths"].update(inference_paths())
             components = document.setdefault("components", {})
-            components.setdefault("schemas", {}).update({**SCHEMAS, **STORED_RESPONSE_SCHEMAS})
+            components.setdefault("schemas", {}).update(
+                {**SCHEMAS, **DIALECT_SCHEMAS, **STORED_RESPONSE_SCHEMAS}
+            )
             components.setdefault("securitySchemes", {})["TollwayKey"] = {
                 "type": "http",
                 "scheme": "bearer",
