@@ -110,6 +110,7 @@ def test_request_fields_reach_openais_responses_api(
     assert body["temperature"] == 0.5
     assert body["max_output_tokens"] == 64
     assert body["input"][0]["content"][0]["text"] == "fields"
+    assert body["vendor_knob"] == 1  # unknown fields pass through
     assert "api_key" not in body
     assert "stream_options" not in body
 
@@ -125,6 +126,7 @@ def test_bridged_instructions_and_schema_reach_the_chat_api(
         instructions="be terse",
         text={"format": SCHEMA},  # type: ignore[typeddict-item]
         max_output_tokens=64,
+        extra_body={"vendor_knob": 1},
     )
     assert response.output_text == "bridged fields"
     [request] = openai_fake.requests_for_model(name)
@@ -133,6 +135,7 @@ def test_bridged_instructions_and_schema_reach_the_chat_api(
     assert body["response_format"]["type"] == "json_schema"
     assert body["response_format"]["json_schema"]["schema"] == SCHEMA["schema"]
     assert body.get("max_completion_tokens", body.get("max_tokens")) == 64
+    assert body["vendor_knob"] == 1  # unknown fields pass through the bridge too
 
 
 def test_a_stream_cut_after_its_first_event_ends_with_an_error_event(
