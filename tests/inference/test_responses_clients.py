@@ -111,6 +111,7 @@ def test_request_fields_reach_openais_responses_api(
     assert body["max_output_tokens"] == 64
     assert body["input"][0]["content"][0]["text"] == "fields"
     assert body["vendor_knob"] == 1  # unknown fields pass through
+    assert body["metadata"] == {"run": "7"}
     assert "api_key" not in body
     assert "stream_options" not in body
 

@@ -79,6 +79,12 @@ class EmbeddedResponses:
         extra = {key: kwargs.pop(key) for key in list(call.body) if self._undeclared(key, kwargs)}
         if extra:
             kwargs["extra_body"] = extra
+        metadata = call.body.get("metadata")
+        if isinstance(metadata, Mapping):
+            # The Responses API's own field (validated: at most 16 string values, so no
+            # instruction LiteLLM reads can hide in it); LiteLLM's logging gets its own.
+            kwargs["metadata"] = dict(metadata)
+            kwargs["litellm_metadata"] = {}
         kwargs.update(
             timeout=call_timeout(call.target.timeout_seconds),
             num_retries=0,
