@@ -163,3 +163,21 @@ def test_a_stream_cut_after_its_first_event_ends_with_an_error_event(
     assert error["code"] == "stream_interrupted"
     assert error["sequence_number"] == len(blocks) - 1
     assert "response.completed" not in response.text
+
+
+@pytest.mark.parametrize("provider_type", AGENT_FAMILIES, ids=str)
+def test_stream_options_of_the_responses_api_are_accepted(
+    tollway: Tollway, openai_fake: FakeProviderServer, provider_type: ProviderType
+) -> None:
+    name, key = served(tollway, openai_fake, provider_type)
+    client = openai.OpenAI(base_url=tollway.v1, api_key=key, max_retries=0)
+    events = list(
+        client.responses.create(
+            model=name,
+            input="with options",
+            stream=True,
+            stream_options={"include_obfuscation": False},
+        )
+    )
+    assert events[-1].type == "response.completed"
+    assert events[-1].response.output_text == "with options"
