@@ -181,3 +181,16 @@ def test_stream_options_of_the_responses_api_are_accepted(
     )
     assert events[-1].type == "response.completed"
     assert events[-1].response.output_text == "with options"
+
+
+@pytest.mark.parametrize("provider_type", AGENT_FAMILIES, ids=str)
+def test_a_providers_refusal_reaches_the_client_in_openais_shape(
+    tollway: Tollway, openai_fake: FakeProviderServer, provider_type: ProviderType
+) -> None:
+    name, key = served(tollway, openai_fake, provider_type)
+    openai_fake.script_model(name, ModelBehaviour.bad_request("bad tool schema"))
+    client = openai.OpenAI(base_url=tollway.v1, api_key=key, max_retries=0)
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model=name, input="refused")
+    assert "bad tool schema" in caught.value.message
+    assert len(openai_fake.requests_for_model(name)) == 1  # never retried elsewhere
