@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from tollway.api.inference.openapi_responses import RESPONSES_SCHEMAS
 from tollway.api.inference.openapi_schemas import SCHEMAS, STRING, Schema, ref
 from tollway.api.inference.openapi_stored_responses import (
     STORED_RESPONSE_SCHEMAS,
@@ -100,6 +101,12 @@ def inference_paths() -> dict[str, Schema]:
             "Text completion", "CompletionRequest", "Completion", streams=True
         ),
         "/v1/embeddings": _post("Embeddings", "EmbeddingRequest", "EmbeddingList", streams=False),
+        "/v1/responses": _post(
+            "Responses API (typed events when streamed)",
+            "ResponsesRequest",
+            "Response",
+            streams=True,
+        ),
         "/v1/models": _get("Models this key may use", "ModelList"),
         "/v1/models/{model}": _get("One model", "Model", parameters=[model_param]),
         **stored_response_paths(),
@@ -115,7 +122,9 @@ def document_inference(app: FastAPI) -> None:
             document = generate()
             document["paths"].update(inference_paths())
             components = document.setdefault("components", {})
-            components.setdefault("schemas", {}).update({**SCHEMAS, **STORED_RESPONSE_SCHEMAS})
+            components.setdefault("schemas", {}).update(
+                SCHEMAS | RESPONSES_SCHEMAS | STORED_RESPONSE_SCHEMAS
+            )
             components.setdefault("securitySchemes", {})["TollwayKey"] = {
                 "type": "http",
                 "scheme": "bearer",
