@@ -91,8 +91,9 @@ class Upstream:
         self,
         body: Mapping[str, Any] | None = None,
         chunks: Sequence[Mapping[str, Any]] | None = None,
+        status: int = 200,
     ) -> None:
-        self.fake.script_model(self.model, ModelBehaviour.canned(body, chunks))
+        self.fake.script_model(self.model, ModelBehaviour.canned(body, chunks, status=status))
 
     def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
         response = httpx.post(
@@ -222,7 +223,22 @@ def test_n2_streamed_keeps_every_choices_role_and_finish_reason(upstream: Upstre
     assert_as_sent(upstream.stream("chat/completions", {**INCLUDE_USAGE, "n": 2}), sent)
 
 
-def test_completions_stream_ends_with_the_empty_text_sent(upstream: Upstream) -> None:
+@pytest.fixture(params=["openai", "openai_compatible"])
+def completions_upstream(
+    request: pytest.FixtureRequest,
+    live: Tollway,
+    key: str,
+    fakes: dict[str, FakeProviderServer],
+    providers: dict[str, dict[str, Any]],
+) -> Upstream:
+    """The families with a /completions of their own (the others: LiteLLM via chat)."""
+    provider_type: str = request.param
+    return Upstream(live, key, fakes[WIRE_TYPES[provider_type]], providers[provider_type])
+
+
+def test_completions_stream_ends_with_the_empty_text_sent(completions_upstream: Upstream) -> None:
+    upstream = completions_upstream
+
     def text(piece: str, finish: str | None = None) -> dict[str, Any]:
         return {
             "id": "cmpl-canned",
@@ -430,3 +446,27 @@ def test_sdk_stream_parses_content_and_refusal(openai_upstream: Upstream) -> Non
     assert "refusal.done" in events
     assert refused.choices[0].message.refusal == "I can't help."
     assert refused.choices[0].message.parsed is None
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_an_upstream_error_keeps_its_status_type_code_and_param(
+    openai_upstream: Upstream, stream: bool
+) -> None:
+    error = {
+        "message": "This model's maximum context length is 8 tokens.",
+        "type": "invalid_request_error",
+        "param": "messages",
+        "code": "context_length_exceeded",
+    }
+    openai_upstream.can({"error": error}, status=400)
+    response = httpx.post(
+        f"{openai_upstream.url}/chat/completions",
+        json={"model": openai_upstream.model, "messages": MESSAGES, "stream": stream},
+        headers=openai_upstream.headers,
+        timeout=30,
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == error
