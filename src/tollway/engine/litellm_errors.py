@@ -131,6 +131,15 @@ def _status_error(exc: Exception, status: Any, secret: str | None) -> EngineErro
     )
 
 
+def code_named_in(text: str | None) -> str | None:
+    """The OpenAI code of a LiteLLM exception class named in ``text``: the LiteLLM
+    proxy answers ``"code": "400"`` and only its message says
+    ``litellm.ContextWindowExceededError: ...``."""
+    if not text:
+        return None
+    return next((code for name, code in _CODES_BY_CLASS.items() if name in text), None)
+
+
 def misconfiguration_message(text: str) -> str:
     """Our own words for what LiteLLM found missing: its text names parameters and
     documentation links that mean nothing to an agent."""

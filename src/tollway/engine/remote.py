@@ -44,7 +44,11 @@ from tollway.engine.http_common import (
     json_or_none,
     read_error_body,
 )
-from tollway.engine.litellm_errors import is_misconfiguration, misconfiguration_message
+from tollway.engine.litellm_errors import (
+    code_named_in,
+    is_misconfiguration,
+    misconfiguration_message,
+)
 from tollway.engine.mock import ListStream, mock_chunks, mock_result
 from tollway.engine.request_body import litellm_request
 from tollway.engine.wire import (
@@ -204,7 +208,7 @@ def classify_proxy_error(
         status,
         message,
         error_type=text_field(error, "type"),
-        code=error_code(error),
+        code=error_code(error) or code_named_in(text_field(error, "message")),
         param=text_field(error, "param"),
     )
 
