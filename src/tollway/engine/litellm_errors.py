@@ -42,6 +42,7 @@ from tollway.engine.wire import (
     non_json_body,
     parse_retry_after,
     provider_message,
+    scrub,
     timeout_error,
     upstream_error,
 )
@@ -57,6 +58,8 @@ _MISCONFIGURED = (
     "no healthy deployments",
 )
 _MISSING_KEY = re.compile(r"(?i)missing [\w .-]{0,40}api[ _-]?key")
+# What a provider's error code or param looks like; anything else is not passed on.
+_NAME_LIKE = re.compile(r"[\w.\[\]-]{1,100}")
 _TRANSPORT_NAMES = frozenset(
     {"ConnectError", "ConnectTimeout", "ClientConnectorError", "ConnectionRefusedError"}
 )
@@ -125,8 +128,8 @@ def _status_error(exc: Exception, status: Any, secret: str | None) -> EngineErro
         error_type=_text(getattr(exc, "type", None)),
         code=_CODES_BY_CLASS.get(type(exc).__name__)
         or _text(getattr(exc, "code", None))
-        or _sent_text(sent, "code"),
-        param=_text(getattr(exc, "param", None)) or _sent_text(sent, "param"),
+        or _sent_text(sent, "code", secret),
+        param=_text(getattr(exc, "param", None)) or _sent_text(sent, "param", secret),
         retry_after=parse_retry_after(_retry_after_header(exc)),
     )
 
@@ -211,10 +214,13 @@ def _retry_after_header(exc: BaseException) -> str | None:
     return None
 
 
-def _sent_text(error: Mapping[str, Any] | None, name: str) -> str | None:
-    """A text field of the provider's error object (not a status number again)."""
+def _sent_text(error: Mapping[str, Any] | None, name: str, secret: str | None) -> str | None:
+    """A name-like field of the provider's error object (``context_length_exceeded``,
+    ``messages[0].content``), scrubbed of the call's key; not a status number again."""
     value = _text(error.get(name)) if error is not None else None
-    return None if value is None or value.isdigit() else value
+    if value is None or value.isdigit() or not _NAME_LIKE.fullmatch(value):
+        return None
+    return scrub(value, secret)
 
 
 def _text(value: Any) -> str | None:
