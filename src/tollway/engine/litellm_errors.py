@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from types import MappingProxyType, ModuleType
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -36,6 +36,7 @@ from tollway.engine.base import EngineError, EngineMisconfigured, EngineUnavaila
 from tollway.engine.outbound import find_refusal, refusal_error
 from tollway.engine.request_faults import REQUEST_NOT_TRANSLATABLE, chain, is_request_fault
 from tollway.engine.wire import (
+    CODES_BY_CLASS,
     clean_text,
     error_object,
     message_in_text,
@@ -62,12 +63,6 @@ _MISSING_KEY = re.compile(r"(?i)missing [\w .-]{0,40}api[ _-]?key")
 _NAME_LIKE = re.compile(r"[\w.\[\]-]{1,100}")
 _TRANSPORT_NAMES = frozenset(
     {"ConnectError", "ConnectTimeout", "ClientConnectorError", "ConnectionRefusedError"}
-)
-_CODES_BY_CLASS: Mapping[str, str] = MappingProxyType(
-    {
-        "ContextWindowExceededError": "context_length_exceeded",
-        "ContentPolicyViolationError": "content_policy_violation",
-    }
 )
 
 
@@ -126,21 +121,12 @@ def _status_error(exc: Exception, status: Any, secret: str | None) -> EngineErro
         status,
         clean_message(exc, secret),
         error_type=_text(getattr(exc, "type", None)),
-        code=_CODES_BY_CLASS.get(type(exc).__name__)
+        code=CODES_BY_CLASS.get(type(exc).__name__)
         or _text(getattr(exc, "code", None))
         or _sent_text(sent, "code", secret),
         param=_text(getattr(exc, "param", None)) or _sent_text(sent, "param", secret),
         retry_after=parse_retry_after(_retry_after_header(exc)),
     )
-
-
-def code_named_in(text: str | None) -> str | None:
-    """The OpenAI code of a LiteLLM exception class named in ``text``: the LiteLLM
-    proxy answers ``"code": "400"`` and only its message says
-    ``litellm.ContextWindowExceededError: ...``."""
-    if not text:
-        return None
-    return next((code for name, code in _CODES_BY_CLASS.items() if name in text), None)
 
 
 def misconfiguration_message(text: str) -> str:

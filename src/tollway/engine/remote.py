@@ -44,16 +44,13 @@ from tollway.engine.http_common import (
     json_or_none,
     read_error_body,
 )
-from tollway.engine.litellm_errors import (
-    code_named_in,
-    is_misconfiguration,
-    misconfiguration_message,
-)
+from tollway.engine.litellm_errors import is_misconfiguration, misconfiguration_message
 from tollway.engine.mock import ListStream, mock_chunks, mock_result
 from tollway.engine.request_body import litellm_request
 from tollway.engine.wire import (
     LITELLM_PREFIXES,
     clean_openai,
+    code_named_in,
     error_object,
     positive_cost,
     text_field,
