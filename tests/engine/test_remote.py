@@ -228,6 +228,45 @@ async def test_provider_errors_through_the_proxy(
         assert info.value.message == "Invalid 'n'"
 
 
+# What of a provider's code and param the LiteLLM proxy keeps: its answer's "code"
+# is the HTTP status, so a code survives only as LiteLLM's exception class named in
+# the message (and then the proxy drops the param); a plain 400 keeps its param.
+REFUSALS = [
+    (
+        "This model's maximum context length is 8192 tokens.",
+        "context_length_exceeded",
+        "messages",
+        ("context_length_exceeded", None),
+    ),
+    ("Invalid value for 'top_p'.", "invalid_value", "top_p", (None, "top_p")),
+]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize(("message", "code", "param", "kept"), REFUSALS)
+async def test_what_the_proxy_keeps_of_a_providers_code_and_param(
+    engine: RemoteEngine,
+    fakes: Fakes,
+    unique_model: Callable[[str], str],
+    stream: bool,
+    message: str,
+    code: str,
+    param: str,
+    kept: tuple[str | None, str | None],
+) -> None:
+    model = unique_model("param")
+    fakes["openai"].script_model(
+        model, ModelBehaviour.refusing(400, message, code=code, param=param)
+    )
+    call = EngineCall(
+        Endpoint.CHAT, chat_body(), target(f"openai/{model}", openai_base(fakes)), stream=stream
+    )
+    with pytest.raises(UpstreamError) as info:
+        await run(engine, call)
+    assert (info.value.status, info.value.retryable) == (400, False)
+    assert (info.value.code, info.value.param) == kept
+
+
 async def test_rejected_provider_key(engine: RemoteEngine, fakes: Fakes) -> None:
     call = EngineCall(
         Endpoint.CHAT, chat_body(), target("openai/gpt-4o-mini", openai_base(fakes), key=BAD_KEY)

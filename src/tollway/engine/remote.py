@@ -54,6 +54,7 @@ from tollway.engine.responses_api import mock_response_result
 from tollway.engine.wire import (
     LITELLM_PREFIXES,
     clean_openai,
+    code_named_in,
     error_object,
     positive_cost,
     text_field,
@@ -215,7 +216,7 @@ def classify_proxy_error(
         status,
         message,
         error_type=text_field(error, "type"),
-        code=error_code(error),
+        code=error_code(error) or code_named_in(text_field(error, "message")),
         param=text_field(error, "param"),
     )
 

@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
+from types import MappingProxyType
 from typing import Any
 
 from tollway.engine.base import Endpoint, EngineCall, TokenUsage, UpstreamError
@@ -25,6 +26,13 @@ MAX_MESSAGE_CHARS = 300
 # What a client learns of a provider timeout, whichever engine saw it: LiteLLM's own
 # text ("litellm.Timeout: APITimeoutError - Request timed out ...") says nothing more.
 TIMEOUT_MESSAGE = "the provider did not answer in time"
+# OpenAI's code for what LiteLLM raises as its own exception class instead.
+CODES_BY_CLASS: Mapping[str, str] = MappingProxyType(
+    {
+        "ContextWindowExceededError": "context_length_exceeded",
+        "ContentPolicyViolationError": "content_policy_violation",
+    }
+)
 
 # The LiteLLM provider prefixes tollway routes to; the rendered config has a wildcard
 # deployment for each.
@@ -100,6 +108,15 @@ def message_in_text(text: str, status: int | None) -> str:
 
 def is_retryable(status: int) -> bool:
     return status in (408, 409, 425, 429) or (status >= 500 and status not in _NON_RETRYABLE_5XX)
+
+
+def code_named_in(text: str | None) -> str | None:
+    """The OpenAI code of a LiteLLM exception class named in ``text``: the LiteLLM
+    proxy answers ``"code": "400"`` and only its message says
+    ``litellm.ContextWindowExceededError: ...``."""
+    if not text:
+        return None
+    return next((code for name, code in CODES_BY_CLASS.items() if name in text), None)
 
 
 def timeout_error() -> UpstreamError:
