@@ -186,11 +186,22 @@ def text_field(error: Mapping[str, Any], name: str) -> str | None:
     return None if value is None else str(value)
 
 
+def chat_shaped(endpoint: Endpoint) -> bool:
+    """Whether ``endpoint`` answers with OpenAI's chat, completions or embeddings objects
+    (the Responses and Messages dialects' objects are read by their own metering)."""
+    return endpoint not in (Endpoint.RESPONSES, Endpoint.MESSAGES)
+
+
+# A usage object is OpenAI's when it has one of these (some embeddings servers send
+# only ``total_tokens``).
+_OPENAI_COUNTS = frozenset({"prompt_tokens", "completion_tokens", "total_tokens"})
+
+
 def usage_from(raw: Any) -> TokenUsage | None:
     """The contract's TokenUsage from an OpenAI ``usage`` object (dict), None when absent
     (or not OpenAI's: Anthropic's and the Responses API's ``input_tokens`` are read by
     their dialect's reader in ``tollway.metering``)."""
-    if not isinstance(raw, Mapping) or not ({"prompt_tokens", "completion_tokens"} & set(raw)):
+    if not isinstance(raw, Mapping) or not (_OPENAI_COUNTS & raw.keys()):
         return None
     prompt = _int(raw.get("prompt_tokens"))
     completion = _int(raw.get("completion_tokens"))
