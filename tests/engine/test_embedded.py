@@ -473,3 +473,34 @@ async def test_engine_aclose_is_safe_and_calls_still_work_after(
         EngineCall(Endpoint.CHAT, chat_body(), target("openai/gpt-4o-mini", openai_base(fakes)))
     )
     assert result.usage is not None
+
+
+@pytest.mark.parametrize(
+    ("family", "prefix"),
+    [("anthropic", "anthropic/"), ("gemini", "gemini/"), ("cohere", "cohere_chat/")],
+)
+@pytest.mark.parametrize("endpoint", [Endpoint.CHAT, Endpoint.COMPLETIONS], ids=str)
+async def test_translated_streams_keep_to_openais_schema(
+    engine: EmbeddedEngine,
+    fakes: Fakes,
+    unique_model: Callable[[str], str],
+    family: Family,
+    prefix: str,
+    endpoint: Endpoint,
+) -> None:
+    # LiteLLM's wrapper puts `role: null` on every chunk after the first, `text: null`
+    # on a completion's last chunk and null counts in usage details (openai_conformance).
+    tgt = target(prefix + unique_model(family), fakes[family].origin + API_BASE_SUFFIX[family])
+    body = chat_body() if endpoint is Endpoint.CHAT else {"prompt": ECHO}
+    chunks = await collect(await engine.open_stream(EngineCall(endpoint, body, tgt, stream=True)))
+    choices = [choice for chunk in chunks for choice in chunk["choices"]]
+    if endpoint is Endpoint.CHAT:
+        assert [c["delta"].get("role") for c in choices[:1]] == ["assistant"]
+        assert all("role" not in c["delta"] for c in choices[1:])
+    else:
+        assert all(isinstance(c["text"], str) for c in choices)
+    assert text_of(chunks) == ECHO
+    usage = chunks[-1]["usage"]
+    for name, details in usage.items():
+        if name.endswith("_details"):
+            assert None not in details.values(), name

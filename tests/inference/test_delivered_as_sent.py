@@ -91,8 +91,9 @@ class Upstream:
         self,
         body: Mapping[str, Any] | None = None,
         chunks: Sequence[Mapping[str, Any]] | None = None,
+        status: int = 200,
     ) -> None:
-        self.fake.script_model(self.model, ModelBehaviour.canned(body, chunks))
+        self.fake.script_model(self.model, ModelBehaviour.canned(body, chunks, status=status))
 
     def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
         response = httpx.post(
@@ -430,3 +431,27 @@ def test_sdk_stream_parses_content_and_refusal(openai_upstream: Upstream) -> Non
     assert "refusal.done" in events
     assert refused.choices[0].message.refusal == "I can't help."
     assert refused.choices[0].message.parsed is None
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_an_upstream_error_keeps_its_status_type_code_and_param(
+    openai_upstream: Upstream, stream: bool
+) -> None:
+    error = {
+        "message": "This model's maximum context length is 8 tokens.",
+        "type": "invalid_request_error",
+        "param": "messages",
+        "code": "context_length_exceeded",
+    }
+    openai_upstream.can({"error": error}, status=400)
+    response = httpx.post(
+        f"{openai_upstream.url}/chat/completions",
+        json={"model": openai_upstream.model, "messages": MESSAGES, "stream": stream},
+        headers=openai_upstream.headers,
+        timeout=30,
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == error

@@ -152,9 +152,16 @@ class StreamPolicy:
 class HttpStream(PrefetchingStream[dict[str, Any]]):
     """An SSE response read as OpenAI chunk dicts. Call ``receive_first`` once."""
 
-    def __init__(self, response: httpx.Response, policy: StreamPolicy, secret: str | None) -> None:
+    def __init__(
+        self,
+        response: httpx.Response,
+        policy: StreamPolicy,
+        secret: str | None,
+        convert: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__()
         self._response = response
+        self._convert_event = convert
         self._events = sse_events(response)
         self._policy = policy
         self._secret = secret
@@ -163,7 +170,8 @@ class HttpStream(PrefetchingStream[dict[str, Any]]):
         return anext(self._events)
 
     def _convert(self, raw: dict[str, Any]) -> dict[str, Any]:
-        return raw  # SSE events are already OpenAI chunk dicts
+        # SSE events are already OpenAI chunk dicts; a LiteLLM proxy's get corrected.
+        return raw if self._convert_event is None else self._convert_event(raw)
 
     def _error_before_first(self, exc: Exception) -> EngineError | None:
         if isinstance(exc, httpx.TimeoutException):

@@ -134,7 +134,7 @@ class RemoteEngine:
             on_transport=_unreachable,
             on_error_event=lambda event: _classify_event(event, secret),
         )
-        stream = HttpStream(response, policy, secret)
+        stream = HttpStream(response, policy, secret, convert=clean_openai)
         await stream.receive_first()
         return stream
 

@@ -10,6 +10,8 @@ On the way into LiteLLM (the SDK in this process, or a LiteLLM proxy over HTTP)
 the keys LiteLLM would read as its own instructions go too, and the deployment's
 key, base URL and allowed parameters come in: the embedded engine turns that body
 into ``litellm.acompletion`` keyword arguments, the remote engine sends it as JSON.
+The embedded engine's pass-through (``engine.passthrough``) hands LiteLLM the body
+as a JSON payload it does not read, so only the engine-owned keys apply there.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from tollway.engine.base import Endpoint, EngineCall, TokenUsage, UpstreamError
+from tollway.engine.openai_conformance import conform
 from tollway.observability.scrubbing import scrub_secret
 from tollway.providers.families import litellm_prefixes, upstream_family
 
@@ -270,9 +271,10 @@ _LITELLM_EXTRAS = frozenset(
 
 def clean_openai(body: dict[str, Any]) -> dict[str, Any]:
     """An OpenAI object as LiteLLM returns it, minus LiteLLM's empty extras
-    (``provider_specific_fields``, null ``tool_calls``…) and its 0.0 "unpriced" cost."""
+    (``provider_specific_fields``, null ``tool_calls``…) and its 0.0 "unpriced" cost,
+    and with its breaks of OpenAI's schema fixed (``openai_conformance``)."""
     cleaned: dict[str, Any] = _clean(body)
-    return cleaned
+    return conform(cleaned)
 
 
 def _clean(value: Any, *, in_usage: bool = False) -> Any:
