@@ -21,7 +21,7 @@ from tests.api.test_schemathesis import CHECKS
 from tollway.app import create_app
 
 MODEL = "echo"
-CAPS = ("max_tokens", "max_completion_tokens", "n")
+CAPS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "n")
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +67,7 @@ def test_v1_is_in_the_openapi_document(v1_schema: tuple[schemathesis.BaseSchema,
         "/v1/chat/completions",
         "/v1/completions",
         "/v1/embeddings",
+        "/v1/responses",
         "/v1/models",
         "/v1/models/{model}",
     } <= paths
@@ -79,7 +80,7 @@ def test_v1_conforms(v1_schema: tuple[schemathesis.BaseSchema, str], mode: Gener
     operations = [
         result.ok() for result in schema.get_all_operations() if result.ok().path.startswith("/v1/")
     ]
-    assert len(operations) == 5
+    assert len(operations) == 6
     for operation in operations:
         _fuzz(operation, headers, mode)
 

@@ -73,6 +73,7 @@ def test_every_route_has_a_wildcard() -> None:
             "anthropic",
             "cohere",
             "cohere_chat",
+            "custom_openai",  # OpenAI-compatible servers' Responses API, bridged to chat
             "gemini",
             "groq",
             "mistral",

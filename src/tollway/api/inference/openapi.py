@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from tollway.api.inference.openapi_responses import RESPONSES_SCHEMAS
 from tollway.api.inference.openapi_schemas import SCHEMAS, STRING, Schema, ref
 
 # One server-sent event (OpenAPI before 3.2: ``schema`` describes each event): a JSON
@@ -96,6 +97,12 @@ def inference_paths() -> dict[str, Schema]:
             "Text completion", "CompletionRequest", "Completion", streams=True
         ),
         "/v1/embeddings": _post("Embeddings", "EmbeddingRequest", "EmbeddingList", streams=False),
+        "/v1/responses": _post(
+            "Responses API (typed events when streamed)",
+            "ResponsesRequest",
+            "Response",
+            streams=True,
+        ),
         "/v1/models": _get("Models this key may use", "ModelList"),
         "/v1/models/{model}": _get("One model", "Model", parameters=[model_param]),
     }
@@ -110,7 +117,7 @@ def document_inference(app: FastAPI) -> None:
             document = generate()
             document["paths"].update(inference_paths())
             components = document.setdefault("components", {})
-            components.setdefault("schemas", {}).update(SCHEMAS)
+            components.setdefault("schemas", {}).update(SCHEMAS | RESPONSES_SCHEMAS)
             components.setdefault("securitySchemes", {})["TollwayKey"] = {
                 "type": "http",
                 "scheme": "bearer",
