@@ -99,6 +99,45 @@ async def test_stream_and_its_usage_chunk(
     assert request.body["stream_options"] == {"include_usage": True}
 
 
+async def test_the_proxys_stream_has_no_null_role_or_fragment_ids(
+    engine: RemoteEngine, fakes: Fakes, unique_model: Callable[[str], str]
+) -> None:
+    # The proxy translates (its pass-through routes take no per-call credentials). It
+    # serializes chunks without nulls, so LiteLLM's `role: null` and null tool-call ids
+    # and names do not reach the engine today; openai_conformance would take them out
+    # if they did. This pins the result whichever does it.
+    model = unique_model("conform")
+    call_start = {"index": 0, "id": "c1", "type": "function", "function": {"name": "f"}}
+    call_start["function"]["arguments"] = ""
+    sent = [
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [call_start]}}]},
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]},
+                }
+            ]
+        },
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+    ]
+    for chunk in sent:
+        chunk.update(id="x", object="chat.completion.chunk", created=1, model=model)
+    fakes["openai"].script_model(model, ModelBehaviour.canned(chunks=sent))
+    call = EngineCall(
+        Endpoint.CHAT, chat_body(), target(f"openai/{model}", openai_base(fakes)), stream=True
+    )
+    chunks = await collect(await engine.open_stream(call))
+    deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
+    assert deltas[0]["role"] == "assistant"
+    assert all("role" not in delta for delta in deltas[1:])
+    fragments = [f for delta in deltas for f in delta.get("tool_calls") or []]
+    assert fragments[0]["id"] == "c1"
+    assert all(None not in f.values() for f in fragments)
+    assert all("id" not in f for f in fragments[1:])
+    assert all("name" not in f["function"] for f in fragments[1:])
+
+
 async def test_embeddings_and_completions(
     engine: RemoteEngine, fakes: Fakes, unique_model: Callable[[str], str]
 ) -> None:

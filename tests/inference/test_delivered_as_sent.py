@@ -223,7 +223,22 @@ def test_n2_streamed_keeps_every_choices_role_and_finish_reason(upstream: Upstre
     assert_as_sent(upstream.stream("chat/completions", {**INCLUDE_USAGE, "n": 2}), sent)
 
 
-def test_completions_stream_ends_with_the_empty_text_sent(upstream: Upstream) -> None:
+@pytest.fixture(params=["openai", "openai_compatible"])
+def completions_upstream(
+    request: pytest.FixtureRequest,
+    live: Tollway,
+    key: str,
+    fakes: dict[str, FakeProviderServer],
+    providers: dict[str, dict[str, Any]],
+) -> Upstream:
+    """The families with a /completions of their own (the others: LiteLLM via chat)."""
+    provider_type: str = request.param
+    return Upstream(live, key, fakes[WIRE_TYPES[provider_type]], providers[provider_type])
+
+
+def test_completions_stream_ends_with_the_empty_text_sent(completions_upstream: Upstream) -> None:
+    upstream = completions_upstream
+
     def text(piece: str, finish: str | None = None) -> dict[str, Any]:
         return {
             "id": "cmpl-canned",

@@ -93,7 +93,10 @@ def passes_through(call: EngineCall) -> bool:
     if call.target.mock or call.endpoint not in PATHS:
         return False
     upstream = upstream_family(call.target.upstream_model)
-    return upstream is not None and upstream.provider_type in PASSTHROUGH_FAMILIES
+    if upstream is None or upstream.provider_type not in PASSTHROUGH_FAMILIES:
+        return False
+    # A family without a /completions of its own gets LiteLLM's emulation through chat.
+    return call.endpoint is not Endpoint.COMPLETIONS or upstream.completions is not None
 
 
 class Passthrough:
