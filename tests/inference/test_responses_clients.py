@@ -110,6 +110,8 @@ def test_request_fields_reach_openais_responses_api(
     assert body["temperature"] == 0.5
     assert body["max_output_tokens"] == 64
     assert body["input"][0]["content"][0]["text"] == "fields"
+    assert body["vendor_knob"] == 1  # unknown fields pass through
+    assert body["metadata"] == {"run": "7"}
     assert "api_key" not in body
     assert "stream_options" not in body
 
@@ -125,6 +127,7 @@ def test_bridged_instructions_and_schema_reach_the_chat_api(
         instructions="be terse",
         text={"format": SCHEMA},  # type: ignore[typeddict-item]
         max_output_tokens=64,
+        extra_body={"vendor_knob": 1},
     )
     assert response.output_text == "bridged fields"
     [request] = openai_fake.requests_for_model(name)
@@ -133,6 +136,7 @@ def test_bridged_instructions_and_schema_reach_the_chat_api(
     assert body["response_format"]["type"] == "json_schema"
     assert body["response_format"]["json_schema"]["schema"] == SCHEMA["schema"]
     assert body.get("max_completion_tokens", body.get("max_tokens")) == 64
+    assert body["vendor_knob"] == 1  # unknown fields pass through the bridge too
 
 
 def test_a_stream_cut_after_its_first_event_ends_with_an_error_event(
@@ -159,3 +163,34 @@ def test_a_stream_cut_after_its_first_event_ends_with_an_error_event(
     assert error["code"] == "stream_interrupted"
     assert error["sequence_number"] == len(blocks) - 1
     assert "response.completed" not in response.text
+
+
+@pytest.mark.parametrize("provider_type", AGENT_FAMILIES, ids=str)
+def test_stream_options_of_the_responses_api_are_accepted(
+    tollway: Tollway, openai_fake: FakeProviderServer, provider_type: ProviderType
+) -> None:
+    name, key = served(tollway, openai_fake, provider_type)
+    client = openai.OpenAI(base_url=tollway.v1, api_key=key, max_retries=0)
+    events = list(
+        client.responses.create(
+            model=name,
+            input="with options",
+            stream=True,
+            stream_options={"include_obfuscation": False},
+        )
+    )
+    assert events[-1].type == "response.completed"
+    assert events[-1].response.output_text == "with options"
+
+
+@pytest.mark.parametrize("provider_type", AGENT_FAMILIES, ids=str)
+def test_a_providers_refusal_reaches_the_client_in_openais_shape(
+    tollway: Tollway, openai_fake: FakeProviderServer, provider_type: ProviderType
+) -> None:
+    name, key = served(tollway, openai_fake, provider_type)
+    openai_fake.script_model(name, ModelBehaviour.bad_request("bad tool schema"))
+    client = openai.OpenAI(base_url=tollway.v1, api_key=key, max_retries=0)
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model=name, input="refused")
+    assert "bad tool schema" in caught.value.message
+    assert len(openai_fake.requests_for_model(name)) == 1  # never retried elsewhere
