@@ -23,15 +23,13 @@ import pytest
 
 from tests.fakes.providers import Behaviour, FakeProviderServer, ModelBehaviour
 from tests.inference.conftest import Tollway, live_tollway, tollway_settings
+from tollway.providers.families import FAMILIES
 
 # The fake each OpenAI-wire provider type is served by.
 WIRE_TYPES = {
-    "openai": "openai",
-    "groq": "openai",
-    "together_ai": "openai",
-    "mistral": "openai",
-    "openai_compatible": "openai",
-    "openrouter": "openrouter",
+    provider_type.value: "openrouter" if family.serves_openrouter_ids else "openai"
+    for provider_type, family in FAMILIES.items()
+    if family.speaks_openai_wire
 }
 VOLATILE = ("id", "model", "created")
 

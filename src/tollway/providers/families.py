@@ -96,6 +96,9 @@ class Family:
     serves_openrouter_ids: bool = False  # OpenRouter itself: its ids are OpenRouter's
     # Speaks OpenAI's wire format: chat, completions and embeddings pass through LiteLLM
     # untranslated (tollway.engine.passthrough), the answer reaching the client as sent.
+    # Not Mistral: its API refuses fields it does not define (``seed`` is its
+    # ``random_seed``, ``max_completion_tokens`` its ``max_tokens``, no
+    # ``stream_options``), which LiteLLM's translation renames or drops.
     speaks_openai_wire: bool = False
     needs_key: bool = True
     needs_base_url: bool = False
@@ -206,7 +209,6 @@ FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
             "https://api.mistral.ai/v1",
             embeddings=Upstream("mistral"),
             openrouter_vendor="mistralai",
-            speaks_openai_wire=True,
         ),
         ProviderType.GROQ: Family(
             ProviderType.GROQ,
