@@ -21,7 +21,7 @@ from tests.api.test_schemathesis import CHECKS
 from tollway.app import create_app
 
 MODEL = "echo"
-CAPS = ("max_tokens", "max_completion_tokens", "n")
+CAPS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "n")
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +67,9 @@ def test_v1_is_in_the_openapi_document(v1_schema: tuple[schemathesis.BaseSchema,
         "/v1/chat/completions",
         "/v1/completions",
         "/v1/embeddings",
+        "/v1/responses",
         "/v1/models",
         "/v1/models/{model}",
-        "/v1/responses",
         "/v1/messages",
         "/v1/messages/count_tokens",
         "/v1/responses/{response_id}",

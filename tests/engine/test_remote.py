@@ -100,6 +100,45 @@ async def test_stream_and_its_usage_chunk(
     assert request.body["stream_options"] == {"include_usage": True}
 
 
+async def test_the_proxys_stream_has_no_null_role_or_fragment_ids(
+    engine: RemoteEngine, fakes: Fakes, unique_model: Callable[[str], str]
+) -> None:
+    # The proxy translates (its pass-through routes take no per-call credentials). It
+    # serializes chunks without nulls, so LiteLLM's `role: null` and null tool-call ids
+    # and names do not reach the engine today; openai_conformance would take them out
+    # if they did. This pins the result whichever does it.
+    model = unique_model("conform")
+    call_start = {"index": 0, "id": "c1", "type": "function", "function": {"name": "f"}}
+    call_start["function"]["arguments"] = ""
+    sent = [
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [call_start]}}]},
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]},
+                }
+            ]
+        },
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+    ]
+    for chunk in sent:
+        chunk.update(id="x", object="chat.completion.chunk", created=1, model=model)
+    fakes["openai"].script_model(model, ModelBehaviour.canned(chunks=sent))
+    call = EngineCall(
+        Endpoint.CHAT, chat_body(), target(f"openai/{model}", openai_base(fakes)), stream=True
+    )
+    chunks = await collect(await engine.open_stream(call))
+    deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
+    assert deltas[0]["role"] == "assistant"
+    assert all("role" not in delta for delta in deltas[1:])
+    fragments = [f for delta in deltas for f in delta.get("tool_calls") or []]
+    assert fragments[0]["id"] == "c1"
+    assert all(None not in f.values() for f in fragments)
+    assert all("id" not in f for f in fragments[1:])
+    assert all("name" not in f["function"] for f in fragments[1:])
+
+
 async def test_embeddings_and_completions(
     engine: RemoteEngine, fakes: Fakes, unique_model: Callable[[str], str]
 ) -> None:
@@ -187,6 +226,45 @@ async def test_provider_errors_through_the_proxy(
     assert len(fakes["openai"].requests_for_model(model)) == 1  # LiteLLM did not retry
     if status == 400:
         assert info.value.message == "Invalid 'n'"
+
+
+# What of a provider's code and param the LiteLLM proxy keeps: its answer's "code"
+# is the HTTP status, so a code survives only as LiteLLM's exception class named in
+# the message (and then the proxy drops the param); a plain 400 keeps its param.
+REFUSALS = [
+    (
+        "This model's maximum context length is 8192 tokens.",
+        "context_length_exceeded",
+        "messages",
+        ("context_length_exceeded", None),
+    ),
+    ("Invalid value for 'top_p'.", "invalid_value", "top_p", (None, "top_p")),
+]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize(("message", "code", "param", "kept"), REFUSALS)
+async def test_what_the_proxy_keeps_of_a_providers_code_and_param(
+    engine: RemoteEngine,
+    fakes: Fakes,
+    unique_model: Callable[[str], str],
+    stream: bool,
+    message: str,
+    code: str,
+    param: str,
+    kept: tuple[str | None, str | None],
+) -> None:
+    model = unique_model("param")
+    fakes["openai"].script_model(
+        model, ModelBehaviour.refusing(400, message, code=code, param=param)
+    )
+    call = EngineCall(
+        Endpoint.CHAT, chat_body(), target(f"openai/{model}", openai_base(fakes)), stream=stream
+    )
+    with pytest.raises(UpstreamError) as info:
+        await run(engine, call)
+    assert (info.value.status, info.value.retryable) == (400, False)
+    assert (info.value.code, info.value.param) == kept
 
 
 async def test_rejected_provider_key(engine: RemoteEngine, fakes: Fakes) -> None:

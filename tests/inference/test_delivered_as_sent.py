@@ -23,15 +23,13 @@ import pytest
 
 from tests.fakes.providers import Behaviour, FakeProviderServer, ModelBehaviour
 from tests.inference.conftest import Tollway, live_tollway, tollway_settings
+from tollway.providers.families import FAMILIES
 
 # The fake each OpenAI-wire provider type is served by.
 WIRE_TYPES = {
-    "openai": "openai",
-    "groq": "openai",
-    "together_ai": "openai",
-    "mistral": "openai",
-    "openai_compatible": "openai",
-    "openrouter": "openrouter",
+    provider_type.value: "openrouter" if family.serves_openrouter_ids else "openai"
+    for provider_type, family in FAMILIES.items()
+    if family.speaks_openai_wire
 }
 VOLATILE = ("id", "model", "created")
 
@@ -91,8 +89,9 @@ class Upstream:
         self,
         body: Mapping[str, Any] | None = None,
         chunks: Sequence[Mapping[str, Any]] | None = None,
+        status: int = 200,
     ) -> None:
-        self.fake.script_model(self.model, ModelBehaviour.canned(body, chunks))
+        self.fake.script_model(self.model, ModelBehaviour.canned(body, chunks, status=status))
 
     def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
         response = httpx.post(
@@ -222,7 +221,22 @@ def test_n2_streamed_keeps_every_choices_role_and_finish_reason(upstream: Upstre
     assert_as_sent(upstream.stream("chat/completions", {**INCLUDE_USAGE, "n": 2}), sent)
 
 
-def test_completions_stream_ends_with_the_empty_text_sent(upstream: Upstream) -> None:
+@pytest.fixture(params=["openai", "openai_compatible"])
+def completions_upstream(
+    request: pytest.FixtureRequest,
+    live: Tollway,
+    key: str,
+    fakes: dict[str, FakeProviderServer],
+    providers: dict[str, dict[str, Any]],
+) -> Upstream:
+    """The families with a /completions of their own (the others: LiteLLM via chat)."""
+    provider_type: str = request.param
+    return Upstream(live, key, fakes[WIRE_TYPES[provider_type]], providers[provider_type])
+
+
+def test_completions_stream_ends_with_the_empty_text_sent(completions_upstream: Upstream) -> None:
+    upstream = completions_upstream
+
     def text(piece: str, finish: str | None = None) -> dict[str, Any]:
         return {
             "id": "cmpl-canned",
@@ -337,12 +351,18 @@ def test_the_upstream_receives_the_clients_fields(upstream: Upstream) -> None:
         "vendor_knob": {"deep": [1, 2]},
     }
     upstream.json("chat/completions", body)
-    assert upstream.received() == {"model": upstream.received()["model"], **body}
+    received = upstream.received()
+    if upstream.fake.family == "openrouter":
+        # The one field tollway adds: OpenRouter's price in its answer, for billing.
+        assert received.pop("usage") == {"include": True}
+    assert received == {"model": received["model"], **body}
     upstream.can(chunks=[chunk(delta(role="assistant", content="ok", finish="stop"))])
     upstream.stream("chat/completions", body)
     received = upstream.received()
     assert received.pop("stream") is True
     assert received.pop("stream_options") == {"include_usage": True}  # the engine's, for metering
+    if upstream.fake.family == "openrouter":
+        assert received.pop("usage") == {"include": True}
     assert received == {"model": received["model"], **body}
 
 
@@ -430,3 +450,27 @@ def test_sdk_stream_parses_content_and_refusal(openai_upstream: Upstream) -> Non
     assert "refusal.done" in events
     assert refused.choices[0].message.refusal == "I can't help."
     assert refused.choices[0].message.parsed is None
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_an_upstream_error_keeps_its_status_type_code_and_param(
+    openai_upstream: Upstream, stream: bool
+) -> None:
+    error = {
+        "message": "This model's maximum context length is 8 tokens.",
+        "type": "invalid_request_error",
+        "param": "messages",
+        "code": "context_length_exceeded",
+    }
+    openai_upstream.can({"error": error}, status=400)
+    response = httpx.post(
+        f"{openai_upstream.url}/chat/completions",
+        json={"model": openai_upstream.model, "messages": MESSAGES, "stream": stream},
+        headers=openai_upstream.headers,
+        timeout=30,
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == error

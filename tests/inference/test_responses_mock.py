@@ -136,3 +136,25 @@ def test_usage_record_says_responses(mock_setup: tuple[Tollway, str]) -> None:
     first = next(r for r in records if r.completion_tokens == response.usage.output_tokens)
     assert first.prompt_tokens == response.usage.input_tokens
     assert all(r.completion_tokens > 0 for r in records)
+
+
+@pytest.mark.parametrize(
+    ("raw", "param"),
+    [
+        (b"{not json", None),
+        (b"[1, 2]", None),
+        (b'{"model": "mock-echo", "input": ' + b"[" * 70 + b"]" * 70 + b"}", "input"),
+    ],
+    ids=["malformed", "not-an-object", "too-deep"],
+)
+def test_hostile_bodies_are_400s(
+    mock_setup: tuple[Tollway, str], raw: bytes, param: str | None
+) -> None:
+    tollway, key = mock_setup
+    response = httpx.post(
+        f"{tollway.v1}/responses",
+        content=raw,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == param

@@ -26,13 +26,13 @@ code is filled in per error; "the provider's" is passed through from upstream.
 | 502 | upstream_error | bad_gateway | every deployment failed, or the fallback did |
 | 502 | upstream_error | upstream_redirect | the provider answered with a redirect |
 | 502 | upstream_error | upstream_address_refused | the provider's address is not allowed |
-| 504 | upstream_error | upstream_timeout | the last provider tried did not answer in time |
 | 503 | service_unavailable | no_usable_deployment | no deployment may serve now (reasons named) |
 | 503 | service_unavailable | secret_store_unavailable | secret store down past the stale window |
 | 503 | service_unavailable | quota_store_unavailable | the quota counters do not answer |
 | 503 | service_unavailable | quota_store_rebuilding | the quota counters are being rebuilt |
 | 503 | service_unavailable | usage_journal_unavailable | usage cannot be journaled |
 | 503 | service_unavailable | engine_unavailable | the engine is down or misconfigured |
+| 504 | upstream_error | upstream_timeout | the last provider tried did not answer in time |
 | 200 | server_error | stream_interrupted | SSE event: the provider broke off the stream |
 | 200 | server_error | server_shutting_down | SSE event: shutdown cut the stream short |
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from types import MappingProxyType, ModuleType
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -36,12 +36,14 @@ from tollway.engine.base import EngineError, EngineMisconfigured, EngineUnavaila
 from tollway.engine.outbound import find_refusal, refusal_error
 from tollway.engine.request_faults import REQUEST_NOT_TRANSLATABLE, chain, is_request_fault
 from tollway.engine.wire import (
+    CODES_BY_CLASS,
     clean_text,
     error_object,
     message_in_text,
     non_json_body,
     parse_retry_after,
     provider_message,
+    scrub,
     timeout_error,
     upstream_error,
 )
@@ -57,14 +59,10 @@ _MISCONFIGURED = (
     "no healthy deployments",
 )
 _MISSING_KEY = re.compile(r"(?i)missing [\w .-]{0,40}api[ _-]?key")
+# What a provider's error code or param looks like; anything else is not passed on.
+_NAME_LIKE = re.compile(r"[\w.\[\]-]{1,100}")
 _TRANSPORT_NAMES = frozenset(
     {"ConnectError", "ConnectTimeout", "ClientConnectorError", "ConnectionRefusedError"}
-)
-_CODES_BY_CLASS: Mapping[str, str] = MappingProxyType(
-    {
-        "ContextWindowExceededError": "context_length_exceeded",
-        "ContentPolicyViolationError": "content_policy_violation",
-    }
 )
 
 
@@ -123,10 +121,10 @@ def _status_error(exc: Exception, status: Any, secret: str | None) -> EngineErro
         status,
         clean_message(exc, secret),
         error_type=_text(getattr(exc, "type", None)),
-        code=_CODES_BY_CLASS.get(type(exc).__name__)
+        code=CODES_BY_CLASS.get(type(exc).__name__)
         or _text(getattr(exc, "code", None))
-        or _sent_text(sent, "code"),
-        param=_text(getattr(exc, "param", None)) or _sent_text(sent, "param"),
+        or _sent_text(sent, "code", secret),
+        param=_text(getattr(exc, "param", None)) or _sent_text(sent, "param", secret),
         retry_after=parse_retry_after(_retry_after_header(exc)),
     )
 
@@ -202,10 +200,13 @@ def _retry_after_header(exc: BaseException) -> str | None:
     return None
 
 
-def _sent_text(error: Mapping[str, Any] | None, name: str) -> str | None:
-    """A text field of the provider's error object (not a status number again)."""
+def _sent_text(error: Mapping[str, Any] | None, name: str, secret: str | None) -> str | None:
+    """A name-like field of the provider's error object (``context_length_exceeded``,
+    ``messages[0].content``), scrubbed of the call's key; not a status number again."""
     value = _text(error.get(name)) if error is not None else None
-    return None if value is None or value.isdigit() else value
+    if value is None or value.isdigit() or not _NAME_LIKE.fullmatch(value):
+        return None
+    return scrub(value, secret)
 
 
 def _text(value: Any) -> str | None:

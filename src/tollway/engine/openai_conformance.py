@@ -13,10 +13,12 @@ does not allow, and strict clients (typed SDKs, schema validators) trip on them:
 
 ``conform`` removes or restores exactly these, in place, on any chat or completions
 body or chunk; ``wire.clean_openai`` applies it to everything LiteLLM translated, so
-it is applied in one place. (The pass-through, ``engine.passthrough``, is never
-corrected: what the upstream sent is what the client gets.) What LiteLLM loses it
-cannot restore: a streamed ``n>1`` answer from a translated family keeps what
-LiteLLM gave.
+it is applied in one place. (A LiteLLM proxy serializes its answers without nulls,
+so behind the remote engine only ``text: null`` and ``refusal: ""`` can remain; the
+proxy also drops the upstream's own nulls, which nothing here can restore.) The
+pass-through (``engine.passthrough``) is never corrected: what the upstream sent is
+what the client gets. What LiteLLM loses cannot be restored: a streamed ``n>1``
+answer from a translated family keeps what LiteLLM gave.
 """
 
 from __future__ import annotations

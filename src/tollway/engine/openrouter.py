@@ -43,6 +43,7 @@ from tollway.engine.messages_api import messages_body
 from tollway.engine.outbound import refusal_error
 from tollway.engine.request_body import openrouter_body
 from tollway.engine.wire import (
+    chat_shaped,
     error_object,
     parse_retry_after,
     upstream_error,
@@ -105,7 +106,7 @@ class OpenRouterEngine:
         return EngineResult(
             body=payload,
             # A Responses object's usage is read by metering (other field names).
-            usage=None if call.endpoint is Endpoint.RESPONSES else usage_from(payload.get("usage")),
+            usage=usage_from(payload.get("usage")) if chat_shaped(call.endpoint) else None,
             cost_usd=usage_cost(payload),
         )
 
@@ -192,7 +193,7 @@ def _status_of(payload: Mapping[str, Any]) -> int:
 def _body(call: EngineCall, *, stream: bool) -> dict[str, Any]:
     if call.endpoint is Endpoint.MESSAGES:
         return messages_body(call, call.target.upstream_model, stream=stream)
-    return openrouter_body(call, stream=stream)
+    return openrouter_body(call, call.target.upstream_model, stream=stream)
 
 
 def _secret(call: EngineCall) -> str | None:

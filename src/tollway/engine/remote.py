@@ -53,7 +53,9 @@ from tollway.engine.responses_api import mock_events as mock_response_events
 from tollway.engine.responses_api import mock_response_result
 from tollway.engine.wire import (
     LITELLM_PREFIXES,
+    chat_shaped,
     clean_openai,
+    code_named_in,
     error_object,
     positive_cost,
     text_field,
@@ -112,12 +114,12 @@ class RemoteEngine:
         if not isinstance(data, dict):
             raise EngineUnavailable("the LiteLLM proxy answered with a body that is not JSON")
         call_id = response.headers.get("x-litellm-call-id")
-        chat_shaped = _chat_shaped(call)
+        openai_object = chat_shaped(call.endpoint)
         return EngineResult(
             # Other dialects' objects are metered by their own readers; their empty
             # fields are required by their schemas, so nothing is cleaned from them.
-            body=clean_openai(data) if chat_shaped else data,
-            usage=usage_from(data.get("usage")) if chat_shaped else None,
+            body=clean_openai(data) if openai_object else data,
+            usage=usage_from(data.get("usage")) if openai_object else None,
             cost_usd=positive_cost(response.headers.get("x-litellm-response-cost")),
             headers={"x-litellm-call-id": call_id} if call_id else {},
         )
@@ -139,7 +141,7 @@ class RemoteEngine:
             on_transport=_unreachable,
             on_error_event=lambda event: _classify_event(event, secret),
         )
-        convert = clean_openai if _chat_shaped(call) else None
+        convert = clean_openai if chat_shaped(call.endpoint) else None
         stream = HttpStream(response, policy, secret, convert=convert)
         await stream.receive_first()
         return stream
@@ -215,7 +217,7 @@ def classify_proxy_error(
         status,
         message,
         error_type=text_field(error, "type"),
-        code=error_code(error),
+        code=error_code(error) or code_named_in(text_field(error, "message")),
         param=text_field(error, "param"),
     )
 
@@ -238,11 +240,6 @@ def _classify_event(event: Mapping[str, Any], secret: str | None) -> EngineError
 
 def _messages(call: EngineCall) -> bool:
     return call.endpoint is Endpoint.MESSAGES
-
-
-def _chat_shaped(call: EngineCall) -> bool:
-    """OpenAI's chat, completions and embeddings objects (not Responses or Messages)."""
-    return call.endpoint not in (Endpoint.RESPONSES, Endpoint.MESSAGES)
 
 
 def _mock_result(call: EngineCall) -> EngineResult:

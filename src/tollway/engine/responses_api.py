@@ -12,6 +12,8 @@ of the Responses schema.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import time
 import uuid
 from collections.abc import Mapping
@@ -72,6 +74,17 @@ class EmbeddedResponses:
 
     def _kwargs(self, call: EngineCall, *, stream: bool) -> tuple[dict[str, Any], str | None]:
         kwargs, secret = litellm_request(call, stream=stream, reserved=self._reserved)
+        # ``aresponses`` forwards only the fields it declares; the client's others (a
+        # provider's own knobs) go as ``extra_body``, as the openai SDK would send them.
+        extra = {key: kwargs.pop(key) for key in list(call.body) if self._undeclared(key, kwargs)}
+        if extra:
+            kwargs["extra_body"] = extra
+        metadata = call.body.get("metadata")
+        if isinstance(metadata, Mapping):
+            # The Responses API's own field (validated: at most 16 string values, so no
+            # instruction LiteLLM reads can hide in it); LiteLLM's logging gets its own.
+            kwargs["metadata"] = dict(metadata)
+            kwargs["litellm_metadata"] = {}
         kwargs.update(
             timeout=call_timeout(call.target.timeout_seconds),
             num_retries=0,
@@ -79,6 +92,13 @@ class EmbeddedResponses:
             drop_params=self._drop_params,
         )
         return kwargs, secret
+
+    def _undeclared(self, key: str, kwargs: dict[str, Any]) -> bool:
+        return key in kwargs and key not in self._declared
+
+    @functools.cached_property
+    def _declared(self) -> frozenset[str]:
+        return frozenset(inspect.signature(self._litellm.aresponses).parameters)
 
 
 class ResponsesStream(PrefetchingStream[Any]):

@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
+from types import MappingProxyType
 from typing import Any
 
 from tollway.engine.base import Endpoint, EngineCall, TokenUsage, UpstreamError
@@ -25,6 +26,13 @@ MAX_MESSAGE_CHARS = 300
 # What a client learns of a provider timeout, whichever engine saw it: LiteLLM's own
 # text ("litellm.Timeout: APITimeoutError - Request timed out ...") says nothing more.
 TIMEOUT_MESSAGE = "the provider did not answer in time"
+# OpenAI's code for what LiteLLM raises as its own exception class instead.
+CODES_BY_CLASS: Mapping[str, str] = MappingProxyType(
+    {
+        "ContextWindowExceededError": "context_length_exceeded",
+        "ContentPolicyViolationError": "content_policy_violation",
+    }
+)
 
 # The LiteLLM provider prefixes tollway routes to; the rendered config has a wildcard
 # deployment for each.
@@ -102,6 +110,15 @@ def is_retryable(status: int) -> bool:
     return status in (408, 409, 425, 429) or (status >= 500 and status not in _NON_RETRYABLE_5XX)
 
 
+def code_named_in(text: str | None) -> str | None:
+    """The OpenAI code of a LiteLLM exception class named in ``text``: the LiteLLM
+    proxy answers ``"code": "400"`` and only its message says
+    ``litellm.ContextWindowExceededError: ...``."""
+    if not text:
+        return None
+    return next((code for name, code in CODES_BY_CLASS.items() if name in text), None)
+
+
 def timeout_error() -> UpstreamError:
     """A provider that did not answer in time: retryable, 504 (``upstream_timeout``)."""
     return upstream_error(504, TIMEOUT_MESSAGE, error_type="timeout", code="timeout")
@@ -169,11 +186,22 @@ def text_field(error: Mapping[str, Any], name: str) -> str | None:
     return None if value is None else str(value)
 
 
+def chat_shaped(endpoint: Endpoint) -> bool:
+    """Whether ``endpoint`` answers with OpenAI's chat, completions or embeddings objects
+    (the Responses and Messages dialects' objects are read by their own metering)."""
+    return endpoint not in (Endpoint.RESPONSES, Endpoint.MESSAGES)
+
+
+# A usage object is OpenAI's when it has one of these (some embeddings servers send
+# only ``total_tokens``).
+_OPENAI_COUNTS = frozenset({"prompt_tokens", "completion_tokens", "total_tokens"})
+
+
 def usage_from(raw: Any) -> TokenUsage | None:
     """The contract's TokenUsage from an OpenAI ``usage`` object (dict), None when absent
     (or not OpenAI's: Anthropic's and the Responses API's ``input_tokens`` are read by
     their dialect's reader in ``tollway.metering``)."""
-    if not isinstance(raw, Mapping) or not ({"prompt_tokens", "completion_tokens"} & set(raw)):
+    if not isinstance(raw, Mapping) or not (_OPENAI_COUNTS & raw.keys()):
         return None
     prompt = _int(raw.get("prompt_tokens"))
     completion = _int(raw.get("completion_tokens"))

@@ -16,7 +16,8 @@ For differential tests a model can answer with exactly what the test gives::
 
         server.script_model("m", ModelBehaviour.canned(body={...}, chunks=[{...}, {...}]))
         # JSON calls get ``body``; streamed calls get each chunk as ``data: <json>``
-        # then ``data: [DONE]`` (``done=False`` leaves it out); bytes chunks go verbatim.
+        # then ``data: [DONE]`` (``done=False`` leaves it out); bytes chunks go verbatim;
+        # ``status=`` answers ``body`` with another status (a canned error).
         server.requests_for_model("m")[-1].body  # what the upstream received
 
 Unknown keys get the family's "bad key" answer, on every route. Unscripted

@@ -235,7 +235,7 @@ class FamilyRouter:
             return self._stream(scope, StreamPlan([], events, tail), behaviour)
         if behaviour.canned_body is None:
             return self.error(500, "the fake has canned chunks but no canned body", None)
-        return JSONResponse(dict(behaviour.canned_body))
+        return JSONResponse(dict(behaviour.canned_body), status_code=behaviour.canned_status)
 
     def _stream(self, scope: Scope, plan: StreamPlan, behaviour: ModelBehaviour) -> Response:
         chunks = _scripted_chunks(self.gate.server, scope, plan, behaviour)

@@ -122,7 +122,13 @@ class OpenRouterRouter(OpenAIRouter):
         return self.error(401, "No auth credentials found", None)
 
     def error(
-        self, status: int, message: str | None, retry_after: str | None, code: str | None = None
+        self,
+        status: int,
+        message: str | None,
+        retry_after: str | None,
+        code: str | None = None,
+        param: str | None = None,
     ) -> Response:
+        # OpenRouter's error code is the HTTP status, and it names no param.
         body = {"error": {"message": message or reason(status), "code": status}}
         return json_response(status, body, retry_after)

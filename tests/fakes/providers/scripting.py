@@ -118,6 +118,7 @@ class ModelBehaviour:
     canned_body: Mapping[str, Any] | None = None
     canned_chunks: tuple[Mapping[str, Any] | bytes, ...] | None = None
     canned_done: bool = True
+    canned_status: int = 200
 
     @classmethod
     def canned(
@@ -126,14 +127,17 @@ class ModelBehaviour:
         chunks: Sequence[Mapping[str, Any] | bytes] | None = None,
         *,
         done: bool = True,
+        status: int = 200,
     ) -> ModelBehaviour:
         """Answer with exactly what the test gives, for differential tests.
 
-        ``body``: the JSON body of a 200 to a call that does not stream (and to one that
-        does, when no ``chunks`` are given). ``chunks``: a streamed call's answer, each
-        dict sent as one ``data: <json>`` SSE event (bytes are sent verbatim, e.g. an SSE
-        comment ``b": ping\n\n"``), then ``data: [DONE]`` unless ``done=False``. A call
-        that does not stream with only ``chunks`` scripted gets a 500 naming the gap.
+        ``body``: the JSON body, with ``status`` (200 unless told: a canned error body
+        is e.g. ``canned({"error": {...}}, status=400)``), of the answer to a call that
+        does not stream (and to one that does, when no ``chunks`` are given).
+        ``chunks``: a streamed call's answer (always 200), each dict sent as one
+        ``data: <json>`` SSE event (bytes are sent verbatim, e.g. an SSE comment
+        ``b": ping\\n\\n"``), then ``data: [DONE]`` unless ``done=False``. A call that
+        does not stream with only ``chunks`` scripted gets a 500 naming the gap.
         Combines with ``|`` (e.g. ``slow_chunks`` paces the chunks). The fake records the
         request as received: ``server.requests_for_model(model)[-1].body``.
         """
@@ -143,6 +147,7 @@ class ModelBehaviour:
             canned_body=body,
             canned_chunks=tuple(chunks) if chunks is not None else None,
             canned_done=done,
+            canned_status=status,
         )
 
     @property

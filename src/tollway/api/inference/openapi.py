@@ -14,7 +14,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from tollway.api.inference.openapi_dialects import DIALECT_SCHEMAS, dialect_paths
+from tollway.api.inference.openapi_messages import MESSAGES_SCHEMAS, messages_paths
+from tollway.api.inference.openapi_responses import RESPONSES_SCHEMAS
 from tollway.api.inference.openapi_schemas import SCHEMAS, STRING, Schema, ref
 from tollway.api.inference.openapi_stored_responses import (
     STORED_RESPONSE_SCHEMAS,
@@ -101,9 +102,15 @@ def inference_paths() -> dict[str, Schema]:
             "Text completion", "CompletionRequest", "Completion", streams=True
         ),
         "/v1/embeddings": _post("Embeddings", "EmbeddingRequest", "EmbeddingList", streams=False),
+        "/v1/responses": _post(
+            "Responses API (typed events when streamed)",
+            "ResponsesRequest",
+            "Response",
+            streams=True,
+        ),
         "/v1/models": _get("Models this key may use", "ModelList"),
         "/v1/models/{model}": _get("One model", "Model", parameters=[model_param]),
-        **dialect_paths(),
+        **messages_paths(),
         **stored_response_paths(),
     }
 
@@ -118,7 +125,7 @@ def document_inference(app: FastAPI) -> None:
             document["paths"].update(inference_paths())
             components = document.setdefault("components", {})
             components.setdefault("schemas", {}).update(
-                {**SCHEMAS, **DIALECT_SCHEMAS, **STORED_RESPONSE_SCHEMAS}
+                SCHEMAS | RESPONSES_SCHEMAS | MESSAGES_SCHEMAS | STORED_RESPONSE_SCHEMAS
             )
             components.setdefault("securitySchemes", {})["TollwayKey"] = {
                 "type": "http",

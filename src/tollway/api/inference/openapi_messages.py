@@ -1,9 +1,9 @@
-"""The Responses API and Anthropic's Messages API in the OpenAPI document.
+"""Anthropic's Messages API in the OpenAPI document.
 
-The request schemas say what ``responses_validation`` and ``messages_validation``
-check (fields they do not name pass through to the provider); the answers are
-described as loosely as the upstream's own (tollway delivers what it sent). Errors
-on ``/v1/messages`` paths are Anthropic's shape, on ``/v1/responses`` OpenAI's.
+The request schemas say what ``messages_validation`` checks (fields it does not
+name pass through to the provider); the answer is described as loosely as the
+upstream's own (tollway delivers what it sent). Errors on ``/v1/messages`` paths
+are Anthropic's shape.
 """
 
 from __future__ import annotations
@@ -56,9 +56,8 @@ _MESSAGES_FIELDS: Schema = {
     },
     "metadata": {"type": "object", "properties": {"user_id": STRING}},
 }
-_RESPONSES_INPUT_ITEM = {"type": "object", "properties": {"type": STRING, "role": STRING}}
 
-DIALECT_SCHEMAS: dict[str, Schema] = {
+MESSAGES_SCHEMAS: dict[str, Schema] = {
     "MessagesRequest": {
         "type": "object",
         "required": ["model", "messages", "max_tokens"],
@@ -99,32 +98,6 @@ DIALECT_SCHEMAS: dict[str, Schema] = {
                 "properties": {"type": STRING, "message": STRING},
             },
         },
-    },
-    "ResponsesRequest": {
-        "type": "object",
-        "required": ["model", "input"],
-        "properties": {
-            "model": _MODEL,
-            "input": {
-                "anyOf": [
-                    {**STRING, "minLength": 1},
-                    {"type": "array", "minItems": 1, "items": _RESPONSES_INPUT_ITEM},
-                ]
-            },
-            "instructions": STRING,
-            "max_output_tokens": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
-            "stream": _BOOLEAN,
-            "store": _BOOLEAN,
-            "parallel_tool_calls": _BOOLEAN,
-            "temperature": {"type": "number", "minimum": 0, "maximum": 2},
-            "top_p": {"type": "number", "minimum": 0, "maximum": 1},
-            "user": STRING,
-        },
-    },
-    "Response": {
-        "type": "object",
-        "required": ["id", "object"],
-        "properties": {"id": STRING, "object": {"const": "response"}, "model": STRING},
     },
 }
 
@@ -180,15 +153,8 @@ def _post(
     }
 
 
-def dialect_paths() -> dict[str, Schema]:
+def messages_paths() -> dict[str, Schema]:
     return {
-        "/v1/responses": _post(
-            "A response (OpenAI's Responses API)",
-            "ResponsesRequest",
-            "Response",
-            "OpenAIError",
-            streams=True,
-        ),
         "/v1/messages": _post(
             "A message (Anthropic's Messages API; the key as x-api-key or a bearer token)",
             "MessagesRequest",
