@@ -163,3 +163,15 @@ async def test_a_stream_cut_at_shutdown_ends_with_the_dialects_error_event(
     assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
     assert sse_data(sent[-2]["body"]) == (name, data)
     assert len(sent) == 5
+
+
+def test_a_typed_events_name_cannot_break_its_framing() -> None:
+    from tollway.api.inference.streaming import typed_sse
+
+    assert typed_sse({"type": "message_stop"}) == (
+        b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+    )
+    # An upstream's type with a newline would start a forged event: the name is left out.
+    forged = typed_sse({"type": "x\ndata: {}\n\nevent: y"})
+    assert forged.startswith(b"data: ") and forged.count(b"\n\n") == 1
+    assert typed_sse({"type": 7}).startswith(b"data: ")

@@ -34,7 +34,7 @@ from tollway.api.inference.dialect import Exchange, bearer_token
 from tollway.api.inference.messages_validation import parse_messages_body
 from tollway.api.inference.parsing import ParsedBody, read_body
 from tollway.api.inference.response_headers import response_headers
-from tollway.api.inference.streaming import SHUTDOWN_MESSAGE
+from tollway.api.inference.streaming import SHUTDOWN_MESSAGE, typed_sse
 from tollway.domain.v1_errors import internal_error, model_not_found
 from tollway.engine.base import Endpoint, StreamInterrupted
 from tollway.engine.token_count import count_messages_tokens
@@ -89,12 +89,6 @@ def is_messages_path(path: str) -> bool:
     return path.rstrip("/") == "/v1/messages" or path.startswith("/v1/messages/")
 
 
-def sse_event(event: Mapping[str, Any]) -> bytes:
-    kind = event.get("type")
-    name = kind if isinstance(kind, str) and kind.isprintable() and "\n" not in kind else "data"
-    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
-
-
 async def message_events(
     stream: AsyncIterable[dict[str, Any]], *, model: str
 ) -> AsyncIterator[bytes]:
@@ -105,9 +99,9 @@ async def message_events(
             message = event.get("message")
             if event.get("type") == "message_start" and isinstance(message, dict):
                 message["model"] = model
-            yield sse_event(event)
+            yield typed_sse(event)
     except StreamInterrupted as exc:
-        yield sse_event(anthropic_error_body(500, exc.message))
+        yield typed_sse(anthropic_error_body(500, exc.message))
 
 
 def messages_credential(request: Request) -> str | None:
@@ -159,7 +153,7 @@ class MessagesDialect:
 
     def shutdown_event(self, events_sent: int) -> bytes:
         # 503's type (overloaded_error): the SDK reads it as "try again", which it is.
-        return sse_event(anthropic_error_body(503, SHUTDOWN_MESSAGE))
+        return typed_sse(anthropic_error_body(503, SHUTDOWN_MESSAGE))
 
 
 async def count_tokens(request: Request, api: InferenceApi) -> Response:

@@ -16,7 +16,6 @@ import logging
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -24,7 +23,7 @@ from tollway.api.inference.dialect import Exchange, bearer_token
 from tollway.api.inference.errors import error_response
 from tollway.api.inference.parsing import ParsedBody
 from tollway.api.inference.responses_validation import parse_responses_body
-from tollway.api.inference.streaming import SHUTDOWN_MESSAGE
+from tollway.api.inference.streaming import SHUTDOWN_MESSAGE, typed_sse
 from tollway.domain.v1_errors import ErrorCode
 from tollway.engine.base import Endpoint, StreamInterrupted
 from tollway.errors import InferenceError
@@ -90,12 +89,6 @@ def own_response(response: dict[str, Any], exchange: Exchange, stored: bool) -> 
     response["store"] = stored
 
 
-def typed_event(event: Mapping[str, Any]) -> bytes:
-    kind = event.get("type")
-    head = b"event: " + str(kind).encode() + b"\n" if isinstance(kind, str) else b""
-    return head + b"data: " + orjson.dumps(event) + b"\n\n"
-
-
 async def _client_events(
     api: InferenceApi, exchange: Exchange, stream: AsyncIterable[dict[str, Any]]
 ) -> AsyncIterator[bytes]:
@@ -113,7 +106,7 @@ async def _client_events(
             # Ours to number: what the client gets is this sequence, whatever came upstream.
             event["sequence_number"] = sequence
             sequence += 1
-            yield typed_event(event)
+            yield typed_sse(event)
     except StreamInterrupted as exc:
         # Too late for another deployment or a fallback: say so in-band, then end.
         yield error_event(ErrorCode.STREAM_INTERRUPTED, exc.message, sequence)
@@ -122,7 +115,7 @@ async def _client_events(
 
 def error_event(code: ErrorCode, message: str, sequence: int) -> bytes:
     """The Responses API's in-stream ``error`` event."""
-    return typed_event(
+    return typed_sse(
         {
             "type": "error",
             "code": code.value,

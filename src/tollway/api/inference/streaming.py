@@ -38,6 +38,17 @@ def sse(data: Mapping[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(data) + b"\n\n"
 
 
+def typed_sse(event: Mapping[str, Any]) -> bytes:
+    """A typed event (the Responses and Messages APIs): ``event: <type>`` then its data.
+    The type comes from upstream: one that could break the event's framing (a newline,
+    any unprintable character) is left out, and the client reads the type from the data."""
+    kind = event.get("type")
+    data = b"data: " + orjson.dumps(event) + b"\n\n"
+    if isinstance(kind, str) and kind.isprintable() and kind.isascii() and kind:
+        return b"event: " + kind.encode() + b"\n" + data
+    return data
+
+
 def usage_only(chunk: Mapping[str, Any]) -> bool:
     return not chunk.get("choices") and chunk.get("usage") is not None
 
