@@ -14,7 +14,7 @@ from tollway.api.inference.dialect import Dialect
 from tollway.api.inference.messages_dialect import MessagesDialect
 from tollway.api.inference.openai_dialect import OpenAIDialect
 from tollway.api.inference.responses_dialect import ResponsesDialect
-from tollway.api.inference.streaming import SSEResponse
+from tollway.api.inference.streaming import SSEResponse, typed_sse
 from tollway.engine.base import Endpoint
 
 
@@ -166,12 +166,11 @@ async def test_a_stream_cut_at_shutdown_ends_with_the_dialects_error_event(
 
 
 def test_a_typed_events_name_cannot_break_its_framing() -> None:
-    from tollway.api.inference.streaming import typed_sse
-
     assert typed_sse({"type": "message_stop"}) == (
         b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
     )
     # An upstream's type with a newline would start a forged event: the name is left out.
     forged = typed_sse({"type": "x\ndata: {}\n\nevent: y"})
-    assert forged.startswith(b"data: ") and forged.count(b"\n\n") == 1
+    assert forged.startswith(b"data: ")
+    assert forged.count(b"\n\n") == 1
     assert typed_sse({"type": 7}).startswith(b"data: ")
