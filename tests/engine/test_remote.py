@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conformance.schemas import validate_openai, validate_openai_events
 from tests.engine.conftest import (
     BAD_KEY,
     GOOD_KEY,
@@ -194,6 +195,9 @@ async def test_mock_targets_are_answered_without_the_proxy(monkeypatch: pytest.M
         == "a b"
     )
     assert chunks[-1]["usage"]["completion_tokens"] == 1
+    # The mock answers in OpenAI's published shape at its source (nothing corrects it).
+    validate_openai("CreateChatCompletionResponse", result.body)
+    validate_openai_events("CreateChatCompletionStreamResponse", chunks)
 
 
 @pytest.mark.parametrize(

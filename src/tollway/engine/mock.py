@@ -93,7 +93,9 @@ def mock_result(call: EngineCall) -> EngineResult:
         body["choices"] = [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": reply},
+                # refusal and logprobs are required by OpenAI's schema, null when none
+                "message": {"role": "assistant", "content": reply, "refusal": None},
+                "logprobs": None,
                 "finish_reason": "stop",
             }
         ]

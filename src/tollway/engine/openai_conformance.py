@@ -9,7 +9,14 @@ does not allow, and strict clients (typed SDKs, schema validators) trip on them:
   (OpenAI sends those keys only on a call's first fragment);
 - usage objects whose ``*_tokens_details`` hold ``null`` counts;
 - a legacy completion's last chunk with ``text: null`` (``text`` is a string);
-- ``refusal: ""`` in a delta, which the openai SDK reads as a refusal begun.
+- ``refusal: ""`` in a delta, which the openai SDK reads as a refusal begun;
+- ``system_fingerprint: null`` on every chunk (the schema's ``system_fingerprint`` is a
+  string: absent, not null, when there is none);
+- a complete answer's choice without ``logprobs`` and its message without ``refusal``
+  (both required, both nullable: restored as ``null``, which says "none", never content);
+- a complete answer that called tools but ends with ``finish_reason: "stop"`` (LiteLLM's
+  Cohere translation never reads Cohere's ``TOOL_CALL``; the others map theirs to
+  ``tool_calls``, which is what OpenAI's schema documents for a turn that called tools).
 
 ``conform`` removes or restores exactly these, in place, on any chat or completions
 body or chunk; ``wire.clean_openai`` applies it to everything LiteLLM translated, so
@@ -26,6 +33,8 @@ from __future__ import annotations
 from typing import Any
 
 _FRAGMENT_KEYS = ("id", "type")
+# A complete answer's message keys the schema requires, null meaning "none".
+_REQUIRED_NULLABLE = ("content", "refusal")
 
 
 def conform(obj: dict[str, Any]) -> dict[str, Any]:
@@ -38,12 +47,17 @@ def conform(obj: dict[str, Any]) -> dict[str, Any]:
     usage = obj.get("usage")
     if isinstance(usage, dict):
         _drop_null_details(usage)
+    if "system_fingerprint" in obj and obj["system_fingerprint"] is None:
+        del obj["system_fingerprint"]
     return obj
 
 
 def _conform_choice(choice: dict[str, Any]) -> None:
     if "text" in choice and choice["text"] is None:
         choice["text"] = ""
+    message = choice.get("message")
+    if isinstance(message, dict):
+        _conform_answer(choice, message)
     delta = choice.get("delta")
     if not isinstance(delta, dict):
         return
@@ -56,6 +70,16 @@ def _conform_choice(choice: dict[str, Any]) -> None:
         for call in calls:
             if isinstance(call, dict):
                 _conform_fragment(call)
+
+
+def _conform_answer(choice: dict[str, Any], message: dict[str, Any]) -> None:
+    """A complete answer's choice: its required nullable keys present, and a turn that
+    called tools said to end for them."""
+    choice.setdefault("logprobs", None)
+    for key in _REQUIRED_NULLABLE:
+        message.setdefault(key, None)
+    if choice.get("finish_reason") == "stop" and message.get("tool_calls"):
+        choice["finish_reason"] = "tool_calls"
 
 
 def _conform_fragment(call: dict[str, Any]) -> None:
