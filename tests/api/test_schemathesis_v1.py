@@ -70,6 +70,8 @@ def test_v1_is_in_the_openapi_document(v1_schema: tuple[schemathesis.BaseSchema,
         "/v1/responses",
         "/v1/models",
         "/v1/models/{model}",
+        "/v1/messages",
+        "/v1/messages/count_tokens",
         "/v1/responses/{response_id}",
         "/v1/responses/{response_id}/input_items",
     } <= paths
@@ -82,7 +84,7 @@ def test_v1_conforms(v1_schema: tuple[schemathesis.BaseSchema, str], mode: Gener
     operations = [
         result.ok() for result in schema.get_all_operations() if result.ok().path.startswith("/v1/")
     ]
-    assert len(operations) == 9
+    assert len(operations) == 11
     for operation in operations:
         _fuzz(operation, headers, mode)
 

@@ -4,12 +4,25 @@ to get wrong (tool-call fragments without ids or names, nulls the schema forbids
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.fakes.providers.wire import sse
 from tollway.store.enums import ProviderType
 
 ARGUMENTS = {"city": "Oslo"}
+ANTHROPIC_TOOL = {
+    "name": "get_weather",
+    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+}
+
+
+def sse_named_event(raw: bytes) -> tuple[str | None, Any]:
+    """An event as ``wire.sse`` wrote it, read back: (name, parsed data)."""
+    lines = raw.decode().strip().splitlines()
+    names = [line[6:].strip() for line in lines if line.startswith("event:")]
+    data = "".join(line[5:].strip() for line in lines if line.startswith("data:"))
+    return (names[0] if names else None, json.loads(data))
 
 
 def anthropic_message(stop: str = "tool_use") -> dict[str, Any]:

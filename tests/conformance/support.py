@@ -26,14 +26,7 @@ from tollway.store.enums import ProviderType
 
 UPSTREAM_KEY = "sk-conformance-upstream-0123456789"
 # The families that speak OpenAI's wire format upstream: what they send must arrive as sent.
-OPENAI_WIRE = [
-    ProviderType.OPENAI,
-    ProviderType.GROQ,
-    ProviderType.TOGETHER_AI,
-    ProviderType.MISTRAL,
-    ProviderType.OPENROUTER,
-    ProviderType.OPENAI_COMPATIBLE,
-]
+OPENAI_WIRE = sorted((t for t, f in FAMILIES.items() if f.speaks_openai_wire), key=str)
 EVERY_FAMILY = sorted(FAMILIES, key=str)
 EMBEDDING_TYPES = [t for t in OPENAI_WIRE if FAMILIES[t].supports(Endpoint.EMBEDDINGS)]
 # Where tollway may differ from the upstream by design: the answer's identity.

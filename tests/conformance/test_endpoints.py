@@ -83,6 +83,38 @@ def test_completion_arrives_as_sent(
         validate_openai_completion_chunk(event)
 
 
+COMPLETION_REQUEST = {
+    "prompt": ["Say hello", "Say bye"],
+    "max_tokens": 16,
+    "echo": True,
+    "logprobs": 2,
+    "suffix": ".",
+    "best_of": 2,
+    "n": 2,
+    "seed": 3,
+    "stop": ["\n"],
+    "user": "agent-7",
+    "logit_bias": {"50256": -100},
+}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("provider_type", NATIVE_COMPLETIONS, ids=str)
+def test_completion_request_arrives_as_sent(
+    stack: Stack, provider_type: ProviderType, stream: bool
+) -> None:
+    canned = ModelBehaviour.canned(body=COMPLETION_BODY, chunks=COMPLETION_CHUNKS)
+    stack.fake(provider_type).script_model(stack.upstream(provider_type, "text"), canned)
+    body: dict[str, Any] = {"model": stack.model(provider_type, "text"), **COMPLETION_REQUEST}
+    if stream:
+        body["stream"] = True
+    assert stack.post("/completions", body).status_code == 200
+    expected = {**body, "model": stack.upstream(provider_type, "text")}
+    if stream:  # the usage chunk tollway meters the stream with
+        expected["stream_options"] = {"include_usage": True}
+    assert stack.last_upstream_body(provider_type, "text") == expected
+
+
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 @pytest.mark.parametrize("provider_type", EVERY_FAMILY, ids=str)
 def test_completion_validates(stack: Stack, provider_type: ProviderType, stream: bool) -> None:

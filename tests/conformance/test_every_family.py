@@ -19,7 +19,14 @@ import httpx
 import pytest
 
 from tests.conformance.cases import TOOLS
-from tests.conformance.native_cases import ARGUMENTS, TOOL_ANSWERS
+from tests.conformance.native_cases import (
+    ANTHROPIC_TOOL,
+    ARGUMENTS,
+    TOOL_ANSWERS,
+    anthropic_events,
+    anthropic_message,
+    sse_named_event,
+)
 from tests.conformance.schemas import (
     validate_anthropic,
     validate_anthropic_events,
@@ -228,3 +235,39 @@ def test_translated_tool_call_chunks_validate(stack: Stack, provider_type: Provi
     )
     assert [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]][-1] == "tool_calls"
     validate_openai_events("CreateChatCompletionStreamResponse", chunks)
+
+
+# -- Messages to Anthropic: passed through natively ----------------------------------------
+
+
+def message_identity_free(message: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in message.items() if k not in ("id", "model")}
+
+
+def test_anthropic_message_arrives_as_sent(stack: Stack) -> None:
+    require_route(stack, "/messages")
+    canned = anthropic_message()
+    anthropic = ProviderType.ANTHROPIC
+    stack.fake(anthropic).script_model(
+        stack.upstream(anthropic), ModelBehaviour.canned(body=canned)
+    )
+    response = messages_post(stack, messages_body(anthropic, tools=[ANTHROPIC_TOOL]))
+    assert response.status_code == 200, response.text
+    assert message_identity_free(response.json()) == message_identity_free(canned)
+    validate_anthropic("Message", response.json())
+
+
+def test_anthropic_message_stream_arrives_as_sent(stack: Stack) -> None:
+    require_route(stack, "/messages")
+    anthropic = ProviderType.ANTHROPIC
+    events = anthropic_events()
+    canned = ModelBehaviour.canned(chunks=events, done=False)
+    stack.fake(anthropic).script_model(stack.upstream(anthropic), canned)
+    body = messages_body(anthropic, tools=[ANTHROPIC_TOOL], stream=True)
+    named, _ = sse_named_events(messages_post(stack, body))
+    received = [(name, data) for name, data in named if name != "ping"]
+    sent = [sse_named_event(raw) for raw in events]
+    start, sent_start = received[0][1], sent[0][1]
+    assert message_identity_free(start["message"]) == message_identity_free(sent_start["message"])
+    assert received[1:] == sent[1:]
+    validate_anthropic_events("RawMessageStreamEvent", [data for _, data in received])

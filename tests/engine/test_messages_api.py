@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from tollway.engine.base import Endpoint, EngineCall, Target
-from tollway.engine.messages_api import SseBytes, messages_body, mock_events, mock_message
+from tollway.engine.messages_api import (
+    SseBytes,
+    client_extras,
+    messages_body,
+    mock_events,
+    mock_message,
+)
 from tollway.metering.messages_usage import MessagesStreamMeter, messages_usage
 
 EVENTS: list[dict[str, Any]] = [
@@ -79,3 +85,34 @@ def test_a_bridged_stream_reports_its_input_on_message_delta() -> None:
 def test_the_body_sent_upstream_has_no_openai_stream_options() -> None:
     body = messages_body(call({"max_tokens": 5, "stream": True, "model": "x"}), "m", stream=True)
     assert body == {"max_tokens": 5, "model": "m", "stream": True}
+
+
+BETA = {"anthropic-beta": "beta-one-2025-01-01"}
+
+
+def extras_for(model: str, metadata: Any) -> dict[str, Any]:
+    body = {"messages": [], "metadata": metadata}
+    target = Target("d1", model, None, None, 30.0)
+    return client_extras(EngineCall(Endpoint.MESSAGES, body, target, upstream_headers=BETA))
+
+
+def test_only_a_string_user_id_of_the_clients_metadata_reaches_litellm() -> None:
+    steering = {"user_id": "u1", "tags": ["t"], "model_group": "g", "mock_response": "x"}
+    assert extras_for("anthropic/claude-x", steering) == {
+        "metadata": {"user_id": "u1"},
+        "extra_headers": BETA,
+    }
+    assert extras_for("anthropic/claude-x", {"user_id": 5, "tags": ["t"]}) == {
+        "extra_headers": BETA
+    }
+    assert extras_for("anthropic/claude-x", "not an object") == {"extra_headers": BETA}
+
+
+def test_a_bridged_family_gets_no_beta_header_and_keeps_user_only_where_it_may() -> None:
+    # OpenAI keeps ``user``: LiteLLM must forward it even for a model it does not know.
+    assert extras_for("openai/gpt-x", {"user_id": "u1"}) == {
+        "metadata": {"user_id": "u1"},
+        "allowed_openai_params": ["user"],
+    }
+    assert extras_for("gemini/gemini-x", {"user_id": "u1"}) == {"metadata": {"user_id": "u1"}}
+    assert extras_for("openai/gpt-x", None) == {}

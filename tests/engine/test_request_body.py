@@ -105,12 +105,14 @@ def test_a_mock_target_gets_no_key_and_no_base() -> None:
 
 def test_openrouter_body_asks_for_usage_accounting_and_keeps_litellm_keys() -> None:
     body = openrouter_body(
-        call(upstream="anthropic/c", usage={"other": 1}, metadata={"a": 1}), stream=True
+        call(upstream="anthropic/c", usage={"other": 1}, metadata={"a": 1}),
+        "anthropic/c",
+        stream=True,
     )
     assert body["model"] == "anthropic/c"
     assert body["usage"] == {"other": 1, "include": True}
     assert body["metadata"] == {"a": 1}  # not LiteLLM: nothing to reserve
     assert body["stream_options"] == {"include_usage": True}
     assert "api_key" not in body
-    embeddings = openrouter_body(call(Endpoint.EMBEDDINGS, upstream="e"), stream=False)
+    embeddings = openrouter_body(call(Endpoint.EMBEDDINGS, upstream="e"), "e", stream=False)
     assert "usage" not in embeddings

@@ -358,6 +358,12 @@ def test_count_tokens(tollway: Tollway, upstream: FakeProviderServer) -> None:
         tools=[WEATHER_TOOL],  # type: ignore[list-item]
     )
     assert 0 < short.input_tokens < longer.input_tokens
+    # A realistic count (agents compact on it), not the admission bound's UTF-8 bytes.
+    words = "The quick brown fox jumps over the lazy dog. " * 100
+    counted = client.messages.count_tokens(
+        model=name, messages=[{"role": "user", "content": words}]
+    )
+    assert 1000 <= counted.input_tokens <= 1100
     assert upstream.requests_for_model(name) == []  # not an inference call
     assert tollway.usage_records_now() == []
     body = {"model": "no-such-model", "messages": HELLO}

@@ -119,3 +119,44 @@ def test_the_mock_provider_answers_in_anthropics_shape(mock_setup: tuple[Tollway
     assert final.usage.output_tokens > 0
     records = tollway.usage_records(2)
     assert {r.endpoint for r in records} == {Endpoint.MESSAGES}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_anthropic_gets_the_beta_header_and_the_callers_user_id(
+    tollway: Tollway, fakes: dict[Family, FakeProviderServer], stream: bool
+) -> None:
+    fake, model, public, key = serve_family(tollway, fakes, ProviderType.ANTHROPIC)
+    user_id = f"user-{uuid.uuid4().hex[:8]}"
+    request = client(tollway, key).messages.create(
+        model=public,
+        max_tokens=16,
+        messages=[{"role": "user", "content": "hi"}],
+        metadata={"user_id": user_id},
+        extra_headers={"anthropic-beta": "beta-one-2025-01-01,beta-two-2025-02-02"},
+        stream=stream,
+    )
+    if stream:
+        assert [event.type for event in request][-1] == "message_stop"  # type: ignore[union-attr]
+    [received] = fake.requests_for_model(model)
+    assert received.headers["anthropic-beta"] == "beta-one-2025-01-01,beta-two-2025-02-02"
+    assert received.body["metadata"] == {"user_id": user_id}
+
+
+def test_a_bridged_family_gets_the_user_id_as_user_and_no_beta_header(
+    tollway: Tollway, fakes: dict[Family, FakeProviderServer]
+) -> None:
+    fake, model, public, key = serve_family(tollway, fakes, ProviderType.OPENAI)
+    user_id = f"user-{uuid.uuid4().hex[:8]}"
+    client(tollway, key).messages.create(
+        model=public,
+        max_tokens=16,
+        messages=[{"role": "user", "content": "hi"}],
+        # Keys beside user_id are LiteLLM's own words: they must not reach it.
+        metadata={"user_id": user_id, "tags": ["t"], "mock_response": "steered"},  # type: ignore[typeddict-unknown-key]
+        extra_headers={"anthropic-beta": "beta-one-2025-01-01"},
+    )
+    [received] = fake.requests_for_model(model)
+    assert received.path.endswith("/chat/completions")
+    assert received.body["user"] == user_id
+    assert "metadata" not in received.body
+    assert "anthropic-beta" not in received.headers

@@ -99,6 +99,16 @@ def test_messages_through_the_litellm_proxy_and_its_fallback(
             records = tollway.usage_records(2 * len(names))
             assert {r.endpoint for r in records} == {Endpoint.MESSAGES}
             assert all(r.prompt_tokens > 0 and r.completion_tokens > 0 for r in records)
+            client.messages.create(
+                model=names["anthropic"],
+                max_tokens=16,
+                messages=[{"role": "user", "content": "beta"}],
+                metadata={"user_id": "remote-user"},
+                extra_headers={"anthropic-beta": "beta-one-2025-01-01"},
+            )
+            beta_call = fakes["anthropic"].requests_for_model(names["anthropic"])[-1]
+            assert beta_call.headers.get("anthropic-beta") == "beta-one-2025-01-01"
+            assert beta_call.body.get("metadata") == {"user_id": "remote-user"}
             proxy.kill()
             assert ask(client, names["openai"], "fell back") == ("fell back", "openrouter")
         finally:

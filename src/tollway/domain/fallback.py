@@ -102,7 +102,13 @@ class Fallback:
             raise quota_denied(admission)
         self._record(request, reason, failures)
         target = fallback_target(route, model_id, self._timeout_seconds)
-        call = EngineCall(request.endpoint, admission.upstream_body, target, request.stream)
+        call = EngineCall(
+            request.endpoint,
+            admission.upstream_body,
+            target,
+            request.stream,
+            upstream_headers=request.upstream_headers,
+        )
         try:
             value = await send_scrubbed(send, self._openrouter, call, self._scrub)
         except (UpstreamError, EngineUnavailable, EngineMisconfigured) as exc:

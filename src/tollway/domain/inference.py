@@ -255,7 +255,13 @@ class InferenceService:
             return after_denial(admission)
         failures.tried += 1
         target = deployment.targets[request.endpoint]
-        call = EngineCall(request.endpoint, admission.upstream_body, target, request.stream)
+        call = EngineCall(
+            request.endpoint,
+            admission.upstream_body,
+            target,
+            request.stream,
+            upstream_headers=request.upstream_headers,
+        )
         try:
             value = await send_scrubbed(send, self._engine, call, self._secrets.scrub)
         except (EngineUnavailable, EngineMisconfigured, UpstreamError) as exc:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from tollway.engine.base import Endpoint
@@ -15,6 +16,8 @@ class InferenceRequest:
     model: str
     body: dict[str, Any]
     stream: bool = False
+    # Client headers its dialect passes on (``Dialect.upstream_headers``).
+    upstream_headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

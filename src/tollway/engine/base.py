@@ -56,6 +56,10 @@ class EngineCall:
     body: Mapping[str, Any]  # the client's body; the engine replaces "model" with the target's
     target: Target
     stream: bool = False
+    # Client request headers the dialect lets through (lower-case names, e.g.
+    # ``anthropic-beta``). An engine sends each only to the upstreams it means
+    # something to, and never lets one replace its own (credentials, version).
+    upstream_headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,8 @@ from tollway.engine.mock import ListStream, estimate_tokens
 from tollway.engine.prefetch import PrefetchingStream
 from tollway.engine.request_body import litellm_request, request_body
 from tollway.engine.wire import bare_model, upstream_error
+from tollway.providers.families import upstream_family
+from tollway.store.enums import ProviderType
 
 # Clients call the Messages API with these; the engine owns them.
 _ENGINE_OWNED = frozenset({"model", "stream"})
@@ -73,7 +75,39 @@ def litellm_messages_body(
     body.pop("allowed_openai_params", None)
     if stream:
         body["stream"] = True
+    body.update(client_extras(call))
     return body, secret
+
+
+def client_user_id(body: Mapping[str, Any]) -> str | None:
+    """Anthropic's ``metadata.user_id``, when the client sent one."""
+    metadata = body.get("metadata")
+    user_id = metadata.get("user_id") if isinstance(metadata, Mapping) else None
+    return user_id if isinstance(user_id, str) and user_id else None
+
+
+def client_extras(call: EngineCall) -> dict[str, Any]:
+    """What LiteLLM gets of the client's ``metadata`` and beta header, as its own arguments.
+
+    Of ``metadata`` only a string ``user_id``, rebuilt: LiteLLM reads a ``metadata``
+    argument as its own (logging, tags, routing hints), so the client's object never
+    reaches it as sent (``request_body.LITELLM_RESERVED_KEYS``). An Anthropic target
+    gets it natively with ``upstream_headers`` (``anthropic-beta``) as extra headers.
+    LiteLLM's bridge maps ``user_id`` to OpenAI's ``user`` (let through where the
+    family keeps ``user``) and has no place for a beta header: it would send it to a
+    provider that does not know it, so it is not given one.
+    """
+    extras: dict[str, Any] = {}
+    user_id = client_user_id(call.body)
+    if user_id is not None:
+        extras["metadata"] = {"user_id": user_id}
+    family = upstream_family(call.target.upstream_model)
+    if family is not None and family.provider_type is ProviderType.ANTHROPIC:
+        if call.upstream_headers:
+            extras["extra_headers"] = dict(call.upstream_headers)
+    elif user_id is not None and family is not None and family.keeps_user:
+        extras["allowed_openai_params"] = ["user"]
+    return extras
 
 
 # -- the embedded engine -------------------------------------------------------------------

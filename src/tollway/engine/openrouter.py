@@ -193,7 +193,7 @@ def _status_of(payload: Mapping[str, Any]) -> int:
 def _body(call: EngineCall, *, stream: bool) -> dict[str, Any]:
     if call.endpoint is Endpoint.MESSAGES:
         return messages_body(call, call.target.upstream_model, stream=stream)
-    return openrouter_body(call, stream=stream)
+    return openrouter_body(call, call.target.upstream_model, stream=stream)
 
 
 def _secret(call: EngineCall) -> str | None:

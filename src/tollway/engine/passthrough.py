@@ -1,6 +1,6 @@
 """Chat Completions, completions and embeddings passed through LiteLLM unchanged.
 
-For the families that speak OpenAI's wire format (``PASSTHROUGH_FAMILIES``) the
+For the families that speak OpenAI's wire format (``Family.speaks_openai_wire``) the
 embedded engine does not ask LiteLLM to translate: it hands the client's body to
 ``litellm.allm_passthrough_route`` as the ``hosted_vllm/<id>`` model with the
 deployment's base URL and key, the one LiteLLM 1.109.1 route that forwards a body to
@@ -47,7 +47,7 @@ from tollway.engine.litellm_clients import LiteLLMOutbound
 from tollway.engine.litellm_errors import map_litellm_error
 from tollway.engine.outbound import find_refusal, refusal_error
 from tollway.engine.prefetch import PrefetchingStream
-from tollway.engine.request_body import request_body
+from tollway.engine.request_body import openrouter_body, request_body
 from tollway.engine.request_faults import chain
 from tollway.engine.wire import (
     bare_model,
@@ -60,18 +60,7 @@ from tollway.engine.wire import (
     usage_from,
 )
 from tollway.providers.families import upstream_family
-from tollway.store.enums import ProviderType
 
-PASSTHROUGH_FAMILIES = frozenset(
-    {
-        ProviderType.OPENAI,
-        ProviderType.GROQ,
-        ProviderType.TOGETHER_AI,
-        ProviderType.MISTRAL,
-        ProviderType.OPENROUTER,
-        ProviderType.OPENAI_COMPATIBLE,
-    }
-)
 # LiteLLM's pass-through config that forwards to any OpenAI-wire ``api_base`` unchanged.
 PASSTHROUGH_PREFIX = "hosted_vllm"
 PATHS: Mapping[Endpoint, str] = MappingProxyType(
@@ -93,7 +82,7 @@ def passes_through(call: EngineCall) -> bool:
     if call.target.mock or call.endpoint not in PATHS:
         return False
     upstream = upstream_family(call.target.upstream_model)
-    if upstream is None or upstream.provider_type not in PASSTHROUGH_FAMILIES:
+    if upstream is None or not upstream.speaks_openai_wire:
         return False
     # A family without a /completions of its own gets LiteLLM's emulation through chat.
     return call.endpoint is not Endpoint.COMPLETIONS or upstream.completions is not None
@@ -141,13 +130,18 @@ class Passthrough:
             raise EngineMisconfigured("the deployment has no base URL to pass the call to")
         model = bare_model(call.target.upstream_model)
         secret = call.target.api_key.reveal() if call.target.api_key is not None else None
+        upstream = upstream_family(call.target.upstream_model)
+        if upstream is not None and upstream.serves_openrouter_ids:
+            body = openrouter_body(call, model, stream=stream)
+        else:
+            body = request_body(call, model, stream=stream)
         kwargs = {
             "method": "POST",
             "endpoint": PATHS[call.endpoint],
             "model": f"{PASSTHROUGH_PREFIX}/{model}",
             "api_base": base.rstrip("/"),
             "api_key": secret,
-            "json": request_body(call, model, stream=stream),
+            "json": body,
             "client": self._handler(call.target.timeout_seconds),
         }
         return _Request(kwargs, secret)

@@ -143,10 +143,11 @@ def litellm_request(
     return LiteLLMRequest(body, secret)
 
 
-def openrouter_body(call: EngineCall, *, stream: bool) -> dict[str, Any]:
-    """The body OpenRouter gets: the bare OpenRouter id, and usage accounting asked for
-    (``usage: {"include": true}``) so the answer carries OpenRouter's own price."""
-    body = request_body(call, call.target.upstream_model, stream=stream)
+def openrouter_body(call: EngineCall, model: str, *, stream: bool) -> dict[str, Any]:
+    """The body OpenRouter gets (the fallback, or an OpenRouter provider passed through):
+    its id ``model``, and usage accounting asked for (``usage: {"include": true}``) so the
+    answer carries OpenRouter's own price, which tollway bills when it has none."""
+    body = request_body(call, model, stream=stream)
     if call.endpoint in USAGE_CHUNK_ENDPOINTS:
         usage = body.get("usage")
         body["usage"] = (dict(usage) if isinstance(usage, Mapping) else {}) | {"include": True}

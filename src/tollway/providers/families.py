@@ -94,6 +94,12 @@ class Family:
     # provider's own ids; None: no mapping known (self-hosted, Groq, Together AI).
     openrouter_vendor: str | None = None
     serves_openrouter_ids: bool = False  # OpenRouter itself: its ids are OpenRouter's
+    # Speaks OpenAI's wire format: chat, completions and embeddings pass through LiteLLM
+    # untranslated (tollway.engine.passthrough), the answer reaching the client as sent.
+    # Not Mistral: its API refuses fields it does not define (``seed`` is its
+    # ``random_seed``, ``max_completion_tokens`` its ``max_tokens``, no
+    # ``stream_options``), which LiteLLM's translation renames or drops.
+    speaks_openai_wire: bool = False
     needs_key: bool = True
     needs_base_url: bool = False
     answers_locally: bool = False  # the mock: no network, no key, no price lookup
@@ -163,6 +169,7 @@ FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
             embeddings=_OPENAI,
             openrouter_vendor="openai",
             keeps_user=True,
+            speaks_openai_wire=True,
         ),
         ProviderType.ANTHROPIC: Family(
             ProviderType.ANTHROPIC,
@@ -209,6 +216,7 @@ FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
             Upstream("groq"),
             OpenAICompatibleAdapter,
             "https://api.groq.com/openai/v1",
+            speaks_openai_wire=True,
         ),
         ProviderType.TOGETHER_AI: Family(
             ProviderType.TOGETHER_AI,
@@ -217,6 +225,7 @@ FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
             OpenAICompatibleAdapter,
             "https://api.together.xyz/v1",
             embeddings=Upstream("together_ai"),
+            speaks_openai_wire=True,
         ),
         ProviderType.OPENROUTER: Family(
             ProviderType.OPENROUTER,
@@ -225,6 +234,7 @@ FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
             OpenRouterAdapter,
             "https://openrouter.ai/api/v1",
             serves_openrouter_ids=True,
+            speaks_openai_wire=True,
         ),
         ProviderType.OPENAI_COMPATIBLE: Family(
             ProviderType.OPENAI_COMPATIBLE,
@@ -237,6 +247,7 @@ FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
             messages=_CHAT_ONLY_SERVER,
             needs_base_url=True,
             keeps_user=True,
+            speaks_openai_wire=True,
         ),
         ProviderType.MOCK: Family(
             ProviderType.MOCK,

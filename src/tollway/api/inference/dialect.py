@@ -49,6 +49,13 @@ class Dialect(Protocol):
         """The tollway key the client sent, as the dialect's clients send it."""
         ...
 
+    def upstream_headers(self, request: Request) -> dict[str, str]:
+        """The client's request headers the upstream should get (lower-case names), e.g.
+        Anthropic's ``anthropic-beta``: the only way a client header reaches an
+        engine (``EngineCall.upstream_headers``), which sends it only to the
+        upstreams it means something to. Empty for most dialects."""
+        ...
+
     def parse(self, raw: bytes) -> ParsedBody:
         """The checked body; an ``InferenceError`` (400) naming the bad field."""
         ...
@@ -73,6 +80,11 @@ class Dialect(Protocol):
 
     def error_response(self, error: InferenceError, headers: Mapping[str, str]) -> Response:
         """An error in the dialect's own shape, with ``headers`` added."""
+        ...
+
+    def shutdown_event(self, events_sent: int) -> bytes:
+        """The last event of a stream the server cut at its shutdown (after
+        ``events_sent`` events), in the dialect's own error shape."""
         ...
 
 

@@ -1,20 +1,21 @@
 """Anthropic's Messages API: ``POST /v1/messages`` and ``/v1/messages/count_tokens``.
 
 Keys come as ``x-api-key`` (the anthropic SDK's way) or a bearer token;
-``anthropic-version`` and ``anthropic-beta`` are accepted, not required (the
-engine sends its own to Anthropic). Errors are ``{"type": "error", "error":
+``anthropic-version`` is accepted, not required (the engine sends its own to
+Anthropic); ``anthropic-beta`` is passed on (``upstream_headers``) and reaches
+Anthropic-family upstreams, where beta features live. Errors are ``{"type": "error", "error":
 {"type", "message"}}`` with Anthropic's error type for the status, every /v1
 header kept, and ``request-id`` (the SDK's request id) equal to
 ``x-tollway-request-id``. Streams are ``event: <type>`` / ``data: <json>``
 pairs; a failure after the first event is an ``error`` event, then the end.
 
-``count_tokens`` answers tollway's own upper bound of the prompt
-(``metering.tokens.prompt_tokens_at_most``, the number admission reserves
-against), not a provider's count: it is free, needs no upstream call, no quota
-and no deployment choice, and is the same whatever provider would serve the
-model. LiteLLM's ``acount_tokens`` would call Anthropic's API with a provider key
-(a call tollway would have to route, meter and fall back) and only estimates
-with a local tokenizer for every other family.
+``count_tokens`` answers a realistic local count (``engine.token_count``: the
+prompt's text through LiteLLM's bundled tokenizer), not a provider's: it is free,
+needs no upstream call, no quota and no deployment choice, and is the same
+whatever provider would serve the model. Agents compact a conversation on it, so
+it is not tollway's admission bound (UTF-8 bytes, ~4x too many). LiteLLM's
+``acount_tokens`` would call Anthropic's API with a provider key (a call tollway
+would have to route, meter and fall back).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+import anyio.to_thread
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,10 +34,11 @@ from tollway.api.inference.dialect import Exchange, bearer_token
 from tollway.api.inference.messages_validation import parse_messages_body
 from tollway.api.inference.parsing import ParsedBody, read_body
 from tollway.api.inference.response_headers import response_headers
+from tollway.api.inference.streaming import SHUTDOWN_MESSAGE, typed_sse
 from tollway.domain.v1_errors import internal_error, model_not_found
 from tollway.engine.base import Endpoint, StreamInterrupted
+from tollway.engine.token_count import count_messages_tokens
 from tollway.errors import InferenceError
-from tollway.metering.tokens import prompt_tokens_at_most
 
 if TYPE_CHECKING:
     from tollway.api.inference.routes import InferenceApi
@@ -86,12 +89,6 @@ def is_messages_path(path: str) -> bool:
     return path.rstrip("/") == "/v1/messages" or path.startswith("/v1/messages/")
 
 
-def sse_event(event: Mapping[str, Any]) -> bytes:
-    kind = event.get("type")
-    name = kind if isinstance(kind, str) and kind.isprintable() and "\n" not in kind else "data"
-    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
-
-
 async def message_events(
     stream: AsyncIterable[dict[str, Any]], *, model: str
 ) -> AsyncIterator[bytes]:
@@ -102,9 +99,9 @@ async def message_events(
             message = event.get("message")
             if event.get("type") == "message_start" and isinstance(message, dict):
                 message["model"] = model
-            yield sse_event(event)
+            yield typed_sse(event)
     except StreamInterrupted as exc:
-        yield sse_event(anthropic_error_body(500, exc.message))
+        yield typed_sse(anthropic_error_body(500, exc.message))
 
 
 def messages_credential(request: Request) -> str | None:
@@ -115,6 +112,14 @@ def messages_credential(request: Request) -> str | None:
     return key.strip() or None
 
 
+def anthropic_beta(request: Request) -> dict[str, str]:
+    """``anthropic-beta`` as the upstream should get it: every value the client sent,
+    comma-joined (the header is a comma-separated list), or nothing."""
+    values = [v.strip() for v in request.headers.getlist("anthropic-beta")]
+    joined = ",".join(v for v in values if v)
+    return {"anthropic-beta": joined} if joined.isprintable() and joined else {}
+
+
 class MessagesDialect:
     @property
     def endpoint(self) -> Endpoint:
@@ -122,6 +127,9 @@ class MessagesDialect:
 
     def credential(self, request: Request) -> str | None:
         return messages_credential(request)
+
+    def upstream_headers(self, request: Request) -> dict[str, str]:
+        return anthropic_beta(request)
 
     def parse(self, raw: bytes) -> ParsedBody:
         return parse_messages_body(raw)
@@ -143,9 +151,13 @@ class MessagesDialect:
     def error_response(self, error: InferenceError, headers: Mapping[str, str]) -> Response:
         return messages_error_response(error, headers)
 
+    def shutdown_event(self, events_sent: int) -> bytes:
+        # 503's type (overloaded_error): the SDK reads it as "try again", which it is.
+        return typed_sse(anthropic_error_body(503, SHUTDOWN_MESSAGE))
+
 
 async def count_tokens(request: Request, api: InferenceApi) -> Response:
-    """``{"input_tokens": N}``: tollway's bound of the prompt (see the module docstring)."""
+    """``{"input_tokens": N}``: a local count of the prompt (see the module docstring)."""
     request_id = uuid.uuid4().hex
     headers = response_headers(request_id)
     try:
@@ -155,7 +167,8 @@ async def count_tokens(request: Request, api: InferenceApi) -> Response:
         )
         if parsed.model not in api.service.visible_models(caller):
             raise model_not_found(parsed.model)
-        tokens = prompt_tokens_at_most(parsed.body)
+        # CPU work (a tokenizer over the whole prompt): off the event loop.
+        tokens = await anyio.to_thread.run_sync(count_messages_tokens, parsed.body)
     except InferenceError as error:
         return messages_error_response(error, headers)
     except Exception as exc:  # never a stack trace or library text to the client

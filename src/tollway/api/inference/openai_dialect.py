@@ -15,7 +15,7 @@ from starlette.responses import Response
 from tollway.api.inference.dialect import Exchange, bearer_token
 from tollway.api.inference.errors import error_response
 from tollway.api.inference.parsing import ParsedBody, parse_body
-from tollway.api.inference.streaming import client_events
+from tollway.api.inference.streaming import client_events, shutdown_event
 from tollway.engine.base import Endpoint
 from tollway.errors import InferenceError
 
@@ -33,6 +33,9 @@ class OpenAIDialect:
 
     def credential(self, request: Request) -> str | None:
         return bearer_token(request.headers.get("authorization"))
+
+    def upstream_headers(self, request: Request) -> dict[str, str]:
+        return {}
 
     def parse(self, raw: bytes) -> ParsedBody:
         return parse_body(raw, self._endpoint)
@@ -54,3 +57,6 @@ class OpenAIDialect:
 
     def error_response(self, error: InferenceError, headers: Mapping[str, str]) -> Response:
         return error_response(error, headers)
+
+    def shutdown_event(self, events_sent: int) -> bytes:
+        return shutdown_event(events_sent)

@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from tollway.api.inference.openapi_messages import MESSAGES_SCHEMAS, messages_paths
 from tollway.api.inference.openapi_responses import RESPONSES_SCHEMAS
 from tollway.api.inference.openapi_schemas import SCHEMAS, STRING, Schema, ref
 from tollway.api.inference.openapi_stored_responses import (
@@ -109,6 +110,7 @@ def inference_paths() -> dict[str, Schema]:
         ),
         "/v1/models": _get("Models this key may use", "ModelList"),
         "/v1/models/{model}": _get("One model", "Model", parameters=[model_param]),
+        **messages_paths(),
         **stored_response_paths(),
     }
 
@@ -123,7 +125,7 @@ def document_inference(app: FastAPI) -> None:
             document["paths"].update(inference_paths())
             components = document.setdefault("components", {})
             components.setdefault("schemas", {}).update(
-                SCHEMAS | RESPONSES_SCHEMAS | STORED_RESPONSE_SCHEMAS
+                SCHEMAS | RESPONSES_SCHEMAS | MESSAGES_SCHEMAS | STORED_RESPONSE_SCHEMAS
             )
             components.setdefault("securitySchemes", {})["TollwayKey"] = {
                 "type": "http",

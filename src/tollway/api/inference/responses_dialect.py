@@ -16,7 +16,6 @@ import logging
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -24,6 +23,7 @@ from tollway.api.inference.dialect import Exchange, bearer_token
 from tollway.api.inference.errors import error_response
 from tollway.api.inference.parsing import ParsedBody
 from tollway.api.inference.responses_validation import parse_responses_body
+from tollway.api.inference.streaming import SHUTDOWN_MESSAGE, typed_sse
 from tollway.domain.v1_errors import ErrorCode
 from tollway.engine.base import Endpoint, StreamInterrupted
 from tollway.errors import InferenceError
@@ -43,6 +43,9 @@ class ResponsesDialect:
 
     def credential(self, request: Request) -> str | None:
         return bearer_token(request.headers.get("authorization"))
+
+    def upstream_headers(self, request: Request) -> dict[str, str]:
+        return {}
 
     def parse(self, raw: bytes) -> ParsedBody:
         return parse_responses_body(raw)
@@ -67,6 +70,10 @@ class ResponsesDialect:
     def error_response(self, error: InferenceError, headers: Mapping[str, str]) -> Response:
         return error_response(error, headers)
 
+    def shutdown_event(self, events_sent: int) -> bytes:
+        # Every event went out numbered from 0, so the next number is the count.
+        return error_event(ErrorCode.SERVER_SHUTTING_DOWN, SHUTDOWN_MESSAGE, events_sent)
+
 
 def response_id(exchange: Exchange) -> str:
     return f"resp_{exchange.request_id}"
@@ -80,12 +87,6 @@ def own_response(response: dict[str, Any], exchange: Exchange, stored: bool) -> 
     response["model"] = exchange.parsed.model
     response["previous_response_id"] = exchange.client_body.get("previous_response_id")
     response["store"] = stored
-
-
-def typed_event(event: Mapping[str, Any]) -> bytes:
-    kind = event.get("type")
-    head = b"event: " + str(kind).encode() + b"\n" if isinstance(kind, str) else b""
-    return head + b"data: " + orjson.dumps(event) + b"\n\n"
 
 
 async def _client_events(
@@ -105,19 +106,24 @@ async def _client_events(
             # Ours to number: what the client gets is this sequence, whatever came upstream.
             event["sequence_number"] = sequence
             sequence += 1
-            yield typed_event(event)
+            yield typed_sse(event)
     except StreamInterrupted as exc:
         # Too late for another deployment or a fallback: say so in-band, then end.
-        yield typed_event(
-            {
-                "type": "error",
-                "code": ErrorCode.STREAM_INTERRUPTED.value,
-                "message": exc.message,
-                "param": None,
-                "sequence_number": sequence,
-            }
-        )
+        yield error_event(ErrorCode.STREAM_INTERRUPTED, exc.message, sequence)
         return
+
+
+def error_event(code: ErrorCode, message: str, sequence: int) -> bytes:
+    """The Responses API's in-stream ``error`` event."""
+    return typed_sse(
+        {
+            "type": "error",
+            "code": code.value,
+            "message": message,
+            "param": None,
+            "sequence_number": sequence,
+        }
+    )
 
 
 async def _remember(api: InferenceApi, exchange: Exchange, response: Mapping[str, Any]) -> None:

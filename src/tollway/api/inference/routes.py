@@ -111,7 +111,14 @@ async def _serve(
     exchange = Exchange(request_id, caller, parsed)
     parsed = await dialect.prepare(api, exchange)
     exchange = Exchange(request_id, caller, parsed, sent=exchange.parsed)
-    call = InferenceRequest(request_id, dialect.endpoint, parsed.model, parsed.body, parsed.stream)
+    call = InferenceRequest(
+        request_id,
+        dialect.endpoint,
+        parsed.model,
+        parsed.body,
+        parsed.stream,
+        upstream_headers=dialect.upstream_headers(request),
+    )
     if not parsed.stream:
         outcome = await api.service.complete(caller, call)
         body = await dialect.answer(api, exchange, outcome.value.body)
@@ -129,7 +136,10 @@ async def _serve(
     async def close(disconnected: bool) -> None:
         await stream.close(disconnected=disconnected)
 
-    return SSEResponse(events, headers=headers, on_close=close), streamed.served
+    response = SSEResponse(
+        events, headers=headers, on_close=close, shutdown_event=dialect.shutdown_event
+    )
+    return response, streamed.served
 
 
 async def list_models(request: Request) -> Response:

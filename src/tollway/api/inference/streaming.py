@@ -24,12 +24,29 @@ DONE = b"data: [DONE]\n\n"
 # does not read must not hold the server's exit.
 SHUTDOWN_EVENT_SECONDS = 1.0
 
+SHUTDOWN_MESSAGE = "The server is shutting down; this stream was cut short."
+
 # Called once the response is over; True when the client went away before its end.
 OnClose = Callable[[bool], Awaitable[None]]
+# The last event of a stream the server cut at its shutdown, in the dialect's own
+# shape, given how many events went out before it (a Responses stream numbers its
+# events). The dialect supplies it: this response only knows bytes.
+ShutdownEvent = Callable[[int], bytes]
 
 
 def sse(data: Mapping[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(data) + b"\n\n"
+
+
+def typed_sse(event: Mapping[str, Any]) -> bytes:
+    """A typed event (the Responses and Messages APIs): ``event: <type>`` then its data.
+    The type comes from upstream: one that could break the event's framing (a newline,
+    any unprintable character) is left out, and the client reads the type from the data."""
+    kind = event.get("type")
+    data = b"data: " + orjson.dumps(event) + b"\n\n"
+    if isinstance(kind, str) and kind.isprintable() and kind.isascii() and kind:
+        return b"event: " + kind.encode() + b"\n" + data
+    return data
 
 
 def usage_only(chunk: Mapping[str, Any]) -> bool:
@@ -74,10 +91,13 @@ class SSEResponse:
         *,
         headers: Mapping[str, str],
         on_close: OnClose,
+        shutdown_event: ShutdownEvent,
     ) -> None:
         self._events = events
         self._headers = headers
         self._on_close = on_close
+        self._shutdown_event = shutdown_event
+        self._sent = 0  # events gone out, for the shutdown event
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Everything from the first send on, the start included, is inside the block
@@ -98,7 +118,7 @@ class SSEResponse:
                 raise
             # Not the client: the server cut the stream at its shutdown deadline. The
             # response ends here, with an error the client can read.
-            await _end_for_shutdown(send)
+            await _end_for_shutdown(send, self._shutdown_event(self._sent))
         finally:
             with anyio.CancelScope(shield=True):
                 await self._on_close(disconnected.is_set())
@@ -121,14 +141,16 @@ class SSEResponse:
     async def _send_events(self, send: Send) -> None:
         async for event in self._events:
             await send({"type": "http.response.body", "body": event, "more_body": True})
+            self._sent += 1
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-def shutdown_event() -> bytes:
+def shutdown_event(events_sent: int = 0) -> bytes:
+    """OpenAI's shape (chat, completions): a ``data:`` error object, no ``[DONE]``."""
     return sse(
         {
             "error": {
-                "message": "The server is shutting down; this stream was cut short.",
+                "message": SHUTDOWN_MESSAGE,
                 "type": ErrorType.SERVER_ERROR,
                 "param": None,
                 "code": ErrorCode.SERVER_SHUTTING_DOWN,
@@ -137,9 +159,9 @@ def shutdown_event() -> bytes:
     )
 
 
-async def _end_for_shutdown(send: Send) -> None:
+async def _end_for_shutdown(send: Send, event: bytes) -> None:
     with anyio.move_on_after(SHUTDOWN_EVENT_SECONDS, shield=True), suppress(OSError):
-        await send({"type": "http.response.body", "body": shutdown_event(), "more_body": True})
+        await send({"type": "http.response.body", "body": event, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
