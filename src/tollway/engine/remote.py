@@ -18,7 +18,7 @@ refused): ``EngineMisconfigured``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -51,6 +51,7 @@ from tollway.engine.mock import ListStream, mock_chunks, mock_result
 from tollway.engine.request_body import litellm_request
 from tollway.engine.responses_api import mock_events as mock_response_events
 from tollway.engine.responses_api import mock_response_result
+from tollway.engine.responses_conformance import conform_event, conform_response
 from tollway.engine.wire import (
     LITELLM_PREFIXES,
     chat_shaped,
@@ -117,8 +118,8 @@ class RemoteEngine:
         openai_object = chat_shaped(call.endpoint)
         return EngineResult(
             # Other dialects' objects are metered by their own readers; their empty
-            # fields are required by their schemas, so nothing is cleaned from them.
-            body=clean_openai(data) if openai_object else data,
+            # fields are required by their schemas, so ``clean_openai`` is not for them.
+            body=clean_openai(data) if openai_object else _conform_body(call, data),
             usage=usage_from(data.get("usage")) if openai_object else None,
             cost_usd=positive_cost(response.headers.get("x-litellm-response-cost")),
             headers={"x-litellm-call-id": call_id} if call_id else {},
@@ -141,7 +142,7 @@ class RemoteEngine:
             on_transport=_unreachable,
             on_error_event=lambda event: _classify_event(event, secret),
         )
-        convert = clean_openai if chat_shaped(call.endpoint) else None
+        convert = clean_openai if chat_shaped(call.endpoint) else _event_correction(call)
         stream = HttpStream(response, policy, secret, convert=convert)
         await stream.receive_first()
         return stream
@@ -236,6 +237,15 @@ def _classify_event(event: Mapping[str, Any], secret: str | None) -> EngineError
     code = text_field(error_object(event) or {}, "code") or ""
     status = int(code) if code.isdigit() and 400 <= int(code) <= 599 else 502
     return classify_proxy_error(status, {"x-litellm-call-id": "in-stream"}, event, secret)
+
+
+def _conform_body(call: EngineCall, data: dict[str, Any]) -> dict[str, Any]:
+    """The proxy's Responses object with LiteLLM's breaks of OpenAI's schema fixed."""
+    return conform_response(data) if call.endpoint is Endpoint.RESPONSES else data
+
+
+def _event_correction(call: EngineCall) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+    return conform_event if call.endpoint is Endpoint.RESPONSES else None
 
 
 def _messages(call: EngineCall) -> bool:

@@ -4,7 +4,8 @@ the mock provider's answers in the Responses shape.
 LiteLLM speaks the Responses API natively to upstreams that have it (``openai/``,
 ``openrouter/``…) and bridges it to the chat API of the others (``custom_openai/``,
 ``anthropic/``, ``gemini/``…): the family's ``responses`` route picks which
-(providers/families.py). Answers and events pass as LiteLLM dumps them, without
+(providers/families.py). Answers and events pass as LiteLLM dumps them, corrected by
+``responses_conformance`` where that breaks OpenAI's schema, and never by
 ``wire.clean_openai``: its "empty extras" (``annotations: []``…) are required fields
 of the Responses schema.
 """
@@ -27,6 +28,7 @@ from tollway.engine.litellm_errors import clean_message, map_litellm_error
 from tollway.engine.mock import ListStream, estimate_tokens
 from tollway.engine.prefetch import PrefetchingStream
 from tollway.engine.request_body import litellm_request
+from tollway.engine.responses_conformance import conform_event, conform_response
 from tollway.engine.wire import bare_model, positive_cost
 
 
@@ -56,7 +58,8 @@ class EmbeddedResponses:
             raise map_litellm_error(exc, self._litellm, secret) from None
         hidden = getattr(response, "_hidden_params", None) or {}
         return EngineResult(
-            body=response_dict(response), cost_usd=positive_cost(hidden.get("response_cost"))
+            body=conform_response(response_dict(response)),
+            cost_usd=positive_cost(hidden.get("response_cost")),
         )
 
     async def open_stream(self, call: EngineCall) -> ListStream | ResponsesStream:
@@ -120,7 +123,7 @@ class ResponsesStream(PrefetchingStream[Any]):
             return await self._iterator.__anext__()
 
     def _convert(self, raw: Any) -> dict[str, Any]:
-        return response_dict(raw)
+        return conform_event(response_dict(raw))
 
     def _error_before_first(self, exc: Exception) -> EngineError:
         return map_litellm_error(exc, self._litellm, self._secret)
@@ -180,7 +183,7 @@ def mock_response(call: EngineCall, response_id: str | None = None) -> dict[str,
         "output": [_message_item(reply, "completed")],
         "usage": {
             "input_tokens": prompt,
-            "input_tokens_details": {"cached_tokens": 0},
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
             "output_tokens": completion,
             "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": prompt + completion,
@@ -208,9 +211,13 @@ def mock_events(call: EngineCall) -> list[dict[str, Any]]:
     done = mock_response(call)
     item = done["output"][0]
     text = item["content"][0]["text"]
-    started = done | {"status": "in_progress", "output": [], "usage": None}
+    # ``usage`` is absent until the response completes (the schema never allows null).
+    started = {k: v for k, v in done.items() if k != "usage"} | {
+        "status": "in_progress",
+        "output": [],
+    }
     where = {"item_id": item["id"], "output_index": 0, "content_index": 0}
-    empty = {"type": "output_text", "text": "", "annotations": []}
+    empty = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
     events: list[dict[str, Any]] = [
         {"type": "response.created", "response": started},
         {"type": "response.in_progress", "response": started},
@@ -224,9 +231,11 @@ def mock_events(call: EngineCall) -> list[dict[str, Any]]:
     words = text.split(" ") if text else []
     for index, word in enumerate(words):
         delta = word if index == 0 else " " + word
-        events.append({"type": "response.output_text.delta", **where, "delta": delta})
+        events.append(
+            {"type": "response.output_text.delta", **where, "delta": delta, "logprobs": []}
+        )
     events += [
-        {"type": "response.output_text.done", **where, "text": text},
+        {"type": "response.output_text.done", **where, "text": text, "logprobs": []},
         {"type": "response.content_part.done", **where, "part": item["content"][0]},
         {"type": "response.output_item.done", "output_index": 0, "item": item},
         {"type": "response.completed", "response": done},
@@ -242,7 +251,7 @@ def _message_item(text: str, status: str) -> dict[str, Any]:
         "id": f"msg_mock_{uuid.uuid4().hex[:24]}",
         "status": status,
         "role": "assistant",
-        "content": [{"type": "output_text", "text": text, "annotations": []}],
+        "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
     }
 
 

@@ -79,7 +79,8 @@ def responses_usage(turn: Turn) -> dict[str, Any]:
     prompt, completion = turn.prompt_tokens, turn.completion_tokens
     return {
         "input_tokens": prompt,
-        "input_tokens_details": {"cached_tokens": 0},
+        # OpenAI's published schema requires both counts.
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
         "output_tokens": completion,
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": prompt + completion,
