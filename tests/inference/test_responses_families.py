@@ -116,3 +116,16 @@ def create(
     events = list(client.responses.create(stream=True, **fields))  # type: ignore[call-overload]
     assert events[-1].type == "response.completed"
     return events[-1].response  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("provider_type", sorted(NATIVE, key=str), ids=str)
+def test_a_model_litellm_does_not_know_streams_from_the_upstream(
+    tollway: Tollway, fakes: dict[Family, FakeProviderServer], provider_type: ProviderType
+) -> None:
+    """LiteLLM fakes the stream of a native Responses model missing from its map (one
+    call without streaming); tollway has the upstream stream, as the client asked."""
+    public, model, client = served_model(tollway, fakes, provider_type)
+    events = list(client.responses.create(model=public, input="stream me", stream=True))
+    assert events[-1].type == "response.completed"
+    [request] = fake_for(fakes, provider_type).requests_for_model(model)
+    assert request.body.get("stream") is True

@@ -46,6 +46,7 @@ class EmbeddedResponses:
         self._outbound = outbound
         self._reserved = reserved
         self._drop_params = drop_params
+        self._known_streaming: set[str] = set()  # models checked by _streams_natively
 
     async def call(self, call: EngineCall) -> EngineResult:
         if call.target.mock:
@@ -66,6 +67,7 @@ class EmbeddedResponses:
         if call.target.mock:
             return ListStream(mock_events(call))
         kwargs, secret = self._kwargs(call, stream=True)
+        self._streams_natively(kwargs["model"])
         try:
             with self._outbound.active():
                 iterator = await self._litellm.aresponses(**kwargs)
@@ -95,6 +97,26 @@ class EmbeddedResponses:
             drop_params=self._drop_params,
         )
         return kwargs, secret
+
+    def _streams_natively(self, model: str) -> None:
+        """LiteLLM 1.109.1 fakes a native Responses stream for a model its map lacks (a
+        new or self-hosted model id): one call without streaming, then events made up
+        from the whole answer, so the client waits for all of it. Every upstream tollway
+        calls streams, so such a model is registered as streaming natively, once per
+        process; a model LiteLLM knows keeps what the map says."""
+        if model in self._known_streaming:
+            return
+        try:
+            self._litellm.get_model_info(model=model)
+        except Exception:  # unknown to LiteLLM: "not found" is all this can raise
+            provider = model.partition("/")[0]
+            entry = {
+                "litellm_provider": provider,
+                "mode": "chat",
+                "supports_native_streaming": True,
+            }
+            self._litellm.register_model({model: entry})
+        self._known_streaming.add(model)
 
     def _undeclared(self, key: str, kwargs: dict[str, Any]) -> bool:
         return key in kwargs and key not in self._declared
