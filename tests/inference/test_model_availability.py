@@ -105,6 +105,11 @@ def test_an_undecryptable_key_answers_503_and_counts_a_secret_store_error(
     assert 'tollway_secret_store_errors_total{backend="local",operation="get"}' in metrics
 
 
+def _known(tollway: Tollway, key: str) -> bool:
+    headers = {"Authorization": f"Bearer {key}"}
+    return tollway.admin.get(f"{tollway.v1}/models", headers=headers).status_code == 200
+
+
 def test_a_model_served_only_by_another_teams_keys_is_invisible(
     tollway: Tollway, upstream: FakeProviderServer
 ) -> None:
@@ -121,7 +126,8 @@ def test_a_model_served_only_by_another_teams_keys_is_invisible(
     tollway.model(provider, model)
     owner_key, other_key = tollway.key(team_id=owner["id"]), tollway.key(team_id=other["id"])
     untied_key = tollway.key()
-    tollway.wait_until(lambda: model in tollway.models(owner_key))
+    # Every key reaches the data plane with a routing refresh, the last one made too.
+    tollway.wait_until(lambda: model in tollway.models(owner_key) and _known(tollway, untied_key))
     for caller in (other_key, untied_key):
         assert model not in tollway.models(caller)
         assert _refused(tollway, caller, model).status_code == 404

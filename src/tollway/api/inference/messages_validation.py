@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import orjson
-
 from tollway.api.inference.json_checks import (
     check_bool,
     check_int,
@@ -25,7 +23,7 @@ from tollway.api.inference.json_checks import (
     check_string,
     wrong_type,
 )
-from tollway.api.inference.parsing import ParsedBody
+from tollway.api.inference.parsing import ParsedBody, json_object
 from tollway.api.inference.validation import MAX_MODEL_CHARS
 from tollway.domain.v1_errors import invalid_request
 
@@ -50,15 +48,7 @@ _TOOL_CHOICES = frozenset({"auto", "any", "tool", "none"})
 
 def parse_messages_body(raw: bytes, *, needs_max_tokens: bool = True) -> ParsedBody:
     """The checked Messages body (``model`` taken out), or a 400 naming the field."""
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise invalid_request(
-            "We could not parse the JSON body of your request. Send valid JSON with "
-            "'Content-Type: application/json'."
-        ) from None
-    if not isinstance(body, dict):
-        raise invalid_request("The request body must be a JSON object.")
+    body = json_object(raw)
     check_messages_request(body, needs_max_tokens=needs_max_tokens)
     model = body.pop("model")
     return ParsedBody(model=model, body=body, stream=body.get("stream") is True, wants_usage=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,7 +62,8 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_body(raw: bytes, endpoint: Endpoint) -> ParsedBody:
+def json_object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or the 400 every dialect answers for anything else."""
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -71,6 +73,22 @@ def parse_body(raw: bytes, endpoint: Endpoint) -> ParsedBody:
         ) from None
     if not isinstance(body, dict):
         raise invalid_request("The request body must be a JSON object.")
+    return body
+
+
+def refuse_forbidden(body: Mapping[str, Any]) -> None:
+    """A 400 for the first field only tollway may set (the provider, its credentials)."""
+    forbidden = sorted(_FORBIDDEN_FIELDS.intersection(body))
+    if forbidden:
+        raise invalid_request(
+            f"Unsupported parameter: `{forbidden[0]}`. tollway chooses the provider and its "
+            "credentials; remove it from the request.",
+            param=forbidden[0],
+        )
+
+
+def parse_body(raw: bytes, endpoint: Endpoint) -> ParsedBody:
+    body = json_object(raw)
     _check_fields(body, endpoint)
     model = body.pop("model")
     stream = body.get("stream") is True
@@ -81,13 +99,7 @@ def parse_body(raw: bytes, endpoint: Endpoint) -> ParsedBody:
 
 def _check_fields(body: dict[str, Any], endpoint: Endpoint) -> None:
     check_nesting(body, known_fields(endpoint))
-    forbidden = sorted(_FORBIDDEN_FIELDS.intersection(body))
-    if forbidden:
-        raise invalid_request(
-            f"Unsupported parameter: `{forbidden[0]}`. tollway chooses the provider and its "
-            "credentials; remove it from the request.",
-            param=forbidden[0],
-        )
+    refuse_forbidden(body)
     required = _REQUIRED_FIELD[endpoint]
     if isinstance(body.get("model"), str) and body.get(required) in (None, "", []):
         raise invalid_request(f"Missing required parameter: '{required}'.", param=required)

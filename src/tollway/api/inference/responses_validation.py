@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import orjson
-
 from tollway.api.inference.json_checks import (
     check_bool,
     check_list,
@@ -24,8 +22,8 @@ from tollway.api.inference.json_checks import (
     check_string,
     wrong_type,
 )
-from tollway.api.inference.parsing import _FORBIDDEN_FIELDS, ParsedBody
-from tollway.api.inference.validation import MAX_MODEL_CHARS
+from tollway.api.inference.parsing import ParsedBody, json_object, refuse_forbidden
+from tollway.api.inference.validation import check_model
 from tollway.domain.v1_errors import invalid_request
 
 MAX_METADATA_PAIRS = 16  # OpenAI's bound on ``metadata``
@@ -37,15 +35,7 @@ Check = Callable[[Any, str], None]
 
 def parse_responses_body(raw: bytes) -> ParsedBody:
     """The checked body of a /v1/responses request, without its ``model``."""
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise invalid_request(
-            "We could not parse the JSON body of your request. Send valid JSON with "
-            "'Content-Type: application/json'."
-        ) from None
-    if not isinstance(body, dict):
-        raise invalid_request("The request body must be a JSON object.")
+    body = json_object(raw)
     check_responses_request(body)
     model = body.pop("model")
     # The Responses API reports usage on its terminal event whatever the client asks.
@@ -55,18 +45,8 @@ def parse_responses_body(raw: bytes) -> ParsedBody:
 def check_responses_request(body: Mapping[str, Any]) -> None:
     """Raise a 400 naming the ``param`` of the first malformed field."""
     check_nesting(dict(body), frozenset(_RULES) | {"model"})
-    forbidden = sorted(_FORBIDDEN_FIELDS.intersection(body))
-    if forbidden:
-        raise invalid_request(
-            f"Unsupported parameter: `{forbidden[0]}`. tollway chooses the provider and its "
-            "credentials; remove it from the request.",
-            param=forbidden[0],
-        )
-    model = body.get("model")
-    if not isinstance(model, str) or not model.strip():
-        raise invalid_request("You must provide a model parameter.", "model")
-    if len(model) > MAX_MODEL_CHARS:
-        raise invalid_request(f"'model' is longer than {MAX_MODEL_CHARS} characters.", "model")
+    refuse_forbidden(body)
+    check_model(body.get("model"))
     if body.get("input") in (None, "", []) and body.get("previous_response_id") is None:
         raise invalid_request("Missing required parameter: 'input'.", "input")
     for name, check in _RULES.items():

@@ -40,7 +40,7 @@ Check = Callable[[Any, str], None]
 
 def check_request(body: Mapping[str, Any], endpoint: Endpoint) -> None:
     """Raise a 400 naming the ``param`` of the first malformed field."""
-    _check_model(body.get("model"))
+    check_model(body.get("model"))
     for name, check in _RULES[endpoint].items():
         value = body.get(name)
         if value is not None:
@@ -52,7 +52,8 @@ def known_fields(endpoint: Endpoint) -> frozenset[str]:
     return frozenset(_RULES[endpoint]) | {"model"}
 
 
-def _check_model(model: Any) -> None:
+def check_model(model: Any) -> None:
+    """A 400 for a missing, blank or overlong ``model``."""
     if not isinstance(model, str) or not model.strip():
         raise invalid_request("You must provide a model parameter.", "model")
     if len(model) > MAX_MODEL_CHARS:
