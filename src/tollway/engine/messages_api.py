@@ -38,7 +38,6 @@ from tollway.engine.prefetch import PrefetchingStream
 from tollway.engine.request_body import litellm_request, request_body
 from tollway.engine.wire import bare_model, upstream_error
 from tollway.providers.families import upstream_family
-from tollway.store.enums import ProviderType
 
 # Clients call the Messages API with these; the engine owns them.
 _ENGINE_OWNED = frozenset({"model", "stream"})
@@ -102,7 +101,7 @@ def client_extras(call: EngineCall) -> dict[str, Any]:
     if user_id is not None:
         extras["metadata"] = {"user_id": user_id}
     family = upstream_family(call.target.upstream_model)
-    if family is not None and family.provider_type is ProviderType.ANTHROPIC:
+    if family is not None and family.speaks_anthropic_wire:
         if call.upstream_headers:
             extras["extra_headers"] = dict(call.upstream_headers)
     elif user_id is not None and family is not None and family.keeps_user:

@@ -100,6 +100,9 @@ class Family:
     # ``random_seed``, ``max_completion_tokens`` its ``max_tokens``, no
     # ``stream_options``), which LiteLLM's translation renames or drops.
     speaks_openai_wire: bool = False
+    # Speaks Anthropic's Messages API: /v1/messages passes through natively, with the
+    # client's ``anthropic-beta`` header and ``metadata`` (tollway.engine.messages_api).
+    speaks_anthropic_wire: bool = False
     needs_key: bool = True
     needs_base_url: bool = False
     answers_locally: bool = False  # the mock: no network, no key, no price lookup
@@ -179,6 +182,7 @@ FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
             "https://api.anthropic.com",
             litellm_base=anthropic_root,
             openrouter_vendor="anthropic",
+            speaks_anthropic_wire=True,
         ),
         ProviderType.GEMINI: Family(
             ProviderType.GEMINI,
