@@ -166,6 +166,8 @@ async def test_an_expired_response_is_not_found(tollway: InProcess) -> None:
         ("limit=101", "limit"),
         ("limit=ten", "limit"),
         ("limit=-1", "limit"),
+        ("limit=" + "9" * 5000, "limit"),  # int() itself refuses that many digits
+        ("limit=%C2%B2", "limit"),  # a superscript two: a digit to str.isdigit
         ("order=newest", "order"),
         ("after=", "after"),
         (f"after={'x' * 300}", "after"),

@@ -4,7 +4,6 @@ the stored /v1/responses answers of the caller's tollway key (``ResponsesMemory`
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,7 +16,7 @@ from starlette.routing import Route
 from tollway.api.app_state import app_runtime
 from tollway.api.inference.dialect import bearer_token
 from tollway.api.inference.errors import error_response
-from tollway.api.inference.response_headers import response_headers
+from tollway.api.inference.response_headers import new_request_id, response_headers
 from tollway.domain.responses_items import DEFAULT_LIMIT, DEFAULT_ORDER, ItemsPage, Order
 from tollway.domain.responses_memory import ResponsesMemory
 from tollway.domain.v1_errors import internal_error, invalid_request
@@ -41,7 +40,7 @@ def stored_response_routes() -> list[Route]:
 
 def _handler(work: Work) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
-        request_id = uuid.uuid4().hex
+        request_id = new_request_id()
         headers = response_headers(request_id)
         api = app_runtime(request.app).inference_api
         try:
@@ -85,7 +84,9 @@ def items_page(query: QueryParams) -> ItemsPage:
 def _limit(value: str | None) -> int:
     if value is None:
         return DEFAULT_LIMIT
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_LIMIT:
+    # The length first: int() refuses a string of thousands of digits with an error.
+    digits = value.isascii() and value.isdigit() and len(value) <= len(str(MAX_LIMIT))
+    if not digits or not 1 <= int(value) <= MAX_LIMIT:
         raise invalid_request(
             f"Invalid 'limit': expected an integer from 1 to {MAX_LIMIT}.", "limit"
         )
