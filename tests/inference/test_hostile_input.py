@@ -388,3 +388,12 @@ def test_no_malformed_request_left_a_usage_record(
         "hostile",
         "refusing",
     ]
+
+
+def test_a_content_length_int_cannot_read_is_no_500() -> None:
+    from tollway.api.inference.parsing import _declared_size
+
+    assert _declared_size("0005") == 5
+    assert _declared_size("9" * 5000) > 10**17  # int() refuses that many digits
+    assert _declared_size("\u00b2") == 0  # a digit to str.isdigit, not to int()
+    assert _declared_size("") == 0

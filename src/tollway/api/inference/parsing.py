@@ -44,10 +44,19 @@ class ParsedBody:
     wants_usage: bool
 
 
+def _declared_size(value: str) -> int:
+    """A Content-Length's number, capped; 0 for anything that is not ASCII digits (the
+    body's real size is still counted). int() itself refuses "²" and 5,000 digits."""
+    if not (value.isascii() and value.isdigit()):
+        return 0
+    digits = value.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 18 else 10**18
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, refused with 413 as soon as it exceeds ``limit`` bytes."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and _declared_size(declared) > limit:
         raise body_too_large(limit)
     chunks: list[bytes] = []
     size = 0
