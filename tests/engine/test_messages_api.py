@@ -82,6 +82,26 @@ def test_a_bridged_stream_reports_its_input_on_message_delta() -> None:
     assert (usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens) == (12, 5, 3)
 
 
+def test_a_stream_cut_before_message_delta_is_counted() -> None:
+    """No final usage: the input side from message_start, the output counted."""
+    meter = MessagesStreamMeter()
+    start = {"input_tokens": 9, "output_tokens": 1, "cache_read_input_tokens": 2}
+    meter.observe({"type": "message_start", "message": {"usage": start}})
+    thinking = {"type": "thinking_delta", "thinking": "xy"}
+    meter.observe({"type": "content_block_delta", "index": 0, "delta": thinking})
+    text = {"type": "text_delta", "text": "abc"}
+    meter.observe({"type": "content_block_delta", "index": 1, "delta": text})
+    metered = meter.result(100)
+    assert metered.counted
+    usage = metered.usage
+    assert (usage.prompt_tokens, usage.cached_tokens) == (11, 2)
+    assert (usage.completion_tokens, usage.reasoning_tokens) == (5, 2)
+    assert meter.deltas == 2
+    unstarted = MessagesStreamMeter()
+    unstarted.observe({"type": "content_block_delta", "index": 0, "delta": text})
+    assert unstarted.result(100).usage.prompt_tokens == 100  # the caller's estimate
+
+
 def test_the_body_sent_upstream_has_no_openai_stream_options() -> None:
     body = messages_body(call({"max_tokens": 5, "stream": True, "model": "x"}), "m", stream=True)
     assert body == {"max_tokens": 5, "model": "m", "stream": True}

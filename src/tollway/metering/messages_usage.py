@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from tollway.engine.base import TokenUsage
-from tollway.metering.metered_usage import MeteredUsage
-from tollway.metering.tokens import text_tokens_at_most
+from tollway.metering.metered_usage import MeteredUsage, ProducedText
+from tollway.metering.tokens import text_tokens_at_most, tokens_if_text
 
 __all__ = ["MessagesStreamMeter", "messages_output_tokens", "messages_usage"]
 
@@ -54,7 +54,7 @@ def messages_output_tokens(body: Mapping[str, Any]) -> int:
         if not isinstance(block, Mapping):
             continue
         for name in ("text", "thinking", "name"):
-            tokens += _text(block.get(name))
+            tokens += tokens_if_text(block.get(name))
         if block.get("input") is not None:
             tokens += text_tokens_at_most(str(block.get("input")))
     return tokens
@@ -64,18 +64,16 @@ class MessagesStreamMeter:
     """A Messages event stream's usage: ``message_start``'s input side and the last
     ``message_delta``'s output, else what was counted from the deltas."""
 
-    __slots__ = ("_completion", "_deltas", "_output", "_reasoning", "_start")
+    __slots__ = ("_output", "_produced", "_start")
 
     def __init__(self) -> None:
         self._start: Any = None  # message_start's usage
         self._output: Any = None  # the last message_delta's usage
-        self._completion = 0
-        self._reasoning = 0
-        self._deltas = 0
+        self._produced = ProducedText()
 
     @property
     def deltas(self) -> int:
-        return self._deltas
+        return self._produced.deltas
 
     def observe(self, chunk: Mapping[str, Any]) -> None:
         kind = chunk.get("type")
@@ -84,7 +82,9 @@ class MessagesStreamMeter:
         elif kind == "content_block_start":
             block = chunk.get("content_block")
             if isinstance(block, Mapping):
-                self._produced(_text(block.get("name")) + _text(block.get("text")), 0)
+                self._produced.add(
+                    tokens_if_text(block.get("name")) + tokens_if_text(block.get("text"))
+                )
         elif kind == "message_delta":
             self._output = chunk.get("usage")
         elif kind == "message_start":
@@ -97,16 +97,10 @@ class MessagesStreamMeter:
             return
         kind = delta.get("type")
         if kind == _THINKING:
-            thinking = _text(delta.get("thinking"))
-            self._produced(thinking, thinking)
+            thinking = tokens_if_text(delta.get("thinking"))
+            self._produced.add(thinking, thinking)
         elif isinstance(kind, str) and (field := _DELTA_TEXT.get(kind)):
-            self._produced(_text(delta.get(field)), 0)
-
-    def _produced(self, tokens: int, reasoning: int) -> None:
-        if tokens:
-            self._completion += tokens
-            self._reasoning += reasoning
-            self._deltas += 1
+            self._produced.add(tokens_if_text(delta.get(field)))
 
     def result(self, prompt_estimate: int = 0) -> MeteredUsage:
         if self._output is not None:
@@ -117,19 +111,9 @@ class MessagesStreamMeter:
             if reported is not None:
                 return MeteredUsage(reported, counted=False)
         early = _usage(self._start, None)
-        prompt = early.prompt_tokens if early is not None else max(prompt_estimate, 0)
-        usage = TokenUsage(
-            prompt_tokens=prompt,
-            completion_tokens=self._completion,
-            total_tokens=prompt + self._completion,
-            cached_tokens=early.cached_tokens if early is not None else 0,
-            reasoning_tokens=self._reasoning,
-        )
-        return MeteredUsage(usage, counted=True)
-
-
-def _text(value: Any) -> int:
-    return text_tokens_at_most(value) if type(value) is str else 0
+        if early is None:
+            return self._produced.usage(max(prompt_estimate, 0))
+        return self._produced.usage(early.prompt_tokens, early.cached_tokens)
 
 
 def _int(value: Any) -> int:

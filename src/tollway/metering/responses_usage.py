@@ -16,8 +16,8 @@ from typing import Any
 
 from tollway.engine.base import TokenUsage
 from tollway.engine.wire import positive_cost
-from tollway.metering.metered_usage import MeteredUsage
-from tollway.metering.tokens import text_tokens_at_most
+from tollway.metering.metered_usage import MeteredUsage, ProducedText
+from tollway.metering.tokens import tokens_if_text
 
 __all__ = ["ResponsesStreamMeter", "responses_output_tokens", "responses_usage"]
 
@@ -63,46 +63,38 @@ def responses_output_tokens(body: Mapping[str, Any]) -> int:
         tokens += _texts(item.get("content"), "text", "refusal")
         tokens += _texts(item.get("summary"), "text")
         for name in ("name", "arguments", "input"):
-            tokens += _text(item.get(name))
+            tokens += tokens_if_text(item.get(name))
     return tokens
 
 
 class ResponsesStreamMeter:
     """A Responses event stream's usage: the terminal event's, else what was counted."""
 
-    __slots__ = ("_completion", "_deltas", "_reasoning", "_usage")
+    __slots__ = ("_produced", "_usage")
 
     def __init__(self) -> None:
         self._usage: Mapping[str, Any] | None = None  # the terminal event's response
-        self._completion = 0
-        self._reasoning = 0
-        self._deltas = 0
+        self._produced = ProducedText()
 
     @property
     def deltas(self) -> int:
-        return self._deltas
+        return self._produced.deltas
 
     def observe(self, chunk: Mapping[str, Any]) -> None:
         kind = chunk.get("type")
         if kind in _PRODUCED:
-            self._produced(_text(chunk.get("delta")), 0)
+            self._produced.add(tokens_if_text(chunk.get("delta")))
         elif kind in _REASONING:
-            reasoning = _text(chunk.get("delta"))
-            self._produced(reasoning, reasoning)
+            reasoning = tokens_if_text(chunk.get("delta"))
+            self._produced.add(reasoning, reasoning)
         elif kind == "response.output_item.added":
             item = chunk.get("item")
             if isinstance(item, Mapping):  # a tool call's name comes only here
-                self._produced(_text(item.get("name")), 0)
+                self._produced.add(tokens_if_text(item.get("name")))
         elif kind in _TERMINAL:
             response = chunk.get("response")
             if isinstance(response, Mapping):
                 self._usage = response
-
-    def _produced(self, tokens: int, reasoning: int) -> None:
-        if tokens:
-            self._completion += tokens
-            self._reasoning += reasoning
-            self._deltas += 1
 
     def result(self, prompt_estimate: int = 0) -> MeteredUsage:
         reported = responses_usage(self._usage) if self._usage is not None else None
@@ -110,26 +102,15 @@ class ResponsesStreamMeter:
             raw = self._usage.get("usage") if self._usage is not None else None
             cost = positive_cost(raw.get("cost")) if isinstance(raw, Mapping) else None
             return MeteredUsage(reported, counted=False, reported_cost=cost)
-        prompt = max(prompt_estimate, 0)
-        usage = TokenUsage(
-            prompt_tokens=prompt,
-            completion_tokens=self._completion,
-            total_tokens=prompt + self._completion,
-            reasoning_tokens=self._reasoning,
-        )
-        return MeteredUsage(usage, counted=True)
+        return self._produced.usage(max(prompt_estimate, 0))
 
 
 def _texts(parts: Any, *names: str) -> int:
     tokens = 0
     for part in parts if isinstance(parts, list) else ():
         if isinstance(part, Mapping):
-            tokens += sum(_text(part.get(name)) for name in names)
+            tokens += sum(tokens_if_text(part.get(name)) for name in names)
     return tokens
-
-
-def _text(value: Any) -> int:
-    return text_tokens_at_most(value) if type(value) is str else 0
 
 
 def _int(value: Any) -> int:

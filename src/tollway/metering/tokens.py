@@ -57,6 +57,7 @@ __all__ = [
     "TOOL_OVERHEAD_TOKENS",
     "prompt_tokens_at_most",
     "text_tokens_at_most",
+    "tokens_if_text",
 ]
 
 _IMAGE_PARTS = frozenset({"image_url", "image", "input_image"})
@@ -72,6 +73,12 @@ def text_tokens_at_most(text: str) -> int:
     """
     # str.isascii() reads a flag CPython keeps on every string: no scan, no copy.
     return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def tokens_if_text(value: Any) -> int:
+    """``text_tokens_at_most`` of a string, 0 for anything else (parsed JSON's fields)."""
+    # An exact type test: it runs for every streamed delta.
+    return text_tokens_at_most(value) if type(value) is str else 0
 
 
 def prompt_tokens_at_most(body: Mapping[str, Any]) -> int:

@@ -28,7 +28,7 @@ from tollway.metering.responses_usage import (
     responses_output_tokens,
     responses_usage,
 )
-from tollway.metering.tokens import text_tokens_at_most
+from tollway.metering.tokens import text_tokens_at_most, tokens_if_text
 
 __all__ = [
     "Meter",
@@ -134,10 +134,10 @@ class StreamMeter:
     def _count(self, choice: dict[str, Any]) -> None:
         delta = choice.get("delta")
         if isinstance(delta, dict):
-            produced = _text_tokens(delta.get("content")) + _text_tokens(delta.get("refusal"))
+            produced = tokens_if_text(delta.get("content")) + tokens_if_text(delta.get("refusal"))
             # LiteLLM names it reasoning_content; OpenRouter's own API names it reasoning.
             # thinking_blocks and reasoning_details repeat the same text: not counted.
-            reasoning = _text_tokens(delta.get("reasoning_content") or delta.get("reasoning"))
+            reasoning = tokens_if_text(delta.get("reasoning_content") or delta.get("reasoning"))
             calls = delta.get("tool_calls")
             if calls:
                 produced += _tool_call_tokens(calls)
@@ -145,7 +145,7 @@ class StreamMeter:
             if legacy_call:
                 produced += _function_tokens(legacy_call)
         else:  # a text_completion chunk
-            produced, reasoning = _text_tokens(choice.get("text")), 0
+            produced, reasoning = tokens_if_text(choice.get("text")), 0
         if produced or reasoning:
             self._completion += produced + reasoning
             self._reasoning += reasoning
@@ -189,7 +189,7 @@ def text_usage(endpoint: Endpoint, body: Mapping[str, Any], prompt_estimate: int
         case Endpoint.MESSAGES:
             completion = messages_output_tokens(body)
         case _:
-            completion = _choices_text_tokens(body)
+            completion = _choicestokens_if_text(body)
     return TokenUsage(
         prompt_tokens=prompt_estimate,
         completion_tokens=completion,
@@ -197,7 +197,7 @@ def text_usage(endpoint: Endpoint, body: Mapping[str, Any], prompt_estimate: int
     )
 
 
-def _choices_text_tokens(body: Mapping[str, Any]) -> int:
+def _choicestokens_if_text(body: Mapping[str, Any]) -> int:
     completion = 0
     choices = body.get("choices")
     if isinstance(choices, list):
@@ -214,11 +214,6 @@ def _any_tokens(usage: TokenUsage) -> bool:
     return bool(usage.prompt_tokens or usage.completion_tokens or usage.total_tokens)
 
 
-def _text_tokens(value: Any) -> int:
-    # An exact type test: chunks are parsed JSON, and this runs for every delta.
-    return text_tokens_at_most(value) if type(value) is str else 0
-
-
 def _tool_call_tokens(calls: Any) -> int:
     tokens = 0
     if isinstance(calls, list):
@@ -232,4 +227,4 @@ def _function_tokens(function: Any) -> int:
     """The name (sent once, in the first fragment) and the argument fragments."""
     if not isinstance(function, dict):
         return 0
-    return _text_tokens(function.get("name")) + _text_tokens(function.get("arguments"))
+    return tokens_if_text(function.get("name")) + tokens_if_text(function.get("arguments"))
