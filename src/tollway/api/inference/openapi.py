@@ -16,37 +16,24 @@ from fastapi import FastAPI
 
 from tollway.api.inference.openapi_messages import MESSAGES_SCHEMAS, messages_paths
 from tollway.api.inference.openapi_responses import RESPONSES_SCHEMAS
-from tollway.api.inference.openapi_schemas import SCHEMAS, STRING, Schema, ref
+from tollway.api.inference.openapi_schemas import (
+    ERROR_STATUSES,
+    SCHEMAS,
+    SSE_EVENT,
+    STRING,
+    Schema,
+    ref,
+)
 from tollway.api.inference.openapi_stored_responses import (
     STORED_RESPONSE_SCHEMAS,
     stored_response_paths,
 )
 
-# One server-sent event (OpenAPI before 3.2: ``schema`` describes each event): a JSON
-# chunk, an in-band error object, or the final ``[DONE]``.
-_SSE_EVENT = {
-    "type": "object",
-    "required": ["data"],
-    "properties": {"data": {"type": "string"}, "event": STRING},
-}
-
-_ERRORS = {
-    "400": "Malformed request: the `param` names the field",
-    "401": "Missing, unknown, revoked or expired tollway key",
-    "404": "Unknown model (or one this key may not use), or unknown path",
-    "413": "Request body too large",
-    "429": "A rate limit or budget refused the request (x-ratelimit-* headers)",
-    "500": "tollway failed on its own",
-    "502": "The upstream failed and no fallback could serve",
-    "503": "No deployment or backing service can serve now",
-    "504": "The upstream timed out",
-}
-
 
 def _error_responses(statuses: tuple[str, ...]) -> dict[str, Schema]:
     return {
         status: {
-            "description": _ERRORS[status],
+            "description": ERROR_STATUSES[status],
             "content": {"application/json": {"schema": ref("OpenAIError")}},
         }
         for status in statuses
@@ -56,7 +43,7 @@ def _error_responses(statuses: tuple[str, ...]) -> dict[str, Schema]:
 def _post(summary: str, request: str, response: str, *, streams: bool) -> Schema:
     ok: Schema = {"application/json": {"schema": ref(response)}}
     if streams:
-        ok["text/event-stream"] = {"schema": _SSE_EVENT}
+        ok["text/event-stream"] = {"schema": SSE_EVENT}
     return {
         "post": {
             "tags": ["inference"],
@@ -68,7 +55,7 @@ def _post(summary: str, request: str, response: str, *, streams: bool) -> Schema
             },
             "responses": {
                 "200": {"description": "The provider's answer, OpenAI-shaped", "content": ok},
-                **_error_responses(tuple(_ERRORS)),
+                **_error_responses(tuple(ERROR_STATUSES)),
             },
         }
     }

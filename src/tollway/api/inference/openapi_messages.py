@@ -8,7 +8,7 @@ are Anthropic's shape.
 
 from __future__ import annotations
 
-from tollway.api.inference.openapi_schemas import STRING, Schema, ref
+from tollway.api.inference.openapi_schemas import ERROR_STATUSES, SSE_EVENT, STRING, Schema, ref
 from tollway.api.inference.validation import MAX_MODEL_CHARS
 
 _MODEL = {"type": "string", "minLength": 1, "maxLength": MAX_MODEL_CHARS, "pattern": r"\S"}
@@ -101,22 +101,8 @@ MESSAGES_SCHEMAS: dict[str, Schema] = {
     },
 }
 
-_SSE_EVENT = {
-    "type": "object",
-    "required": ["data"],
-    "properties": {"data": {"type": "string"}, "event": STRING},
-}
-_ERRORS = {
-    "400": "Malformed request: the message names the field",
-    "401": "Missing, unknown, revoked or expired tollway key",
-    "404": "Unknown model (or one this key may not use)",
-    "413": "Request body too large",
-    "429": "A rate limit or budget refused the request (x-ratelimit-* headers)",
-    "500": "tollway failed on its own",
-    "502": "The upstream failed and no fallback could serve",
-    "503": "No deployment or backing service can serve now",
-    "504": "The upstream timed out",
-}
+# The field is named in the message (Anthropic's errors have no ``param``).
+_ERRORS = {**ERROR_STATUSES, "400": "Malformed request: the message names the field"}
 _COUNT_TOKENS_ERRORS = ("400", "401", "404", "413", "500")
 
 
@@ -131,7 +117,7 @@ def _post(
 ) -> Schema:
     ok: Schema = {"application/json": {"schema": ref(response)}}
     if streams:
-        ok["text/event-stream"] = {"schema": _SSE_EVENT}
+        ok["text/event-stream"] = {"schema": SSE_EVENT}
     error_content = {"application/json": {"schema": ref(error)}}
     return {
         "post": {

@@ -30,6 +30,25 @@ def _integer(low: int, high: int) -> Schema:
 
 
 STRING = {"type": "string"}
+# One server-sent event (OpenAPI before 3.2: ``schema`` describes each event): its
+# data (a JSON object, or chat's final ``[DONE]``) and, in the typed dialects, its name.
+SSE_EVENT: Schema = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {"data": {"type": "string"}, "event": STRING},
+}
+# What each error status of a /v1 POST means (each dialect's own error shape).
+ERROR_STATUSES: dict[str, str] = {
+    "400": "Malformed request: the `param` names the field",
+    "401": "Missing, unknown, revoked or expired tollway key",
+    "404": "Unknown model (or one this key may not use), or unknown path",
+    "413": "Request body too large",
+    "429": "A rate limit or budget refused the request (x-ratelimit-* headers)",
+    "500": "tollway failed on its own",
+    "502": "The upstream failed and no fallback could serve",
+    "503": "No deployment or backing service can serve now",
+    "504": "The upstream timed out",
+}
 _STRINGS = {"type": "array", "items": STRING}
 _TOKENS = {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 0}}
 _STREAM_OPTIONS = _nullable(
