@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tollway.engine.http_common import lines_of, sse_data
+from tollway.engine.sse import SSEDecoder, sse_objects
 
 pytestmark = pytest.mark.anyio
 
@@ -26,7 +26,7 @@ async def pieces(data: bytes, size: int) -> AsyncIterator[bytes]:
 
 
 async def events(size: int) -> list[dict[str, Any]]:
-    return [event async for event in sse_data(lines_of(pieces(STREAM, size)))]
+    return [event async for event in sse_objects(pieces(STREAM, size))]
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 7, len(STREAM)])
@@ -34,6 +34,18 @@ async def test_events_are_the_same_however_the_bytes_are_cut(size: int) -> None:
     assert await events(size) == [{"a": 1, "t": "café"}, {"b": 2}]
 
 
-async def test_a_last_line_without_newline_is_read() -> None:
-    lines = [line async for line in lines_of(pieces(b"data: x\r\ndata: y", 4))]
-    assert lines == ["data: x", "data: y"]
+async def test_a_last_event_without_blank_line_is_read() -> None:
+    got = [event async for event in sse_objects(pieces(b'data: {"x":\r\ndata: 1}', 4))]
+    assert got == [{"x": 1}]
+
+
+def test_nothing_is_read_after_done() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b'data: {"a":1}\n\ndata: [DONE]\n\ndata: {"b":2}\n\n') == [{"a": 1}]
+    assert decoder.done
+    assert decoder.feed(b'data: {"c":3}\n\n') == []
+    assert decoder.end() == []
+
+
+def test_a_payload_that_is_not_an_object_is_skipped() -> None:
+    assert SSEDecoder().feed(b"data: [1, 2]\n\ndata: 3\n\n") == []

@@ -41,7 +41,7 @@ from tollway.engine.base import (
     TokenUsage,
 )
 from tollway.engine.http_common import call_timeout
-from tollway.engine.litellm_clients import LiteLLMOutbound
+from tollway.engine.litellm_clients import LiteLLMOutbound, keepalive_sockets
 from tollway.engine.litellm_env import load_litellm
 from tollway.engine.litellm_errors import clean_message, map_litellm_error
 from tollway.engine.messages_api import EmbeddedMessages
@@ -50,6 +50,7 @@ from tollway.engine.passthrough import Passthrough, passes_through
 from tollway.engine.prefetch import PrefetchingStream
 from tollway.engine.request_body import litellm_request
 from tollway.engine.responses_api import EmbeddedResponses
+from tollway.engine.upstream_session import UpstreamSession
 from tollway.engine.wire import bare_model, clean_openai, positive_cost, usage_from
 from tollway.net.guard import OutboundPolicy
 
@@ -68,7 +69,8 @@ class EmbeddedEngine:
         # Default as the setting's default: self-hosted model servers on private networks.
         policy = outbound or OutboundPolicy(allow_private=True)
         self._outbound = LiteLLMOutbound(self._litellm, policy)
-        self._passthrough = Passthrough(self._litellm, self._outbound)
+        self._session = UpstreamSession(policy, keepalive_sockets())
+        self._passthrough = Passthrough(self._litellm, self._session)
         self._drop_params = drop_params
         self._reserved = _reserved_params(self._litellm)
         self._messages = EmbeddedMessages(self._litellm, self._outbound, self._reserved)
@@ -143,6 +145,7 @@ class EmbeddedEngine:
         with contextlib.suppress(Exception):
             await worker.GLOBAL_LOGGING_WORKER.stop(discard_pending=True, timeout=2.0)
         await self._outbound.aclose()
+        await self._session.aclose()
 
     def _kwargs(self, call: EngineCall, *, stream: bool) -> tuple[dict[str, Any], str | None]:
         """The built request body as ``litellm.acompletion`` keyword arguments: LiteLLM's

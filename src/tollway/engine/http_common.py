@@ -10,7 +10,7 @@ engine, so each engine passes its own ``StreamPolicy``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ import orjson
 
 from tollway.engine.base import EngineError
 from tollway.engine.prefetch import PrefetchingStream
+from tollway.engine.sse import sse_objects
 from tollway.engine.wire import (
     clean_text,
     error_object,
@@ -97,47 +98,9 @@ def error_code(error: Mapping[str, Any] | None) -> str | None:
 
 
 async def sse_events(response: httpx.Response) -> AsyncGenerator[dict[str, Any], None]:
-    """JSON objects of an SSE response's ``data:`` events (see ``sse_data``)."""
-    async for event in sse_data(response.aiter_lines()):
+    """JSON objects of an SSE response's ``data:`` events (``sse.SSEDecoder``)."""
+    async for event in sse_objects(response.aiter_bytes()):
         yield event
-
-
-async def sse_data(lines: AsyncIterable[str]) -> AsyncGenerator[dict[str, Any], None]:
-    """JSON objects of an SSE stream's ``data:`` events, until ``[DONE]`` or the end.
-
-    Comment lines (``: OPENROUTER PROCESSING``) and other fields are skipped; a
-    multi-line event's data lines are joined as the SSE spec says.
-    """
-    data: list[str] = []
-    async for line in lines:
-        if line.startswith("data:"):
-            data.append(line[5:].removeprefix(" "))
-            continue
-        if line or not data:
-            continue
-        payload = "\n".join(data)
-        data.clear()
-        if payload.strip() == "[DONE]":
-            return
-        event = orjson.loads(payload)
-        if isinstance(event, dict):
-            yield event
-    if data and (payload := "\n".join(data)).strip() != "[DONE]":
-        event = orjson.loads(payload)
-        if isinstance(event, dict):
-            yield event
-
-
-async def lines_of(pieces: AsyncIterable[bytes]) -> AsyncGenerator[str, None]:
-    """Text lines of a UTF-8 byte stream cut anywhere (LF or CRLF line ends)."""
-    buffer = b""
-    async for piece in pieces:
-        buffer += piece
-        *complete, buffer = buffer.split(b"\n")
-        for line in complete:
-            yield line.removesuffix(b"\r").decode("utf-8", errors="replace")
-    if buffer:
-        yield buffer.removesuffix(b"\r").decode("utf-8", errors="replace")
 
 
 @dataclass(frozen=True, slots=True)

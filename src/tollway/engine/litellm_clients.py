@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from tollway.net.aiohttp_guard import guarded_session_factory
+from tollway.net.aiohttp_guard import SocketFactory, guarded_session_factory
 from tollway.net.guard import OutboundPolicy, OutboundRefused
 from tollway.net.httpx_guard import RefuseRedirects
 
@@ -115,11 +115,16 @@ def install(litellm: ModuleType) -> None:
 
 def guarded_transport(policy: OutboundPolicy) -> httpx.AsyncBaseTransport:
     """LiteLLM's aiohttp transport over a guarded session, redirects refused."""
-    factory = guarded_session_factory(
-        policy, socket_options=_handler_module().build_aiohttp_keepalive_socket_factory()
-    )
+    factory = guarded_session_factory(policy, socket_options=keepalive_sockets())
     no_env_proxy = _without_env_proxy(_transport_module().LiteLLMAiohttpTransport)
     return RefuseRedirects(no_env_proxy(client=factory))
+
+
+def keepalive_sockets() -> SocketFactory | None:
+    """Sockets with TCP keep-alive, as LiteLLM's transport opens them: a NAT on the way
+    drops the idle connection of a slow answer otherwise."""
+    factory: SocketFactory | None = _handler_module().build_aiohttp_keepalive_socket_factory()
+    return factory
 
 
 @functools.cache

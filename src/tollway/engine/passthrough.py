@@ -1,30 +1,33 @@
 """Chat Completions, completions and embeddings passed through LiteLLM unchanged.
 
 For the families that speak OpenAI's wire format (``Family.speaks_openai_wire``) the
-embedded engine does not ask LiteLLM to translate: it hands the client's body to
-``litellm.allm_passthrough_route`` as the ``hosted_vllm/<id>`` model with the
-deployment's base URL and key, the one LiteLLM 1.109.1 route that forwards a body to
-any OpenAI-wire server as it is (``openai/`` has no pass-through config). Only the
-engine-owned keys change (``request_body``: the model, ``stream``, and
-``stream_options.include_usage`` for metering); ``metadata``, ``verbosity``,
-``developer`` messages, ``dimensions`` and unknown fields reach the upstream as sent,
-and its answer reaches the client as sent (a stream parsed from its SSE bytes into
-chunk dicts, so metering still reads every chunk). LiteLLM reads no body key here,
-so the reserved-key filter of the translating path does not apply.
+embedded engine does not ask LiteLLM to translate. LiteLLM's pass-through provider
+configuration for ``hosted_vllm`` (the one in LiteLLM 1.109.1 that forwards a body to
+any OpenAI-wire server as it is; ``openai/`` has none) builds each request: the URL
+under the deployment's base, the authentication headers for its key, any signing.
+tollway sends it with its own pooled client (``upstream_session``) and reads the
+answer: LiteLLM's top-level ``allm_passthrough_route`` wraps the same steps in a
+thread-pool hop, a logging object and a cost calculation per request and per
+stream, which took four fifths of the CPU of a streamed call and which tollway's
+ledger does itself.
 
-LiteLLM is given the HTTP client (``LiteLLMOutbound.handler``): the engine's guarded
-transport, no redirects, tollway's timeout. Its errors are read from the upstream's
-own answer, as for the OpenRouter engine.
+Only the engine-owned keys of the body change (``request_body``: the model,
+``stream``, and ``stream_options.include_usage`` for metering); ``metadata``,
+``verbosity``, ``developer`` messages, ``dimensions`` and unknown fields reach the
+upstream as sent, and its answer reaches the client as sent (a stream decoded from
+its SSE bytes into chunk dicts, so metering still reads every chunk). LiteLLM reads
+no body key here, so the reserved-key filter of the translating path does not apply.
+Errors are read from the upstream's own answer, as for the OpenRouter engine.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import Awaitable, Mapping
 from types import MappingProxyType, ModuleType
 from typing import Any, NamedTuple
 
-import httpx
+import aiohttp
 import orjson
 
 from tollway.engine.base import (
@@ -35,20 +38,16 @@ from tollway.engine.base import (
     EngineResult,
 )
 from tollway.engine.http_common import (
-    call_timeout,
+    MAX_ERROR_BODY_BYTES,
     error_code,
     error_message,
     is_error_event,
     json_or_none,
-    lines_of,
-    sse_data,
 )
-from tollway.engine.litellm_clients import LiteLLMOutbound
-from tollway.engine.litellm_errors import map_litellm_error
-from tollway.engine.outbound import find_refusal, refusal_error
 from tollway.engine.prefetch import PrefetchingStream
 from tollway.engine.request_body import openrouter_body, request_body
-from tollway.engine.request_faults import chain
+from tollway.engine.sse import sse_objects
+from tollway.engine.upstream_session import WIRE_ERRORS, UpstreamSession, send_error
 from tollway.engine.wire import (
     bare_model,
     error_object,
@@ -62,7 +61,7 @@ from tollway.engine.wire import (
 from tollway.providers.families import upstream_family
 
 # LiteLLM's pass-through config that forwards to any OpenAI-wire ``api_base`` unchanged.
-PASSTHROUGH_PREFIX = "hosted_vllm"
+PASSTHROUGH_PROVIDER = "hosted_vllm"
 PATHS: Mapping[Endpoint, str] = MappingProxyType(
     {
         Endpoint.CHAT: "chat/completions",
@@ -70,10 +69,14 @@ PATHS: Mapping[Endpoint, str] = MappingProxyType(
         Endpoint.EMBEDDINGS: "embeddings",
     }
 )
+_JSON = "application/json"
 
 
 class _Request(NamedTuple):
-    kwargs: dict[str, Any]
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    seconds: float
     secret: str | None
 
 
@@ -91,17 +94,26 @@ def passes_through(call: EngineCall) -> bool:
 class Passthrough:
     """The embedded engine's pass-through calls (``passes_through``)."""
 
-    def __init__(self, litellm: ModuleType, outbound: LiteLLMOutbound) -> None:
-        self._litellm = litellm
-        self._outbound = outbound
-        self._handlers: dict[float, Any] = {}  # one pooled client per timeout
+    def __init__(self, litellm: ModuleType, session: UpstreamSession) -> None:
+        utils: Any = litellm.utils
+        self._configs = utils.ProviderConfigManager
+        self._provider = litellm.types.utils.LlmProviders(PASSTHROUGH_PROVIDER)
+        self._session = session
 
     async def call(self, call: EngineCall) -> EngineResult:
         request = self._request(call, stream=False)
-        response = await self._send(request)
-        payload = json_or_none(response.content)
+        response = await self._session.post(*request[:4])
+        if response.status >= 400:
+            raise await _failed_answer(response, request.secret)
+        try:
+            raw = await response.read()
+        except WIRE_ERRORS as exc:
+            raise send_error(exc) from None
+        finally:
+            response.release()
+        payload = json_or_none(raw)
         if not isinstance(payload, dict):
-            raise upstream_error(502, non_json_body(response.status_code))
+            raise upstream_error(502, non_json_body(response.status))
         if error_object(payload) is not None and not ({"choices", "data"} & payload.keys()):
             # A 200 carrying an error (OpenRouter's provider failing behind it).
             raise _error_answer(_status_of(payload), payload, response.headers, request.secret)
@@ -112,19 +124,15 @@ class Passthrough:
         if call.endpoint is Endpoint.EMBEDDINGS:
             raise EngineMisconfigured("embeddings cannot be streamed")
         request = self._request(call, stream=True)
-        relay = await self._send(request)
-        stream = PassthroughStream(relay, request.secret)
+        response = await self._session.post(*request[:4])
+        if response.status >= 400:
+            raise await _failed_answer(response, request.secret)
+        stream = PassthroughStream(response, request.secret)
         await stream.receive_first()
         return stream
 
-    async def _send(self, request: _Request) -> Any:
-        try:
-            with self._outbound.active():
-                return await self._litellm.allm_passthrough_route(**request.kwargs)
-        except Exception as exc:
-            raise passthrough_error(exc, self._litellm, request.secret) from None
-
     def _request(self, call: EngineCall, *, stream: bool) -> _Request:
+        """The call as LiteLLM's pass-through configuration builds it."""
         base = call.target.api_base
         if not base:
             raise EngineMisconfigured("the deployment has no base URL to pass the call to")
@@ -135,33 +143,41 @@ class Passthrough:
             body = openrouter_body(call, model, stream=stream)
         else:
             body = request_body(call, model, stream=stream)
-        kwargs = {
-            "method": "POST",
-            "endpoint": PATHS[call.endpoint],
-            "model": f"{PASSTHROUGH_PREFIX}/{model}",
-            "api_base": base.rstrip("/"),
-            "api_key": secret,
-            "json": body,
-            "client": self._handler(call.target.timeout_seconds),
-        }
-        return _Request(kwargs, secret)
-
-    def _handler(self, seconds: float) -> Any:
-        handler = self._handlers.get(seconds)
-        if handler is None:
-            handler = self._handlers[seconds] = self._outbound.handler(call_timeout(seconds))
-        return handler
+        config = self._configs.get_provider_passthrough_config(model=model, provider=self._provider)
+        url, target = config.get_complete_url(
+            api_base=base.rstrip("/"),
+            api_key=secret,
+            model=model,
+            endpoint=PATHS[call.endpoint],
+            request_query_params=None,
+            litellm_params={},
+        )
+        headers = config.validate_environment(
+            headers={"Content-Type": _JSON},
+            model=model,
+            messages=[],
+            optional_params={},
+            litellm_params={},
+            api_key=config.get_api_key(secret),
+            api_base=target,
+        )
+        content = orjson.dumps(body)
+        headers, signed = config.sign_request(
+            headers=headers, litellm_params={}, request_data=body, api_base=str(url), model=model
+        )
+        content = content if signed is None else signed
+        return _Request(str(url), headers, content, call.target.timeout_seconds, secret)
 
 
 class PassthroughStream(PrefetchingStream[dict[str, Any]]):
-    """LiteLLM's pass-through relay (SSE bytes) read as the upstream's chunk dicts."""
+    """An upstream's SSE answer read as its chunk dicts."""
 
     ended_before_first = "the provider ended the stream before any chunk"
 
-    def __init__(self, relay: Any, secret: str | None) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, secret: str | None) -> None:
         super().__init__()
-        self._relay = relay
-        self._events = sse_data(lines_of(_bytes(relay)))
+        self._response = response
+        self._events = sse_objects(response.content.iter_any())
         self._secret = secret
 
     def _pull(self) -> Awaitable[dict[str, Any]]:
@@ -171,14 +187,14 @@ class PassthroughStream(PrefetchingStream[dict[str, Any]]):
         return raw  # the upstream's chunk, as sent
 
     def _error_before_first(self, exc: Exception) -> EngineError | None:
-        if isinstance(exc, httpx.HTTPError | orjson.JSONDecodeError):
-            return _transport_error(exc) or upstream_error(
-                502, f"the provider's stream failed ({type(exc).__name__})"
-            )
+        if isinstance(exc, WIRE_ERRORS):
+            return send_error(exc)
+        if isinstance(exc, orjson.JSONDecodeError):
+            return upstream_error(502, "the provider's stream failed (JSONDecodeError)")
         return None
 
     def _interruption(self, exc: Exception) -> str | None:
-        if isinstance(exc, httpx.HTTPError | orjson.JSONDecodeError):
+        if isinstance(exc, (*WIRE_ERRORS, orjson.JSONDecodeError)):
             return type(exc).__name__
         return None
 
@@ -193,41 +209,24 @@ class PassthroughStream(PrefetchingStream[dict[str, Any]]):
     async def _close_upstream(self) -> None:
         with contextlib.suppress(Exception):
             await self._events.aclose()
-        with contextlib.suppress(Exception):
-            await self._relay.aclose()
+        self._response.close()  # a stream cut short: its connection is not reused
 
 
-async def _bytes(relay: Any) -> AsyncIterator[bytes]:
-    async for piece in relay:
-        yield piece
-
-
-def passthrough_error(exc: Exception, litellm: ModuleType, secret: str | None) -> EngineError:
-    """The contract error for what ``allm_passthrough_route`` raised: the upstream's own
-    error answer when there is one, else the network failure under LiteLLM's wrapping."""
-    if isinstance(exc, EngineError):
-        return exc
-    if (refusal := find_refusal(exc)) is not None:
-        return refusal_error(refusal)
-    for link in chain(exc):
-        if isinstance(link, httpx.HTTPStatusError):
-            response = link.response
-            payload = _read_json(response)
-            return _error_answer(response.status_code, payload, response.headers, secret)
-        if (error := _transport_error(link)) is not None:
-            return error
-    return map_litellm_error(exc, litellm, secret)
-
-
-def _transport_error(exc: BaseException) -> EngineError | None:
-    if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
-        return upstream_error(
-            504, "the provider did not answer in time", error_type="timeout", code="timeout"
-        )
-    if isinstance(exc, httpx.TransportError):
-        cause = type(exc).__name__
-        return upstream_error(502, f"provider unreachable ({cause})", code="upstream_unreachable")
-    return None
+async def _failed_answer(response: aiohttp.ClientResponse, secret: str | None) -> EngineError:
+    """The error an upstream answered instead of its answer (a bounded read)."""
+    buffer = bytearray()
+    try:
+        while len(buffer) <= MAX_ERROR_BODY_BYTES:
+            piece = await response.content.read(MAX_ERROR_BODY_BYTES + 1 - len(buffer))
+            if not piece:
+                break
+            buffer += piece
+    except WIRE_ERRORS:
+        pass
+    finally:
+        response.close()
+    payload = json_or_none(bytes(buffer))
+    return _error_answer(response.status, payload, response.headers, secret)
 
 
 def _error_answer(
@@ -245,13 +244,6 @@ def _error_answer(
         param=text_field(error, "param") if error is not None else None,
         retry_after=parse_retry_after(headers.get("retry-after")),
     )
-
-
-def _read_json(response: httpx.Response) -> Any:
-    try:
-        return json_or_none(response.content)
-    except httpx.ResponseNotRead:
-        return None
 
 
 def _status_of(payload: Mapping[str, Any]) -> int:
