@@ -137,6 +137,9 @@ class ScriptedStream:
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         return self._iterate()
 
+    def ready(self) -> bool:
+        return False  # each chunk comes after a turn of the loop, as from a network
+
     async def _iterate(self) -> AsyncIterator[dict[str, Any]]:
         for index, chunk in enumerate(self._chunks):
             if self._cut_after is not None and index == self._cut_after:

@@ -32,6 +32,10 @@ class MeteredStream:
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         return self._chunks()
 
+    def ready(self) -> bool:
+        """Whether the next chunk is already here (``EngineStream.ready``)."""
+        return self._stream.ready()
+
     async def _chunks(self) -> AsyncIterator[dict[str, Any]]:
         observe = self._meter.observe
         try:

@@ -88,6 +88,11 @@ class EngineStream(Protocol):
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]: ...
 
+    def ready(self) -> bool:
+        """Whether the next chunk is already here (read, not yet handed out): the
+        response writes chunks that arrived together as one write."""
+        ...
+
     async def aclose(self) -> None:
         """Stop the upstream call (client went away, or we are done)."""
         ...

@@ -137,15 +137,20 @@ class ListStream:
 
     def __init__(self, chunks: list[dict[str, Any]]) -> None:
         self._chunks = chunks
+        self._given = 0
         self._closed = False
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         return self._iterate()
 
+    def ready(self) -> bool:
+        return not self._closed and self._given < len(self._chunks)
+
     async def _iterate(self) -> AsyncIterator[dict[str, Any]]:
         for chunk in self._chunks:
             if self._closed:
                 return
+            self._given += 1
             yield chunk
 
     async def aclose(self) -> None:

@@ -56,6 +56,10 @@ class PrefetchingStream(ABC, Generic[Raw]):
     async def _close_upstream(self) -> None:
         """Stop the upstream call; called at most once."""
 
+    def _buffered(self) -> bool:
+        """Whether the next raw item is already read (``_pull`` will not wait)."""
+        return False
+
     def _failed_first(self, item: dict[str, Any]) -> EngineError | None:
         """The contract error when the first item reports a failure instead of an answer."""
         return None
@@ -97,6 +101,9 @@ class PrefetchingStream(ABC, Generic[Raw]):
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         return self._items()
+
+    def ready(self) -> bool:
+        return self._first is not None or (not self._closed and self._buffered())
 
     async def _items(self) -> AsyncIterator[dict[str, Any]]:
         try:

@@ -137,7 +137,11 @@ async def _serve(
         await stream.close(disconnected=disconnected)
 
     response = SSEResponse(
-        events, headers=headers, on_close=close, shutdown_event=dialect.shutdown_event
+        events,
+        headers=headers,
+        on_close=close,
+        shutdown_event=dialect.shutdown_event,
+        ready=stream.ready,
     )
     return response, streamed.served
 

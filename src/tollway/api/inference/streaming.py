@@ -32,6 +32,15 @@ OnClose = Callable[[bool], Awaitable[None]]
 # shape, given how many events went out before it (a Responses stream numbers its
 # events). The dialect supplies it: this response only knows bytes.
 ShutdownEvent = Callable[[int], bytes]
+# Whether the next event is already at hand (no wait for the upstream).
+Ready = Callable[[], bool]
+# Events gathered into one write at most: a stream whose chunks all arrive at once
+# still goes out in pieces of bounded size.
+MAX_EVENTS_PER_WRITE = 32
+
+
+def _never() -> bool:
+    return False
 
 
 def sse(data: Mapping[str, Any]) -> bytes:
@@ -92,11 +101,13 @@ class SSEResponse:
         headers: Mapping[str, str],
         on_close: OnClose,
         shutdown_event: ShutdownEvent,
+        ready: Ready = _never,
     ) -> None:
         self._events = events
         self._headers = headers
         self._on_close = on_close
         self._shutdown_event = shutdown_event
+        self._ready = ready
         self._sent = 0  # events gone out, for the shutdown event
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -139,10 +150,23 @@ class SSEResponse:
         }
 
     async def _send_events(self, send: Send) -> None:
+        """Events that arrived together go out in one write: a write (and a system
+        call) per event cost more than the event itself."""
+        batch: list[bytes] = []
         async for event in self._events:
-            await send({"type": "http.response.body", "body": event, "more_body": True})
-            self._sent += 1
+            batch.append(event)
+            if len(batch) < MAX_EVENTS_PER_WRITE and self._ready():
+                continue
+            await self._write(send, batch)
+        if batch:
+            await self._write(send, batch)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _write(self, send: Send, batch: list[bytes]) -> None:
+        body = batch[0] if len(batch) == 1 else b"".join(batch)
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+        self._sent += len(batch)
+        batch.clear()
 
 
 def shutdown_event(events_sent: int = 0) -> bytes:
