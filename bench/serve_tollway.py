@@ -1,7 +1,9 @@
 """Run tollway for a benchmark, optionally with a null engine.
 
 The null engine answers instantly without any upstream: the latency left is
-tollway's own (auth, routing, parsing, rendering) plus one HTTP hop.
+tollway's own (auth, routing, parsing, rendering) plus one HTTP hop. A streamed
+request gets 20 canned OpenAI chat chunks and a usage chunk, so tollway's per-chunk
+path is measured too.
 Run: python bench/serve_tollway.py PORT [null | workers=N]   (settings from TOLLWAY_* as usual)
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import uvicorn
@@ -20,6 +23,42 @@ from tollway.engine.base import EngineCall, EngineResult, EngineStream, Route, T
 from tollway.settings import Settings, load_settings
 
 _USAGE = TokenUsage(prompt_tokens=5, completion_tokens=1, total_tokens=6)
+STREAM_CHUNKS = 20
+
+
+def _chunk(created: int, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-null",
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": "null",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+class NullStream:
+    """20 content chunks (the last with ``finish_reason``) and a usage-only chunk,
+    built fresh per stream as an engine hands them out (downstream may mutate them)."""
+
+    def __init__(self) -> None:
+        self._created = int(time.time())
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[dict[str, Any]]:
+        created = self._created
+        yield _chunk(created, {"role": "assistant", "content": ""}, None)
+        for i in range(1, STREAM_CHUNKS - 1):
+            yield _chunk(created, {"content": f"tok{i} "}, None)
+        yield _chunk(created, {}, "stop")
+        usage = _chunk(created, {}, None)
+        usage["choices"] = []
+        usage["usage"] = {"prompt_tokens": 5, "completion_tokens": 19, "total_tokens": 24}
+        yield usage
+
+    async def aclose(self) -> None:
+        return None
 
 
 class NullEngine:
@@ -47,7 +86,7 @@ class NullEngine:
         return EngineResult(body=body, usage=_USAGE)
 
     async def open_stream(self, call: EngineCall) -> EngineStream:
-        raise NotImplementedError("the null engine does not stream")
+        return NullStream()
 
     async def ready(self) -> bool:
         return True

@@ -9,6 +9,8 @@ from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Mount
+from starlette.types import Receive, Scope, Send
 
 from tollway import __version__
 from tollway.api.admin import admin_router
@@ -48,7 +50,7 @@ def create_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(
+    app = TollwayApp(
         title="tollway",
         version=__version__,
         description="Control plane for LLM traffic: providers, keys, models, teams and limits.",
@@ -58,9 +60,39 @@ def create_app(
     app.include_router(health_router)
     app.include_router(admin_router())
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
-    app.router.routes.append(inference_mount())
+    v1 = inference_mount()
+    app.router.routes.append(v1)
+    app.serve_directly(v1)
     document_inference(app)
     return app
+
+
+class TollwayApp(FastAPI):
+    """FastAPI, with /v1 requests handed straight to their mount.
+
+    The /v1 handlers answer every error themselves, in their dialect's shape, so the
+    application's middleware (server and HTTP exception handlers, body limit,
+    telemetry, the dependency exit stack) does nothing for them but cost: it wrapped
+    every request and every streamed chunk's ``send`` in five layers, and the router
+    matched every admin route before reaching the mount. Everything else (admin,
+    health, metrics, docs, lifespan) goes through FastAPI as before."""
+
+    _direct: Mount | None = None
+
+    def serve_directly(self, mount: Mount) -> None:
+        self._direct = mount
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        mount = self._direct
+        if mount is not None and scope["type"] == "http" and not self.root_path:
+            match, child_scope = mount.matches(scope)
+            if match is Match.FULL:
+                scope["app"] = self
+                scope["router"] = self.router
+                scope.update(child_scope)
+                await mount.handle(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def runtime_of(app: Starlette) -> Runtime:

@@ -6,7 +6,12 @@ from urllib.parse import unquote
 
 import pytest
 
-from tollway.api.inference.response_headers import EXT_VALUE_PREFIX, header_text
+from tollway.api.inference.response_headers import (
+    EXT_VALUE_PREFIX,
+    RequestIds,
+    header_text,
+    new_request_id,
+)
 
 NAMES = [
     "OpenAI",
@@ -40,3 +45,11 @@ def test_any_name_is_a_safe_header_value_that_decodes_back(name: str) -> None:
 
 def test_plain_names_are_left_alone() -> None:
     assert header_text("OpenAI (EU) #2") == "OpenAI (EU) #2"
+
+
+def test_request_ids_look_like_uuid4_hex_and_never_repeat() -> None:
+    ids = RequestIds()
+    made = [ids() for _ in range(1000)]  # several batches of random bytes
+    assert all(len(made_id) == 32 and int(made_id, 16) >= 0 for made_id in made)
+    assert len(set(made)) == len(made)
+    assert len(new_request_id()) == 32

@@ -9,8 +9,6 @@ from __future__ import annotations
 from tollway.metering.records import CompletedUsage
 from tollway.observability.metrics import NO_ID, Metrics
 
-_TOKEN_KINDS = ("prompt", "completion", "cached", "reasoning")
-
 
 def count_usage(metrics: Metrics, record: CompletedUsage) -> None:
     event, outcome = record.event, record.outcome
@@ -18,14 +16,19 @@ def count_usage(metrics: Metrics, record: CompletedUsage) -> None:
     model = event.public_model
     key_id = str(event.tollway_key_id) if event.tollway_key_id else NO_ID
     team_id = str(event.team_id) if event.team_id else NO_ID
-    metrics.usage_records.labels(model, route, outcome.status.value).inc()
-    for kind in _TOKEN_KINDS:
-        amount = getattr(outcome, f"{kind}_tokens")
+    child = metrics.child
+    child(metrics.usage_records, model, route, outcome.status.value).inc()
+    for kind, amount in (
+        ("prompt", outcome.prompt_tokens),
+        ("completion", outcome.completion_tokens),
+        ("cached", outcome.cached_tokens),
+        ("reasoning", outcome.reasoning_tokens),
+    ):
         if amount:
-            metrics.tokens.labels(key_id, team_id, model, route, kind).inc(amount)
+            child(metrics.tokens, key_id, team_id, model, route, kind).inc(amount)
     if outcome.cost_usd is not None:
-        metrics.cost.labels(key_id, team_id, model, route).inc(float(outcome.cost_usd))
+        child(metrics.cost, key_id, team_id, model, route).inc(float(outcome.cost_usd))
     else:
-        metrics.unpriced.labels(model, route).inc()
+        child(metrics.unpriced, model, route).inc()
     if outcome.ttft_ms is not None:
-        metrics.ttft.labels(event.endpoint.value, route).observe(outcome.ttft_ms / 1000)
+        child(metrics.ttft, event.endpoint.value, route).observe(outcome.ttft_ms / 1000)

@@ -54,12 +54,18 @@ class JournalSync:
         future: asyncio.Future[str | None] = self._loop.create_future()
         heapq.heappush(self._waiters, (seq, next(self._ties), future))
         self._journal.request_flush()
+        # A timer on the future itself, not ``wait_for(shield(...))``: that made a
+        # task-like wrapper, a second future and a timeout scope for every request.
+        # A cancelled waiter cancels its future, which ``_release`` then skips.
+        timer = self._loop.call_later(self._max_wait, _time_out, future)
         try:
-            failure = await asyncio.wait_for(asyncio.shield(future), self._max_wait)
+            failure = await future
         except TimeoutError:
             raise JournalUnavailableError(
                 f"the usage journal did not sync within {self._max_wait:.1f} s"
             ) from None
+        finally:
+            timer.cancel()
         if failure is not None:
             raise JournalUnavailableError(f"the usage journal cannot write: {failure}")
 
@@ -84,3 +90,8 @@ class JournalSync:
         for _, _, future in waiters:
             if not future.done():
                 future.set_result(failure)
+
+
+def _time_out(future: asyncio.Future[str | None]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())

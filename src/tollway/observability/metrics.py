@@ -25,6 +25,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
@@ -40,6 +41,8 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 _TTFT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
 CIRCUIT_STATES = ("closed", "open", "half_open")
 
+LabelledMetric = TypeVar("LabelledMetric", Counter, Gauge, Histogram)
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -48,6 +51,10 @@ class Metrics:
         shared = os.environ.get(MULTIPROCESS_DIR_ENV)
         self.shared_directory = Path(shared) if shared else None
         self._backlog: Callable[[], float] | None = None
+        # Children by (metric, label values): ``labels()`` validates and stringifies
+        # every value and takes a lock on each call, several times per request.
+        self._children: dict[tuple[object, tuple[str, ...]], Any] = {}
+        self._circuit_state: str | None = None  # the state the gauges show
         self._traffic()
         self._usage()
         self._health()
@@ -181,7 +188,21 @@ class Metrics:
             multiprocess_mode="livemax",
         )
 
+    def child(self, metric: LabelledMetric, *values: str) -> LabelledMetric:
+        """``metric.labels(*values)``, looked up once per label set. The labels are
+        low-cardinality (see the module docstring), and prometheus_client keeps every
+        child it made anyway."""
+        key = (metric, values)
+        found: LabelledMetric | None = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
+
     def set_circuit_state(self, state: str) -> None:
+        """Called after every request: the gauges move only when the state does."""
+        if state == self._circuit_state:
+            return
+        self._circuit_state = state
         for name in CIRCUIT_STATES:
             self.circuit_state.labels(name).set(1 if name == state else 0)
         self.circuit_open.set(state != "closed")

@@ -27,7 +27,7 @@ from tollway.api.inference.messages_dialect import (
 )
 from tollway.api.inference.openai_dialect import OpenAIDialect
 from tollway.api.inference.parsing import read_body
-from tollway.api.inference.response_headers import new_request_id, response_headers
+from tollway.api.inference.response_headers import RequestIds, new_request_id, response_headers
 from tollway.api.inference.responses_dialect import ResponsesDialect
 from tollway.api.inference.stored_responses import stored_response_routes
 from tollway.api.inference.streaming import SSEResponse
@@ -58,6 +58,7 @@ class InferenceApi:
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.responses_memory = responses_memory
+        self.new_request_id = RequestIds()
 
 
 def _inference_api(request: Request) -> InferenceApi:
@@ -75,8 +76,8 @@ def inference_endpoint(dialect: Dialect) -> Handler:
     endpoint = dialect.endpoint
 
     async def handle(request: Request) -> Response | ASGIApp:
-        request_id = new_request_id()
         api = _inference_api(request)
+        request_id = api.new_request_id()
         started = time.perf_counter()
         try:
             response = await _serve(api, request, dialect, request_id)
@@ -89,18 +90,18 @@ def inference_endpoint(dialect: Dialect) -> Handler:
             internal = internal_error()
             _count_error(api, endpoint, internal)
             return dialect.error_response(internal, response_headers(request_id))
-        api.metrics.latency.labels(endpoint.value, response[1].route.value).observe(
-            time.perf_counter() - started
-        )
-        api.metrics.requests.labels(endpoint.value, response[1].route.value, "2xx").inc()
+        metrics, route = api.metrics, response[1].route.value
+        metrics.child(metrics.latency, endpoint.value, route).observe(time.perf_counter() - started)
+        metrics.child(metrics.requests, endpoint.value, route, "2xx").inc()
         return response[0]
 
     return handle
 
 
 def _count_error(api: InferenceApi, endpoint: Endpoint, error: InferenceError) -> None:
-    api.metrics.requests.labels(endpoint.value, "none", f"{error.status_code // 100}xx").inc()
-    api.metrics.errors.labels(endpoint.value, error.error_type).inc()
+    metrics = api.metrics
+    metrics.child(metrics.requests, endpoint.value, "none", f"{error.status_code // 100}xx").inc()
+    metrics.child(metrics.errors, endpoint.value, error.error_type).inc()
 
 
 async def _serve(
@@ -198,7 +199,20 @@ def inference_mount() -> Mount:
 
 
 def _post(path: str, dialect: Dialect) -> Route:
-    return Route(path, inference_endpoint(dialect), methods=["POST"])
+    return Route(path, InferenceEndpoint(inference_endpoint(dialect)), methods=["POST"])
+
+
+class InferenceEndpoint:
+    """A /v1 handler as a plain ASGI app. Starlette's ``request_response`` would wrap
+    its ``send`` (every streamed chunk's) for exception handlers that /v1 never
+    reaches: each handler answers its errors itself."""
+
+    def __init__(self, handle: Handler) -> None:
+        self._handle = handle
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self._handle(Request(scope, receive, send))
+        await response(scope, receive, send)
 
 
 async def messages_count_tokens(request: Request) -> Response:

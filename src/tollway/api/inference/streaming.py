@@ -8,6 +8,7 @@ and the upstream call is closed, shielded from that cancellation.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import suppress
 from typing import Any
@@ -114,25 +115,35 @@ class SSEResponse:
         # Everything from the first send on, the start included, is inside the block
         # that closes the upstream and settles the request: a start the server refuses
         # must not leave the reservation or the in-flight gauge behind.
-        disconnected = anyio.Event()
+        # Plain asyncio, not an anyio task group: a group, its cancel scope and its
+        # Event cost more per stream than sending the 20 chunks of a short answer.
+        task = asyncio.current_task()
+        assert task is not None
+        watch = _DisconnectWatch(task)
+        watcher: asyncio.Task[None] | None = None
         try:
             await send(self._start())
-            async with anyio.create_task_group() as group:
-                group.start_soon(_cancel_on_disconnect, receive, group.cancel_scope, disconnected)
-                await self._send_events(send)
-                group.cancel_scope.cancel()
+            watcher = asyncio.get_running_loop().create_task(watch.run(receive))
+            await self._send_events(send)
+            watch.streaming = False
         except OSError:  # the connection broke under a write: the client is gone
-            disconnected.set()
+            watch.disconnected = True
             raise
-        except anyio.get_cancelled_exc_class():
-            if disconnected.is_set():
-                raise
-            # Not the client: the server cut the stream at its shutdown deadline. The
-            # response ends here, with an error the client can read.
-            await _end_for_shutdown(send, self._shutdown_event(self._sent))
+        except asyncio.CancelledError:
+            if watch.disconnected:
+                if task.cancelling() > 1:  # the server cancelled it too
+                    raise
+                task.uncancel()  # the watcher's own cancellation ends the response
+            else:
+                # Not the client: the server cut the stream at its shutdown deadline.
+                # The response ends here, with an error the client can read.
+                await _end_for_shutdown(send, self._shutdown_event(self._sent))
         finally:
+            watch.streaming = False
+            if watcher is not None:
+                watcher.cancel()
             with anyio.CancelScope(shield=True):
-                await self._on_close(disconnected.is_set())
+                await self._on_close(watch.disconnected)
 
     def _start(self) -> Message:
         return {
@@ -189,12 +200,20 @@ async def _end_for_shutdown(send: Send, event: bytes) -> None:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _cancel_on_disconnect(
-    receive: Receive, scope: anyio.CancelScope, disconnected: anyio.Event
-) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            disconnected.set()
-            scope.cancel()
-            return
+class _DisconnectWatch:
+    """Cancels the response's task when the client disconnects while its events are
+    going out: a stream waiting on a slow upstream stops at once, not at its next write."""
+
+    def __init__(self, task: asyncio.Task[None]) -> None:
+        self._task = task
+        self.streaming = True  # False once the last event went out: nothing to cancel
+        self.disconnected = False
+
+    async def run(self, receive: Receive) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                if self.streaming:
+                    self.disconnected = True
+                    self._task.cancel()
+                return
