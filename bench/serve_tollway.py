@@ -46,6 +46,9 @@ class NullStream:
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         return self._chunks()
 
+    def ready(self) -> bool:
+        return False  # each chunk written on its own, as a token-by-token stream arrives
+
     async def _chunks(self) -> AsyncIterator[dict[str, Any]]:
         created = self._created
         yield _chunk(created, {"role": "assistant", "content": ""}, None)
