@@ -43,6 +43,7 @@ from typing import Any, NamedTuple
 import httpx
 
 from tollway.engine.base import Endpoint, EngineCall, EngineError, EngineResult
+from tollway.engine.direct_stream import AnthropicChunks, UnexpectedChunk
 from tollway.engine.http_common import call_timeout
 from tollway.engine.litellm_clients import LiteLLMOutbound
 from tollway.engine.litellm_errors import clean_message, map_litellm_error
@@ -81,6 +82,7 @@ DIRECT_PARAMS = frozenset(
     }
 )
 _MESSAGES_ROUTE = "v1/messages"
+_PLAIN_PARTS = frozenset({"text", "image_url"})
 
 
 class _Prepared(NamedTuple):
@@ -126,7 +128,12 @@ class DirectChat:
         if call.target.upstream_model.partition("/")[0] not in DIRECT_PROVIDERS:
             return False
         reserved = self._reserved
-        return all(key in DIRECT_PARAMS or is_litellm_reserved(key, reserved) for key in call.body)
+        body = call.body
+        return (
+            all(key in DIRECT_PARAMS or is_litellm_reserved(key, reserved) for key in body)
+            and _function_tools_only(body.get("tools"))
+            and _plain_parts_only(body.get("messages"))
+        )
 
     async def call(self, call: EngineCall) -> EngineResult:
         prepared = await self._prepare(call, stream=False)
@@ -174,13 +181,13 @@ class DirectChat:
             )
         except Exception as exc:
             raise await self._error(exc, prepared, stream=True) from None
-        wrapper = self._wrapper(response, prepared)
-        stream = DirectStream(wrapper, self, prepared)
+        stream = DirectStream(self._chunks(response, prepared), self, prepared)
         await stream.receive_first()
         return stream
 
-    def _wrapper(self, response: Any, prepared: _Prepared) -> Any:
-        """The provider's chunk parser under LiteLLM's stream rules (``CustomStreamWrapper``)."""
+    def _chunks(self, response: Any, prepared: _Prepared) -> AnthropicChunks:
+        """The provider's chunk parser (LiteLLM's ``ModelResponseIterator``), read as
+        OpenAI chunks by the stream wrapper's rules (``direct_stream``)."""
         handler = _import("litellm.llms.anthropic.chat.handler")
         optional = prepared.optional_params
         iterator = handler.ModelResponseIterator(
@@ -198,15 +205,35 @@ class DirectChat:
             ),
             response=response,
         )
+        return AnthropicChunks(
+            iterator.__aiter__(),
+            prepared.model,
+            functools.partial(_rebuilt_usage, prepared),
+            functools.partial(self._usage_cost, prepared),
+        )
+
+    def _usage_cost(self, prepared: _Prepared, usage: Any) -> float | None:
+        """LiteLLM's price of a streamed answer's usage, as its stream builder stamps it."""
+        response = _lib().ModelResponse(model=prepared.model)
+        response.usage = usage
+        return self._cost(response, prepared.model)
+
+    def stream_failure(self, exc: Exception, prepared: _Prepared, *, sent: bool) -> Exception:
+        """A failure while reading the stream as ``CustomStreamWrapper`` raises it (mapped
+        to LiteLLM's classes, a retryable one wrapped as a mid-stream fallback)."""
         streaming = _import("litellm.litellm_core_utils.streaming_handler")
-        common = _import("litellm.llms.anthropic.common_utils")
-        return streaming.CustomStreamWrapper(
-            completion_stream=iterator,
+        wrapper = streaming.CustomStreamWrapper(
+            completion_stream=None,
             model=prepared.model,
             custom_llm_provider="anthropic",
             logging_obj=_quiet_logging(prepared, stream=True),
-            _response_headers=common.process_anthropic_headers(response.headers),
         )
+        wrapper.sent_first_chunk = sent
+        try:
+            wrapper._handle_stream_fallback_error(exc)
+        except Exception as raised:  # it always raises: the exception to report
+            return raised
+        return exc  # pragma: no cover  (the wrapper's handler never returns)
 
     async def _prepare(self, call: EngineCall, *, stream: bool) -> _Prepared:
         body, secret = litellm_request(call, stream=stream, reserved=self._reserved)
@@ -296,36 +323,67 @@ class DirectChat:
         provider_error = await _provider_error(exc, stream=stream)
         return _mapped(provider_error, prepared.model, self._litellm, prepared.secret)
 
-    def stream_error(self, exc: Exception, prepared: _Prepared) -> EngineError:
-        return _mapped(exc, prepared.model, self._litellm, prepared.secret)
+    @property
+    def litellm(self) -> ModuleType:
+        return self._litellm
 
 
-class DirectStream(PrefetchingStream[Any]):
-    """A direct call's ``CustomStreamWrapper`` read as OpenAI chunk dicts."""
+def _function_tools_only(tools: Any) -> bool:
+    """No provider-side tool (web search, code execution…): their answers carry blocks
+    ``direct_stream`` does not translate."""
+    return tools is None or (
+        isinstance(tools, list)
+        and all(isinstance(tool, dict) and tool.get("type") == "function" for tool in tools)
+    )
+
+
+def _plain_parts_only(messages: Any) -> bool:
+    """Message content of text and images only: documents and files can make the
+    answer cite them, which ``direct_stream`` does not translate."""
+    if not isinstance(messages, list):
+        return True  # LiteLLM refuses it, as the top-level call would
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list) and not all(
+            isinstance(part, dict) and part.get("type") in _PLAIN_PARTS for part in content
+        ):
+            return False
+    return True
+
+
+class DirectStream(PrefetchingStream[dict[str, Any]]):
+    """A direct call's OpenAI chunks, failures reported as the top-level call's stream does."""
 
     ended_before_first = "the provider ended the stream before any chunk"
 
-    def __init__(self, wrapper: Any, owner: DirectChat, prepared: _Prepared) -> None:
+    def __init__(self, chunks: AnthropicChunks, owner: DirectChat, prepared: _Prepared) -> None:
         super().__init__()
-        self._wrapper = wrapper
+        self._chunks = chunks
         self._owner = owner
         self._prepared = prepared
+        self._sent = False
 
-    async def _pull(self) -> Any:
-        return await self._wrapper.__anext__()
+    async def _pull(self) -> dict[str, Any]:
+        chunk = await self._chunks.__anext__()
+        self._sent = True
+        return chunk
 
-    def _convert(self, raw: Any) -> dict[str, Any]:
-        return clean_openai(raw.model_dump())
+    def _convert(self, raw: dict[str, Any]) -> dict[str, Any]:
+        return raw
 
     def _error_before_first(self, exc: Exception) -> EngineError:
-        return self._owner.stream_error(exc, self._prepared)
+        failure = self._owner.stream_failure(exc, self._prepared, sent=False)
+        return map_litellm_error(failure, self._owner.litellm, self._prepared.secret)
 
     def _interruption(self, exc: Exception) -> str:
-        return clean_message(exc, self._prepared.secret)
+        if isinstance(exc, UnexpectedChunk):
+            return f"the provider's answer held {exc}, which this gateway does not translate"
+        failure = self._owner.stream_failure(exc, self._prepared, sent=self._sent)
+        return clean_message(failure, self._prepared.secret)
 
     async def _close_upstream(self) -> None:
         with contextlib.suppress(Exception):  # a broken stream: nothing left to tell
-            await self._wrapper.aclose()
+            await self._chunks.aclose()
 
 
 async def _provider_error(exc: Exception, *, stream: bool) -> Exception:
@@ -373,6 +431,18 @@ def _mapped(exc: Exception, model: str, litellm: ModuleType, secret: str | None)
     except Exception as raised:  # exception_type raises the mapped exception
         mapped = raised
     return map_litellm_error(mapped, litellm, secret)
+
+
+def _rebuilt_usage(prepared: _Prepared, chunks: list[Any], text: str) -> Any:
+    """The usage ``stream_chunk_builder`` makes of a text-and-tools stream's chunks."""
+    builder = _import("litellm.litellm_core_utils.streaming_chunk_builder_utils")
+    return builder.ChunkProcessor(chunks, prepared.messages).calculate_usage(
+        chunks=chunks,
+        model=prepared.model,
+        completion_output=text,
+        messages=prepared.messages,
+        reasoning_tokens=0,
+    )
 
 
 def _filtered_beta(
