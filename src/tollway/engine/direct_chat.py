@@ -119,6 +119,7 @@ class DirectChat:
         # One pooled client per read timeout, over the engine's transport (which the
         # engine closes), as the pass-through keeps them.
         self._handlers: dict[float, Any] = {}
+        self._unpriced: set[str] = set()  # deployments' model ids LiteLLM cannot price
 
     def handles(self, call: EngineCall) -> bool:
         """Whether ``call`` goes the direct way: chat for a ``DIRECT_PROVIDERS`` model
@@ -150,7 +151,7 @@ class DirectChat:
                 model=prepared.model,
                 raw_response=response,
                 model_response=model_response,
-                logging_obj=_quiet_logging(prepared, stream=False),
+                logging_obj=_NO_RECORD,
                 api_key=prepared.api_key,
                 request_data=prepared.data,
                 messages=prepared.messages,
@@ -310,12 +311,22 @@ class DirectChat:
         return handler
 
     def _cost(self, response: Any, model: str) -> float | None:
-        """What the top-level call reports as ``response_cost``: LiteLLM's price of the answer."""
+        """What the top-level call reports as ``response_cost``: LiteLLM's price of the answer.
+
+        A model LiteLLM's price map lacks is remembered: looking it up misses through
+        every generalisation of its name, the dearest part of a call, and the answer is
+        None every time (a model registered later, as the Responses path does for
+        streaming, is registered without a price)."""
+        if model in self._unpriced:
+            return None
         try:
             cost: float = self._litellm.completion_cost(
                 completion_response=response, model=model, custom_llm_provider="anthropic"
             )
-        except Exception:  # unpriced model: LiteLLM raises, the top-level call reports None
+        except self._litellm.exceptions.ModelNotMappedError:
+            self._unpriced.add(model)
+            return None
+        except Exception:  # LiteLLM could not price this answer: the top-level call says None
             return None
         return cost
 
@@ -507,6 +518,17 @@ def _quiet_logging(prepared: _Prepared, *, stream: bool) -> Any:
     if stream:
         logging.stream_options = {"include_usage": True}
     return logging
+
+
+class _NoRecord:
+    """What Anthropic's ``transform_response`` asks of its logging object (``post_call``
+    only, in 1.109.1), recording nothing."""
+
+    def post_call(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_NO_RECORD = _NoRecord()
 
 
 @functools.cache
