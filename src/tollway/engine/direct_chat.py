@@ -3,29 +3,36 @@
 ``litellm.acompletion`` wraps the provider's translation in machinery tollway does not
 use: a logging object per call with its pre- and post-call hooks, success callbacks run
 on worker threads after every answer (each pricing the answer again through the model
-map), its own exception wrapping and, per stream, a second pass over every chunk for
-the callbacks. With a fast upstream that machinery is most of the CPU a call costs.
+map), its own exception wrapping and, per stream, ``CustomStreamWrapper`` rebuilding
+every chunk. With a fast upstream that machinery is most of the CPU a call costs.
 
 This module takes the steps ``litellm.main.completion`` and LiteLLM's Anthropic handler
 (``litellm/llms/anthropic/chat/handler.py``) take for a chat call, and only those:
 the optional parameters mapped by ``get_optional_params``, the provider config's
 ``validate_environment`` (headers), ``async_transform_request`` (body), the beta-header
-filter, one POST through tollway's guarded client, then ``transform_response`` for a
-JSON answer, or the provider's ``ModelResponseIterator`` (its stream-chunk parser) under
-LiteLLM's ``CustomStreamWrapper`` (the OpenAI chunk rules: one id, role on the first
-chunk, the finish chunk, the usage chunk) for a stream. Errors are LiteLLM's: the
-provider's error class, mapped by ``litellm.exception_type`` as the top-level call maps
-them. The logging object the wrapper needs is LiteLLM's own with its callbacks switched
-off (``_quiet_logging``).
+filter, one POST through tollway's guarded client (``LiteLLMOutbound.handler``, one per
+timeout), then ``transform_response`` for a JSON answer (priced by
+``litellm.completion_cost``, as the top-level call's ``response_cost``), or the
+provider's ``ModelResponseIterator`` (its stream-chunk parser) read by
+``direct_stream.AnthropicChunks`` for a stream. Errors are LiteLLM's: the handler's
+``AnthropicError``, mapped by ``litellm.exception_type`` as the top-level call maps
+them (a stream's by ``CustomStreamWrapper``'s own handler), then by
+``litellm_errors.map_litellm_error`` as every embedded call's.
 
-Only requests made of the parameters in ``DIRECT_PARAMS`` go this way; anything else
-(reasoning, web search, audio…) takes the top-level call, whose extra steps for those
-are not repeated here. ``tests/engine/test_direct_chat_differential.py`` proves, for
-every request shape it covers, JSON and streamed, that this path's requests and answers
-equal the top-level call's: a LiteLLM upgrade that changes either fails it.
+Only requests made of the parameters in ``DIRECT_PARAMS``, function tools and text or
+image parts go this way; anything else (reasoning, web search, documents, audio…) takes
+the top-level call, whose extra steps for those are not repeated here.
+``tests/engine/test_direct_chat_differential.py`` proves, for every request shape it
+covers, JSON and streamed, that this path's requests, answers, costs and errors equal
+the top-level call's: a LiteLLM upgrade that changes either fails it.
 
-Gemini, Cohere and Mistral keep the top-level call (``handles``); see the module's
-report in the branch history for why.
+The other translated families keep the top-level call. Gemini's LiteLLM path is not
+``BaseLLMHTTPHandler`` but its own ``VertexLLM`` (URL and key built per call, its own
+stream iterator) and would need its own copy of those steps. Cohere (``cohere_chat``)
+and Mistral do go through ``BaseLLMHTTPHandler``, whose steps are the same provider
+config calls as here; they need their own stream rules (Mistral's chunks take the
+wrapper's OpenAI-chunk branch) checked by the differential test, which already runs
+their cases with the top-level call on both sides.
 """
 
 from __future__ import annotations
