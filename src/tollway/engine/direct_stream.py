@@ -6,7 +6,7 @@ LiteLLM's Anthropic ``ModelResponseIterator`` turns each SSE event into a
 ``CustomStreamWrapper`` then rebuilds every chunk (a second pydantic object per chunk,
 a dozen checks for providers that are not this one), keeps every chunk to rebuild the
 whole answer at the end, and prices it on a worker thread. For the answers a request
-of ``direct_chat.DIRECT_PARAMS`` can get (text and tool calls) its rules come to:
+of ``direct_request.DIRECT_PARAMS`` can get (text and tool calls) its rules come to:
 
 - events with nothing to say (empty text, no tool call) are dropped;
 - every chunk carries the stream's id and the requested model, and the first one sent
