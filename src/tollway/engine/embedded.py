@@ -40,6 +40,7 @@ from tollway.engine.base import (
     Route,
     TokenUsage,
 )
+from tollway.engine.direct_chat import DirectChat
 from tollway.engine.http_common import call_timeout
 from tollway.engine.litellm_clients import LiteLLMOutbound, keepalive_sockets
 from tollway.engine.litellm_env import load_litellm
@@ -64,6 +65,7 @@ class EmbeddedEngine:
         drop_params: bool = True,
         redact_messages: bool = False,
         outbound: OutboundPolicy | None = None,
+        direct_chat: bool = True,
     ) -> None:
         self._litellm: ModuleType = load_litellm(redact_messages=redact_messages)
         # Default as the setting's default: self-hosted model servers on private networks.
@@ -82,6 +84,11 @@ class EmbeddedEngine:
         self._responses = EmbeddedResponses(
             self._litellm, self._outbound, self._reserved, drop_params
         )
+        # Translated chat without LiteLLM's top-level call (engine.direct_chat); off:
+        # the top-level call, which the differential test compares it with.
+        self._direct = DirectChat(
+            self._litellm, self._outbound, self._reserved, drop_params=drop_params, on=direct_chat
+        )
 
     @property
     def route(self) -> Route:
@@ -97,6 +104,8 @@ class EmbeddedEngine:
             return EngineResult(body=body, usage=usage_from(body["usage"]))
         if passes_through(call):
             return await self._passthrough.call(call)
+        if self._direct.handles(call):
+            return await self._direct.call(call)
         kwargs, secret = self._kwargs(call, stream=False)
         try:
             with self._outbound.active():
@@ -122,6 +131,8 @@ class EmbeddedEngine:
             raise EngineMisconfigured("embeddings cannot be streamed")
         if passes_through(call):
             return await self._passthrough.open_stream(call)
+        if self._direct.handles(call):
+            return await self._direct.open_stream(call)
         kwargs, secret = self._kwargs(call, stream=True)
         try:
             with self._outbound.active():
