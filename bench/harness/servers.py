@@ -201,7 +201,8 @@ def nginx_hop(work: Path, up: str) -> Iterator[Running]:
     with nginx(work / "hop", conf, str(GATEWAY_CPU)) as process:
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/oai-json/health", process=process)
-        yield Running("nginx-hop", [process.pid], _same_path(base, ("chat-json", "chat-sse")))
+        cases = ("chat-json", "chat-sse")
+        yield Running("nginx-hop", [process.pid], _same_path(base, cases), "proxy_pass, keepalive")
 
 
 @contextlib.contextmanager
@@ -212,7 +213,9 @@ def aiohttp_passthrough(work: Path, up: str) -> Iterator[Running]:
     with spawned(args, work / "aiohttp.log") as process:
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/oai-json/health", process=process)
-        yield Running("aiohttp", [process.pid], _same_path(base, ("chat-json", "chat-sse")))
+        cases = ("chat-json", "chat-sse")
+        note = "bench/harness/passthrough.py, one pooled ClientSession"
+        yield Running("aiohttp", [process.pid], _same_path(base, cases), note)
 
 
 # ---- LiteLLM proxy ---------------------------------------------------------------------
@@ -303,6 +306,11 @@ def install_portkey() -> str | None:
     return None if portkey_entry().exists() else "npm installed no start-server.js"
 
 
+def node_version() -> str:
+    done = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False)
+    return done.stdout.strip()
+
+
 @contextlib.contextmanager
 def portkey(work: Path, up: str) -> Iterator[Running]:
     missing = install_portkey()
@@ -326,7 +334,9 @@ def portkey(work: Path, up: str) -> Iterator[Running]:
             }
             return Request(f"{base}/v1/chat/completions", headers, body(case, "bench"))
 
-        yield Running("portkey", [process.pid], request, "node, @portkey-ai/gateway")
+        version = json.loads((portkey_entry().parents[1] / "package.json").read_text())["version"]
+        note = f"node {node_version()}, {PORTKEY_PACKAGE} {version}"
+        yield Running("portkey", [process.pid], request, note)
 
 
 # ---- tollway ---------------------------------------------------------------------------
