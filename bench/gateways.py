@@ -159,7 +159,7 @@ def _own_cpu() -> float:
     return total
 
 
-def warm_up(url: str, lua: Path, seconds: float) -> tuple[int, int]:
+def warm_up(url: str, lua: Path, seconds: float, cpu: int) -> tuple[int, int]:
     """Ramp up (8 connections, then 64); when that failed requests, wait out the engine's
     circuit breaker and go again, at most twice. Returns (errors seen, requests served).
 
@@ -170,8 +170,8 @@ def warm_up(url: str, lua: Path, seconds: float) -> tuple[int, int]:
     for attempt in range(3):
         if attempt:
             time.sleep(BREAKER_COOLDOWN)
-        ramp = wrk.parse(wrk.run(url, lua, 8, 1))
-        warm = wrk.parse(wrk.run(url, lua, 64, seconds))
+        ramp = wrk.parse(wrk.run(url, lua, 8, 1, cpu))
+        warm = wrk.parse(wrk.run(url, lua, 64, seconds, cpu))
         served += ramp.requests + warm.requests
         failed = ramp.non_2xx + ramp.socket_errors + warm.non_2xx + warm.socket_errors
         errors += failed
@@ -181,9 +181,10 @@ def warm_up(url: str, lua: Path, seconds: float) -> tuple[int, int]:
 
 
 def measure(
-    running: Running, case: str, upstream_pid: int, work: Path, duration: float, warmup: float
+    running: Running, case: str, upstream_pid: int, work: Path, options: argparse.Namespace
 ) -> tuple[Row, int]:
     """One row at 64 connections; also returns every request served (warm-up included)."""
+    load_cpu, duration, warmup = options.load_cpu, options.duration, options.warmup
     row = Row(running.name, case, 64)
     request = running.request(case)
     assert request is not None
@@ -192,11 +193,13 @@ def measure(
         row.failure = failure
         return row, 0
     lua = wrk.script(work / f"{running.name}-{case}.lua", request.headers, request.body)
-    row.warmup_errors, warmed = warm_up(request.url, lua, warmup)
+    row.warmup_errors, warmed = warm_up(request.url, lua, warmup, load_cpu)
     measured = set(running.roots) | {upstream_pid}
     busy0, gateway0 = procstat.machine_busy_seconds(), procstat.tree_cpu_seconds(running.roots)
     others0, own0 = procstat.tree_cpu_seconds(measured - set(running.roots)), _own_cpu()
-    report = wrk.parse(wrk.run(request.url, lua, 64, duration))
+    started = time.monotonic()
+    report = wrk.parse(wrk.run(request.url, lua, 64, duration, load_cpu))
+    wall = time.monotonic() - started  # wrk's own start and stop included, as in busy
     gateway = procstat.tree_cpu_seconds(running.roots) - gateway0
     others = procstat.tree_cpu_seconds(measured - set(running.roots)) - others0
     busy, own = procstat.machine_busy_seconds() - busy0, _own_cpu() - own0
@@ -208,7 +211,7 @@ def measure(
     )
     row.cpu_us = gateway / report.requests * 1e6 if report.requests else None
     row.rss_mib = procstat.rss_mib(running.roots)
-    row.other_cores = max(0.0, busy - gateway - others - own) / report.seconds
+    row.other_cores = max(0.0, busy - gateway - others - own) / wall
     return row, warmed + report.requests
 
 
@@ -229,14 +232,16 @@ class Results:
         print(f"  {format_row(row)}", file=sys.stderr, flush=True)
 
 
-def starter(name: str, work: Path, up: str) -> Callable[[], AbstractContextManager[Running]]:
+def starter(
+    name: str, work: Path, up: str, cpu: int
+) -> Callable[[], AbstractContextManager[Running]]:
     starters: dict[str, Callable[[], AbstractContextManager[Running]]] = {
-        "nginx-hop": lambda: servers.nginx_hop(work, up),
-        "aiohttp": lambda: servers.aiohttp_passthrough(work, up),
-        "litellm": lambda: servers.litellm_proxy(work, up),
-        "portkey": lambda: servers.portkey(work, up),
-        "tollway": lambda: servers.tollway(work, up, workers=1),
-        "tollway-2w": lambda: servers.tollway(work, up, workers=2),
+        "nginx-hop": lambda: servers.nginx_hop(work, up, cpu),
+        "aiohttp": lambda: servers.aiohttp_passthrough(work, up, cpu),
+        "litellm": lambda: servers.litellm_proxy(work, up, cpu),
+        "portkey": lambda: servers.portkey(work, up, cpu),
+        "tollway": lambda: servers.tollway(work, up, 1, cpu),
+        "tollway-2w": lambda: servers.tollway(work, up, 2, cpu),
     }
     return starters[name]
 
@@ -249,7 +254,7 @@ def run_gateway(
     for case in CASES:
         if running.request(case) is None:
             continue
-        row, count = measure(running, case, upstream_pid, work, options.duration, options.warmup)
+        row, count = measure(running, case, upstream_pid, work, options)
         served += count
         results.add(row)
     for case in PROBE_CASES:
@@ -264,14 +269,14 @@ def run_gateway(
 
 def run_all(options: argparse.Namespace, work: Path) -> Results:
     results = Results()
-    with servers.upstream(work) as (up, up_process):
+    with servers.upstream(work, options.load_cpu) as (up, up_process):
         for name in options.only:
             print(f"{name}:", file=sys.stderr, flush=True)
             if name == "direct":
                 run_gateway(servers.direct(up, up_process), results, up_process.pid, work, options)
                 continue
             try:
-                with starter(name, work, up)() as running:
+                with starter(name, work, up, options.gateway_cpu)() as running:
                     run_gateway(running, results, up_process.pid, work, options)
             except (RuntimeError, TimeoutError, OSError, subprocess.SubprocessError) as exc:
                 # An optional or broken gateway costs its rows, not the run.
@@ -301,10 +306,10 @@ def format_row(row: Row) -> str:
     )
 
 
-def report(results: Results, duration: float) -> None:
-    print(
-        f"\n64 connections, {duration:g} s per row (wrk -t1 and nginx on core 0, gateway on core 1)"
-    )
+def report(results: Results, duration: float, cores: tuple[int, int]) -> None:
+    load, gateway = cores
+    print(f"\n64 connections, {duration:g} s per row", end=" ")
+    print(f"(wrk -t1 and nginx on core {load}, the gateway on core {gateway})")
     print(_HEADER)
     for row in results.rows.values():
         print(format_row(row))
@@ -386,16 +391,19 @@ def write_csv(path: Path, results: Results) -> None:
 # ---- soak ------------------------------------------------------------------------------
 
 
-def soak(seconds: float, work: Path) -> None:
+def soak(seconds: float, work: Path, load_cpu: int, gateway_cpu: int) -> None:
     """tollway alone, streamed chat at 64 connections, its RSS every 10 s."""
-    with servers.upstream(work) as (up, _), servers.tollway(work, up, workers=1) as running:
+    with (
+        servers.upstream(work, load_cpu) as (up, _),
+        servers.tollway(work, up, 1, gateway_cpu) as running,
+    ):
         request = running.request("chat-sse")
         assert request is not None
         lua = wrk.script(work / "soak.lua", request.headers, request.body)
         samples = [(0.0, procstat.rss_mib(running.roots))]
         start = time.monotonic()
         load = subprocess.Popen(
-            wrk.command(request.url, lua, 64, seconds, servers.LOAD_CPU),
+            wrk.command(request.url, lua, 64, seconds, load_cpu),
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -438,6 +446,11 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10, help="seconds measured per row")
     parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per row")
     parser.add_argument("--probe", type=float, default=3, help="seconds of one-connection probing")
+    parser.add_argument(
+        "--cores",
+        default="0,1",
+        help="LOAD,GATEWAY: the core for wrk, nginx and the harness, and the gateway's",
+    )
     parser.add_argument("--csv", type=Path, help="also write the rows to this CSV file")
     parser.add_argument(
         "--soak", type=float, help="instead: tollway streamed chat for SECONDS, RSS every 10 s"
@@ -450,6 +463,10 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
             f"unknown gateway(s) {', '.join(sorted(unknown))}; choose from {', '.join(GATEWAYS)}"
         )
     options.only = [name for name in GATEWAYS if name in options.only]
+    try:
+        options.load_cpu, options.gateway_cpu = (int(c) for c in options.cores.split(","))
+    except ValueError:
+        parser.error("--cores takes two core numbers, e.g. 0,1")
     return options
 
 
@@ -471,14 +488,14 @@ def main() -> None:
     options = parse_options()
     ensure_tools()
     # The harness itself belongs on the load core with wrk and the upstream.
-    os.sched_setaffinity(0, {servers.LOAD_CPU})
+    os.sched_setaffinity(0, {options.load_cpu})
     with interrupts_unwind(), tempfile.TemporaryDirectory(prefix="tollway-gateways-") as tmp:
         work = Path(tmp)
         if options.soak:
-            soak(options.soak, work)
+            soak(options.soak, work, options.load_cpu, options.gateway_cpu)
             return
         results = run_all(options, work)
-        report(results, options.duration)
+        report(results, options.duration, (options.load_cpu, options.gateway_cpu))
         if options.csv:
             write_csv(options.csv, results)
 

@@ -125,3 +125,9 @@ def test_a_failed_or_empty_row_is_never_a_ratio() -> None:
 def test_the_wrk_script_is_valid_lua(tmp_path: Path) -> None:
     lua = wrk.script(tmp_path / "post.lua", {"Content-Type": "application/json"}, b'{"a": [1]}')
     assert "wrk.headers[ [==[Content-Type]==] ] = [==[application/json]==]" in lua.read_text()
+
+
+def test_a_row_of_few_rounds_is_flagged() -> None:
+    row = Row("litellm", "chat-sse", 64, rps=3.0, p50_ms=900, p99_ms=9000, requests=30)
+    assert row.flags == "FEW"
+    assert Row("tollway", "chat-sse", 64, rps=100, requests=1000).flags == ""

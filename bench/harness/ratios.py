@@ -43,6 +43,10 @@ class Row:
             flags.append("ERRORS")
         if not self.failure and not self.requests:
             flags.append("NO-ANSWERS")
+        elif not self.failure and self.requests < 10 * self.connections:
+            # Up to one request per connection is in flight at each end of the window:
+            # below ten rounds, req/s and CPU per request are off by more than 10 %.
+            flags.append("FEW")
         if self.warmup_errors:
             flags.append(f"WARMUP-ERRORS({self.warmup_errors})")
         if self.noisy:

@@ -166,11 +166,9 @@ def nginx(work: Path, conf: str, cpus: str) -> Iterator[subprocess.Popen[bytes]]
 
 
 @contextlib.contextmanager
-def upstream(work: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def upstream(work: Path, cpu: int = LOAD_CPU) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
-    with nginx(
-        work / "upstream", canned.upstream_conf(work / "upstream", port), str(LOAD_CPU)
-    ) as p:
+    with nginx(work / "upstream", canned.upstream_conf(work / "upstream", port), str(cpu)) as p:
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/oai-json/health", process=p)
         yield url, p
@@ -195,10 +193,10 @@ def direct(up: str, up_process: subprocess.Popen[bytes]) -> Running:
 
 
 @contextlib.contextmanager
-def nginx_hop(work: Path, up: str) -> Iterator[Running]:
+def nginx_hop(work: Path, up: str, cpu: int = GATEWAY_CPU) -> Iterator[Running]:
     port = free_port()
     conf = canned.hop_conf(work / "hop", port, int(up.rsplit(":", 1)[1]))
-    with nginx(work / "hop", conf, str(GATEWAY_CPU)) as process:
+    with nginx(work / "hop", conf, str(cpu)) as process:
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/oai-json/health", process=process)
         cases = ("chat-json", "chat-sse")
@@ -206,10 +204,10 @@ def nginx_hop(work: Path, up: str) -> Iterator[Running]:
 
 
 @contextlib.contextmanager
-def aiohttp_passthrough(work: Path, up: str) -> Iterator[Running]:
+def aiohttp_passthrough(work: Path, up: str, cpu: int = GATEWAY_CPU) -> Iterator[Running]:
     port = free_port()
     script = Path(__file__).with_name("passthrough.py")
-    args = pinned(str(GATEWAY_CPU), [sys.executable, str(script), str(port), up])
+    args = pinned(str(cpu), [sys.executable, str(script), str(port), up])
     with spawned(args, work / "aiohttp.log") as process:
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/oai-json/health", process=process)
@@ -243,7 +241,7 @@ def litellm_config(path: Path, up: str) -> None:
 
 
 @contextlib.contextmanager
-def litellm_proxy(work: Path, up: str) -> Iterator[Running]:
+def litellm_proxy(work: Path, up: str, cpu: int = GATEWAY_CPU) -> Iterator[Running]:
     config = work / "litellm.yaml"
     litellm_config(config, up)
     port = free_port()
@@ -256,10 +254,10 @@ def litellm_proxy(work: Path, up: str) -> Iterator[Running]:
         log_path=work / "litellm.log",
     )
     try:
-        procstat.pin([process.pid], {GATEWAY_CPU})
+        procstat.pin([process.pid], {cpu})
         base = f"http://127.0.0.1:{port}"
         wait_ready(base, timeout=180, process=process)
-        procstat.pin([process.pid], {GATEWAY_CPU})  # threads started while booting
+        procstat.pin([process.pid], {cpu})  # threads started while booting
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {master}"}
 
         def request(case: str) -> Request | None:
@@ -312,12 +310,12 @@ def node_version() -> str:
 
 
 @contextlib.contextmanager
-def portkey(work: Path, up: str) -> Iterator[Running]:
+def portkey(work: Path, up: str, cpu: int = GATEWAY_CPU) -> Iterator[Running]:
     missing = install_portkey()
     if missing is not None:
         raise RuntimeError(missing)
     port = free_port()
-    args = pinned(str(GATEWAY_CPU), ["node", str(portkey_entry()), f"--port={port}", "--headless"])
+    args = pinned(str(cpu), ["node", str(portkey_entry()), f"--port={port}", "--headless"])
     with spawned(args, work / "portkey.log", cwd=PORTKEY_DIR) as process:
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/", process=process, timeout=60)
@@ -400,13 +398,13 @@ def wait_models(url: str, key: str, replicas: int) -> None:
 
 
 @contextlib.contextmanager
-def tollway(work: Path, up: str, workers: int) -> Iterator[Running]:
+def tollway(work: Path, up: str, workers: int, cpu: int = GATEWAY_CPU) -> Iterator[Running]:
     name = "tollway" if workers == 1 else f"tollway-{workers}w"
     port = free_port()
     admin = "twadmin-bench-" + secrets.token_hex(8)
     extra: dict[str, str] = {}
     mode: list[str] = []
-    cpus = str(GATEWAY_CPU)
+    cpus = str(cpu)
     note = "1 worker, embedded engine"
     if workers > 1:
         # --workers needs a shared secret backend (local is) and shares quotas through
@@ -414,7 +412,7 @@ def tollway(work: Path, up: str, workers: int) -> Iterator[Running]:
         extra = {"TOLLWAY_QUOTAS__BACKEND": "redis", "TOLLWAY_QUOTAS__REDIS_URL": REDIS_URL}
         mode = [f"workers={workers}"]
         cpus = "0-1"
-        note = f"{workers} workers on cores 0-1 (shared with wrk and nginx), Redis quotas"
+        note = f"{workers} workers on both cores (shared with wrk and nginx), Redis quotas"
     script = ROOT / "bench" / "serve_tollway.py"
     args = pinned(cpus, [sys.executable, str(script), str(port), *mode])
     env = tollway_env(work / name, admin, **extra)
