@@ -131,3 +131,16 @@ def test_a_row_of_few_rounds_is_flagged() -> None:
     row = Row("litellm", "chat-sse", 64, rps=3.0, p50_ms=900, p99_ms=9000, requests=30)
     assert row.flags == "FEW"
     assert Row("tollway", "chat-sse", 64, rps=100, requests=1000).flags == ""
+
+
+def test_no_verdict_from_a_row_of_few_rounds() -> None:
+    rows = {
+        ("tollway", "anth-chat-json"): _row("tollway", "anth-chat-json", 100, 900),
+        ("litellm", "anth-chat-json"): Row(
+            "litellm", "anth-chat-json", 64, rps=0.5, p50_ms=9000, p99_ms=9900, requests=5
+        ),
+    }
+    found = {c.label: c for c in checks(rows, {}, None, None, 0)}
+    versus = found["Anthropic upstream JSON: tollway / LiteLLM proxy"]
+    assert (versus.value, versus.passed) == (pytest.approx(200), None)
+    assert "litellm anth-chat-json: FEW" in versus.caveat

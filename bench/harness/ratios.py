@@ -43,7 +43,7 @@ class Row:
             flags.append("ERRORS")
         if not self.failure and not self.requests:
             flags.append("NO-ANSWERS")
-        elif not self.failure and self.requests < 10 * self.connections:
+        elif self.few:
             # Up to one request per connection is in flight at each end of the window:
             # below ten rounds, req/s and CPU per request are off by more than 10 %.
             flags.append("FEW")
@@ -52,6 +52,10 @@ class Row:
         if self.noisy:
             flags.append(f"NOISE({self.other_cores:.2f} core)")
         return " ".join(flags)
+
+    @property
+    def few(self) -> bool:
+        return not self.failure and 0 < self.requests < 10 * self.connections
 
     @property
     def usable(self) -> bool:
@@ -84,7 +88,7 @@ class Check:
         shown = "n/a" if self.value is None else f"{self.value:.2f}{self.unit}"
         verdict = {True: "PASS", False: "FAIL", None: "n/a"}[self.passed]
         tail = f"  [{self.caveat}]" if self.caveat else ""
-        return f"{self.label:<58}{shown:>12}  target {self.target:<10}{verdict}{tail}"
+        return f"{self.label:<58}{shown:>12}  target {self.target:<11} {verdict}{tail}"
 
 
 Rows = Mapping[tuple[str, str], Row]
@@ -95,6 +99,11 @@ _AT_MOST: Callable[[float, float], bool] = operator.le
 def _caveat(*rows: Row | None) -> str:
     notes = {f"{r.gateway} {r.case}: {r.flags}" for r in rows if r is not None and r.flags}
     return "; ".join(sorted(notes))
+
+
+def _verdict(passed: bool, *rows: Row) -> bool | None:
+    """No verdict from a row of too few rounds: its numbers are mostly edge effects."""
+    return None if any(r.few for r in rows) else passed
 
 
 def _get(rows: Rows, gateway: str, case: str) -> Row | None:
@@ -109,16 +118,16 @@ def throughput(
     if top is None or bottom is None or not bottom.rps or top.rps is None:
         return Check(label, None, "x", f">= {floor:g}x", None, "row missing or failed")
     value = top.rps / bottom.rps
-    return Check(label, value, "x", f">= {floor:g}x", value >= floor, _caveat(top, bottom))
+    passed = _verdict(value >= floor, top, bottom)
+    return Check(label, value, "x", f">= {floor:g}x", passed, _caveat(top, bottom))
 
 
 def cpu_limit(rows: Rows, label: str, at: tuple[str, str], limit_us: float) -> Check:
     row = _get(rows, *at)
     if row is None or row.cpu_us is None:
         return Check(label, None, " us", f"<= {limit_us:g} us", None, "row missing or failed")
-    return Check(
-        label, row.cpu_us, " us", f"<= {limit_us:g} us", row.cpu_us <= limit_us, _caveat(row)
-    )
+    passed = _verdict(row.cpu_us <= limit_us, row)
+    return Check(label, row.cpu_us, " us", f"<= {limit_us:g} us", passed, _caveat(row))
 
 
 def cpu_ratio(rows: Rows, label: str, a: tuple[str, str], b: tuple[str, str], cap: float) -> Check:
@@ -126,7 +135,8 @@ def cpu_ratio(rows: Rows, label: str, a: tuple[str, str], b: tuple[str, str], ca
     if top is None or bottom is None or not bottom.cpu_us or top.cpu_us is None:
         return Check(label, None, "x", f"<= {cap:g}x", None, "row missing or failed")
     value = top.cpu_us / bottom.cpu_us
-    return Check(label, value, "x", f"<= {cap:g}x", value <= cap, _caveat(top, bottom))
+    passed = _verdict(value <= cap, top, bottom)
+    return Check(label, value, "x", f"<= {cap:g}x", passed, _caveat(top, bottom))
 
 
 def tail(rows: Rows, label: str, at: tuple[str, str], cap: float) -> Check:
@@ -134,7 +144,7 @@ def tail(rows: Rows, label: str, at: tuple[str, str], cap: float) -> Check:
     if row is None or not row.p50_ms or row.p99_ms is None:
         return Check(label, None, "x", f"<= {cap:g}x", None, "row missing or failed")
     value = row.p99_ms / row.p50_ms
-    return Check(label, value, "x", f"<= {cap:g}x", value <= cap, _caveat(row))
+    return Check(label, value, "x", f"<= {cap:g}x", _verdict(value <= cap, row), _caveat(row))
 
 
 def ttfb_added(probes: Mapping[tuple[str, str], Probe], gateway: str, case: str) -> Check:

@@ -418,7 +418,8 @@ def tollway(work: Path, up: str, workers: int, cpu: int = GATEWAY_CPU) -> Iterat
     env = tollway_env(work / name, admin, **extra)
     with spawned(args, work / f"{name}.log", env=env) as process:
         url = f"http://127.0.0.1:{port}"
-        wait_http(f"{url}/health", process=process)
+        # Each worker imports LiteLLM: minutes when other work shares the machine.
+        wait_http(f"{url}/health", timeout=600, process=process)
         key = configure_tollway(url, admin, up, workers)
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
 
