@@ -1,0 +1,1 @@
+"""Parts of bench/gateways.py: canned upstream, wrk, /proc accounting, gateways, ratios."""
