@@ -117,6 +117,8 @@ class MessagesBridge:
         if str(completion.get("model", "")).startswith("responses/"):
             return None  # LiteLLM sends this one to a Responses API, not chat
         chat_body = {k: v for k, v in completion.items() if k not in _LITELLM_ONLY}
+        if not family.keeps_user:  # as LiteLLM's chat call drops it for these routes
+            chat_body.pop("user", None)
         chat = EngineCall(Endpoint.CHAT, chat_body, chat_target(call), stream=stream)
         return BridgedMessages(chat, tool_names)
 
