@@ -40,13 +40,17 @@ MESSAGES_BRIDGED = [t for t in NETWORKED if not FAMILIES[t].speaks_anthropic_wir
 # Where the bridged path answers differently, on purpose: it is the engine's chat path
 # that now reads the upstream, so the answer carries what tollway's chat endpoint reads.
 # - A stream's prompt tokens where LiteLLM translates the family's chat (Mistral,
-#   Cohere): the upstream's usage chunk, where ``aresponses``/``acreate`` reported
-#   LiteLLM's own count of the prompt.
-# - OpenRouter: its chat is passed through with usage accounting asked for
-#   (``request_body.openrouter_body``), so the answer carries OpenRouter's own cost; and
-#   the upstream gets the model's OpenRouter id, where ``acreate``'s bridge sent LiteLLM's
-#   route name (``openrouter/<id>``, an id OpenRouter does not have).
-KNOWN: dict[ProviderType, tuple[str, ...]] = {
+#   Cohere): the upstream's usage chunk, as tollway's chat endpoint reports it, where
+#   ``aresponses``/``acreate`` reported another count (9 where the fake says 15).
+# - The OpenAI-wire families' chat is passed through (``engine/passthrough.py``): the
+#   engine reports the cost the upstream states (OpenRouter's, asked for with usage
+#   accounting by ``request_body.openrouter_body``) and no LiteLLM estimate, as for
+#   their chat; tollway prices the tokens itself. (LiteLLM's estimate for Together AI
+#   even depends on digits in the model id.) And OpenRouter gets the model's OpenRouter
+#   id, where ``acreate``'s bridge sent LiteLLM's route name (``openrouter/<id>``, an id
+#   OpenRouter does not have).
+_PASSED_THROUGH = {t: ("[1]:",) for t in NETWORKED if FAMILIES[t].speaks_openai_wire}
+KNOWN: dict[ProviderType, tuple[str, ...]] = _PASSED_THROUGH | {
     ProviderType.MISTRAL: (".usage.input_tokens", ".usage.total_tokens"),
     ProviderType.COHERE: (".usage.input_tokens", ".usage.total_tokens"),
     ProviderType.OPENROUTER: ("[1]:", "].model: "),
@@ -257,3 +261,56 @@ def _without_model(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_without_model(v) for v in value]
     return value
+
+
+# Requests LiteLLM's translations refuse, and how each top-level call reported them.
+REFUSED: list[tuple[Endpoint, dict[str, Any]]] = [
+    (
+        Endpoint.RESPONSES,
+        {"input": [{"role": "user", "content": [{"type": "input_image", "image_url": 5}]}]},
+    ),
+    (Endpoint.MESSAGES, {"max_tokens": 5, "messages": []}),
+]
+
+
+async def _run(
+    path: EmbeddedResponses | EmbeddedMessages | EmbeddedEngine, call: EngineCall
+) -> None:
+    if call.stream:
+        await _events(await path.open_stream(call))
+    else:
+        await path.call(call)
+
+
+def _failure(exc: BaseException) -> tuple[str, int | None, str]:
+    return type(exc).__name__, getattr(exc, "status", None), str(exc)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "streamed"])
+@pytest.mark.parametrize(("endpoint", "body"), REFUSED, ids=["responses", "messages"])
+@pytest.mark.parametrize(
+    "provider_type", [ProviderType.OPENAI_COMPATIBLE, ProviderType.GEMINI], ids=str
+)
+async def test_a_request_the_bridge_refuses_fails_as_the_top_level_call_did(
+    fakes: Fakes,
+    engine: EmbeddedEngine,
+    outbound: LiteLLMOutbound,
+    provider_type: ProviderType,
+    endpoint: Endpoint,
+    body: dict[str, Any],
+    stream: bool,
+) -> None:
+    upstream = Upstream(fakes, provider_type)
+    top_level: EmbeddedResponses | EmbeddedMessages = (
+        EmbeddedResponses(_litellm(), outbound, frozenset(), True)
+        if endpoint is Endpoint.RESPONSES
+        else EmbeddedMessages(_litellm(), outbound, frozenset())
+    )
+    call = upstream.call(endpoint, body, stream=stream)
+    failures = []
+    for path in (top_level, engine):
+        with pytest.raises(Exception) as raised:  # noqa: PT011  (compared below)
+            await _run(path, call)
+        failures.append(_failure(raised.value))
+    assert failures[0] == failures[1]
+    assert upstream.sent() == []

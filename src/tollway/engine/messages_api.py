@@ -139,7 +139,7 @@ class EmbeddedMessages:
             return mock_message_result(call)
         bridged = self._bridge.translate(call, stream=False) if self._bridge else None
         if self._bridge is not None and bridged is not None:
-            return await self._bridge.call(bridged)
+            return await self._bridge.call(call, bridged)
         kwargs, secret = self._kwargs(call, stream=False)
         try:
             with self._outbound.active():

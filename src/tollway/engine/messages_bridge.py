@@ -32,7 +32,7 @@ from tollway.engine.litellm_errors import clean_message
 from tollway.engine.messages_api import client_user_id, error_text, is_error_event, message_dict
 from tollway.engine.prefetch import PrefetchingStream
 from tollway.engine.request_body import is_litellm_reserved
-from tollway.engine.responses_bridge import chat_target
+from tollway.engine.responses_bridge import bridge_failure, chat_target, translation_errors
 from tollway.engine.wire import upstream_error
 from tollway.providers.families import upstream_family
 
@@ -107,13 +107,13 @@ class MessagesBridge:
             if k not in _NAMED and not is_litellm_reserved(k, self._reserved)
         }
         extras |= {"custom_llm_provider": provider, "drop_params": self._drop_params}
-        handler = _modules().handler
-        completion, tool_names = handler._prepare_completion_kwargs(
-            model=call.target.upstream_model,
-            stream=stream,
-            extra_kwargs=extras,
-            **named,
-        )
+        with translation_errors(self._litellm, call, mapped_first=False):
+            completion, tool_names = _modules().handler._prepare_completion_kwargs(
+                model=call.target.upstream_model,
+                stream=stream,
+                extra_kwargs=extras,
+                **named,
+            )
         if str(completion.get("model", "")).startswith("responses/"):
             return None  # LiteLLM sends this one to a Responses API, not chat
         chat_body = {k: v for k, v in completion.items() if k not in _LITELLM_ONLY}
@@ -122,11 +122,12 @@ class MessagesBridge:
         chat = EngineCall(Endpoint.CHAT, chat_body, chat_target(call), stream=stream)
         return BridgedMessages(chat, tool_names)
 
-    async def call(self, request: BridgedMessages) -> EngineResult:
+    async def call(self, call: EngineCall, request: BridgedMessages) -> EngineResult:
         result = await self._chat(request.chat)
-        answer = _modules().adapter.translate_completion_output_params(
-            self._litellm.ModelResponse(**result.body), tool_name_mapping=request.tool_names
-        )
+        with translation_errors(self._litellm, call, mapped_first=False):
+            answer = _modules().adapter.translate_completion_output_params(
+                self._litellm.ModelResponse(**result.body), tool_name_mapping=request.tool_names
+            )
         if answer is None:
             raise upstream_error(502, "the provider's answer could not be translated")
         return EngineResult(body=message_dict(answer), cost_usd=result.cost_usd)
@@ -139,7 +140,8 @@ class MessagesBridge:
             tool_name_mapping=request.tool_names,
             completion_request=request.chat.body,
         )
-        stream = BridgedMessagesStream(wrapper)
+        secret = call.target.api_key.reveal() if call.target.api_key is not None else None
+        stream = BridgedMessagesStream(wrapper, secret)
         await stream.receive_first()
         return stream
 
@@ -169,9 +171,10 @@ class BridgedMessagesStream(PrefetchingStream[Any]):
 
     ended_before_first = "the provider ended the stream before any event"
 
-    def __init__(self, wrapper: Any) -> None:
+    def __init__(self, wrapper: Any, secret: str | None) -> None:
         super().__init__()
         self._wrapper = wrapper
+        self._secret = secret
 
     def _pull(self) -> Awaitable[Any]:
         return self._wrapper.__anext__()  # type: ignore[no-any-return]
@@ -180,10 +183,10 @@ class BridgedMessagesStream(PrefetchingStream[Any]):
         return dict(raw) if isinstance(raw, Mapping) else {"type": "unknown"}
 
     def _error_before_first(self, exc: Exception) -> EngineError | None:
-        return None  # the chat stream's errors are the contract's already
+        return bridge_failure(exc, self._secret)
 
     def _interruption(self, exc: Exception) -> str | None:
-        return None if isinstance(exc, EngineError) else clean_message(exc, None)
+        return None if isinstance(exc, EngineError) else clean_message(exc, self._secret)
 
     def _failed_first(self, item: dict[str, Any]) -> EngineError | None:
         return upstream_error(502, error_text(item)) if is_error_event(item) else None

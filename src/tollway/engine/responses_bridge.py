@@ -24,12 +24,19 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from types import ModuleType
 from typing import Any, NamedTuple
 
-from tollway.engine.base import Endpoint, EngineCall, EngineError, EngineResult, EngineStream
-from tollway.engine.litellm_errors import clean_message
+from tollway.engine.base import (
+    Endpoint,
+    EngineCall,
+    EngineError,
+    EngineResult,
+    EngineStream,
+    EngineUnavailable,
+)
+from tollway.engine.litellm_errors import clean_message, map_litellm_error
 from tollway.engine.prefetch import PrefetchingStream
 from tollway.engine.request_body import ENGINE_OWNED_KEYS
 from tollway.engine.responses_conformance import conform_event, conform_response
@@ -72,23 +79,32 @@ class ResponsesBridge:
         return not _speaks_responses(provider)
 
     async def call(self, call: EngineCall) -> EngineResult:
-        request = self.translate(call, stream=False)
+        with translation_errors(self._litellm, call):
+            request = self.translate(call, stream=False)
         result = await self._chat(request.chat)
-        config = _modules().config
-        answer = config.transform_chat_completion_response_to_responses_api_response(
+        with translation_errors(self._litellm, call):
+            body = self._answer(call, request, result.body)
+        return EngineResult(body=body, cost_usd=result.cost_usd)
+
+    def _answer(
+        self, call: EngineCall, request: BridgedRequest, chat: dict[str, Any]
+    ) -> dict[str, Any]:
+        modules = _modules()
+        answer = modules.config.transform_chat_completion_response_to_responses_api_response(
             request_input=request.request_input,
-            chat_completion_response=self._litellm.ModelResponse(**result.body),
+            chat_completion_response=self._litellm.ModelResponse(**chat),
             responses_api_request=request.responses_request,
         )
         provider = call.target.upstream_model.partition("/")[0]
         # As ``aresponses`` does: the id names the route it came from.
-        answer = _modules().utils.update_responses_api_response_id_with_model_id(
+        answer = modules.utils.update_responses_api_response_id_with_model_id(
             responses_api_response=answer, custom_llm_provider=provider, litellm_metadata={}
         )
-        return EngineResult(body=conform_response(_dump(answer)), cost_usd=result.cost_usd)
+        return conform_response(_dump(answer))
 
     async def open_stream(self, call: EngineCall) -> BridgedResponsesStream:
-        request = self.translate(call, stream=True)
+        with translation_errors(self._litellm, call):
+            request = self.translate(call, stream=True)
         chat = await self._open_chat(request.chat)
         chunks = _ChatChunks(chat, self._litellm)
         iterator = _modules().streaming.LiteLLMCompletionStreamingIterator(
@@ -100,7 +116,7 @@ class ResponsesBridge:
             litellm_metadata={},
             tool_call_provider_fields=True,
         )
-        stream = BridgedResponsesStream(iterator)
+        stream = BridgedResponsesStream(iterator, _secret(call))
         await stream.receive_first()
         return stream
 
@@ -171,9 +187,10 @@ class BridgedResponsesStream(PrefetchingStream[Any]):
 
     ended_before_first = "the provider ended the stream before any event"
 
-    def __init__(self, iterator: Any) -> None:
+    def __init__(self, iterator: Any, secret: str | None) -> None:
         super().__init__()
         self._iterator = iterator
+        self._secret = secret
 
     def _pull(self) -> Awaitable[Any]:
         return self._iterator.__anext__()  # type: ignore[no-any-return]
@@ -182,20 +199,59 @@ class BridgedResponsesStream(PrefetchingStream[Any]):
         return conform_event(_dump(raw))
 
     def _error_before_first(self, exc: Exception) -> EngineError | None:
-        return None  # the chat stream's errors are the contract's already
+        return bridge_failure(exc, self._secret)
 
     def _interruption(self, exc: Exception) -> str | None:
-        return None if isinstance(exc, EngineError) else clean_message(exc, None)
+        return None if isinstance(exc, EngineError) else clean_message(exc, self._secret)
 
     def _failed_item(self, item: dict[str, Any]) -> str | None:
         if item.get("type") != "error":
             return None
         message = item.get("message")
-        return clean_message(Exception(message), None) if message else "error event"
+        return clean_message(Exception(message), self._secret) if message else "error event"
 
     async def _close_upstream(self) -> None:
         with contextlib.suppress(Exception):
             await self._iterator.aclose()
+
+
+@contextlib.contextmanager
+def translation_errors(
+    litellm: ModuleType, call: EngineCall, *, mapped_first: bool = True
+) -> Iterator[None]:
+    """LiteLLM's translations raise plain exceptions (``ValueError`` for a request it
+    cannot translate). ``aresponses`` maps them onto LiteLLM's own classes first
+    (``mapped_first``), ``messages.acreate`` does not; either way the contract error is
+    the one the top-level call led to: a client's 400, or LiteLLM failing."""
+    try:
+        yield
+    except EngineError:
+        raise
+    except Exception as exc:
+        if not mapped_first:
+            raise map_litellm_error(exc, litellm, _secret(call)) from None
+        provider, _, model = call.target.upstream_model.partition("/")
+        mapping = importlib.import_module("litellm.litellm_core_utils.exception_mapping_utils")
+        try:
+            mapped = mapping.exception_type(
+                model=model, original_exception=exc, custom_llm_provider=provider
+            )
+        except Exception as raised:  # LiteLLM raises the mapped exception
+            mapped = raised
+        error = mapped if isinstance(mapped, Exception) else exc
+        raise map_litellm_error(error, litellm, _secret(call)) from None
+
+
+def bridge_failure(exc: Exception, secret: str | None) -> EngineError | None:
+    """A bridged stream's failure before its first event: the chat stream's own errors
+    are the contract's already; LiteLLM's translation failing is LiteLLM's."""
+    if isinstance(exc, EngineError):
+        return None
+    return EngineUnavailable(f"LiteLLM failed on its own ({type(exc).__name__})")
+
+
+def _secret(call: EngineCall) -> str | None:
+    return call.target.api_key.reveal() if call.target.api_key is not None else None
 
 
 def chat_target(call: EngineCall) -> Any:
