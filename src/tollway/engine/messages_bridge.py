@@ -183,7 +183,7 @@ class BridgedMessagesStream(PrefetchingStream[Any]):
         return dict(raw) if isinstance(raw, Mapping) else {"type": "unknown"}
 
     def _error_before_first(self, exc: Exception) -> EngineError | None:
-        return bridge_failure(exc, self._secret)
+        return bridge_failure(exc)
 
     def _interruption(self, exc: Exception) -> str | None:
         return None if isinstance(exc, EngineError) else clean_message(exc, self._secret)

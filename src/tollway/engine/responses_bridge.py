@@ -199,7 +199,7 @@ class BridgedResponsesStream(PrefetchingStream[Any]):
         return conform_event(_dump(raw))
 
     def _error_before_first(self, exc: Exception) -> EngineError | None:
-        return bridge_failure(exc, self._secret)
+        return bridge_failure(exc)
 
     def _interruption(self, exc: Exception) -> str | None:
         return None if isinstance(exc, EngineError) else clean_message(exc, self._secret)
@@ -242,7 +242,7 @@ def translation_errors(
         raise map_litellm_error(error, litellm, _secret(call)) from None
 
 
-def bridge_failure(exc: Exception, secret: str | None) -> EngineError | None:
+def bridge_failure(exc: Exception) -> EngineError | None:
     """A bridged stream's failure before its first event: the chat stream's own errors
     are the contract's already; LiteLLM's translation failing is LiteLLM's."""
     if isinstance(exc, EngineError):
