@@ -46,11 +46,13 @@ from tollway.engine.litellm_clients import LiteLLMOutbound, keepalive_sockets
 from tollway.engine.litellm_env import load_litellm
 from tollway.engine.litellm_errors import clean_message, map_litellm_error
 from tollway.engine.messages_api import EmbeddedMessages
+from tollway.engine.messages_bridge import MessagesBridge
 from tollway.engine.mock import mock_embeddings, mock_reply, mock_usage, usage_dict
 from tollway.engine.passthrough import Passthrough, passes_through
 from tollway.engine.prefetch import PrefetchingStream
 from tollway.engine.request_body import litellm_request
 from tollway.engine.responses_api import EmbeddedResponses
+from tollway.engine.responses_bridge import ResponsesBridge
 from tollway.engine.upstream_session import UpstreamSession
 from tollway.engine.wire import bare_model, clean_openai, positive_cost, usage_from
 from tollway.net.guard import OutboundPolicy
@@ -75,14 +77,20 @@ class EmbeddedEngine:
         self._passthrough = Passthrough(self._litellm, self._session)
         self._drop_params = drop_params
         self._reserved = _reserved_params(self._litellm)
-        self._messages = EmbeddedMessages(self._litellm, self._outbound, self._reserved)
+        messages_bridge = MessagesBridge(
+            self._litellm, self.call, self.open_stream, self._reserved, drop_params
+        )
+        self._messages = EmbeddedMessages(
+            self._litellm, self._outbound, self._reserved, messages_bridge
+        )
         self._functions: dict[Endpoint, Callable[..., Awaitable[Any]]] = {
             Endpoint.CHAT: self._litellm.acompletion,
             Endpoint.COMPLETIONS: self._litellm.atext_completion,
             Endpoint.EMBEDDINGS: self._litellm.aembedding,
         }
+        bridge = ResponsesBridge(self._litellm, self.call, self.open_stream, drop_params)
         self._responses = EmbeddedResponses(
-            self._litellm, self._outbound, self._reserved, drop_params
+            self._litellm, self._outbound, self._reserved, drop_params, bridge
         )
         # Translated chat without LiteLLM's top-level call (engine.direct_chat); off:
         # the top-level call, which the differential test compares it with.

@@ -25,7 +25,7 @@ import contextlib
 import uuid
 from collections.abc import Mapping
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -38,6 +38,9 @@ from tollway.engine.prefetch import PrefetchingStream
 from tollway.engine.request_body import litellm_request, request_body
 from tollway.engine.wire import bare_model, upstream_error
 from tollway.providers.families import upstream_family
+
+if TYPE_CHECKING:  # the bridge reads this module's helpers; the engine wires it in
+    from tollway.engine.messages_bridge import MessagesBridge
 
 # Clients call the Messages API with these; the engine owns them.
 _ENGINE_OWNED = frozenset({"model", "stream"})
@@ -113,11 +116,17 @@ def client_extras(call: EngineCall) -> dict[str, Any]:
 
 
 class EmbeddedMessages:
-    """The embedded engine's Messages calls, through LiteLLM's Anthropic interface."""
+    """The embedded engine's Messages calls, through LiteLLM's Anthropic interface, or
+    ``bridge`` (LiteLLM's adapter around the engine's chat path) where it translates."""
 
     def __init__(
-        self, litellm: ModuleType, outbound: LiteLLMOutbound, reserved: frozenset[str]
+        self,
+        litellm: ModuleType,
+        outbound: LiteLLMOutbound,
+        reserved: frozenset[str],
+        bridge: MessagesBridge | None = None,
     ) -> None:
+        self._bridge = bridge
         module: Any = litellm
         # Chat completions for openai/… too (see the module docstring).
         module.use_chat_completions_url_for_anthropic_messages = True
@@ -128,6 +137,9 @@ class EmbeddedMessages:
     async def call(self, call: EngineCall) -> EngineResult:
         if call.target.mock:
             return mock_message_result(call)
+        bridged = self._bridge.translate(call, stream=False) if self._bridge else None
+        if self._bridge is not None and bridged is not None:
+            return await self._bridge.call(call, bridged)
         kwargs, secret = self._kwargs(call, stream=False)
         try:
             with self._outbound.active():
@@ -140,6 +152,9 @@ class EmbeddedMessages:
     async def open_stream(self, call: EngineCall) -> EngineStream:
         if call.target.mock:
             return ListStream(mock_events(call))
+        bridged = self._bridge.translate(call, stream=True) if self._bridge else None
+        if self._bridge is not None and bridged is not None:
+            return await self._bridge.open_stream(call, bridged)
         kwargs, secret = self._kwargs(call, stream=True)
         try:
             with self._outbound.active():

@@ -4,10 +4,11 @@ the mock provider's answers in the Responses shape.
 LiteLLM speaks the Responses API natively to upstreams that have it (``openai/``,
 ``openrouter/``…) and bridges it to the chat API of the others (``custom_openai/``,
 ``anthropic/``, ``gemini/``…): the family's ``responses`` route picks which
-(providers/families.py). Answers and events pass as LiteLLM dumps them, corrected by
-``responses_conformance`` where that breaks OpenAI's schema, and never by
-``wire.clean_openai``: its "empty extras" (``annotations: []``…) are required fields
-of the Responses schema.
+(providers/families.py). A bridged call skips ``aresponses``: LiteLLM's translations
+run around the engine's own chat path (``responses_bridge``). Answers and events pass
+as LiteLLM dumps them, corrected by ``responses_conformance`` where that breaks
+OpenAI's schema, and never by ``wire.clean_openai``: its "empty extras"
+(``annotations: []``…) are required fields of the Responses schema.
 """
 
 from __future__ import annotations
@@ -21,19 +22,21 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from tollway.engine.base import EngineCall, EngineError, EngineResult
+from tollway.engine.base import EngineCall, EngineError, EngineResult, EngineStream
 from tollway.engine.http_common import call_timeout
 from tollway.engine.litellm_clients import LiteLLMOutbound
 from tollway.engine.litellm_errors import clean_message, map_litellm_error
 from tollway.engine.mock import ListStream, estimate_tokens
 from tollway.engine.prefetch import PrefetchingStream
 from tollway.engine.request_body import litellm_request
+from tollway.engine.responses_bridge import ResponsesBridge
 from tollway.engine.responses_conformance import conform_event, conform_response
 from tollway.engine.wire import bare_model, positive_cost
 
 
 class EmbeddedResponses:
-    """``litellm.aresponses`` for one deployment, retries off, our timeout."""
+    """``litellm.aresponses`` for one deployment, retries off, our timeout; a bridged
+    route through ``bridge`` when there is one."""
 
     def __init__(
         self,
@@ -41,7 +44,9 @@ class EmbeddedResponses:
         outbound: LiteLLMOutbound,
         reserved: frozenset[str],
         drop_params: bool,
+        bridge: ResponsesBridge | None = None,
     ) -> None:
+        self._bridge = bridge
         self._litellm = litellm
         self._outbound = outbound
         self._reserved = reserved
@@ -51,6 +56,8 @@ class EmbeddedResponses:
     async def call(self, call: EngineCall) -> EngineResult:
         if call.target.mock:
             return mock_response_result(call)
+        if self._bridge is not None and self._bridge.bridges(call):
+            return await self._bridge.call(call)
         kwargs, secret = self._kwargs(call, stream=False)
         try:
             with self._outbound.active():
@@ -63,9 +70,11 @@ class EmbeddedResponses:
             cost_usd=positive_cost(hidden.get("response_cost")),
         )
 
-    async def open_stream(self, call: EngineCall) -> ListStream | ResponsesStream:
+    async def open_stream(self, call: EngineCall) -> EngineStream:
         if call.target.mock:
             return ListStream(mock_events(call))
+        if self._bridge is not None and self._bridge.bridges(call):
+            return await self._bridge.open_stream(call)
         kwargs, secret = self._kwargs(call, stream=True)
         self._streams_natively(kwargs["model"])
         try:
