@@ -49,7 +49,7 @@ def check_request(body: Mapping[str, Any], endpoint: Endpoint) -> None:
 
 def known_fields(endpoint: Endpoint) -> frozenset[str]:
     """The fields these rules name: safe to quote back as a ``param``."""
-    return frozenset(_RULES[endpoint]) | {"model"}
+    return _KNOWN[endpoint]
 
 
 def check_model(model: Any) -> None:
@@ -199,4 +199,9 @@ _RULES: Mapping[Endpoint, Mapping[str, Check]] = {
         "dimensions": _int_range(1, 2**31 - 1),
         "user": check_string,
     },
+}
+
+# Built once: every request's nesting check reads its endpoint's set.
+_KNOWN: Mapping[Endpoint, frozenset[str]] = {
+    endpoint: frozenset(rules) | {"model"} for endpoint, rules in _RULES.items()
 }
