@@ -51,6 +51,7 @@ from tollway.quotas.counters import (
 )
 from tollway.quotas.model import NOTHING, Amount, Denied, Limit, Reservation
 from tollway.quotas.redis_generation import DEFAULT_DELAY_SECONDS, DEFAULT_LOCK_SECONDS, Generations
+from tollway.quotas.redis_wire import Address, RedisWire
 
 DEFAULT_PREFIX = "tollway:q:"
 
@@ -144,6 +145,7 @@ class RedisQuotaStore:
         clock: Callable[[], float] = time.time,
         owns_client: bool = False,
         rebuild_delay: float = DEFAULT_DELAY_SECONDS,
+        wire: RedisWire | None = None,
     ) -> None:
         self._client = client
         self._prefix = prefix
@@ -156,8 +158,12 @@ class RedisQuotaStore:
         self._buckets = Buckets()
         self._clock = clock
         self._owns_client = owns_client
-        self._reserve = client.register_script(RESERVE_LUA)
-        self._settle = client.register_script(SETTLE_LUA)
+        # The scripts run on the lean pipelined connection when there is one (see
+        # quotas.redis_wire); rebuilds, reports and pings keep redis-py's client.
+        self._wire = wire
+        scripts = wire.script if wire is not None else client.register_script
+        self._reserve = scripts(RESERVE_LUA)
+        self._settle = scripts(SETTLE_LUA)
         self._generations = Generations(client, prefix, clock, delay=rebuild_delay)
 
     @classmethod
@@ -172,7 +178,9 @@ class RedisQuotaStore:
     ) -> RedisQuotaStore:
         """A store with its own client: short timeouts, one immediate retry (safe: the
         scripts are idempotent) instead of redis-py's ten with backoff, and a bounded
-        pool that queues callers for up to ``pool_timeout`` rather than failing them."""
+        pool that queues callers for up to ``pool_timeout`` rather than failing them.
+        The reserve and settle scripts go over a ``RedisWire`` instead, unless the URL
+        asks for what only redis-py does (TLS, other options)."""
         pool = BlockingConnectionPool.from_url(
             url,
             max_connections=max_connections,
@@ -181,7 +189,11 @@ class RedisQuotaStore:
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 1),
         )
-        return cls(Redis(connection_pool=pool), owns_client=True, **options)
+        address = Address.from_url(url)
+        wire = None
+        if address is not None:
+            wire = RedisWire(address, timeout=timeout, connect_timeout=timeout)
+        return cls(Redis(connection_pool=pool), owns_client=True, wire=wire, **options)
 
     async def reserve(
         self, request: ReserveRequest, *, request_id: str = "", ttl: float | None = None
@@ -307,6 +319,8 @@ class RedisQuotaStore:
 
     async def close(self) -> None:
         await self._generations.close()
+        if self._wire is not None:
+            await self._wire.close()
         if self._owns_client:
             await self._client.aclose(close_connection_pool=True)
 
