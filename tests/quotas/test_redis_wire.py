@@ -156,3 +156,57 @@ def test_urls_only_redis_py_understands_keep_redis_py() -> None:
     assert Address.from_url("unix:///run/redis.sock?db=3") == Address(path="/run/redis.sock", db=3)
     assert Address.from_url("rediss://h/0") is None
     assert Address.from_url("redis://h/0?socket_keepalive=true") is None
+
+
+async def test_settles_sent_without_waiting_land_exactly_and_before_close_returns(
+    redis_url: str, redis_prefix: str, clock: FrozenClock, client: Redis
+) -> None:
+    store = RedisQuotaStore.from_url(redis_url, prefix=redis_prefix, clock=clock, timeout=5.0)
+    tpm = limit(Metric.TOKENS, Window.MINUTE, 10**9)
+    budget = limit(Metric.USD, Window.TOTAL, 10**9)
+    reservations = await asyncio.gather(
+        *(store.reserve([(tpm, 1000), (budget, 900)]) for _ in range(300))
+    )
+    for index, reservation in enumerate(reservations):
+        assert isinstance(reservation, Reservation)
+        assert await store.settle(reservation, Amount(tokens=index, usd_micros=3), wait=False)
+    await store.close()
+    start = Window.MINUTE.start(clock.now)
+    assert await client.get(redis_prefix + tpm.key(start)) == str(sum(range(300))).encode()
+    assert await client.get(redis_prefix + budget.key(0)) == b"900"
+    assert not [key async for key in client.scan_iter(match=redis_prefix + "r:*")]
+
+
+async def test_the_next_reserve_sees_a_settle_sent_without_waiting(
+    redis_url: str, redis_prefix: str, clock: FrozenClock
+) -> None:
+    """The settle and the reserve after it share the connection, in order: the reserve
+    is counted against the settled amount, not the worst case held before."""
+    store = RedisQuotaStore.from_url(redis_url, prefix=redis_prefix, clock=clock, timeout=5.0)
+    try:
+        tpm = limit(Metric.TOKENS, Window.MINUTE, 100)
+        held = await store.reserve([(tpm, 100)])
+        assert isinstance(held, Reservation)
+        assert await store.settle(held, Amount(tokens=10), wait=False)
+        assert isinstance(await store.reserve([(tpm, 90)]), Reservation)
+        assert not isinstance(await store.reserve([(tpm, 1)]), Reservation)
+    finally:
+        await store.close()
+
+
+async def test_a_settle_without_waiting_on_a_store_that_never_connected_waits(
+    redis_url: str, redis_prefix: str, clock: FrozenClock
+) -> None:
+    """Another replica's reservation, settled by a store with no connection yet."""
+    first = RedisQuotaStore.from_url(redis_url, prefix=redis_prefix, clock=clock, timeout=5.0)
+    second = RedisQuotaStore.from_url(redis_url, prefix=redis_prefix, clock=clock, timeout=5.0)
+    try:
+        tpm = limit(Metric.TOKENS, Window.MINUTE, 100)
+        held = await first.reserve([(tpm, 100)])
+        assert isinstance(held, Reservation)
+        assert await second.settle(held, Amount(tokens=4), wait=False)
+        assert await first.usage(tpm) == 4
+        assert not await second.settle(held, Amount(tokens=4), wait=False)  # it waited
+    finally:
+        await first.close()
+        await second.close()

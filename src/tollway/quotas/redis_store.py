@@ -30,9 +30,11 @@ it, so its record reaches SQL after the rebuild read the ledger, never during.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -52,6 +54,8 @@ from tollway.quotas.counters import (
 from tollway.quotas.model import NOTHING, Amount, Denied, Limit, Reservation
 from tollway.quotas.redis_generation import DEFAULT_DELAY_SECONDS, DEFAULT_LOCK_SECONDS, Generations
 from tollway.quotas.redis_wire import Address, RedisWire
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = "tollway:q:"
 
@@ -164,6 +168,13 @@ class RedisQuotaStore:
         scripts = wire.script if wire is not None else client.register_script
         self._reserve = scripts(RESERVE_LUA)
         self._settle = scripts(SETTLE_LUA)
+        self._settle_later = wire.script(SETTLE_LUA) if wire is not None else None
+        # The generation the last reserve was counted in (None: unknown, or being
+        # rebuilt): only a reservation of that generation settles without waiting.
+        self._generation: str | None = None
+        # Settles sent without waiting, until answered; and their retries.
+        self._unanswered: set[asyncio.Future[Any]] = set()
+        self._retrying: set[asyncio.Task[None]] = set()
         self._generations = Generations(client, prefix, clock, delay=rebuild_delay)
 
     @classmethod
@@ -219,16 +230,18 @@ class RedisQuotaStore:
             self._down_until = self._clock() + self._outage_backoff
             return self._unavailable(planned, rid, request_id, exc)
         if index == _REBUILDING:
+            self._generation = None
             self._generations.rebuild_soon()
             raise _rebuilding()
         if index:
             return planned.denial(int(index) - 1, int(used), now)
         generation, *values = admitted
+        self._generation = generation = generation.decode()
         return Reservation(
             rid,
             request_id,
             planned.holds(),
-            generation=generation.decode(),
+            generation=generation,
             levels=planned.levels([int(value) for value in values]),
         )
 
@@ -244,15 +257,88 @@ class RedisQuotaStore:
             retry_after=max(1, round(self._outage_backoff)),
         ) from cause
 
-    async def settle(self, reservation: Reservation, actual: Amount) -> bool:
+    async def settle(self, reservation: Reservation, actual: Amount, *, wait: bool = True) -> bool:
+        if not wait and self._send_settle(reservation, actual):
+            return True
         return await self._adjust(reservation, actual)
 
     async def release(self, reservation: Reservation) -> bool:
         return await self._adjust(reservation, NOTHING)
 
+    def _send_settle(self, reservation: Reservation, actual: Amount) -> bool:
+        """Queue the settle on the wire without waiting: it goes out in this loop tick's
+        write, most often with the next request's reserve, and lands before any later
+        command of this process (one connection, answered in order). Only in the
+        generation the counters are known to be in: a settle that may have to wait
+        for a rebuild waits, so that its usage reaches SQL after the rebuild read it
+        (see the module's doc). Should the counters be lost between now and its
+        answer, it is retried as a waiting settle in the background, which may count
+        its usage twice (once from the ledger): on the safe side, never under."""
+        script = self._settle_later
+        if script is None or not reservation.items or reservation.generation != self._generation:
+            return False
+        keys, args = self._settle_call(reservation, actual)
+        reply = script.send_now(keys=keys, args=args)
+        if reply is None:
+            return False  # no open connection: wait, connecting
+        self._unanswered.add(reply)
+        reply.add_done_callback(partial(self._answered, reservation, actual))
+        return True
+
+    def _answered(
+        self, reservation: Reservation, actual: Amount, reply: asyncio.Future[Any]
+    ) -> None:
+        self._unanswered.discard(reply)
+        if reply.cancelled():
+            return
+        failure = reply.exception()
+        if failure is None and reply.result() != _REBUILDING:
+            return
+        if failure is None:
+            self._generation = None  # later settles wait for the rebuild
+        # Lost connection, NOSCRIPT, counters being rebuilt: the waiting settle knows
+        # what to do with each (the script is idempotent, a second run is harmless).
+        retry = asyncio.get_running_loop().create_task(
+            self._settle_in_background(reservation, actual)
+        )
+        self._retrying.add(retry)
+        retry.add_done_callback(self._retrying.discard)
+
+    async def _settle_in_background(self, reservation: Reservation, actual: Amount) -> None:
+        try:
+            await self._adjust(reservation, actual)
+        except QuotaStoreUnavailableError:
+            log.warning("could not settle reservation of %s: it expires", reservation.request_id)
+
     async def _adjust(self, reservation: Reservation, actual: Amount) -> bool:
         if not reservation.items:
             return False  # nothing was counted (no limits, or admitted failing open)
+        keys, args = self._settle_call(reservation, actual)
+        deadline = time.monotonic() + _SETTLE_WAIT_SECONDS
+        while True:
+            try:
+                done = await self._settle(keys=keys, args=args)
+            except _UNAVAILABLE as exc:
+                # The reservation then expires and stays counted at its worst case.
+                raise QuotaStoreUnavailableError(
+                    "Quota counters are unavailable (Redis does not answer); "
+                    "the reservation was not settled."
+                ) from exc
+            if done != _REBUILDING:
+                return bool(done)
+            if not any(actual.amount(metric) for _, metric, _ in reservation.items):
+                return False  # a release: the rebuilt counters never held it
+            self._generations.rebuild_soon()
+            if time.monotonic() >= deadline:
+                raise QuotaStoreUnavailableError(
+                    "Quota counters are being rebuilt; the reservation was not settled."
+                )
+            await asyncio.sleep(_SETTLE_POLL_SECONDS)
+
+    def _settle_call(
+        self, reservation: Reservation, actual: Amount
+    ) -> tuple[list[str], tuple[str, str, str, int]]:
+        """The settle script's keys and arguments (see SETTLE_LUA)."""
         amounts = [actual.amount(metric) for _, metric, _ in reservation.items]
         deltas = [actual.amount(metric) - held for _, metric, held in reservation.items]
         keys = [self._prefix + key for key, _, _ in reservation.items]
@@ -267,26 +353,7 @@ class RedisQuotaStore:
             reservation.generation,
             int(self._ttl * 1000),
         )
-        deadline = time.monotonic() + _SETTLE_WAIT_SECONDS
-        while True:
-            try:
-                done = await self._settle(keys=keys, args=args)
-            except _UNAVAILABLE as exc:
-                # The reservation then expires and stays counted at its worst case.
-                raise QuotaStoreUnavailableError(
-                    "Quota counters are unavailable (Redis does not answer); "
-                    "the reservation was not settled."
-                ) from exc
-            if done != _REBUILDING:
-                return bool(done)
-            if not any(amounts):
-                return False  # a release: the rebuilt counters never held it
-            self._generations.rebuild_soon()
-            if time.monotonic() >= deadline:
-                raise QuotaStoreUnavailableError(
-                    "Quota counters are being rebuilt; the reservation was not settled."
-                )
-            await asyncio.sleep(_SETTLE_POLL_SECONDS)
+        return keys, args
 
     async def rebuild(self, load: CounterLoader) -> None:
         await self._generations.start(load)
@@ -318,6 +385,9 @@ class RedisQuotaStore:
         return self._client
 
     async def close(self) -> None:
+        # Settles sent without waiting land first (their retries may wait for a rebuild).
+        while self._unanswered or self._retrying:
+            await asyncio.gather(*self._unanswered, *self._retrying, return_exceptions=True)
         await self._generations.close()
         if self._wire is not None:
             await self._wire.close()

@@ -179,6 +179,14 @@ class RedisWire:
     def script(self, text: str) -> WireScript:
         return WireScript(self, text)
 
+    def send_now(self, command: bytes) -> asyncio.Future[Any] | None:
+        """Queue ``command`` on the open connection, without waiting; None when there is
+        none (the caller then waits with ``call``). No retry: the caller's to do."""
+        connection = self._connection
+        if connection is None or connection.lost is not None:
+            return None
+        return connection.send(command)
+
     async def call(self, command: bytes) -> Any:
         """One packed command's reply; retried once on a new connection when the
         connection failed (not when Redis answered with an error)."""
@@ -253,6 +261,11 @@ class WireScript:
         self._wire = wire
         self._text = text.encode()
         self._sha = hashlib.sha1(self._text, usedforsecurity=False).hexdigest().encode()
+
+    def send_now(self, *, keys: Sequence[Arg], args: Sequence[Arg]) -> asyncio.Future[Any] | None:
+        """EVALSHA without waiting (``RedisWire.send_now``); a NOSCRIPT answer is the
+        caller's to handle, e.g. by calling again and waiting."""
+        return self._wire.send_now(pack(b"EVALSHA", self._sha, len(keys), *keys, *args))
 
     async def __call__(self, *, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         try:
