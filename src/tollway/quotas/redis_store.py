@@ -13,6 +13,13 @@ that would overflow) and one settles or releases, so each is atomic in Redis how
 many replicas call at once. Both are idempotent, so a call retried after a lost reply
 never counts twice. All keys of one call must live on one node (no Redis Cluster).
 
+The scripts go over one pipelined connection per store (``quotas.redis_wire``; other
+calls keep redis-py): one round trip per request, because the data plane settles
+without waiting for the answer (``settle(wait=False)``), so a settle leaves in the
+same write as the next command. Later commands of this process are answered after
+it (one connection, in order), so this replica never counts a request against a
+worst case already settled; other replicas see it within that round trip.
+
 When Redis cannot answer, budgets (USD) fail closed with QuotaStoreUnavailableError.
 Request and token limits do too, unless ``fail_open_rate_limits``: then the request is
 admitted uncounted and the Reservation lists those limits in ``unenforced``.
