@@ -13,7 +13,8 @@ prints what a strict flush costs).
 Rows: a null baseline (the same loop calling a coroutine that does nothing); the
 prompt's upper bound and the completion caps alone (part of every ledger row), on
 BODY and on a CJK prompt with tool schemas; the ledger with no limits (journal +
-metrics only); with the memory store; with Redis (when reachable); and
+metrics only); with the memory store; with Redis (when reachable), each one request
+at a time and 64 at once (a loaded server: Redis commands then share writes); and
 MeteredStream's cost per streamed chunk. µs per request are
 the median of REPEAT runs; "+wall" and "+CPU" subtract the null baseline. CPU time
 counts every thread (the journal's flusher too) and is the steadier number on a
@@ -151,6 +152,16 @@ def requests(ledger: Accounting, table: RoutingTable, party: Party) -> Run:
     return run
 
 
+def concurrently(run: Run, tasks: int = 64) -> Run:
+    """``tasks`` request loops at once, as a server under load runs them: the Redis
+    store's commands of one loop tick then share one write."""
+
+    async def many(count: int) -> None:
+        await asyncio.gather(*(run(max(1, count // tasks)) for _ in range(tasks)))
+
+    return many
+
+
 def estimates(body: dict[str, object]) -> Run:
     async def run(count: int) -> None:
         for _ in range(count):
@@ -272,6 +283,8 @@ async def main(count: int, redis_url: str) -> None:
         memory = await open_ledger(stack, root / "memory", MemoryQuotaStore())
         us = await measure(requests(memory, limited, party), count)
         row("ledger, memory store, 9 limits / 4 scopes", us, baseline)
+        us = await measure(concurrently(requests(memory, limited, party)), count)
+        row("  the same, 64 requests at once", us, baseline)
         store = await redis_store(stack, redis_url)
         if store is None:
             print(f"{'ledger, Redis store':<44} skipped: no Redis at {redis_url}")
@@ -279,6 +292,8 @@ async def main(count: int, redis_url: str) -> None:
             redis = await open_ledger(stack, root / "redis", store)
             us = await measure(requests(redis, limited, party), count // 4)
             row("ledger, Redis store, 9 limits / 4 scopes", us, baseline)
+            us = await measure(concurrently(requests(redis, limited, party)), count // 4)
+            row("  the same, 64 requests at once", us, baseline)
         await stream_rows(plain, unlimited, party, count)
 
 

@@ -199,3 +199,24 @@ async def test_a_store_without_a_ledger_counts_as_before(
     assert await store.settle(reservation, Amount(usd_micros=3))
     assert await store.usage(BUDGET) == 3
     assert not await client.exists(redis_prefix + MARKER)
+
+
+async def test_a_settle_sent_without_waiting_as_the_counters_are_lost_still_lands(
+    make: Callable[..., RedisQuotaStore], client: Redis, redis_prefix: str
+) -> None:
+    """Its answer says "rebuilding": it is retried in the background, waits for the
+    rebuild and adds what was used; close waits for it. Then the store knows, and the
+    next one waits in the caller."""
+    store = make()
+    await store.rebuild(Ledger({BUDGET: 100}))
+    first = await store.reserve([(BUDGET, 300)])
+    second = await store.reserve([(BUDGET, 300)])
+    assert isinstance(first, Reservation)
+    assert isinstance(second, Reservation)
+    await lose_everything(client, redis_prefix)
+    assert await store.settle(first, Amount(usd_micros=70), wait=False)
+    await until_marked(client, redis_prefix)
+    assert await store.settle(second, Amount(usd_micros=5), wait=False)
+    assert await client.get(redis_prefix + BUDGET.key(0)) in (b"105", b"175")
+    await store.close()
+    assert await client.get(redis_prefix + BUDGET.key(0)) == b"175"

@@ -303,7 +303,9 @@ class RequestAccount:
         self._actual = actual
         over = self._over_reservation(actual)
         # Settled before the outcome is journaled: a Redis counter rebuild relies on a
-        # request's usage reaching SQL only after its settle (quotas.redis_store).
+        # request's usage reaching SQL only after its settle (quotas.redis_store). Sent
+        # without waiting for its answer, it lands within this loop tick, long before
+        # the journal's record reaches SQL; the store waits when a rebuild is under way.
         await self._settle(actual)
         outcome = UsageOutcome(
             finished_at=utcnow(),
@@ -353,7 +355,7 @@ class RequestAccount:
         if reservation is None:
             return
         try:
-            await self._books.quotas.settle(reservation, actual)
+            await self._books.quotas.settle(reservation, actual, wait=False)
         except QuotaStoreUnavailableError:
             # The reservation expires and stays counted at its worst case: budgets
             # err towards "spent", and the journal still records the real usage.

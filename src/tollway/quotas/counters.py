@@ -74,8 +74,12 @@ class QuotaStore(Protocol):
         """All or nothing across every (limit, amount) of ``request``."""
         ...
 
-    async def settle(self, reservation: Reservation, actual: Amount) -> bool:
-        """Replace the held amounts by ``actual``, in the buckets the reservation used."""
+    async def settle(self, reservation: Reservation, actual: Amount, *, wait: bool = True) -> bool:
+        """Replace the held amounts by ``actual``, in the buckets the reservation used.
+        ``wait=False``: the store may send it without waiting for the answer (Redis:
+        in the same write as the next command, one round trip saved); it then answers
+        True, lands it before ``close`` returns, and logs rather than raises when it
+        cannot (the reservation then expires at its worst case, as a failed settle)."""
         ...
 
     async def release(self, reservation: Reservation) -> bool:

@@ -89,8 +89,8 @@ class MemoryQuotaStore:
         self._reservations[rid] = (deadline, reservation.items)
         return reservation
 
-    async def settle(self, reservation: Reservation, actual: Amount) -> bool:
-        return self._adjust(reservation, actual)
+    async def settle(self, reservation: Reservation, actual: Amount, *, wait: bool = True) -> bool:
+        return self._adjust(reservation, actual)  # at once: waiting costs nothing here
 
     async def release(self, reservation: Reservation) -> bool:
         return self._adjust(reservation, NOTHING)

@@ -13,6 +13,13 @@ that would overflow) and one settles or releases, so each is atomic in Redis how
 many replicas call at once. Both are idempotent, so a call retried after a lost reply
 never counts twice. All keys of one call must live on one node (no Redis Cluster).
 
+The scripts go over one pipelined connection per store (``quotas.redis_wire``; other
+calls keep redis-py): one round trip per request, because the data plane settles
+without waiting for the answer (``settle(wait=False)``), so a settle leaves in the
+same write as the next command. Later commands of this process are answered after
+it (one connection, in order), so this replica never counts a request against a
+worst case already settled; other replicas see it within that round trip.
+
 When Redis cannot answer, budgets (USD) fail closed with QuotaStoreUnavailableError.
 Request and token limits do too, unless ``fail_open_rate_limits``: then the request is
 admitted uncounted and the Reservation lists those limits in ``unenforced``.
@@ -30,9 +37,12 @@ it, so its record reaches SQL after the rebuild read the ledger, never during.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -51,6 +61,9 @@ from tollway.quotas.counters import (
 )
 from tollway.quotas.model import NOTHING, Amount, Denied, Limit, Reservation
 from tollway.quotas.redis_generation import DEFAULT_DELAY_SECONDS, DEFAULT_LOCK_SECONDS, Generations
+from tollway.quotas.redis_wire import Address, RedisWire
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = "tollway:q:"
 
@@ -144,6 +157,7 @@ class RedisQuotaStore:
         clock: Callable[[], float] = time.time,
         owns_client: bool = False,
         rebuild_delay: float = DEFAULT_DELAY_SECONDS,
+        wire: RedisWire | None = None,
     ) -> None:
         self._client = client
         self._prefix = prefix
@@ -156,8 +170,23 @@ class RedisQuotaStore:
         self._buckets = Buckets()
         self._clock = clock
         self._owns_client = owns_client
-        self._reserve = client.register_script(RESERVE_LUA)
-        self._settle = client.register_script(SETTLE_LUA)
+        # The scripts run on the lean pipelined connection when there is one (see
+        # quotas.redis_wire); rebuilds, reports and pings keep redis-py's client.
+        self._wire = wire
+        scripts = wire.script if wire is not None else client.register_script
+        self._reserve = scripts(RESERVE_LUA)
+        self._settle = scripts(SETTLE_LUA)
+        self._settle_later = wire.script(SETTLE_LUA) if wire is not None else None
+        # The generation the last reserve was counted in (None: unknown, or being
+        # rebuilt): only a reservation of that generation settles without waiting.
+        self._generation: str | None = None
+        # Reservation ids: this store's random 64 bits and a counter, unique across
+        # replicas like a uuid4 and cheaper to make for every request.
+        self._id_prefix = uuid.uuid4().hex[:16]
+        self._ids = itertools.count()
+        # Settles sent without waiting, until answered; and their retries.
+        self._unanswered: set[asyncio.Future[Any]] = set()
+        self._retrying: set[asyncio.Task[None]] = set()
         self._generations = Generations(client, prefix, clock, delay=rebuild_delay)
 
     @classmethod
@@ -172,7 +201,9 @@ class RedisQuotaStore:
     ) -> RedisQuotaStore:
         """A store with its own client: short timeouts, one immediate retry (safe: the
         scripts are idempotent) instead of redis-py's ten with backoff, and a bounded
-        pool that queues callers for up to ``pool_timeout`` rather than failing them."""
+        pool that queues callers for up to ``pool_timeout`` rather than failing them.
+        The reserve and settle scripts go over a ``RedisWire`` instead, unless the URL
+        asks for what only redis-py does (TLS, other options)."""
         pool = BlockingConnectionPool.from_url(
             url,
             max_connections=max_connections,
@@ -181,14 +212,18 @@ class RedisQuotaStore:
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 1),
         )
-        return cls(Redis(connection_pool=pool), owns_client=True, **options)
+        address = Address.from_url(url)
+        wire = None
+        if address is not None:
+            wire = RedisWire(address, timeout=timeout, connect_timeout=timeout)
+        return cls(Redis(connection_pool=pool), owns_client=True, wire=wire, **options)
 
     async def reserve(
         self, request: ReserveRequest, *, request_id: str = "", ttl: float | None = None
     ) -> Reservation | Denied:
         now = self._clock()
         planned = Plan(request, now, self._buckets)
-        rid = uuid.uuid4().hex
+        rid = f"{self._id_prefix}{next(self._ids):x}"
         if not planned.keys:
             return Reservation(rid, request_id, ())
         if now < self._down_until:
@@ -207,16 +242,18 @@ class RedisQuotaStore:
             self._down_until = self._clock() + self._outage_backoff
             return self._unavailable(planned, rid, request_id, exc)
         if index == _REBUILDING:
+            self._generation = None
             self._generations.rebuild_soon()
             raise _rebuilding()
         if index:
             return planned.denial(int(index) - 1, int(used), now)
         generation, *values = admitted
+        self._generation = generation = generation.decode()
         return Reservation(
             rid,
             request_id,
             planned.holds(),
-            generation=generation.decode(),
+            generation=generation,
             levels=planned.levels([int(value) for value in values]),
         )
 
@@ -232,15 +269,88 @@ class RedisQuotaStore:
             retry_after=max(1, round(self._outage_backoff)),
         ) from cause
 
-    async def settle(self, reservation: Reservation, actual: Amount) -> bool:
+    async def settle(self, reservation: Reservation, actual: Amount, *, wait: bool = True) -> bool:
+        if not wait and self._send_settle(reservation, actual):
+            return True
         return await self._adjust(reservation, actual)
 
     async def release(self, reservation: Reservation) -> bool:
         return await self._adjust(reservation, NOTHING)
 
+    def _send_settle(self, reservation: Reservation, actual: Amount) -> bool:
+        """Queue the settle on the wire without waiting: it goes out in this loop tick's
+        write, most often with the next request's reserve, and lands before any later
+        command of this process (one connection, answered in order). Only in the
+        generation the counters are known to be in: a settle that may have to wait
+        for a rebuild waits, so that its usage reaches SQL after the rebuild read it
+        (see the module's doc). Should the counters be lost between now and its
+        answer, it is retried as a waiting settle in the background, which may count
+        its usage twice (once from the ledger): on the safe side, never under."""
+        script = self._settle_later
+        if script is None or not reservation.items or reservation.generation != self._generation:
+            return False
+        keys, args = self._settle_call(reservation, actual)
+        reply = script.send_now(keys=keys, args=args)
+        if reply is None:
+            return False  # no open connection: wait, connecting
+        self._unanswered.add(reply)
+        reply.add_done_callback(partial(self._answered, reservation, actual))
+        return True
+
+    def _answered(
+        self, reservation: Reservation, actual: Amount, reply: asyncio.Future[Any]
+    ) -> None:
+        self._unanswered.discard(reply)
+        if reply.cancelled():
+            return
+        failure = reply.exception()
+        if failure is None and reply.result() != _REBUILDING:
+            return
+        if failure is None:
+            self._generation = None  # later settles wait for the rebuild
+        # Lost connection, NOSCRIPT, counters being rebuilt: the waiting settle knows
+        # what to do with each (the script is idempotent, a second run is harmless).
+        retry = asyncio.get_running_loop().create_task(
+            self._settle_in_background(reservation, actual)
+        )
+        self._retrying.add(retry)
+        retry.add_done_callback(self._retrying.discard)
+
+    async def _settle_in_background(self, reservation: Reservation, actual: Amount) -> None:
+        try:
+            await self._adjust(reservation, actual)
+        except QuotaStoreUnavailableError:
+            log.warning("could not settle reservation of %s: it expires", reservation.request_id)
+
     async def _adjust(self, reservation: Reservation, actual: Amount) -> bool:
         if not reservation.items:
             return False  # nothing was counted (no limits, or admitted failing open)
+        keys, args = self._settle_call(reservation, actual)
+        deadline = time.monotonic() + _SETTLE_WAIT_SECONDS
+        while True:
+            try:
+                done = await self._settle(keys=keys, args=args)
+            except _UNAVAILABLE as exc:
+                # The reservation then expires and stays counted at its worst case.
+                raise QuotaStoreUnavailableError(
+                    "Quota counters are unavailable (Redis does not answer); "
+                    "the reservation was not settled."
+                ) from exc
+            if done != _REBUILDING:
+                return bool(done)
+            if not any(actual.amount(metric) for _, metric, _ in reservation.items):
+                return False  # a release: the rebuilt counters never held it
+            self._generations.rebuild_soon()
+            if time.monotonic() >= deadline:
+                raise QuotaStoreUnavailableError(
+                    "Quota counters are being rebuilt; the reservation was not settled."
+                )
+            await asyncio.sleep(_SETTLE_POLL_SECONDS)
+
+    def _settle_call(
+        self, reservation: Reservation, actual: Amount
+    ) -> tuple[list[str], tuple[str, str, str, int]]:
+        """The settle script's keys and arguments (see SETTLE_LUA)."""
         amounts = [actual.amount(metric) for _, metric, _ in reservation.items]
         deltas = [actual.amount(metric) - held for _, metric, held in reservation.items]
         keys = [self._prefix + key for key, _, _ in reservation.items]
@@ -255,26 +365,7 @@ class RedisQuotaStore:
             reservation.generation,
             int(self._ttl * 1000),
         )
-        deadline = time.monotonic() + _SETTLE_WAIT_SECONDS
-        while True:
-            try:
-                done = await self._settle(keys=keys, args=args)
-            except _UNAVAILABLE as exc:
-                # The reservation then expires and stays counted at its worst case.
-                raise QuotaStoreUnavailableError(
-                    "Quota counters are unavailable (Redis does not answer); "
-                    "the reservation was not settled."
-                ) from exc
-            if done != _REBUILDING:
-                return bool(done)
-            if not any(amounts):
-                return False  # a release: the rebuilt counters never held it
-            self._generations.rebuild_soon()
-            if time.monotonic() >= deadline:
-                raise QuotaStoreUnavailableError(
-                    "Quota counters are being rebuilt; the reservation was not settled."
-                )
-            await asyncio.sleep(_SETTLE_POLL_SECONDS)
+        return keys, args
 
     async def rebuild(self, load: CounterLoader) -> None:
         await self._generations.start(load)
@@ -306,7 +397,12 @@ class RedisQuotaStore:
         return self._client
 
     async def close(self) -> None:
+        # Settles sent without waiting land first (their retries may wait for a rebuild).
+        while self._unanswered or self._retrying:
+            await asyncio.gather(*self._unanswered, *self._retrying, return_exceptions=True)
         await self._generations.close()
+        if self._wire is not None:
+            await self._wire.close()
         if self._owns_client:
             await self._client.aclose(close_connection_pool=True)
 
