@@ -45,11 +45,14 @@ MESSAGES_BRIDGED = [t for t in NETWORKED if not FAMILIES[t].speaks_anthropic_wir
 # - The OpenAI-wire families' chat is passed through (``engine/passthrough.py``): the
 #   engine reports the cost the upstream states (OpenRouter's, asked for with usage
 #   accounting by ``request_body.openrouter_body``) and no LiteLLM estimate, as for
-#   their chat; tollway prices the tokens itself. (LiteLLM's estimate for Together AI
+#   their chat; tollway prices the tokens itself. The same estimate is missing from the
+#   answer's and the final event's ``usage.cost`` when LiteLLM can price the model. (LiteLLM's estimate for Together AI
 #   even depends on digits in the model id.) And OpenRouter gets the model's OpenRouter
 #   id, where ``acreate``'s bridge sent LiteLLM's route name (``openrouter/<id>``, an id
 #   OpenRouter does not have).
-_PASSED_THROUGH = {t: ("[1]:",) for t in NETWORKED if FAMILIES[t].speaks_openai_wire}
+_PASSED_THROUGH = {
+    t: ("[1]:", ".usage.cost: ") for t in NETWORKED if FAMILIES[t].speaks_openai_wire
+}
 KNOWN: dict[ProviderType, tuple[str, ...]] = _PASSED_THROUGH | {
     ProviderType.MISTRAL: (".usage.input_tokens", ".usage.total_tokens"),
     ProviderType.COHERE: (".usage.input_tokens", ".usage.total_tokens"),
