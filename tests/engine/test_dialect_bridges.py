@@ -46,10 +46,10 @@ MESSAGES_BRIDGED = [t for t in NETWORKED if not FAMILIES[t].speaks_anthropic_wir
 #   engine reports the cost the upstream states (OpenRouter's, asked for with usage
 #   accounting by ``request_body.openrouter_body``) and no LiteLLM estimate, as for
 #   their chat; tollway prices the tokens itself. The same estimate is missing from the
-#   answer's and the final event's ``usage.cost`` when LiteLLM can price the model. (LiteLLM's estimate for Together AI
-#   even depends on digits in the model id.) And OpenRouter gets the model's OpenRouter
-#   id, where ``acreate``'s bridge sent LiteLLM's route name (``openrouter/<id>``, an id
-#   OpenRouter does not have).
+#   answer's and the final event's ``usage.cost`` when LiteLLM can price the model
+#   (for Together AI it even depends on digits in the model id). And OpenRouter gets
+#   the model's OpenRouter id, where ``acreate``'s bridge sent LiteLLM's route name
+#   (``openrouter/<id>``, an id OpenRouter does not have).
 _PASSED_THROUGH = {
     t: ("[1]:", ".usage.cost: ") for t in NETWORKED if FAMILIES[t].speaks_openai_wire
 }
