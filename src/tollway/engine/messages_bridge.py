@@ -20,19 +20,21 @@ LiteLLM routes to an OpenAI Responses API. The differential tests
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import ModuleType
 from typing import Any, NamedTuple
 
 from tollway.engine.base import Endpoint, EngineCall, EngineError, EngineResult, EngineStream
-from tollway.engine.litellm_errors import clean_message
 from tollway.engine.messages_api import client_user_id, error_text, is_error_event, message_dict
-from tollway.engine.prefetch import PrefetchingStream
 from tollway.engine.request_body import is_litellm_reserved
-from tollway.engine.responses_bridge import bridge_failure, chat_target, translation_errors
+from tollway.engine.responses_bridge import (
+    BridgedStream,
+    ChatChunks,
+    chat_target,
+    translation_errors,
+)
 from tollway.engine.wire import upstream_error
 from tollway.providers.families import upstream_family
 
@@ -135,7 +137,7 @@ class MessagesBridge:
     async def open_stream(self, call: EngineCall, request: BridgedMessages) -> EngineStream:
         chat = await self._open_chat(request.chat)
         wrapper = _modules().streaming.AnthropicStreamWrapper(
-            completion_stream=_ChatChunks(chat, self._litellm),
+            completion_stream=ChatChunks(chat, self._litellm),
             model=call.target.upstream_model.partition("/")[2],
             tool_name_mapping=request.tool_names,
             completion_request=request.chat.body,
@@ -146,57 +148,17 @@ class MessagesBridge:
         return stream
 
 
-class _ChatChunks:
-    """The engine's chat stream as the chunk stream LiteLLM's adapter reads."""
-
-    def __init__(self, stream: EngineStream, litellm: ModuleType) -> None:
-        self._stream = stream
-        self._chunks: AsyncIterator[dict[str, Any]] = stream.__aiter__()
-        self._litellm = litellm
-
-    def __aiter__(self) -> _ChatChunks:
-        return self
-
-    async def __anext__(self) -> Any:
-        chunk = await self._chunks.__anext__()
-        return self._litellm.ModelResponseStream(**chunk)
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
-
-
-class BridgedMessagesStream(PrefetchingStream[Any]):
-    """LiteLLM's Messages events over the engine's chat stream, as event dicts. Errors
-    from the chat stream are already the contract's and pass as they are."""
-
-    ended_before_first = "the provider ended the stream before any event"
-
-    def __init__(self, wrapper: Any, secret: str | None) -> None:
-        super().__init__()
-        self._wrapper = wrapper
-        self._secret = secret
-
-    def _pull(self) -> Awaitable[Any]:
-        return self._wrapper.__anext__()  # type: ignore[no-any-return]
+class BridgedMessagesStream(BridgedStream):
+    """LiteLLM's Messages events over the engine's chat stream."""
 
     def _convert(self, raw: Any) -> dict[str, Any]:
         return dict(raw) if isinstance(raw, Mapping) else {"type": "unknown"}
-
-    def _error_before_first(self, exc: Exception) -> EngineError | None:
-        return bridge_failure(exc)
-
-    def _interruption(self, exc: Exception) -> str | None:
-        return None if isinstance(exc, EngineError) else clean_message(exc, self._secret)
 
     def _failed_first(self, item: dict[str, Any]) -> EngineError | None:
         return upstream_error(502, error_text(item)) if is_error_event(item) else None
 
     def _failed_item(self, item: dict[str, Any]) -> str | None:
         return error_text(item) if is_error_event(item) else None
-
-    async def _close_upstream(self) -> None:
-        with contextlib.suppress(Exception):
-            await self._wrapper.aclose()
 
 
 def _holds_compaction(messages: Any) -> bool:

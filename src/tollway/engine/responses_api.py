@@ -30,7 +30,11 @@ from tollway.engine.mock import ListStream, estimate_tokens
 from tollway.engine.prefetch import PrefetchingStream
 from tollway.engine.request_body import litellm_request
 from tollway.engine.responses_bridge import ResponsesBridge
-from tollway.engine.responses_conformance import conform_event, conform_response
+from tollway.engine.responses_conformance import (
+    conform_event,
+    conform_response,
+    error_event_reason,
+)
 from tollway.engine.wire import bare_model, positive_cost
 
 
@@ -163,10 +167,7 @@ class ResponsesStream(PrefetchingStream[Any]):
         return clean_message(exc, self._secret)
 
     def _failed_item(self, item: dict[str, Any]) -> str | None:
-        if item.get("type") != "error":
-            return None
-        message = item.get("message")
-        return clean_message(Exception(message), self._secret) if message else "error event"
+        return error_event_reason(item, self._secret)
 
     async def _close_upstream(self) -> None:
         with contextlib.suppress(Exception):

@@ -39,7 +39,11 @@ from tollway.engine.base import (
 from tollway.engine.litellm_errors import clean_message, map_litellm_error
 from tollway.engine.prefetch import PrefetchingStream
 from tollway.engine.request_body import ENGINE_OWNED_KEYS
-from tollway.engine.responses_conformance import conform_event, conform_response
+from tollway.engine.responses_conformance import (
+    conform_event,
+    conform_response,
+    error_event_reason,
+)
 from tollway.engine.wire import bare_model
 from tollway.providers.families import upstream_family
 
@@ -106,7 +110,7 @@ class ResponsesBridge:
         with translation_errors(self._litellm, call):
             request = self.translate(call, stream=True)
         chat = await self._open_chat(request.chat)
-        chunks = _ChatChunks(chat, self._litellm)
+        chunks = ChatChunks(chat, self._litellm)
         iterator = _modules().streaming.LiteLLMCompletionStreamingIterator(
             model=bare_model(call.target.upstream_model),
             litellm_custom_stream_wrapper=chunks,
@@ -162,9 +166,10 @@ class ResponsesBridge:
         return BridgedRequest(chat, searched.input, responses_request)
 
 
-class _ChatChunks:
-    """The engine's chat stream as the ``CustomStreamWrapper`` LiteLLM's Responses
-    iterator reads: ``ModelResponseStream`` objects, ``aclose``, no logging object."""
+class ChatChunks:
+    """The engine's chat stream as LiteLLM's stream adapters read one (the Responses
+    iterator and the Messages wrapper): ``ModelResponseStream`` objects, ``aclose``,
+    no logging object."""
 
     logging_obj = None
 
@@ -172,6 +177,9 @@ class _ChatChunks:
         self._stream = stream
         self._chunks: AsyncIterator[dict[str, Any]] = stream.__aiter__()
         self._litellm = litellm
+
+    def __aiter__(self) -> ChatChunks:
+        return self
 
     async def __anext__(self) -> Any:
         chunk = await self._chunks.__anext__()
@@ -181,22 +189,19 @@ class _ChatChunks:
         await self._stream.aclose()
 
 
-class BridgedResponsesStream(PrefetchingStream[Any]):
-    """LiteLLM's Responses events over the engine's chat stream, as event dicts. Errors
-    from the chat stream are already the contract's and pass as they are."""
+class BridgedStream(PrefetchingStream[Any]):
+    """A LiteLLM stream adapter's events over the engine's chat stream, as event dicts.
+    Errors from the chat stream are already the contract's and pass as they are."""
 
     ended_before_first = "the provider ended the stream before any event"
 
-    def __init__(self, iterator: Any, secret: str | None) -> None:
+    def __init__(self, events: Any, secret: str | None) -> None:
         super().__init__()
-        self._iterator = iterator
+        self._upstream_events = events
         self._secret = secret
 
     def _pull(self) -> Awaitable[Any]:
-        return self._iterator.__anext__()  # type: ignore[no-any-return]
-
-    def _convert(self, raw: Any) -> dict[str, Any]:
-        return conform_event(_dump(raw))
+        return self._upstream_events.__anext__()  # type: ignore[no-any-return]
 
     def _error_before_first(self, exc: Exception) -> EngineError | None:
         return bridge_failure(exc)
@@ -204,15 +209,19 @@ class BridgedResponsesStream(PrefetchingStream[Any]):
     def _interruption(self, exc: Exception) -> str | None:
         return None if isinstance(exc, EngineError) else clean_message(exc, self._secret)
 
-    def _failed_item(self, item: dict[str, Any]) -> str | None:
-        if item.get("type") != "error":
-            return None
-        message = item.get("message")
-        return clean_message(Exception(message), self._secret) if message else "error event"
-
     async def _close_upstream(self) -> None:
         with contextlib.suppress(Exception):
-            await self._iterator.aclose()
+            await self._upstream_events.aclose()
+
+
+class BridgedResponsesStream(BridgedStream):
+    """LiteLLM's Responses events over the engine's chat stream."""
+
+    def _convert(self, raw: Any) -> dict[str, Any]:
+        return conform_event(_dump(raw))
+
+    def _failed_item(self, item: dict[str, Any]) -> str | None:
+        return error_event_reason(item, self._secret)
 
 
 @contextlib.contextmanager

@@ -21,7 +21,10 @@ The pass-through and the OpenRouter fallback (no LiteLLM) are never corrected.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from tollway.engine.litellm_errors import clean_message
 
 # Optional in the schema's ``Response`` but never null (``anyOf`` without ``null``).
 _NEVER_NULL = ("user", "text", "usage", "status", "service_tier", "prompt", "prompt_cache_options")
@@ -96,3 +99,12 @@ def _conform_usage(usage: dict[str, Any]) -> None:
             del details[key]
         for key in required:
             details.setdefault(key, 0)
+
+
+def error_event_reason(item: Mapping[str, Any], secret: str | None) -> str | None:
+    """Why a Responses stream broke, when ``item`` is its ``error`` event (the message,
+    with the deployment's key scrubbed)."""
+    if item.get("type") != "error":
+        return None
+    message = item.get("message")
+    return clean_message(Exception(message), secret) if message else "error event"
