@@ -130,6 +130,7 @@ class Upstream:
     """One fake, a fresh key and model, the targets of one family's deployment."""
 
     def __init__(self, fakes: Fakes, provider_type: ProviderType):
+        self.provider_type = provider_type
         self.fake = fakes[family_for(provider_type)]
         self.key = GOOD_KEY
         self.model = f"m-{uuid.uuid4().hex[:8]}"
@@ -165,6 +166,29 @@ def _answer(result: EngineResult) -> tuple[Any, float | None]:
     return normalised(result.body), result.cost_usd
 
 
+async def assert_bridged_like_top_level(
+    upstream: Upstream, endpoint: Endpoint, body: dict[str, Any], top_level: Any, bridged: Any
+) -> None:
+    """The bridged engine's answer, events and upstream requests, JSON then streamed,
+    equal the top-level call's but for the ``KNOWN`` differences."""
+    provider_type = upstream.provider_type
+    for stream in (False, True):
+        call = upstream.call(endpoint, body, stream=stream)
+        if stream:
+            expected = await _events(await top_level.open_stream(call))
+        else:
+            expected = _answer(await top_level.call(call))
+        expected_sent = upstream.sent()
+        if stream:
+            got = await _events(await bridged.open_stream(call))
+        else:
+            got = _answer(await bridged.call(call))
+        assert not unexpected(
+            provider_type, differences(_without_model(got), _without_model(expected))
+        )
+        assert not unexpected(provider_type, differences(upstream.sent(), expected_sent))
+
+
 @pytest.mark.parametrize("body", [RESPONSES_BODY, RESPONSES_TOOL_BODY], ids=["text", "tool"])
 @pytest.mark.parametrize("provider_type", RESPONSES_BRIDGED, ids=str)
 async def test_bridged_responses_equal_aresponses(
@@ -174,25 +198,9 @@ async def test_bridged_responses_equal_aresponses(
     provider_type: ProviderType,
     body: dict[str, Any],
 ) -> None:
-    upstream = Upstream(fakes, provider_type)
     top_level = EmbeddedResponses(_litellm(), outbound, frozenset(), True)  # aresponses
-    json_call = upstream.call(Endpoint.RESPONSES, body, stream=False)
-    expected = _answer(await top_level.call(json_call))
-    expected_sent = upstream.sent()
-    answer = _answer(await engine.call(json_call))
-    assert not unexpected(
-        provider_type, differences(_without_model(answer), _without_model(expected))
-    )
-    assert not unexpected(provider_type, differences(upstream.sent(), expected_sent))
-
-    stream_call = upstream.call(Endpoint.RESPONSES, body, stream=True)
-    expected_events = await _events(await top_level.open_stream(stream_call))
-    expected_sent = upstream.sent()
-    events = await _events(await engine.open_stream(stream_call))
-    assert not unexpected(
-        provider_type, differences(_without_model(events), _without_model(expected_events))
-    )
-    assert not unexpected(provider_type, differences(upstream.sent(), expected_sent))
+    upstream = Upstream(fakes, provider_type)
+    await assert_bridged_like_top_level(upstream, Endpoint.RESPONSES, body, top_level, engine)
 
 
 @pytest.mark.parametrize("body", [MESSAGES_BODY, MESSAGES_TOOL_BODY], ids=["text", "tool"])
@@ -204,27 +212,9 @@ async def test_bridged_messages_equal_messages_acreate(
     provider_type: ProviderType,
     body: dict[str, Any],
 ) -> None:
-    upstream = Upstream(fakes, provider_type)
     top_level = EmbeddedMessages(_litellm(), outbound, frozenset())  # messages.acreate
-    json_call = upstream.call(Endpoint.MESSAGES, body, stream=False)
-    expected = _answer(await top_level.call(json_call))
-    expected_sent = upstream.sent()
-    assert not unexpected(
-        provider_type,
-        differences(
-            _without_model(_answer(await engine.call(json_call))), _without_model(expected)
-        ),
-    )
-    assert not unexpected(provider_type, differences(upstream.sent(), expected_sent))
-
-    stream_call = upstream.call(Endpoint.MESSAGES, body, stream=True)
-    expected_events = await _events(await top_level.open_stream(stream_call))
-    expected_sent = upstream.sent()
-    events = await _events(await engine.open_stream(stream_call))
-    assert not unexpected(
-        provider_type, differences(_without_model(events), _without_model(expected_events))
-    )
-    assert not unexpected(provider_type, differences(upstream.sent(), expected_sent))
+    upstream = Upstream(fakes, provider_type)
+    await assert_bridged_like_top_level(upstream, Endpoint.MESSAGES, body, top_level, engine)
 
 
 def unexpected(provider_type: ProviderType, found: list[str]) -> list[str]:
