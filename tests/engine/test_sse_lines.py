@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tollway.engine.sse import SSEDecoder, sse_objects
+from tollway.engine.sse import SSEDecoder, SSEEvents
 
 pytestmark = pytest.mark.anyio
 
@@ -26,7 +26,7 @@ async def pieces(data: bytes, size: int) -> AsyncIterator[bytes]:
 
 
 async def events(size: int) -> list[dict[str, Any]]:
-    return [event async for event in sse_objects(pieces(STREAM, size))]
+    return [event async for event in SSEEvents(pieces(STREAM, size))]
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 7, len(STREAM)])
@@ -35,7 +35,7 @@ async def test_events_are_the_same_however_the_bytes_are_cut(size: int) -> None:
 
 
 async def test_a_last_event_without_blank_line_is_read() -> None:
-    got = [event async for event in sse_objects(pieces(b'data: {"x":\r\ndata: 1}', 4))]
+    got = [event async for event in SSEEvents(pieces(b'data: {"x":\r\ndata: 1}', 4))]
     assert got == [{"x": 1}]
 
 

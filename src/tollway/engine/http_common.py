@@ -10,7 +10,7 @@ engine, so each engine passes its own ``StreamPolicy``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ import orjson
 
 from tollway.engine.base import EngineError
 from tollway.engine.prefetch import PrefetchingStream
-from tollway.engine.sse import sse_objects
+from tollway.engine.sse import SSEEvents
 from tollway.engine.wire import (
     clean_text,
     error_object,
@@ -97,12 +97,6 @@ def error_code(error: Mapping[str, Any] | None) -> str | None:
     return None if code is None or code.isdigit() else code
 
 
-async def sse_events(response: httpx.Response) -> AsyncGenerator[dict[str, Any], None]:
-    """JSON objects of an SSE response's ``data:`` events (``sse.SSEDecoder``)."""
-    async for event in sse_objects(response.aiter_bytes()):
-        yield event
-
-
 @dataclass(frozen=True, slots=True)
 class StreamPolicy:
     """What failures mean for one engine, before the first chunk."""
@@ -125,7 +119,7 @@ class HttpStream(PrefetchingStream[dict[str, Any]]):
         super().__init__()
         self._response = response
         self._convert_event = convert
-        self._events = sse_events(response)
+        self._events = SSEEvents(response.aiter_bytes())
         self._policy = policy
         self._secret = secret
 

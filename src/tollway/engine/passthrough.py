@@ -22,8 +22,8 @@ Errors are read from the upstream's own answer, as for the OpenRouter engine.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Awaitable, Mapping
 from types import MappingProxyType, ModuleType
 from typing import Any, NamedTuple
 
@@ -46,7 +46,7 @@ from tollway.engine.http_common import (
 )
 from tollway.engine.prefetch import PrefetchingStream
 from tollway.engine.request_body import openrouter_body, request_body
-from tollway.engine.sse import SSEDecoder
+from tollway.engine.sse import SSEEvents
 from tollway.engine.upstream_session import WIRE_ERRORS, UpstreamSession, send_error
 from tollway.engine.wire import (
     bare_model,
@@ -177,26 +177,14 @@ class PassthroughStream(PrefetchingStream[dict[str, Any]]):
     def __init__(self, response: aiohttp.ClientResponse, secret: str | None) -> None:
         super().__init__()
         self._response = response
-        self._pieces = aiter(response.content.iter_any())
-        self._decoder = SSEDecoder()
-        self._events: deque[dict[str, Any]] = deque()  # decoded, not yet handed out
+        self._events = SSEEvents(response.content.iter_any())
         self._secret = secret
 
-    async def _pull(self) -> dict[str, Any]:
-        while not self._events:
-            if self._decoder.done:
-                raise StopAsyncIteration
-            piece = await anext(self._pieces, None)
-            if piece is None:
-                self._events.extend(self._decoder.end())
-                if not self._events:
-                    raise StopAsyncIteration
-                break
-            self._events.extend(self._decoder.feed(piece))
-        return self._events.popleft()
+    def _pull(self) -> Awaitable[dict[str, Any]]:
+        return anext(self._events)
 
     def _buffered(self) -> bool:
-        return bool(self._events)
+        return self._events.buffered()
 
     def _convert(self, raw: dict[str, Any]) -> dict[str, Any]:
         return raw  # the upstream's chunk, as sent
@@ -222,7 +210,8 @@ class PassthroughStream(PrefetchingStream[dict[str, Any]]):
         return error_message(item, "error event", self._secret) if is_error_event(item) else None
 
     async def _close_upstream(self) -> None:
-        self._events.clear()
+        with contextlib.suppress(Exception):
+            await self._events.aclose()
         self._response.close()  # a stream cut short: its connection is not reused
 
 

@@ -7,7 +7,8 @@ async generators did that) cost more than decoding the event itself.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterable
+from collections import deque
+from collections.abc import AsyncIterable
 from typing import Any
 
 import orjson
@@ -72,13 +73,40 @@ class SSEDecoder:
             events.append(event)
 
 
-async def sse_objects(pieces: AsyncIterable[bytes]) -> AsyncGenerator[dict[str, Any], None]:
-    """The JSON objects of the ``data:`` events in a byte stream, until ``[DONE]``."""
-    decoder = SSEDecoder()
-    async for piece in pieces:
-        for event in decoder.feed(piece):
-            yield event
-        if decoder.done:
-            return
-    for event in decoder.end():
-        yield event
+class SSEEvents:
+    """The JSON objects of the ``data:`` events in a byte stream, until ``[DONE]``: an
+    async iterator that decodes each network read at once and says whether the next
+    event is already decoded (``buffered``), so its reader can write events that came
+    together in one go."""
+
+    def __init__(self, pieces: AsyncIterable[bytes]) -> None:
+        self._pieces = aiter(pieces)
+        self._decoder = SSEDecoder()
+        self._events: deque[dict[str, Any]] = deque()  # decoded, not yet handed out
+
+    def __aiter__(self) -> SSEEvents:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        while not self._events:
+            if self._decoder.done:
+                raise StopAsyncIteration
+            piece = await anext(self._pieces, None)
+            if piece is None:
+                self._events.extend(self._decoder.end())
+                if not self._events:
+                    raise StopAsyncIteration
+                break
+            self._events.extend(self._decoder.feed(piece))
+        return self._events.popleft()
+
+    def buffered(self) -> bool:
+        return bool(self._events)
+
+    async def aclose(self) -> None:
+        """Drop what is decoded and stop reading the byte stream."""
+        self._events.clear()
+        self._decoder.done = True
+        close = getattr(self._pieces, "aclose", None)
+        if close is not None:
+            await close()
