@@ -130,7 +130,8 @@ class Metering:
             await asyncio.to_thread(self.writer.recover)
         except Exception:  # the database: the writer's thread retries it
             log.exception("usage recovery failed at start; retrying in the background")
-        await self.quotas.rebuild(counter_loader(self.writer.database, limits))
+        load = counter_loader(self.writer.database, limits, catch_up=self.writer.catch_up)
+        await self.quotas.rebuild(load)
         self.writer.start()
 
     async def drained(self) -> None:

@@ -266,3 +266,22 @@ def test_writer_moves_the_journal_into_the_store(database: Database, tmp_path: P
     assert_aggregates_match(database)
     assert list(directory.iterdir()) == []  # every segment consumed and deleted
     assert writer.stats.stored == 60
+
+
+def test_catch_up_stores_what_finished_before_it_while_the_thread_waits(
+    database: Database, tmp_path: Path
+) -> None:
+    """What a quota rebuild needs: this process's usage in SQL now, not at the
+    writer's next pass nor the journal's next flush."""
+    journal = UsageJournal(tmp_path / "journal", flush_interval=60)
+    writer = UsageWriter(database, journal, interval_seconds=60)
+    writer.start()  # its first pass finds nothing; the next is a minute away
+    for record in varied_records(7):
+        journal.begin(record.event)
+        journal.finish(record.event.request_id, record.outcome)
+    writer.catch_up()
+    assert len(stored(database)) == 7
+    assert writer.backlog() == 0
+    journal.close()
+    writer.drain()
+    assert writer.stats.stored == 7

@@ -17,7 +17,7 @@ from tollway.metering.records import CompletedUsage
 from tollway.metering.writer import purge_usage, store_usage
 from tollway.quotas.memory import MemoryQuotaStore
 from tollway.quotas.model import Denied, Limit, Metric, Reservation, Window
-from tollway.quotas.rebuild import ledger_counters, rebuild_counters
+from tollway.quotas.rebuild import counter_loader, ledger_counters, rebuild_counters
 from tollway.store.db import Database
 from tollway.store.enums import LimitScope
 from tollway.store.tables import CostSource, UsageStatus
@@ -148,3 +148,15 @@ async def test_a_restarted_memory_store_refuses_what_the_ledger_spent(
     denied = await store.reserve([(rpm, 1), (budget, 1)])
     assert isinstance(denied, Denied)
     assert denied.limit == budget
+
+
+@pytest.mark.anyio
+async def test_the_loader_stores_this_process_s_finished_usage_before_reading(
+    anyio_backend: str, database: Database
+) -> None:
+    """A writer whose last pass was slow must not make the rebuild miss what this
+    process settled just before the counters were lost."""
+    budget = Limit(LimitScope.TEAM, str(TEAM), Metric.USD, Window.TOTAL, 10**15)
+    late = [record(1, NOW - timedelta(seconds=2), **usage(1, 1, "0.25"))]
+    load = counter_loader(database, lambda: [budget], catch_up=lambda: store_usage(database, late))
+    assert dict(await load(NOW.timestamp())) == {budget: 250_000}

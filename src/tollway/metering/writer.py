@@ -342,8 +342,19 @@ class UsageWriter:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        self._store_flushed(until=None)
+
+    def catch_up(self) -> None:
+        """Store what this process finished before the call, while the thread may run
+        too (one pass at a time): for a quota rebuild about to read the ledger. Under
+        steady traffic it stops there instead of chasing newer requests."""
+        self._store_flushed(until=self.journal.finished)
+
+    def _store_flushed(self, until: int | None) -> None:
+        """Flush the journal, then store passes until ``until`` records of this
+        process are handled (None: until a pass finds nothing new)."""
         self.journal.flush()
-        while True:
+        while until is None or self._own_handled < until:
             consumed = self._consumed
             if not self.process_once() and self._consumed == consumed:
                 return

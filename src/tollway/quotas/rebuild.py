@@ -39,13 +39,26 @@ async def rebuild_counters(store: QuotaStore, database: Database, limits: Iterab
     await store.rebuild(counter_loader(database, lambda: fixed))
 
 
-def counter_loader(database: Database, limits: Callable[[], Iterable[Limit]]) -> CounterLoader:
+def counter_loader(
+    database: Database,
+    limits: Callable[[], Iterable[Limit]],
+    *,
+    catch_up: Callable[[], None] | None = None,
+) -> CounterLoader:
     """A loader for ``QuotaStore.rebuild`` that asks ``limits`` for the limits to load
-    each time it runs (the routing table may have changed since the last time)."""
+    each time it runs (the routing table may have changed since the last time).
+
+    ``catch_up`` stores this process's own finished usage first (the usage writer's):
+    its requests settled just before the loss must be in the ledger however slow the
+    writer's last pass was. Other replicas' are waited for by the store's delay."""
+
+    def read(wanted: list[Limit], now: float) -> CounterValues:
+        if catch_up is not None:
+            catch_up()
+        return ledger_counters(database, wanted, now)
 
     async def load(now: float) -> CounterValues:
-        wanted = list(limits())
-        return await asyncio.to_thread(ledger_counters, database, wanted, now)
+        return await asyncio.to_thread(read, list(limits()), now)
 
     return load
 
