@@ -25,7 +25,9 @@ def test_unknown_id_exits_3(cli: Cli) -> None:
 
 
 def test_malformed_id_is_a_usage_error(cli: Cli) -> None:
-    assert cli("providers", "get", "not-a-uuid").exit_code == 2
+    # Limits entries have no name, so this cannot be one; a provider's could be (exit 3).
+    assert cli("limits", "get", "not-a-uuid").exit_code == 2
+    assert cli("providers", "get", "not-a-uuid").exit_code == 3
 
 
 def test_wrong_token_exits_4_without_showing_it(cli: Cli) -> None:

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from tollway.cli import output
-from tollway.cli.client import connect, fields
+from tollway.cli import output, resolve
+from tollway.cli.client import AdminClient, connect, fields
 from tollway.cli.output import JsonOption, col, when
 
 AUDIT_COLUMNS = (
@@ -27,6 +27,18 @@ def show_page(page: dict[str, Any]) -> None:
         output.note(f"events {first}-{first + len(items) - 1} of {page['total']}")
 
 
+def target_filter(api: AdminClient, target: str) -> str:
+    """``kind:REF`` with REF resolved to its id (``team:research`` → ``team:<id>``).
+
+    Anything else is sent as given: the server matches targets literally.
+    """
+    kind, sep, ref = target.partition(":")
+    find = resolve.BY_NAME.get(kind.strip())
+    if not sep or find is None:
+        return target
+    return f"{kind.strip()}:{find(api, ref)}"
+
+
 def audit(
     ctx: typer.Context,
     *,
@@ -36,12 +48,18 @@ def audit(
         str | None, typer.Option(help="Only this action, e.g. provider.create.")
     ] = None,
     target: Annotated[
-        str | None, typer.Option(help="Only this target, e.g. provider:<id>.")
+        str | None,
+        typer.Option(
+            metavar="KIND:REF",
+            help="Only this target, e.g. provider:<id> or team:research (a name, id or "
+            "id prefix; a deleted one by its full id).",
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Show the audit trail of changes, newest first."""
-    params = {"limit": limit, "offset": offset, **fields(action=action, target=target)}
     with connect(ctx) as api:
+        where = None if target is None else target_filter(api, target)
+        params = {"limit": limit, "offset": offset, **fields(action=action, target=where)}
         page = api.get("/audit", params=params)
     output.emit(page, as_json, lambda: show_page(page))

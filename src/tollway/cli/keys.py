@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 
-from tollway.cli import output
+from tollway.cli import output, resolve
 from tollway.cli.client import connect, fields, usage_error
 from tollway.cli.output import JsonOption, col, when
 
@@ -18,7 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-KeyArg = Annotated[uuid.UUID, typer.Argument(metavar="KEY_ID", help="Tollway key id.")]
+KeyArg = Annotated[str, typer.Argument(metavar="KEY", help=f"Tollway key: {resolve.REF_HELP}.")]
 ModelsOption = Annotated[
     list[str] | None,
     typer.Option("--model", metavar="NAME", help="Allow only this public model (repeatable)."),
@@ -53,12 +52,15 @@ def show_key(key: dict[str, Any]) -> None:
 @app.command("list")
 def list_keys(
     ctx: typer.Context,
-    team: Annotated[uuid.UUID | None, typer.Option(help="Only this team's keys.")] = None,
+    team: Annotated[
+        str | None,
+        typer.Option(metavar="TEAM", help=f"Only this team's keys ({resolve.REF_HELP})."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """List tollway keys (never the keys themselves)."""
     with connect(ctx) as api:
-        keys = api.get("/keys", params={"team_id": str(team)} if team else None)
+        keys = api.get("/keys", params=fields(team_id=resolve.optional(api, resolve.team, team)))
     output.emit(
         keys,
         as_json,
@@ -69,10 +71,10 @@ def list_keys(
 
 
 @app.command("get")
-def get_key(ctx: typer.Context, key_id: KeyArg, as_json: JsonOption = False) -> None:
+def get_key(ctx: typer.Context, key_ref: KeyArg, as_json: JsonOption = False) -> None:
     """Show one tollway key."""
     with connect(ctx) as api:
-        key = api.get(f"/keys/{key_id}")
+        key = api.get(f"/keys/{resolve.tollway_key(api, key_ref)}")
     output.emit(key, as_json, lambda: show_key(key))
 
 
@@ -82,20 +84,20 @@ def create_key(
     *,
     name: Annotated[str, typer.Option(help="What the key is for.")],
     team: Annotated[
-        uuid.UUID | None, typer.Option(help="Owning team (its BYOK keys first).")
+        str | None,
+        typer.Option(
+            metavar="TEAM", help=f"Owning team, its BYOK keys first ({resolve.REF_HELP})."
+        ),
     ] = None,
     model: ModelsOption = None,
     expires: ExpiresOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create a key. It is printed once: store it now."""
-    body = fields(
-        name=name,
-        team_id=str(team) if team else None,
-        allowed_models=model or None,
-        expires_at=_aware(expires),
-    )
+    body = fields(name=name, allowed_models=model or None, expires_at=_aware(expires))
     with connect(ctx) as api:
+        if team is not None:
+            body["team_id"] = resolve.team(api, team)
         key = api.post("/keys", body)
 
     def render() -> None:
@@ -108,7 +110,7 @@ def create_key(
 @app.command("update")
 def update_key(
     ctx: typer.Context,
-    key_id: KeyArg,
+    key_ref: KeyArg,
     *,
     name: Annotated[str | None, typer.Option(help="New name.")] = None,
     model: ModelsOption = None,
@@ -123,22 +125,23 @@ def update_key(
     if not body:
         usage_error("nothing to update: pass at least one option")
     with connect(ctx) as api:
-        key = api.patch(f"/keys/{key_id}", body)
+        key = api.patch(f"/keys/{resolve.tollway_key(api, key_ref)}", body)
     output.emit(key, as_json, lambda: show_key(key))
 
 
 @app.command("revoke")
-def revoke_key(ctx: typer.Context, key_id: KeyArg, as_json: JsonOption = False) -> None:
+def revoke_key(ctx: typer.Context, key_ref: KeyArg, as_json: JsonOption = False) -> None:
     """Revoke a key: every replica refuses it within seconds."""
     with connect(ctx) as api:
-        key = api.post(f"/keys/{key_id}/revoke", {})
+        key = api.post(f"/keys/{resolve.tollway_key(api, key_ref)}/revoke", {})
     output.emit(key, as_json, lambda: output.done(f"revoked tollway key {key['prefix']}…"))
 
 
 @app.command("delete")
-def delete_key(ctx: typer.Context, key_id: KeyArg, as_json: JsonOption = False) -> None:
+def delete_key(ctx: typer.Context, key: KeyArg, as_json: JsonOption = False) -> None:
     """Delete a key."""
     with connect(ctx) as api:
+        key_id = resolve.tollway_key(api, key)
         api.delete(f"/keys/{key_id}")
-    result = {"id": str(key_id), "deleted": True}
+    result = {"id": key_id, "deleted": True}
     output.emit(result, as_json, lambda: output.done(f"deleted tollway key {key_id}"))

@@ -1,31 +1,71 @@
 """``tollway limits``: rate limits, token quotas and USD budgets.
 
-A limits entry belongs to one scope: a provider, a provider key or a team. ``update``
+A limits entry belongs to one scope: a tollway key, a team, a provider or a provider
+key, named with ``--team``, ``--key``, ``--provider`` or ``--provider-key`` (by name,
+label, id or id prefix; ``--provider`` with ``--provider-key`` picks the key by its label
+within that provider), or spelled out with ``--scope`` and ``--scope-id``. ``update``
 changes only the options given; ``--clear FIELD`` removes one limit.
 """
 
 from __future__ import annotations
 
-import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
 
-from tollway.cli import output
-from tollway.cli.client import changes, connect, fields, usage_error
+from tollway.cli import output, resolve
+from tollway.cli.client import AdminClient, changes, connect, fields, usage_error
 from tollway.cli.output import Column, JsonOption, col, when
 from tollway.cli.pricing import parse_price
 from tollway.domain.limits import LIMIT_FIELDS
 from tollway.store.enums import LimitScope
 
 app = typer.Typer(
-    help="Rate limits, token quotas and USD budgets per provider, provider key or team.",
+    help="Rate limits, token quotas and USD budgets per tollway key, team, provider or "
+    "provider key.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
 
-LimitsArg = Annotated[uuid.UUID, typer.Argument(metavar="LIMITS_ID", help="Limits entry id.")]
+LimitsArg = Annotated[
+    str, typer.Argument(metavar="LIMITS_ID", help="Limits entry: id or unique id prefix.")
+]
+ScopeOption = Annotated[
+    LimitScope | None, typer.Option(case_sensitive=False, help="What is limited.")
+]
+ScopeIdOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scope-id",
+        metavar="REF",
+        help="The tollway key, team, provider or provider key of --scope: name, id or id prefix.",
+    ),
+]
+
+
+def _owner_option(flag: str, metavar: str, what: str) -> Any:
+    return typer.Option(
+        flag, metavar=metavar, help=f"{what}; instead of --scope/--scope-id.", show_default=False
+    )
+
+
+TeamOption = Annotated[str | None, _owner_option("--team", "TEAM", "A team: name, id or id prefix")]
+KeyOption = Annotated[
+    str | None, _owner_option("--key", "KEY", "A tollway key: name, id or id prefix")
+]
+ProviderOption = Annotated[
+    str | None, _owner_option("--provider", "PROVIDER", "A provider: name, id or id prefix")
+]
+ProviderKeyOption = Annotated[
+    str | None,
+    _owner_option(
+        "--provider-key",
+        "LABEL",
+        "A provider key: label (within --provider when given), id or id prefix",
+    ),
+]
 
 
 def _count(flag: str, what: str) -> Any:
@@ -105,22 +145,80 @@ def _usd_text(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """What a limits entry is for, as the user named it."""
+
+    scope: LimitScope
+    ref: str
+    # The provider a provider key's label is looked up in, when --provider named one.
+    within: str | None = None
+
+    def scope_id(self, api: AdminClient) -> str:
+        if self.within is not None:
+            return resolve.provider_key(api, self.ref, resolve.provider(api, self.within))
+        return resolve.BY_NAME[self.scope.value](api, self.ref)
+
+
+_OWNER_FLAGS = "--team, --key, --provider or --provider-key"
+
+
+def chosen_owner(
+    scope: LimitScope | None,
+    scope_id: str | None,
+    shortcuts: dict[LimitScope, str | None],
+) -> Owner | None:
+    """The owner named by --scope/--scope-id or by one shortcut; None when neither."""
+    named = {kind: ref for kind, ref in shortcuts.items() if ref is not None}
+    if named and (scope is not None or scope_id is not None):
+        usage_error(f"pass --scope/--scope-id or {_OWNER_FLAGS}, not both")
+    if scope_id is not None:
+        if scope is None:
+            usage_error("--scope-id needs --scope to say what it names", f"or use {_OWNER_FLAGS}")
+        return Owner(scope, scope_id)
+    key = named.pop(LimitScope.PROVIDER_KEY, None)
+    within = named.pop(LimitScope.PROVIDER, None) if key is not None else None
+    if len(named) > 1 or (key is not None and named):
+        usage_error(f"name one owner: {_OWNER_FLAGS} (--provider may narrow --provider-key)")
+    if key is not None:
+        return Owner(LimitScope.PROVIDER_KEY, key, within=within)
+    # A --scope alone names no owner: a filter for `list`, too little for `create`.
+    return next((Owner(kind, ref) for kind, ref in named.items()), None)
+
+
+def _shortcuts(
+    team: str | None, key: str | None, provider: str | None, provider_key: str | None
+) -> dict[LimitScope, str | None]:
+    return {
+        LimitScope.TEAM: team,
+        LimitScope.TOLLWAY_KEY: key,
+        LimitScope.PROVIDER: provider,
+        LimitScope.PROVIDER_KEY: provider_key,
+    }
+
+
 @app.command("list")
 def list_limits(
     ctx: typer.Context,
+    *,
     scope: Annotated[
         LimitScope | None, typer.Option(case_sensitive=False, help="Only this scope.")
     ] = None,
-    scope_id: Annotated[
-        uuid.UUID | None, typer.Option("--scope-id", metavar="ID", help="Only this owner's.")
-    ] = None,
+    scope_id: ScopeIdOption = None,
+    team: TeamOption = None,
+    key: KeyOption = None,
+    provider: ProviderOption = None,
+    provider_key: ProviderKeyOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List limits entries."""
-    params = fields(
-        scope=scope.value if scope else None, scope_id=str(scope_id) if scope_id else None
-    )
+    """List limits entries, all or one owner's."""
+    owner = chosen_owner(scope, scope_id, _shortcuts(team, key, provider, provider_key))
     with connect(ctx) as api:
+        params = (
+            {"scope": owner.scope.value, "scope_id": owner.scope_id(api)}
+            if owner is not None
+            else fields(scope=scope.value if scope else None)
+        )
         rows = api.get("/limits", params=params)
     output.emit(
         rows,
@@ -135,7 +233,7 @@ def list_limits(
 def get_limits(ctx: typer.Context, limits_id: LimitsArg, as_json: JsonOption = False) -> None:
     """Show one limits entry."""
     with connect(ctx) as api:
-        row = api.get(f"/limits/{limits_id}")
+        row = api.get(f"/limits/{resolve.limits(api, limits_id)}")
     output.emit(row, as_json, lambda: show_limits(row))
 
 
@@ -143,15 +241,12 @@ def get_limits(ctx: typer.Context, limits_id: LimitsArg, as_json: JsonOption = F
 def create_limits(
     ctx: typer.Context,
     *,
-    scope: Annotated[LimitScope, typer.Option(case_sensitive=False, help="What is limited.")],
-    scope_id: Annotated[
-        uuid.UUID,
-        typer.Option(
-            "--scope-id",
-            metavar="ID",
-            help="The id of the tollway key, team, provider or provider key.",
-        ),
-    ],
+    scope: ScopeOption = None,
+    scope_id: ScopeIdOption = None,
+    team: TeamOption = None,
+    key: KeyOption = None,
+    provider: ProviderOption = None,
+    provider_key: ProviderKeyOption = None,
     requests_per_minute: Rpm = None,
     requests_per_hour: Rph = None,
     tokens_per_minute: Tpm = None,
@@ -163,7 +258,15 @@ def create_limits(
     usd_total: UsdTotal = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Set limits for a tollway key, team, provider or provider key (at least one)."""
+    """Set limits for a tollway key, team, provider or provider key (at least one limit).
+
+    Name the owner with --team, --key, --provider or --provider-key, e.g.
+    `tollway limits create --team research --usd-per-month 50`, or with --scope and
+    --scope-id.
+    """
+    owner = chosen_owner(scope, scope_id, _shortcuts(team, key, provider, provider_key))
+    if owner is None:
+        usage_error(f"say what to limit: {_OWNER_FLAGS}, or --scope with --scope-id")
     values = limit_body(
         requests_per_minute=requests_per_minute,
         requests_per_hour=requests_per_hour,
@@ -175,8 +278,8 @@ def create_limits(
         usd_per_month=usd_per_month,
         usd_total=usd_total,
     )
-    body = {"scope": scope.value, "scope_id": str(scope_id), **values}
     with connect(ctx) as api:
+        body = {"scope": owner.scope.value, "scope_id": owner.scope_id(api), **values}
         row = api.post("/limits", body)
     output.emit(row, as_json, lambda: show_limits(row))
 
@@ -215,7 +318,7 @@ def update_limits(
     )
     body: dict[str, object] = {**cleared(clear or []), **values} or changes()
     with connect(ctx) as api:
-        row = api.patch(f"/limits/{limits_id}", body)
+        row = api.patch(f"/limits/{resolve.limits(api, limits_id)}", body)
     output.emit(row, as_json, lambda: show_limits(row))
 
 
@@ -231,9 +334,10 @@ def cleared(names: list[str]) -> dict[str, None]:
 
 
 @app.command("delete")
-def delete_limits(ctx: typer.Context, limits_id: LimitsArg, as_json: JsonOption = False) -> None:
+def delete_limits(ctx: typer.Context, limits: LimitsArg, as_json: JsonOption = False) -> None:
     """Delete a limits entry."""
     with connect(ctx) as api:
+        limits_id = resolve.limits(api, limits)
         api.delete(f"/limits/{limits_id}")
-    result = {"id": str(limits_id), "deleted": True}
+    result = {"id": limits_id, "deleted": True}
     output.emit(result, as_json, lambda: output.done(f"deleted limits {limits_id}"))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 import typer
 
-from tollway.cli import output
+from tollway.cli import output, resolve
 from tollway.cli.client import changes, connect, fields
 from tollway.cli.output import JsonOption, col, when
 
@@ -17,7 +16,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-ModelArg = Annotated[uuid.UUID, typer.Argument(metavar="MODEL_ID", help="Model id (tollway's).")]
+ModelArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="MODEL", help="Model: public name, tollway's id or a unique prefix of it."
+    ),
+]
 DescriptionOption = Annotated[str | None, typer.Option(help="Free text.")]
 VersionOption = Annotated[str | None, typer.Option(help="Model version.")]
 ArchitectureOption = Annotated[str | None, typer.Option(help="Architecture, e.g. transformer.")]
@@ -82,14 +86,15 @@ def list_models(
     ctx: typer.Context,
     name: Annotated[str | None, typer.Option(help="Only this public name.")] = None,
     provider: Annotated[
-        uuid.UUID | None, typer.Option(metavar="PROVIDER_ID", help="Only this provider's.")
+        str | None,
+        typer.Option(metavar="PROVIDER", help=f"Only this provider's ({resolve.REF_HELP})."),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """List models, by public name then priority."""
-    params = fields(name=name, provider_id=str(provider) if provider else None)
     with connect(ctx) as api:
-        models = api.get("/models", params=params)
+        provider_id = resolve.optional(api, resolve.provider, provider)
+        models = api.get("/models", params=fields(name=name, provider_id=provider_id))
     output.emit(
         models,
         as_json,
@@ -100,10 +105,10 @@ def list_models(
 
 
 @app.command("get")
-def get_model(ctx: typer.Context, model_id: ModelArg, as_json: JsonOption = False) -> None:
+def get_model(ctx: typer.Context, model_ref: ModelArg, as_json: JsonOption = False) -> None:
     """Show one model."""
     with connect(ctx) as api:
-        model = api.get(f"/models/{model_id}")
+        model = api.get(f"/models/{resolve.model(api, model_ref)}")
     output.emit(model, as_json, lambda: show_model(model))
 
 
@@ -111,7 +116,9 @@ def get_model(ctx: typer.Context, model_id: ModelArg, as_json: JsonOption = Fals
 def create_model(
     ctx: typer.Context,
     *,
-    provider: Annotated[uuid.UUID, typer.Option(metavar="PROVIDER_ID", help="Serving provider.")],
+    provider: Annotated[
+        str, typer.Option(metavar="PROVIDER", help=f"Serving provider ({resolve.REF_HELP}).")
+    ],
     model_id: Annotated[str, typer.Option("--model-id", help="The provider's own model id.")],
     name: Annotated[str, typer.Option(help="Public name agents ask for.")],
     description: DescriptionOption = None,
@@ -129,7 +136,6 @@ def create_model(
 ) -> None:
     """Publish a provider's model under a public name."""
     body = fields(
-        provider_id=str(provider),
         model_id=model_id,
         name=name,
         description=description,
@@ -145,6 +151,7 @@ def create_model(
         enabled=enabled,
     )
     with connect(ctx) as api:
+        body["provider_id"] = resolve.provider(api, provider)
         model = api.post("/models", body)
     output.emit(model, as_json, lambda: show_model(model))
 
@@ -186,14 +193,15 @@ def update_model(
         enabled=enabled,
     )
     with connect(ctx) as api:
-        updated = api.patch(f"/models/{model}", body)
+        updated = api.patch(f"/models/{resolve.model(api, model)}", body)
     output.emit(updated, as_json, lambda: show_model(updated))
 
 
 @app.command("delete")
-def delete_model(ctx: typer.Context, model_id: ModelArg, as_json: JsonOption = False) -> None:
+def delete_model(ctx: typer.Context, model: ModelArg, as_json: JsonOption = False) -> None:
     """Delete a model."""
     with connect(ctx) as api:
+        model_id = resolve.model(api, model)
         api.delete(f"/models/{model_id}")
-    result = {"id": str(model_id), "deleted": True}
+    result = {"id": model_id, "deleted": True}
     output.emit(result, as_json, lambda: output.done(f"deleted model {model_id}"))

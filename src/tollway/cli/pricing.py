@@ -7,13 +7,12 @@ price lists quote it, and divide.
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 import typer
 
-from tollway.cli import output
+from tollway.cli import output, resolve
 from tollway.cli.client import changes, connect, fields, usage_error
 from tollway.cli.output import Column, JsonOption, col, when
 from tollway.store.enums import PriceSource
@@ -41,7 +40,9 @@ def _price_option(flag: str, what: str) -> Any:
     return typer.Option(flag, parser=parse_price, metavar="USD", help=what)
 
 
-PricingArg = Annotated[uuid.UUID, typer.Argument(metavar="PRICING_ID", help="Pricing entry id.")]
+PricingArg = Annotated[
+    str, typer.Argument(metavar="PRICING_ID", help="Pricing entry: id or unique id prefix.")
+]
 InputOption = Annotated[Decimal | None, _price_option("--input", "USD per input token.")]
 OutputOption = Annotated[Decimal | None, _price_option("--output", "USD per output token.")]
 CachedOption = Annotated[
@@ -102,13 +103,15 @@ def show_pricing(row: dict[str, Any]) -> None:
 def list_pricing(
     ctx: typer.Context,
     provider: Annotated[
-        uuid.UUID | None, typer.Option(metavar="PROVIDER_ID", help="Only this provider's.")
+        str | None,
+        typer.Option(metavar="PROVIDER", help=f"Only this provider's ({resolve.REF_HELP})."),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """List prices."""
     with connect(ctx) as api:
-        rows = api.get("/pricing", params=fields(provider_id=str(provider) if provider else None))
+        provider_id = resolve.optional(api, resolve.provider, provider)
+        rows = api.get("/pricing", params=fields(provider_id=provider_id))
     output.emit(
         rows,
         as_json,
@@ -122,7 +125,7 @@ def list_pricing(
 def get_pricing(ctx: typer.Context, pricing_id: PricingArg, as_json: JsonOption = False) -> None:
     """Show one pricing entry."""
     with connect(ctx) as api:
-        row = api.get(f"/pricing/{pricing_id}")
+        row = api.get(f"/pricing/{resolve.pricing(api, pricing_id)}")
     output.emit(row, as_json, lambda: show_pricing(row))
 
 
@@ -130,10 +133,15 @@ def get_pricing(ctx: typer.Context, pricing_id: PricingArg, as_json: JsonOption 
 def create_pricing(
     ctx: typer.Context,
     *,
-    provider: Annotated[uuid.UUID, typer.Option(metavar="PROVIDER_ID", help="The provider.")],
+    provider: Annotated[
+        str, typer.Option(metavar="PROVIDER", help=f"The provider ({resolve.REF_HELP}).")
+    ],
     model: Annotated[
-        uuid.UUID | None,
-        typer.Option(metavar="MODEL_ID", help="A model of the provider; omit for its default."),
+        str | None,
+        typer.Option(
+            metavar="MODEL",
+            help="A model of the provider (public name, id or id prefix); omit for its default.",
+        ),
     ] = None,
     input_price: InputOption = None,
     output_price: OutputOption = None,
@@ -146,8 +154,6 @@ def create_pricing(
 ) -> None:
     """Set prices for a provider (default) or one of its models."""
     body = fields(
-        provider_id=str(provider),
-        model_id=str(model) if model else None,
         input_price_per_token=per_token("input", input_price, input_per_million),
         output_price_per_token=per_token("output", output_price, output_per_million),
         cached_input_price_per_token=per_token(
@@ -156,6 +162,9 @@ def create_pricing(
         source=source.value if source else None,
     )
     with connect(ctx) as api:
+        body["provider_id"] = provider_id = resolve.provider(api, provider)
+        if model is not None:
+            body["model_id"] = resolve.model(api, model, provider_id)
         row = api.post("/pricing", body)
     output.emit(row, as_json, lambda: show_pricing(row))
 
@@ -184,14 +193,15 @@ def update_pricing(
         source=source.value if source else None,
     )
     with connect(ctx) as api:
-        row = api.patch(f"/pricing/{pricing_id}", body)
+        row = api.patch(f"/pricing/{resolve.pricing(api, pricing_id)}", body)
     output.emit(row, as_json, lambda: show_pricing(row))
 
 
 @app.command("delete")
-def delete_pricing(ctx: typer.Context, pricing_id: PricingArg, as_json: JsonOption = False) -> None:
+def delete_pricing(ctx: typer.Context, pricing: PricingArg, as_json: JsonOption = False) -> None:
     """Delete a pricing entry."""
     with connect(ctx) as api:
+        pricing_id = resolve.pricing(api, pricing)
         api.delete(f"/pricing/{pricing_id}")
-    result = {"id": str(pricing_id), "deleted": True}
+    result = {"id": pricing_id, "deleted": True}
     output.emit(result, as_json, lambda: output.done(f"deleted pricing {pricing_id}"))

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
 from typing import Annotated, Any
 
 import typer
 from pydantic import SecretStr
 
-from tollway.cli import output
-from tollway.cli.client import connect, fields, usage_error
+from tollway.cli import output, resolve
+from tollway.cli.client import AdminClient, connect, fields, usage_error
 from tollway.cli.output import Column, JsonOption, col, when
 
 app = typer.Typer(
@@ -26,8 +25,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-ProviderArg = Annotated[uuid.UUID, typer.Argument(metavar="PROVIDER_ID", help="Provider id.")]
-KeyArg = Annotated[uuid.UUID, typer.Argument(metavar="KEY_ID", help="Key id.")]
+ProviderArg = Annotated[
+    str, typer.Argument(metavar="PROVIDER", help=f"Provider: {resolve.REF_HELP}.")
+]
+KeyArg = Annotated[
+    str, typer.Argument(metavar="KEY", help="Key: its label within the provider, id or id prefix.")
+]
 KeyEnvOption = Annotated[
     str | None,
     typer.Option(
@@ -41,8 +44,10 @@ KeyStdinOption = Annotated[
     typer.Option("--api-key-stdin", help="Read the provider API key from standard input."),
 ]
 TeamOption = Annotated[
-    uuid.UUID | None,
-    typer.Option("--team", metavar="TEAM_ID", help="Owning team; omit for a shared key."),
+    str | None,
+    typer.Option(
+        "--team", metavar="TEAM", help=f"Owning team ({resolve.REF_HELP}); omit for a shared key."
+    ),
 ]
 
 KEY_COLUMNS = (
@@ -100,7 +105,7 @@ def _checked(raw: str, source: str) -> SecretStr:
     return SecretStr(value)
 
 
-def keys_path(provider_id: uuid.UUID, key_id: uuid.UUID | None = None) -> str:
+def keys_path(provider_id: str, key_id: str | None = None) -> str:
     base = f"/providers/{provider_id}/keys"
     return base if key_id is None else f"{base}/{key_id}"
 
@@ -112,10 +117,10 @@ def show_key(key: dict[str, Any]) -> None:
 
 
 @app.command("list")
-def list_keys(ctx: typer.Context, provider_id: ProviderArg, as_json: JsonOption = False) -> None:
+def list_keys(ctx: typer.Context, provider: ProviderArg, as_json: JsonOption = False) -> None:
     """List a provider's keys (fingerprints only)."""
     with connect(ctx) as api:
-        keys = api.get(keys_path(provider_id))
+        keys = api.get(keys_path(resolve.provider(api, provider)))
     output.emit(
         keys,
         as_json,
@@ -129,7 +134,7 @@ def list_keys(ctx: typer.Context, provider_id: ProviderArg, as_json: JsonOption 
 def add_key(
     ctx: typer.Context,
     *,
-    provider_id: ProviderArg,
+    provider: ProviderArg,
     label: Annotated[str | None, typer.Option(help="A name to tell keys apart.")] = None,
     team: TeamOption = None,
     api_key_env: KeyEnvOption = None,
@@ -140,8 +145,9 @@ def add_key(
     secret = read_api_key(api_key_env, api_key_stdin, required=True)
     assert secret is not None  # required=True either returns a key or raises
     with connect(ctx) as api:
-        body = fields(label=label, team_id=str(team) if team else None)
-        key = api.post(keys_path(provider_id), {**body, "api_key": secret.get_secret_value()})
+        body = fields(label=label, team_id=resolve.optional(api, resolve.team, team))
+        path = keys_path(resolve.provider(api, provider))
+        key = api.post(path, {**body, "api_key": secret.get_secret_value()})
     output.emit(key, as_json, lambda: show_key(key))
 
 
@@ -149,8 +155,8 @@ def add_key(
 def rotate_key(
     ctx: typer.Context,
     *,
-    provider_id: ProviderArg,
-    key_id: KeyArg,
+    provider: ProviderArg,
+    key: KeyArg,
     api_key_env: KeyEnvOption = None,
     api_key_stdin: KeyStdinOption = False,
     as_json: JsonOption = False,
@@ -159,41 +165,50 @@ def rotate_key(
     secret = read_api_key(api_key_env, api_key_stdin, required=True)
     assert secret is not None
     with connect(ctx) as api:
-        path = f"{keys_path(provider_id, key_id)}/rotate"
-        key = api.post(path, {"api_key": secret.get_secret_value()})
-    output.emit(key, as_json, lambda: show_key(key))
+        path = f"{keys_path(*key_ids(api, provider, key))}/rotate"
+        rotated = api.post(path, {"api_key": secret.get_secret_value()})
+    output.emit(rotated, as_json, lambda: show_key(rotated))
 
 
-def _set_enabled(ctx: typer.Context, provider_id: uuid.UUID, key_id: uuid.UUID, action: str) -> Any:
+def key_ids(api: AdminClient, provider: str, key: str) -> tuple[str, str]:
+    """The provider's and the key's ids, from a provider and a key label (or ids)."""
+    provider_id = resolve.provider(api, provider)
+    return provider_id, resolve.provider_key(api, key, provider_id)
+
+
+def _set_enabled(ctx: typer.Context, provider: str, key: str, action: str) -> Any:
     with connect(ctx) as api:
-        return api.post(f"{keys_path(provider_id, key_id)}/{action}")
+        return api.post(f"{keys_path(*key_ids(api, provider, key))}/{action}")
 
 
 @app.command("disable")
 def disable_key(
-    ctx: typer.Context, provider_id: ProviderArg, key_id: KeyArg, as_json: JsonOption = False
+    ctx: typer.Context, provider: ProviderArg, key: KeyArg, as_json: JsonOption = False
 ) -> None:
     """Stop using a key without deleting it."""
-    key = _set_enabled(ctx, provider_id, key_id, "disable")
-    output.emit(key, as_json, lambda: output.done(f"disabled key {key_id}"))
+    row = _set_enabled(ctx, provider, key, "disable")
+    output.emit(row, as_json, lambda: output.done(f"disabled key {row['id']}"))
 
 
 @app.command("enable")
 def enable_key(
-    ctx: typer.Context, provider_id: ProviderArg, key_id: KeyArg, as_json: JsonOption = False
+    ctx: typer.Context, provider: ProviderArg, key: KeyArg, as_json: JsonOption = False
 ) -> None:
     """Use a disabled key again (it is re-validated on the next test)."""
-    key = _set_enabled(ctx, provider_id, key_id, "enable")
-    output.emit(key, as_json, lambda: output.done(f"enabled key {key_id} (status {key['status']})"))
+    row = _set_enabled(ctx, provider, key, "enable")
+    output.emit(
+        row, as_json, lambda: output.done(f"enabled key {row['id']} (status {row['status']})")
+    )
 
 
 @app.command("delete")
 def delete_key(
-    ctx: typer.Context, provider_id: ProviderArg, key_id: KeyArg, as_json: JsonOption = False
+    ctx: typer.Context, provider: ProviderArg, key: KeyArg, as_json: JsonOption = False
 ) -> None:
     """Delete a key and its secret."""
     with connect(ctx) as api:
+        provider_id, key_id = key_ids(api, provider, key)
         api.delete(keys_path(provider_id, key_id))
     output.emit(
-        {"id": str(key_id), "deleted": True}, as_json, lambda: output.done(f"deleted key {key_id}")
+        {"id": key_id, "deleted": True}, as_json, lambda: output.done(f"deleted key {key_id}")
     )

@@ -8,7 +8,6 @@ the name of an environment variable with ``--api-key-env``, pipe it in with
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -16,7 +15,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.text import Text
 
-from tollway.cli import output
+from tollway.cli import output, resolve
 from tollway.cli.client import (
     SLOW_TIMEOUT,
     AdminClient,
@@ -44,7 +43,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-ProviderArg = Annotated[uuid.UUID, typer.Argument(metavar="PROVIDER_ID", help="Provider id.")]
+ProviderArg = Annotated[
+    str, typer.Argument(metavar="PROVIDER", help=f"Provider: {resolve.REF_HELP}.")
+]
 ValidateOption = Annotated[
     bool,
     typer.Option(
@@ -126,10 +127,12 @@ def list_providers(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 
 @app.command("get")
-def get_provider(ctx: typer.Context, provider_id: ProviderArg, as_json: JsonOption = False) -> None:
+def get_provider(
+    ctx: typer.Context, provider_ref: ProviderArg, as_json: JsonOption = False
+) -> None:
     """Show one provider and its keys."""
     with connect(ctx) as api:
-        provider = api.get(f"/providers/{provider_id}")
+        provider = api.get(f"/providers/{resolve.provider(api, provider_ref)}")
     output.emit(provider, as_json, lambda: show_provider(provider))
 
 
@@ -162,9 +165,10 @@ def create_provider(
         website=website,
         default_model=default_model,
         key_label=key_label,
-        team_id=str(team) if team else None,
     )
     with connect(ctx) as api:
+        if team is not None:
+            body["team_id"] = resolve.team(api, team)
         if secret is not None:
             body["api_key"] = secret.get_secret_value()
         provider = api.post("/providers", body, params=_validate_param(validate))
@@ -177,7 +181,7 @@ def create_provider(
 def update_provider(
     ctx: typer.Context,
     *,
-    provider_id: ProviderArg,
+    provider: ProviderArg,
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
     base_url: BaseUrlOption = None,
     description: DescriptionOption = None,
@@ -201,17 +205,17 @@ def update_provider(
     with connect(ctx) as api:
         if secret is not None:
             body["api_key"] = secret.get_secret_value()
-        path = f"/providers/{provider_id}"
-        provider = api.patch(path, body, params=_validate_param(validate))
-    output.emit(provider, as_json, lambda: show_provider(provider))
+        path = f"/providers/{resolve.provider(api, provider)}"
+        updated = api.patch(path, body, params=_validate_param(validate))
+    output.emit(updated, as_json, lambda: show_provider(updated))
     if validate:
-        _warn_bad_keys(provider)
+        _warn_bad_keys(updated)
 
 
 @app.command("delete")
 def delete_provider(
     ctx: typer.Context,
-    provider_id: ProviderArg,
+    provider: ProviderArg,
     strict: Annotated[
         bool, typer.Option(help="Refuse while models use the provider (else they turn invalid).")
     ] = False,
@@ -219,8 +223,9 @@ def delete_provider(
 ) -> None:
     """Delete a provider and its keys."""
     with connect(ctx) as api:
+        provider_id = resolve.provider(api, provider)
         api.delete(f"/providers/{provider_id}", params={"strict": "true"} if strict else None)
-    result = {"id": str(provider_id), "deleted": True}
+    result = {"id": provider_id, "deleted": True}
     output.emit(result, as_json, lambda: output.done(f"deleted provider {provider_id}"))
 
 
@@ -228,18 +233,18 @@ def delete_provider(
 def check_keys(
     ctx: typer.Context,
     *,
-    provider_id: Annotated[
-        uuid.UUID | None, typer.Argument(metavar="[PROVIDER_ID]", help="Provider id.")
+    provider_ref: Annotated[
+        str | None, typer.Argument(metavar="[PROVIDER]", help=f"Provider: {resolve.REF_HELP}.")
     ] = None,
     test_all: Annotated[bool, typer.Option("--all", help="Test every provider.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Test keys against the provider; exit code 6 when one is not valid."""
-    if (provider_id is None) == (not test_all):
-        usage_error("give a PROVIDER_ID or --all (not both)")
+    if (provider_ref is None) == (not test_all):
+        usage_error("give a PROVIDER or --all (not both)")
     with connect(ctx) as api:
-        if provider_id is not None:
-            provider = api.get(f"/providers/{provider_id}")
+        if provider_ref is not None:
+            provider = api.get(f"/providers/{resolve.provider(api, provider_ref)}")
             results: Any = _test_one(api, provider)
             tested = [(provider, results)]
         else:

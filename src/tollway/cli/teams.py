@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 import typer
 
-from tollway.cli import output
+from tollway.cli import output, resolve
 from tollway.cli.client import changes, connect
 from tollway.cli.output import JsonOption, col, when
 
@@ -17,7 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-TeamArg = Annotated[uuid.UUID, typer.Argument(metavar="TEAM_ID", help="Team id.")]
+TeamArg = Annotated[str, typer.Argument(metavar="TEAM", help=f"Team: {resolve.REF_HELP}.")]
 
 TEAM_COLUMNS = (
     col("id", "id"),
@@ -47,10 +46,10 @@ def list_teams(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 
 @app.command("get")
-def get_team(ctx: typer.Context, team_id: TeamArg, as_json: JsonOption = False) -> None:
+def get_team(ctx: typer.Context, team_ref: TeamArg, as_json: JsonOption = False) -> None:
     """Show one team."""
     with connect(ctx) as api:
-        team = api.get(f"/teams/{team_id}")
+        team = api.get(f"/teams/{resolve.team(api, team_ref)}")
     output.emit(team, as_json, lambda: show_team(team))
 
 
@@ -72,7 +71,7 @@ def create_team(
 @app.command("update")
 def update_team(
     ctx: typer.Context,
-    team_id: TeamArg,
+    team_ref: TeamArg,
     name: Annotated[str | None, typer.Option(help="New name.")] = None,
     byok_only: Annotated[
         bool | None,
@@ -83,14 +82,15 @@ def update_team(
     """Rename a team or change its BYOK rule."""
     body = changes(name=name, byok_only=byok_only)
     with connect(ctx) as api:
-        team = api.patch(f"/teams/{team_id}", body)
+        team = api.patch(f"/teams/{resolve.team(api, team_ref)}", body)
     output.emit(team, as_json, lambda: show_team(team))
 
 
 @app.command("delete")
-def delete_team(ctx: typer.Context, team_id: TeamArg, as_json: JsonOption = False) -> None:
+def delete_team(ctx: typer.Context, team: TeamArg, as_json: JsonOption = False) -> None:
     """Delete a team (refused while it owns provider keys)."""
     with connect(ctx) as api:
+        team_id = resolve.team(api, team)
         api.delete(f"/teams/{team_id}")
-    result = {"id": str(team_id), "deleted": True}
+    result = {"id": team_id, "deleted": True}
     output.emit(result, as_json, lambda: output.done(f"deleted team {team_id}"))

@@ -9,8 +9,7 @@ format=csv``, to a file or, with ``-``, to stdout.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,8 +20,8 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from tollway.cli import output
-from tollway.cli.client import CliError, ExitCode, connect, fail, usage_error
+from tollway.cli import output, resolve
+from tollway.cli.client import AdminClient, CliError, ExitCode, connect, fail, usage_error
 from tollway.cli.output import JsonOption
 from tollway.cli.pricing import price_column
 from tollway.domain.usage_csv import DIMENSION_COLUMNS, report_csv
@@ -63,21 +62,34 @@ ToOption = Annotated[
         help="End, excluded. Default: the end of the current hour.",
     ),
 ]
+# Names resolve to what exists now; a deleted one's usage is still found by its full id.
 KeyOption = Annotated[
-    list[uuid.UUID] | None,
-    typer.Option("--key", metavar="KEY_ID", help="Only this tollway key (repeatable)."),
+    list[str] | None,
+    typer.Option(
+        "--key", metavar="KEY", help="Only this tollway key: name, id or id prefix (repeatable)."
+    ),
 ]
 TeamOption = Annotated[
-    list[uuid.UUID] | None,
-    typer.Option("--team", metavar="TEAM_ID", help="Only this team (repeatable)."),
+    list[str] | None,
+    typer.Option(
+        "--team", metavar="TEAM", help="Only this team: name, id or id prefix (repeatable)."
+    ),
 ]
 ProviderOption = Annotated[
-    list[uuid.UUID] | None,
-    typer.Option("--provider", metavar="PROVIDER_ID", help="Only this provider (repeatable)."),
+    list[str] | None,
+    typer.Option(
+        "--provider",
+        metavar="PROVIDER",
+        help="Only this provider: name, id or id prefix (repeatable).",
+    ),
 ]
 ProviderKeyOption = Annotated[
-    list[uuid.UUID] | None,
-    typer.Option("--provider-key", metavar="KEY_ID", help="Only this provider key (repeatable)."),
+    list[str] | None,
+    typer.Option(
+        "--provider-key",
+        metavar="KEY",
+        help="Only this provider key: label, id or id prefix (repeatable).",
+    ),
 ]
 ModelOption = Annotated[
     list[str] | None,
@@ -105,6 +117,13 @@ def query_params(
     for name, values in filters.items():
         params[name] = [str(value) for value in values or ()]
     return {name: value for name, value in params.items() if value}
+
+
+def resolved(
+    api: AdminClient, find: Callable[[AdminClient, str], str], refs: Sequence[str] | None
+) -> list[str]:
+    """The ids of a repeatable filter's references."""
+    return [find(api, ref) for ref in refs or ()]
 
 
 # -- rendering ------------------------------------------------------------------------
@@ -234,18 +253,18 @@ def report(
 ) -> None:
     """Usage and cost summed per group, most expensive first, with a totals row."""
     _only_one(as_json, csv)
-    params = query_params(
-        start,
-        end,
-        group_by=group_by,
-        key=key,
-        team=team,
-        provider=provider,
-        provider_key=provider_key,
-        model=model,
-        route=[r.value for r in route or ()],
-    )
     with connect(ctx) as api:
+        params = query_params(
+            start,
+            end,
+            group_by=group_by,
+            key=resolved(api, resolve.tollway_key, key),
+            team=resolved(api, resolve.team, team),
+            provider=resolved(api, resolve.provider, provider),
+            provider_key=resolved(api, resolve.provider_key, provider_key),
+            model=model,
+            route=[r.value for r in route or ()],
+        )
         result = api.get("/usage", params=params)
     emit_report(result, as_json, csv, _EMPTY)
 
@@ -265,10 +284,15 @@ def provider_keys(
 ) -> None:
     """What each provider key spent, for which team and tollway key (BYOK)."""
     _only_one(as_json, csv)
-    params = query_params(
-        start, end, team=team, provider=provider, provider_key=provider_key, model=model
-    )
     with connect(ctx) as api:
+        params = query_params(
+            start,
+            end,
+            team=resolved(api, resolve.team, team),
+            provider=resolved(api, resolve.provider, provider),
+            provider_key=resolved(api, resolve.provider_key, provider_key),
+            model=model,
+        )
         result = api.get("/usage/provider-keys", params=params)
     emit_report(result, as_json, csv, _EMPTY)
 
