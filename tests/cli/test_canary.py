@@ -27,7 +27,8 @@ def test_provider_keys_never_appear_in_any_output(cli: Cli, tmp_path: Path) -> N
             env={"CANARY_KEY": first},
         )
         pid, key_id = provider["id"], provider["keys"][0]["id"]
-        cli.ok("provider-keys", "rotate", pid, key_id, "--api-key-stdin", input=first + "\n")
+        by_name = ("Canary", "default")  # names resolve too, with the same care
+        cli.ok("provider-keys", "rotate", *by_name, "--api-key-stdin", input=first + "\n")
         cli.ok("provider-keys", "rotate", pid, key_id, "--api-key-stdin", input=rotated + "\n")
         cli.ok("provider-keys", "add", pid, "--api-key-env", "ADDED", env={"ADDED": added})
         cli(
