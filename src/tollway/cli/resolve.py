@@ -46,15 +46,20 @@ def _each(line: Callable[[Row], str]) -> Describe:
 
 
 def _model_lines(api: AdminClient, rows: Rows) -> list[str]:
-    names = {provider["id"]: provider["name"] for provider in api.get("/providers")}
+    names = {row["provider_id"]: row.get("provider_name") for row in rows}
+    if not all(names.values()):  # a server that does not name them in its model rows
+        names = {provider["id"]: provider["name"] for provider in api.get("/providers")}
     return [
-        f"provider {names.get(row['provider_id'], row['provider_id'])}, model id {row['model_id']}"
+        f"provider {names.get(row['provider_id']) or row['provider_id']}, "
+        f"model id {row['model_id']}"
         for row in rows
     ]
 
 
 def _owner(row: Row) -> str:
-    return f"team {row['team_id']}" if row.get("team_id") else "no team"
+    if not row.get("team_id"):
+        return "no team"
+    return f"team {row.get('team_name') or row['team_id']}"
 
 
 PROVIDER = Kind(
