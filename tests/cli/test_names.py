@@ -180,3 +180,26 @@ def test_full_id_costs_no_request() -> None:
     with pytest.raises(CliError) as empty:
         resolve.resolve(api, resolve.TEAM, " ", no_list)
     assert empty.value.code == ExitCode.USAGE
+
+
+def test_exact_name_then_case_then_prefix() -> None:
+    api = cast(AdminClient, None)  # only used to describe matches a kind must look up
+    ops, ops_lower, hexname = (
+        {"id": "abcd1111-0000-4000-8000-000000000000", "name": "Ops"},
+        {"id": "abcd2222-0000-4000-8000-000000000000", "name": "ops"},
+        {"id": "ffff0000-0000-4000-8000-000000000000", "name": "abcd"},
+    )
+
+    def find(ref: str) -> str:
+        return resolve.resolve(api, resolve.TEAM, ref, lambda: [ops, ops_lower, hexname])
+
+    assert find("Ops") == ops["id"]
+    assert find("abcd") == hexname["id"]  # a name beats an id prefix
+    assert find("ABCD2") == find("abcd-2222") == ops_lower["id"]
+    for ref, code in (("OPS", ExitCode.USAGE), ("abcd1111-1", ExitCode.NOT_FOUND)):
+        with pytest.raises(CliError) as failed:
+            find(ref)
+        assert failed.value.code == code, ref
+    with pytest.raises(CliError) as short:
+        resolve.resolve(api, resolve.LIMITS, "abc", lambda: [ops])
+    assert short.value.code == ExitCode.USAGE
