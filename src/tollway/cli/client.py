@@ -40,8 +40,8 @@ class ExitCode(IntEnum):
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 the server refused the request (invalid input, conflict); "
-    "2 usage error; 3 not found; 4 authentication failed or no admin token; "
-    "5 server unreachable or failing; 6 a tested provider key is not valid."
+    "2 usage error (or an ambiguous name); 3 not found; 4 authentication failed or no "
+    "admin token; 5 server unreachable or failing; 6 a tested provider key is not valid."
 )
 
 _UNREACHABLE_HINT = (

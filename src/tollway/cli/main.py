@@ -10,8 +10,9 @@ Exit codes:
 * 0 success
 * 1 the server refused the request (invalid input, conflict; any 4xx but 401/404),
   or a settings file to import is invalid
-* 2 usage error (unknown option, missing argument, malformed id)
-* 3 not found (404)
+* 2 usage error (unknown option, missing argument, malformed id, a name that matches
+  several things)
+* 3 not found (404, or no such name)
 * 4 authentication failed (401), or no admin token configured
 * 5 server unreachable, or it failed (5xx, e.g. 503 secret store unavailable)
 * 6 ``providers test`` found a key that is not valid
