@@ -65,8 +65,3 @@ def test_a_failed_migration_applies_nothing_else(tmp_path: Path) -> None:
     assert "nothing else was applied" in done.stderr
     assert [call.split()[0] for call in calls] == ["kustomize", "delete", "apply", "wait"]
 
-
-def test_the_overlay_is_required() -> None:
-    done = subprocess.run(["bash", str(ROLLOUT)], capture_output=True, text=True, timeout=30)
-    assert done.returncode != 0
-    assert "usage: rollout.sh" in done.stderr
