@@ -64,4 +64,3 @@ def test_a_failed_migration_applies_nothing_else(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "nothing else was applied" in done.stderr
     assert [call.split()[0] for call in calls] == ["kustomize", "delete", "apply", "wait"]
-
