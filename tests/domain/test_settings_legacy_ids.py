@@ -71,9 +71,10 @@ def test_an_entry_keeps_its_id_whatever_else_changes() -> None:
 
 def test_uuid_ids_are_kept_in_canonical_form_without_a_legacy_id() -> None:
     written = "0B7D6B1E-3C55-4A0E-9A51-2F4F8E1F0A09"
-    (entry,) = migrated(legacy_entry("a", "openai", "k", id=written))
-    assert entry["id"] == written.lower()
-    assert "legacyId" not in entry
+    for spelling in (written, f" {written} ", written.replace("-", "")):
+        (entry,) = migrated(legacy_entry("a", "openai", "k", id=spelling))
+        assert entry["id"] == written.lower()
+        assert "legacyId" not in entry
 
 
 def test_missing_ids_derive_from_the_deployment_not_the_position() -> None:

@@ -103,13 +103,14 @@ def assign_entry_ids(
 def _derived_id(provider_id: UUID, model_id: str, *, occurrence: int) -> UUID:
     """The id of an entry that has none: its provider, its model id, and which one it is.
 
-    Safe because nothing else is identity: the provider id is itself derived from the
-    provider's type, key digest and base URL, and (provider, model id) is the deployment
-    an entry describes, so moving entries around in the file or editing their other
-    fields keeps every id, and re-importing updates the same models instead of adding
-    copies. ``occurrence`` counts earlier id-less entries of the same deployment, so
-    entries the file lists twice stay two models (as the legacy application had them);
-    only swapping two such copies swaps their ids, which leaves the same set of models.
+    Safe because (provider, model id) is the deployment an entry describes, and the
+    provider id is itself derived from the provider's type, key digest and base URL:
+    moving entries around in the file or editing their other fields keeps every id, so
+    re-importing updates the same models instead of adding copies. A new key or base URL
+    makes another provider, and so other models, exactly as it does for the provider.
+    ``occurrence`` counts earlier id-less entries of the same deployment, so entries
+    the file lists twice stay two models (as the legacy application had them); only
+    swapping two such copies swaps their ids, which leaves the same set of models.
     An id-less entry never collides with a written one: the two come from different
     inputs to uuid5 (a list of four against a list of two).
     """
@@ -125,8 +126,8 @@ def _read_id(raw: object) -> tuple[EntryId | None, str | None]:
     if isinstance(raw, str):
         if not text.strip():
             return None, "expected a non-empty id"
-        try:
-            return EntryId(UUID(text)), None
+        try:  # stray spaces around a UUID do not make it another id
+            return EntryId(UUID(text.strip())), None
         except ValueError:
             pass  # not a UUID: a legacy id
     if len(text) > LEGACY_ID_MAX_LENGTH:
