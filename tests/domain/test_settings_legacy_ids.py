@@ -178,7 +178,7 @@ def test_an_unknown_type_names_the_entry_and_the_accepted_spellings() -> None:
     with pytest.raises(ValidationError) as exc:
         migrate_legacy({"catalog": catalog})
     message = problems(exc)["catalog[1].providerConfig.providerType"]
-    assert "unknown provider type 'azure-openai' for modelId \"gpt-4\"" in message
+    assert "unknown provider type 'azure-openai' for the entry with modelId \"gpt-4\"" in message
     for provider_type in ProviderType:
         assert provider_type.value in message
     assert "claude" in message

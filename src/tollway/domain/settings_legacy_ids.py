@@ -33,6 +33,7 @@ __all__ = [
     "LEGACY_CATALOG_NAMESPACE",
     "EntryId",
     "assign_entry_ids",
+    "entry_label",
     "read_entry_ids",
 ]
 
@@ -158,15 +159,16 @@ def _duplicate_message(
 ) -> str:
     (first, earlier), (index, later) = seen, again
     message = (
-        f"duplicate id {_shown(later.raw)}: catalog[{first}] ({_model_of(catalog[first])}) "
-        f"and catalog[{index}] ({_model_of(catalog[index])}) both have it"
+        f"duplicate id {_shown(later.raw)}: catalog[{first}] ({entry_label(catalog[first])}) "
+        f"and catalog[{index}] ({entry_label(catalog[index])}) both have it"
     )
     if type(earlier.raw) is not type(later.raw):
         message += f" (written {_shown(earlier.raw)} there: a number and its digits are one id)"
     return message
 
 
-def _model_of(entry: object) -> str:
+def entry_label(entry: object) -> str:
+    """Names a catalog entry in messages: 'modelId "gpt-4o"' (shortened when long)."""
     model: Any = entry.get("modelId", entry.get("model")) if isinstance(entry, Mapping) else None
     return f"modelId {_shown(model)}" if isinstance(model, str) else "no modelId"
 

@@ -23,7 +23,12 @@ from typing import Any, Final, TypeGuard
 from uuid import UUID, uuid5
 
 from tollway.domain.settings_file import SETTINGS_FILE_VERSION, SettingsProblem, settings_error
-from tollway.domain.settings_legacy_ids import EntryId, assign_entry_ids, read_entry_ids
+from tollway.domain.settings_legacy_ids import (
+    EntryId,
+    assign_entry_ids,
+    entry_label,
+    read_entry_ids,
+)
 from tollway.providers.families import family
 from tollway.store.enums import ProviderType
 
@@ -190,8 +195,7 @@ def _entry_group(index: int, entry: object) -> tuple[_Group | None, list[Setting
         return None, problems
     if not isinstance(config, Mapping):
         return None, [*problems, SettingsProblem(f"{path}.providerConfig", "expected an object")]
-    model = entry.get("modelId", entry.get("model"))
-    who = f"modelId {json.dumps(model)}" if isinstance(model, str) else "an entry without modelId"
+    who = f"the entry with {entry_label(entry)}"
     group, config_problems = _config_group(f"{path}.providerConfig", config, who)
     return group, problems + config_problems
 
