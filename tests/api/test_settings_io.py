@@ -121,8 +121,10 @@ def test_import_refuses_a_type_change(client: TestClient) -> None:
 
 
 def test_import_of_a_legacy_document_says_to_migrate(client: TestClient) -> None:
-    legacy = {"catalog": [{"modelId": "m", "providerConfig": {"providerType": "mock"}}]}
-    error_of(client.post("/admin/v1/settings/import", json=legacy), 422)
+    legacy = {"catalog": [{"id": "m1", "modelId": "m", "providerConfig": {"providerType": "mock"}}]}
+    error = error_of(client.post("/admin/v1/settings/import", json=legacy), 422)
+    assert "tollway settings import FILE" in error["message"]
+    assert "UUID" not in error["message"]
 
 
 def test_import_errors_never_echo_keys(client: TestClient) -> None:
