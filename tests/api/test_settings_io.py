@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -13,6 +15,7 @@ OPENAI_ID = str(uuid.UUID(int=1))
 LOCAL_ID = str(uuid.UUID(int=2))
 MOCK_ID = str(uuid.UUID(int=3))
 KEY = "sk-import-canary-" + uuid.uuid4().hex
+GOLDEN = Path(__file__).parents[1] / "domain" / "golden" / "settings"
 
 
 def document(api_key: str = KEY) -> dict[str, Any]:
@@ -118,8 +121,10 @@ def test_import_refuses_a_type_change(client: TestClient) -> None:
 
 
 def test_import_of_a_legacy_document_says_to_migrate(client: TestClient) -> None:
-    legacy = {"catalog": [{"modelId": "m", "providerConfig": {"providerType": "mock"}}]}
-    error_of(client.post("/admin/v1/settings/import", json=legacy), 422)
+    legacy = {"catalog": [{"id": "m1", "modelId": "m", "providerConfig": {"providerType": "mock"}}]}
+    error = error_of(client.post("/admin/v1/settings/import", json=legacy), 422)
+    assert "tollway settings import FILE" in error["message"]
+    assert "UUID" not in error["message"]
 
 
 def test_import_errors_never_echo_keys(client: TestClient) -> None:
@@ -128,3 +133,21 @@ def test_import_errors_never_echo_keys(client: TestClient) -> None:
     response = client.post("/admin/v1/settings/import", json=doc)
     error_of(response, 422)
     assert KEY not in response.text
+
+
+def test_legacy_ids_are_imported_shown_and_exported(client: TestClient) -> None:
+    # A legacy file as the CLI sends it once migrated: its golden form.
+    migrated = json.loads((GOLDEN / "legacy_ids.expected.json").read_text())
+    first = ok(client.post("/admin/v1/settings/import", json=migrated))
+    assert first["models_created"] == 8
+    again = ok(client.post("/admin/v1/settings/import", json=migrated))
+    assert (again["models_created"], again["models_updated"]) == (0, 0)
+
+    model = ok(client.get(f"/admin/v1/models/{migrated['catalog'][0]['id']}"))
+    assert (model["model_id"], model["legacy_id"]) == ("qwen2.5:7b", "m1")
+    listed = {m["id"]: m["legacy_id"] for m in ok(client.get("/admin/v1/models"))}
+    assert listed == {e["id"]: e.get("legacyId") for e in migrated["catalog"]}
+    exported = {
+        e["id"]: e.get("legacyId") for e in ok(client.get("/admin/v1/settings/export"))["catalog"]
+    }
+    assert exported == listed

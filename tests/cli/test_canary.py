@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -44,6 +45,10 @@ def test_provider_keys_never_appear_in_any_output(cli: Cli, tmp_path: Path) -> N
         cli("providers", "test", "--all")
         cli.ok("providers", "update", pid, "--api-key-stdin", "--validate", input=rotated)
     export_file = tmp_path / "export.json"
+    legacy_file = tmp_path / "legacy.json"
+    legacy_entry = {"id": "m1", "modelId": "m", "providerConfig": {"providerType": "OpenAI"}}
+    legacy_entry["providerConfig"]["apiKey"] = added
+    legacy_file.write_text(json.dumps({"catalog": [legacy_entry]}))
     for args in (
         ("providers", "list"),
         ("providers", "list", "--json"),
@@ -53,6 +58,8 @@ def test_provider_keys_never_appear_in_any_output(cli: Cli, tmp_path: Path) -> N
         ("provider-keys", "list", pid, "--json"),
         ("settings", "export"),
         ("settings", "export", "--output", str(export_file)),
+        ("settings", "import", str(legacy_file), "--dry-run"),
+        ("settings", "import", str(legacy_file), "--dry-run", "--json"),
         ("audit", "--limit", "500"),
         ("audit", "--limit", "500", "--json"),
     ):

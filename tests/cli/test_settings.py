@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import stat
 from pathlib import Path
 
 from tests.cli.conftest import Cli, create_mock_provider
+from tollway.domain.settings_file import dump_document, parse_document
 
 GOLDEN = Path(__file__).parents[1] / "domain" / "golden" / "settings"
 
@@ -95,3 +97,31 @@ def test_audit_lists_changes_newest_first(cli: Cli) -> None:
     filtered = cli.json("audit", "--action", "provider.create")
     assert [e["target"] for e in filtered["items"]] == [f"provider:{provider['id']}"]
     assert "no audit events match" in cli.ok("audit", "--action", "nothing.here").stderr
+
+
+def test_legacy_ids_dry_run_then_import_then_again(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "import").mkdir()  # tmp_path also holds the server's data
+    path = legacy_copy(tmp_path / "import", "legacy_ids")
+    expected = json.loads((GOLDEN / "legacy_ids.expected.json").read_text())
+
+    dry = cli.json("settings", "import", str(path), "--dry-run")
+    assert dry == dump_document(parse_document(expected))  # keys only as fingerprints
+    assert path.read_bytes() == (GOLDEN / "legacy_ids.legacy.json").read_bytes()
+    assert sorted(p.name for p in path.parent.iterdir()) == ["legacy_ids.json"]
+    assert cli.json("models", "list") == []
+    assert "nothing was sent" in cli.ok("settings", "import", str(path), "--dry-run").stdout
+
+    result = cli.ok("settings", "import", str(path))
+    assert "4 legacy id(s) kept as legacyId" in result.stderr
+    assert "8 model(s) created" in result.stdout
+    assert path.read_text() == (GOLDEN / "legacy_ids.expected.json").read_text()
+    shown = cli.ok("models", "get", expected["catalog"][1]["id"]).stdout
+    assert re.search(r"^\s*legacy id\s+7\s*$", shown, re.MULTILINE), shown
+
+    again = cli.json("settings", "import", str(path))
+    assert (again["models_created"], again["models_updated"], again["providers_created"]) == (
+        0,
+        0,
+        0,
+    )
+    assert "sk-canary" not in cli.all_output()

@@ -124,7 +124,7 @@ def test_golden_migration(case: str, tmp_path: Path) -> None:
 
 
 def test_golden_cases_present() -> None:
-    assert set(CASES) >= {"simple", "mock", "duplicates", "aliases"}
+    assert set(CASES) >= {"simple", "mock", "duplicates", "aliases", "legacy_ids"}
     for case in CASES:
         assert (GOLDEN / f"{case}.expected.json").is_file()
 
@@ -297,12 +297,18 @@ def test_legacy_catalog_must_be_an_array() -> None:
     assert problems(exc) == {"catalog": "expected an array of entries"}
 
 
-def test_non_uuid_legacy_ids_fail_before_anything_is_written(tmp_path: Path) -> None:
+def test_unreadable_legacy_ids_fail_before_anything_is_written(tmp_path: Path) -> None:
+    # Ids that are not UUIDs are kept as legacyId (test_settings_legacy_ids.py);
+    # ids that are neither strings nor integers are not ids at all.
     target = tmp_path / "settings.json"
-    original = write_json(target, {"catalog": [legacy_entry("a", "openai", "k", id="model-7")]})
+    catalog = [legacy_entry("a", "openai", "k", id=7.5), legacy_entry("b", "openai", "k", id=True)]
+    original = write_json(target, {"catalog": catalog})
     with pytest.raises(ValidationError) as exc:
         load_settings_file(target)
-    assert problems(exc) == {"catalog[0].id": "expected a UUID string"}
+    assert problems(exc) == {
+        "catalog[0].id": "expected a string or an integer",
+        "catalog[1].id": "expected a string or an integer",
+    }
     assert_untouched(target, original)
 
 

@@ -11,11 +11,11 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlmodel import SQLModel, select
+from sqlmodel import SQLModel, col, select
 
 from tollway.store import migrate
 from tollway.store.db import Database
-from tollway.store.tables import UsageRecord, UtcDateTime
+from tollway.store.tables import Model, UsageRecord, UtcDateTime
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -63,5 +63,28 @@ def test_usage_records_from_before_0005_read_as_within_their_reservation(
         with database.session() as session:
             (record,) = session.exec(select(UsageRecord)).all()
         assert record.over_reservation is False
+    finally:
+        database.dispose()
+
+
+def test_model_legacy_id_upgrades_and_downgrades_keeping_the_models(
+    postgres_or_sqlite_url: str,
+) -> None:
+    database = Database(postgres_or_sqlite_url)
+    try:
+        migrate.upgrade(database)
+        with database.session() as session:
+            session.add(Model(provider_id=uuid.uuid4(), model_id="a", name="a", legacy_id="m1"))
+            session.add(Model(provider_id=uuid.uuid4(), model_id="b", name="b"))
+
+        migrate.downgrade(database, "0006")
+        columns = {c["name"] for c in sa.inspect(database.engine).get_columns("models")}
+        assert "legacy_id" not in columns
+        assert migrate.current_revision(database) == "0006"
+
+        migrate.upgrade(database)  # rows from before 0007 have no legacy id
+        with database.session() as session:
+            models = session.exec(select(Model).order_by(col(Model.model_id))).all()
+            assert [(m.model_id, m.legacy_id) for m in models] == [("a", None), ("b", None)]
     finally:
         database.dispose()

@@ -72,6 +72,7 @@ _DETAILS = (
     col("streaming", "supports_streaming"),
     col("reasoning", "supports_reasoning"),
     col("openrouter id", "openrouter_model_id"),
+    col("legacy id", "legacy_id"),
     when("created", "created_at"),
     when("updated", "updated_at"),
 )

@@ -1,7 +1,8 @@
 """``tollway settings``: import and export the settings file.
 
 ``import`` reads the file here, migrating a legacy file in place first (the original
-is kept as ``.bak``), then sends it to the server. The file's API keys are written
+is kept as ``.bak``), then sends it to the server; ``--dry-run`` stops before the
+rewrite and the request. The file's API keys are written
 into the request body only at the moment it is sent. ``export`` never holds keys,
 only their fingerprints; a file it writes is still private (mode 0600).
 """
@@ -32,9 +33,11 @@ app = typer.Typer(
 _PRIVATE_MODE = 0o600
 
 
-def read_document(path: Path) -> tuple[SettingsDocument, MigrationResult | None]:
+def read_document(
+    path: Path, *, rewrite: bool = True
+) -> tuple[SettingsDocument, MigrationResult | None]:
     try:
-        return load_settings_file(path)
+        return load_settings_file(path, rewrite=rewrite)
     except TollwayError as exc:
         fail(CliError(ExitCode.REFUSED, exc.message, "fix the settings file and retry"))
 
@@ -67,18 +70,42 @@ def show_import(path: Path, result: dict[str, Any]) -> None:
         output.warn(warning)
 
 
+def show_dry_run(path: Path, document: SettingsDocument, as_json: bool) -> None:
+    """The document as it would be sent, minus the keys: what an export would then show."""
+    body = dump_document(document)
+    output.emit(
+        body,
+        as_json,
+        lambda: output.done(
+            f"dry run: {path} holds {len(document.providers)} provider(s) and "
+            f"{len(document.catalog)} model(s); the file was not rewritten and nothing was sent"
+        ),
+    )
+
+
 @app.command("import")
 def import_settings(
     ctx: typer.Context,
     path: Annotated[
         Path, typer.Argument(metavar="FILE", exists=True, dir_okay=False, help="Settings file.")
     ],
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Check (and migrate) the file in memory and print what would be imported "
+            "(keys as fingerprints); the file is not rewritten and nothing is sent.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Import providers (with their keys) and models; a legacy file is migrated first."""
-    document, migration = read_document(path)
+    document, migration = read_document(path, rewrite=not dry_run)
     if migration is not None:
         report_migration(path, migration)
+    if dry_run:
+        show_dry_run(path, document, as_json)
+        return
     with connect(ctx) as api:
         result = api.post("/settings/import", import_body(document))
     output.emit(result, as_json, lambda: show_import(path, result))

@@ -72,6 +72,10 @@ class ModelRead(Output):
     supports_streaming: bool
     supports_reasoning: bool
     openrouter_model_id: str | None
+    legacy_id: str | None = Field(
+        description="The id a legacy settings file gave this entry, when the model's id "
+        "was derived from it on import; null otherwise."
+    )
     priority: int
     weight: int
     routing_strategy: RoutingStrategy

@@ -12,7 +12,7 @@ Current format (camelCase keys)::
     {"version": 1,
      "providers": [{"id", "name", "type", "description", "website", "defaultModel",
                     "credentials": {"apiKey", "baseUrl", "apiKeyFingerprint"}}],
-     "catalog": [{"id", "providerId", "modelId", "name", ...}]}
+     "catalog": [{"id", "legacyId", "providerId", "modelId", "name", ...}]}
 
 Files come from other products too, so unknown keys are ignored in catalog entries and at
 the top level; providers and credentials are tollway's own, so unknown keys there are
@@ -132,6 +132,9 @@ class CatalogEntry(_Model):
     model_config = ConfigDict(extra="ignore")
 
     id: UUID
+    # The id the legacy application gave the entry, kept when migration replaced it with
+    # a UUID (settings_legacy_ids). Provenance, not a setting: exported only when set.
+    legacy_id: Annotated[StrictStr, StringConstraints(min_length=1, max_length=255)] | None = None
     provider_id: UUID
     model_id: Text
     name: Text
@@ -283,8 +286,15 @@ def dump_document(doc: SettingsDocument) -> dict[str, Any]:
     return {
         "version": doc.version,
         "providers": [_dump_provider(provider) for provider in doc.providers],
-        "catalog": [entry.model_dump(mode="json") for entry in doc.catalog],
+        "catalog": [_dump_entry(entry) for entry in doc.catalog],
     }
+
+
+def _dump_entry(entry: CatalogEntry) -> dict[str, Any]:
+    data = entry.model_dump(mode="json")
+    if data["legacyId"] is None:
+        del data["legacyId"]
+    return data
 
 
 def _dump_provider(provider: ProviderEntry) -> dict[str, Any]:

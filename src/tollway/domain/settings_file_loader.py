@@ -28,13 +28,14 @@ _SAFE_MODE_BITS: Final = 0o600
 
 
 def load_settings_file(
-    path: Path, *, require_known_providers: bool = False
+    path: Path, *, require_known_providers: bool = False, rewrite: bool = True
 ) -> tuple[SettingsDocument, MigrationResult | None]:
     """Read and validate a settings file, migrating a legacy one in place first.
 
     The migration result is None when the file was already current. A legacy file is
     rewritten atomically only once its migrated form validates, so on any error the file
-    is untouched and no backup is made.
+    is untouched and no backup is made. ``rewrite=False`` (a dry run) migrates in memory
+    only and leaves the file as it is.
     """
     target = path.resolve()  # through a symlink: replace the file, not the link
     original = _read_bytes(target)
@@ -46,6 +47,8 @@ def load_settings_file(
         doc = parse_document(result.raw, require_known_providers=require_known_providers)
     except ValidationError as exc:
         raise ValidationError(f"{path}: {exc.message}", details=exc.details) from None
+    if not rewrite:
+        return doc, result
     backup = _write_migrated(target, original, result.raw)
     return doc, replace(result, backup_path=backup)
 

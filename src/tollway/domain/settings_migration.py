@@ -3,14 +3,17 @@
 A legacy file has a catalog but no providers: each catalog entry embeds a
 ``providerConfig`` (type, API key, base URL). Entries that share a configuration become
 one provider, with an id derived from that configuration, so migrating the same file
-twice, or on two installs, yields the same ids. Secrets never appear in error messages
-or reprs.
+twice, or on two installs, yields the same ids. The type is read as the legacy
+application spelt it and written as tollway's. Entry ids that are not UUIDs, or
+missing, become derived UUIDs (``settings_legacy_ids``). Secrets never appear in error
+messages or reprs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +23,12 @@ from typing import Any, Final, TypeGuard
 from uuid import UUID, uuid5
 
 from tollway.domain.settings_file import SETTINGS_FILE_VERSION, SettingsProblem, settings_error
+from tollway.domain.settings_legacy_ids import (
+    EntryId,
+    assign_entry_ids,
+    entry_label,
+    read_entry_ids,
+)
 from tollway.providers.families import family
 from tollway.store.enums import ProviderType
 
@@ -35,20 +44,39 @@ __all__ = [
 # migrating the same legacy file on two installs) yields the same ids.
 LEGACY_PROVIDER_NAMESPACE: Final = UUID("7e46b8d8-8ad4-5a71-a1f6-7cf7fc074aaa")
 
-# Spellings seen in other products' files. Small on purpose: each entry is a guess about
-# someone else's vocabulary, and a wrong guess routes traffic to the wrong provider.
+# Spellings are compared lowercased and without separators (space, "-", "_", "."), so
+# "openai-compatible", "OpenAI_Compatible", "Together AI" and "together.ai" all read.
+_SEPARATORS: Final = re.compile(r"[\s._-]+")
+
+# Spellings seen in other products' files, beyond each type's value and display name.
+# Small on purpose: each entry is a guess about someone else's vocabulary, and a wrong
+# guess routes traffic to the wrong provider.
 _TYPE_ALIASES: Final[Mapping[str, ProviderType]] = MappingProxyType(
     {
         "claude": ProviderType.ANTHROPIC,
         "custom": ProviderType.OPENAI_COMPATIBLE,
         "google": ProviderType.GEMINI,
-        "openai-compatible": ProviderType.OPENAI_COMPATIBLE,
-        "openai_like": ProviderType.OPENAI_COMPATIBLE,
+        "google-ai": ProviderType.GEMINI,
+        "mistral-ai": ProviderType.MISTRAL,
+        "openai-like": ProviderType.OPENAI_COMPATIBLE,
         "together": ProviderType.TOGETHER_AI,
     }
 )
 
-_VALID_TYPES: Final = frozenset(t.value for t in ProviderType)
+
+def _squashed(spelling: str) -> str:
+    return _SEPARATORS.sub("", spelling.strip().lower())
+
+
+def _type_spellings() -> dict[str, ProviderType]:
+    spellings = {_squashed(alias): kind for alias, kind in _TYPE_ALIASES.items()}
+    for kind in ProviderType:
+        spellings[_squashed(kind.value)] = kind
+        spellings[_squashed(family(kind).display_name)] = kind
+    return spellings
+
+
+_TYPE_SPELLINGS: Final[Mapping[str, ProviderType]] = MappingProxyType(_type_spellings())
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +93,7 @@ class MigrationResult:
     raw: dict[str, Any] = field(repr=False)
     migrated: bool
     providers: tuple[MigratedProvider, ...] = ()
+    legacy_ids: int = 0  # entries whose non-UUID id was kept as legacyId
     backup_path: Path | None = None
 
     def summary(self) -> str:
@@ -77,6 +106,8 @@ class MigrationResult:
         )
         text = f"migrated {entries} catalog entries to {len(self.providers)} providers"
         text += f": {parts}" if parts else ""
+        if self.legacy_ids:
+            text += f"; {self.legacy_ids} legacy id(s) kept as legacyId"
         return text + (f"; original kept at {self.backup_path}" if self.backup_path else "")
 
 
@@ -120,14 +151,17 @@ def migrate_legacy(raw: Mapping[str, Any]) -> MigrationResult:
             [SettingsProblem("catalog", "expected an array of entries")], "cannot migrate"
         )
     groups, problems = _read_groups(catalog)
-    if problems:
-        raise settings_error(problems, "cannot migrate legacy settings file")
+    written_ids, id_problems = read_entry_ids(catalog)
+    if problems or id_problems:
+        raise settings_error(problems + id_problems, "cannot migrate legacy settings file")
     names = _provider_names(list(dict.fromkeys(groups)))
     counts = Counter(groups)
     providers = [_provider_json(group, name) for group, name in names.items()]
+    identities = [(g.provider_id, _model_id(e)) for e, g in zip(catalog, groups, strict=True)]
+    entry_ids = assign_entry_ids(written_ids, identities)
     entries = [
-        _migrate_entry(index, entry, group.provider_id)
-        for index, (entry, group) in enumerate(zip(catalog, groups, strict=True))
+        _migrate_entry(entry, group.provider_id, entry_id)
+        for entry, group, entry_id in zip(catalog, groups, entry_ids, strict=True)
     ]
     rest = {k: v for k, v in raw.items() if k not in ("version", "providers", "catalog")}
     new_raw = {"version": SETTINGS_FILE_VERSION, "providers": providers, "catalog": entries, **rest}
@@ -135,7 +169,8 @@ def migrate_legacy(raw: Mapping[str, Any]) -> MigrationResult:
         MigratedProvider(group.provider_id, name, group.type, counts[group])
         for group, name in names.items()
     )
-    return MigrationResult(raw=new_raw, migrated=True, providers=summary)
+    legacy_ids = sum(1 for entry_id in entry_ids if entry_id.legacy_id is not None)
+    return MigrationResult(raw=new_raw, migrated=True, providers=summary, legacy_ids=legacy_ids)
 
 
 def _read_groups(catalog: list[Any]) -> tuple[list[_Group], list[SettingsProblem]]:
@@ -160,7 +195,8 @@ def _entry_group(index: int, entry: object) -> tuple[_Group | None, list[Setting
         return None, problems
     if not isinstance(config, Mapping):
         return None, [*problems, SettingsProblem(f"{path}.providerConfig", "expected an object")]
-    group, config_problems = _config_group(f"{path}.providerConfig", config)
+    who = f"the entry with {entry_label(entry)}"
+    group, config_problems = _config_group(f"{path}.providerConfig", config, who)
     return group, problems + config_problems
 
 
@@ -175,9 +211,9 @@ def _model_id_problems(path: str, entry: Mapping[str, Any]) -> list[SettingsProb
 
 
 def _config_group(
-    path: str, config: Mapping[str, Any]
+    path: str, config: Mapping[str, Any], who: str
 ) -> tuple[_Group | None, list[SettingsProblem]]:
-    provider_type, problems = _provider_type(path, config.get("providerType"))
+    provider_type, problems = _provider_type(path, config.get("providerType"), who)
     api_key = _optional_text(path, "apiKey", config, problems)
     base_url = _optional_text(path, "baseUrl", config, problems)
     provider_family = family(provider_type) if provider_type is not None else None
@@ -205,21 +241,24 @@ def _optional_text(
     return value
 
 
-def _provider_type(path: str, value: object) -> tuple[ProviderType | None, list[SettingsProblem]]:
+def _provider_type(
+    path: str, value: object, who: str
+) -> tuple[ProviderType | None, list[SettingsProblem]]:
     if value is None:
         return None, [SettingsProblem(path, "missing providerType")]
     if not isinstance(value, str):
         return None, [SettingsProblem(f"{path}.providerType", "expected a string")]
-    normalized = value.strip().lower()
-    if normalized in _VALID_TYPES:
-        return ProviderType(normalized), []
-    if normalized in _TYPE_ALIASES:
-        return _TYPE_ALIASES[normalized], []
+    provider_type = _TYPE_SPELLINGS.get(_squashed(value))
+    if provider_type is not None:
+        return provider_type, []
     valid = ", ".join(t.value for t in ProviderType)
     aliases = ", ".join(sorted(_TYPE_ALIASES))
     # Short values are type names gone wrong; a long one may be a key pasted in the wrong box.
     shown = repr(value) if len(value) <= 32 else f"(a {len(value)}-character value)"
-    message = f"unknown provider type {shown}; valid types: {valid} (also accepted: {aliases})"
+    message = (
+        f"unknown provider type {shown} for {who}; valid types: {valid} (also accepted: {aliases}, "
+        "and each type's display name; case, spaces, '-', '_' and '.' do not matter)"
+    )
     return None, [SettingsProblem(f"{path}.providerType", message)]
 
 
@@ -252,16 +291,25 @@ def _provider_json(group: _Group, name: str) -> dict[str, Any]:
     return provider
 
 
-def _migrate_entry(index: int, entry: Mapping[str, Any], provider_id: UUID) -> dict[str, Any]:
+def _model_id(entry: Mapping[str, Any]) -> str:
+    """The provider's id for the model; the legacy format also spells it ``model``."""
+    value: str = entry["modelId"] if "modelId" in entry else entry["model"]
+    return value
+
+
+def _migrate_entry(
+    entry: Mapping[str, Any], provider_id: UUID, entry_id: EntryId
+) -> dict[str, Any]:
     """The entry with providerConfig replaced by providerId; other fields carried over."""
-    rest = {k: v for k, v in entry.items() if k not in ("providerConfig", "providerId")}
+    rest = {k: v for k, v in entry.items() if k not in ("providerConfig", "providerId", "id")}
     model_id = rest.pop("modelId") if "modelId" in rest else rest.pop("model")
     name = rest.pop("name", None)
     if name is None and "displayName" in rest:
         name = rest.pop("displayName")
-    entry_id = rest.pop("id", None)
-    if entry_id is None:
-        entry_id = str(uuid5(provider_id, json.dumps([model_id, index])))
-    head = {"id": entry_id, "providerId": str(provider_id), "modelId": model_id}
+    head = {"id": str(entry_id.id)}
+    if entry_id.legacy_id is not None:
+        rest.pop("legacyId", None)  # the id the file wrote is the original, not this
+        head["legacyId"] = entry_id.legacy_id
+    head |= {"providerId": str(provider_id), "modelId": model_id}
     # A missing name stays missing: the parser defaults it to modelId.
     return {**head, **({"name": name} if name is not None else {}), **rest}

@@ -27,6 +27,14 @@ def upgrade(database: Database, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+def downgrade(database: Database, revision: str) -> None:
+    """Back to ``revision``: for an operator undoing an upgrade, and the migration tests."""
+    config = _config()
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
 def current_revision(database: Database) -> str | None:
     with database.engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()

@@ -164,6 +164,8 @@ class Model(SQLModel, table=True):
     supports_streaming: bool = True
     supports_reasoning: bool = False
     openrouter_model_id: str | None = Field(default=None, max_length=400)
+    # The id a legacy settings file gave the entry, when its id here derives from it.
+    legacy_id: str | None = Field(default=None, max_length=255)
     priority: int = 0
     weight: int = 1
     routing_strategy: RoutingStrategy = _enum(RoutingStrategy, RoutingStrategy.PRIORITY)

@@ -9,6 +9,8 @@ from pydantic import BaseModel
 
 from tollway.api.admin.deps import AdminActor, ServicesDep
 from tollway.domain.settings_file import parse_document
+from tollway.domain.settings_migration import is_legacy
+from tollway.errors import ValidationError
 
 router = APIRouter(prefix="/settings", tags=["settings"])
 
@@ -28,6 +30,14 @@ def import_settings(
 ) -> ImportResult:
     """Upsert providers (keys to the secret store) and models by id. Legacy files are
     migrated by the CLI before they are sent; this endpoint takes the current format."""
+    if is_legacy(document):
+        # Its problems would read as the current format's ("expected a UUID string"),
+        # which hides the one thing to do.
+        raise ValidationError(
+            "a legacy settings file (catalog entries with providerConfig, no providers): "
+            "import it with `tollway settings import FILE`, which migrates it first "
+            "(`--dry-run` shows the migrated form)"
+        )
     summary = services.settings_io.apply(parse_document(document), actor)
     return ImportResult.model_validate(summary.__dict__)
 
