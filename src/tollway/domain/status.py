@@ -14,6 +14,7 @@ Nothing here holds a secret: names, ids, counts and codes only. A fallback's
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from tollway.store.repositories import audit, limits
 from tollway.store.repositories import status as ledger
 from tollway.store.repositories.names import Named, names_by_id
 from tollway.store.tables import LimitsInfo
+
+log = logging.getLogger(__name__)
 
 FALLBACK_ACTION = "engine.fallback"  # written by InferenceEvents.fallback
 RECENT_FALLBACKS = 5
@@ -164,7 +167,8 @@ class StatusService:
         engine = EngineStatus(mode=self._mode, circuit=self._breaker.state, litellm_service=litellm)
         try:
             read: Ledger | None = await asyncio.to_thread(self._ledger, now)
-        except Exception:  # the readiness checks already name what is down
+        except Exception as exc:  # reported in the answer; the checks name what is down
+            log.warning("status: the ledger could not be read (%s)", type(exc).__name__)
             read = None
         overall, problems = _verdict(checks, engine, read)
         return ServerStatus(
