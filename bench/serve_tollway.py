@@ -105,6 +105,8 @@ def null_engines(settings: Settings) -> tuple[Any, Any]:
 
 def main() -> None:
     port = int(sys.argv[1])
+    # No load balancer to wait for: a SIGTERM stops accepting at once.
+    os.environ.setdefault("TOLLWAY_SERVER__DRAIN_SECONDS", "0")
     mode = sys.argv[2] if len(sys.argv) > 2 else ""
     if mode.startswith("workers="):
         # The production path for several cores: tollway serve --workers N.

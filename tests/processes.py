@@ -51,6 +51,8 @@ def base_environment(data_dir: Path, **settings: str) -> dict[str, str]:
         "TOLLWAY_SECRETS__LOCAL__MASTER_KEY": MASTER_KEY,
         "TOLLWAY_ROUTING__REFRESH_INTERVAL_SECONDS": "0.1",
         "TOLLWAY_LOG_LEVEL": "WARNING",  # access logs of thousands of requests cost CPU
+        # No load balancer to wait for: a SIGTERM stops accepting at once.
+        "TOLLWAY_SERVER__DRAIN_SECONDS": "0",
     }
     env |= {f"TOLLWAY_{name}": value for name, value in settings.items()}
     return env

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from tollway.domain.health import Lifecycle
 from tollway.runtime import Runtime
 
 
@@ -51,7 +53,8 @@ class Part:
 def runtime(calls: Calls) -> Runtime:
     names = ("control", "metrics", "holder", "engine", "openrouter", "events", "metering")
     parts: dict[str, Any] = {name: Part(name, calls) for name in (*names, "quarantine")}
-    return Runtime(**parts, inference=None, inference_api=None)
+    health = SimpleNamespace(lifecycle=Lifecycle())
+    return Runtime(**parts, inference=None, inference_api=None, health=health, status=None)
 
 
 STARTED = ["holder.load", "metering.start", "holder.start"]
@@ -73,7 +76,9 @@ def test_stop_undoes_start_in_the_reverse_order() -> None:
     built = runtime(calls)
 
     async def run() -> None:
+        assert not built.health.lifecycle.started
         await built.start()
+        assert built.health.lifecycle.started  # /health/startup answers 200 from here
         await built.stop()
 
     asyncio.run(run())

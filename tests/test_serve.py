@@ -28,7 +28,13 @@ class Served:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         environment = {k: v for k, v in os.environ.items() if not k.startswith("TOLLWAY_")}
-        environment |= {"TOLLWAY_DATA_DIR": str(data_dir), **(env or {})}
+        # No load balancer to wait for: a SIGTERM stops accepting at once, unless a test
+        # drains on purpose.
+        environment |= {
+            "TOLLWAY_DATA_DIR": str(data_dir),
+            "TOLLWAY_SERVER__DRAIN_SECONDS": "0",
+            **(env or {}),
+        }
         command = [sys.executable, "-m", "tollway.cli.main", "serve", "--port", str(self.port)]
         self.process = subprocess.Popen(
             [*command, *args],
@@ -77,14 +83,31 @@ def test_first_start_prints_the_admin_token_once(data_dir: Path) -> None:
     assert token.startswith("twadmin-")
     assert f"export TOLLWAY_ADMIN_TOKEN={token}" in output
     assert stat.S_IMODE((data_dir / "master.key").stat().st_mode) == 0o600
-    again = Served(data_dir)
+    # The second start also drains on SIGTERM, as behind a load balancer.
+    again = Served(data_dir, env={"TOLLWAY_SERVER__DRAIN_SECONDS": "60"})
     again.wait_ready()
-    response = httpx.get(
-        f"{again.url}/admin/v1/providers", headers={"Authorization": f"Bearer {token}"}
-    )
+    headers = {"Authorization": f"Bearer {token}"}
+    response = httpx.get(f"{again.url}/admin/v1/providers", headers=headers)
+    drains_before_stopping(again, headers)
     second_output = again.stop()
     assert response.status_code == 200
     assert token not in second_output
+
+
+def drains_before_stopping(server: Served, headers: dict[str, str]) -> None:
+    """After a SIGTERM readiness fails at once while requests are still served; a
+    second SIGTERM ends the drain early, and the process stops cleanly."""
+    server.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while (ready := httpx.get(f"{server.url}/health/ready", timeout=5)).status_code == 200:
+        assert time.monotonic() < deadline, "readiness never failed after SIGTERM"
+        time.sleep(0.05)
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["lifecycle"] == "draining"
+    assert httpx.get(f"{server.url}/health/live", timeout=5).status_code == 200
+    assert httpx.get(f"{server.url}/admin/v1/teams", headers=headers).status_code == 200
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=30) == 0
 
 
 def test_settings_file_is_migrated_and_imported_on_start(data_dir: Path, tmp_path: Path) -> None:

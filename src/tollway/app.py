@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+import logging
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from types import FrameType
 
 from fastapi import FastAPI
 from starlette.applications import Starlette
@@ -21,9 +26,12 @@ from tollway.api.inference.openapi import document_inference
 from tollway.api.inference.routes import inference_mount
 from tollway.control_plane import StartHook
 from tollway.data_plane import EngineFactory, build_engines
+from tollway.domain.health import Lifecycle
 from tollway.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from tollway.runtime import Runtime
 from tollway.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -41,13 +49,16 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.build(resolved, engines=engines, on_open=on_start)
+        drain = SigtermDrain(runtime.health.lifecycle, resolved.server.drain_seconds)
         try:
             await runtime.start()
             attach_runtime(app, runtime)
             for hook in on_ready:
                 hook(runtime.control)
+            drain.install()
             yield
         finally:
+            drain.uninstall()
             await runtime.stop()
 
     app = TollwayApp(
@@ -93,6 +104,75 @@ class TollwayApp(FastAPI):
                 await mount.handle(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
+
+
+SignalHandler = Callable[[int, FrameType | None], object]
+
+
+class SigtermDrain:
+    """Readiness fails first, the server stops accepting ``seconds`` later.
+
+    On the first SIGTERM the process starts draining (``/health/ready`` answers 503)
+    but keeps serving; after ``seconds`` the server's own SIGTERM handler runs (uvicorn
+    stops accepting, lets requests finish within the grace period, and stops). Load
+    balancers polling readiness stop sending in that time, so no request meets a
+    closed port. A second SIGTERM skips the rest of the wait; SIGINT is untouched.
+
+    Installed over the server's handler from the lifespan, so it works the same in each
+    ``--workers`` process (uvicorn runs plain servers there); only where signals arrive,
+    the main thread (not under a test server in a thread)."""
+
+    def __init__(self, lifecycle: Lifecycle, seconds: float) -> None:
+        self._lifecycle = lifecycle
+        self._seconds = seconds
+        self._previous: SignalHandler | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._draining = False
+        self._handed_over = False
+
+    def install(self) -> None:
+        if self._seconds <= 0 or threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.getsignal(signal.SIGTERM)
+        if not callable(previous):  # the default or ignored: no server to hand over to
+            return
+        self._previous = previous
+        self._loop = asyncio.get_running_loop()
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def uninstall(self) -> None:
+        if self._previous is None:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        if signal.getsignal(signal.SIGTERM) == self._on_sigterm:
+            signal.signal(signal.SIGTERM, self._previous)
+
+    def _on_sigterm(self, _signal: int, _frame: FrameType | None) -> None:
+        if self._draining:
+            self._hand_over()
+            return
+        self._draining = True
+        self._lifecycle.begin_draining()
+        log.warning("SIGTERM: not ready; still serving for %s s, then stopping", self._seconds)
+        assert self._loop is not None
+        # A signal handler runs between two bytecodes of the loop's thread: schedule
+        # through the thread-safe door, which also wakes the loop.
+        self._loop.call_soon_threadsafe(self._schedule)
+
+    def _schedule(self) -> None:
+        assert self._loop is not None
+        if not self._handed_over:
+            self._timer = self._loop.call_later(self._seconds, self._hand_over)
+
+    def _hand_over(self) -> None:
+        if self._handed_over or self._previous is None:
+            return
+        self._handed_over = True
+        if self._timer is not None:
+            self._timer.cancel()
+        self._previous(signal.SIGTERM, None)
 
 
 def runtime_of(app: Starlette) -> Runtime:

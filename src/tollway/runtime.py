@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from tollway import __version__
 from tollway.api.app_state import ServingDependencies
 from tollway.api.inference.routes import InferenceApi
 from tollway.control_plane import ControlPlane, StartHook
@@ -30,11 +31,13 @@ from tollway.data_plane import (
     table_limits,
     write_litellm_config,
 )
+from tollway.domain.health import HealthChecks, Lifecycle
 from tollway.domain.inference import InferencePolicy, InferenceService
 from tollway.domain.inference_events import InferenceEvents
 from tollway.domain.key_quarantine import KeyQuarantine
 from tollway.domain.responses_memory import ResponsesMemory, Retention
 from tollway.domain.services import Services
+from tollway.domain.status import StatusService
 from tollway.engine.base import Engine
 from tollway.observability.metrics import Metrics
 from tollway.routing.breaker import CircuitBreaker
@@ -65,6 +68,8 @@ class Runtime:
     quarantine: KeyQuarantine
     inference: InferenceService
     inference_api: InferenceApi
+    health: HealthChecks
+    status: StatusService
     # What ``start`` set going, undone by ``stop`` last step first.
     _running: AsyncExitStack = field(default_factory=AsyncExitStack)
 
@@ -119,11 +124,12 @@ class Runtime:
             confirm=events.confirm_key_rejected,
             routed=lambda key_id: key_id in holder.table.credentials,
         )
+        breaker = _breaker(settings)
         service = InferenceService(
             holder,
             engine,
             openrouter=openrouter,
-            breaker=_breaker(settings),
+            breaker=breaker,
             events=events,
             metrics=metrics,
             policy=_inference_policy(settings),
@@ -133,6 +139,24 @@ class Runtime:
         )
         plane = InferenceApi(
             service, metrics, settings.server.max_body_bytes, _responses_memory(control)
+        )
+        health = HealthChecks(
+            Lifecycle(),
+            database=services.database,
+            secrets=services.secrets,
+            quotas=metering.quotas,
+            journal=metering.journal,
+            routing=holder,
+        )
+        status = StatusService(
+            version=__version__,
+            mode=settings.engine.mode,
+            health=health,
+            breaker=breaker,
+            engine=engine,
+            journal_backlog=metering.writer.backlog,
+            routing=holder,
+            database=services.database,
         )
         return cls(
             control=control,
@@ -145,6 +169,8 @@ class Runtime:
             quarantine=quarantine,
             inference=service,
             inference_api=plane,
+            health=health,
+            status=status,
         )
 
     async def start(self) -> None:
@@ -167,6 +193,7 @@ class Runtime:
         # Stopping begins here: the cancelled requests record themselves first.
         running.push_async_callback(self.metering.drained)
         _settle_heap()
+        self.health.lifecycle.mark_started()
 
     async def stop(self) -> None:
         """Undo ``start`` in the reverse order (let the requests in flight record

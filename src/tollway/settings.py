@@ -43,6 +43,13 @@ class ServerSettings(_Section):
         ge=0,
         description="On SIGTERM, how long in-flight requests and streams may run to their end.",
     )
+    drain_seconds: float = Field(
+        default=5,
+        ge=0,
+        le=600,
+        description="On SIGTERM, how long /health/ready answers 503 while requests are still "
+        "served, before the server stops accepting: time for load balancers to stop sending.",
+    )
 
 
 class EngineSettings(_Section):

@@ -16,6 +16,7 @@ from tests.fakes.disk import FaultyDisk
 from tests.fakes.ports import free_port
 from tests.metering.test_records import make_outcome
 from tollway.app import create_app, runtime_of
+from tollway.domain.health import Phase
 from tollway.domain.services import Services
 from tollway.errors import SecretStoreUnavailableError
 from tollway.routing.table import RoutingTable
@@ -26,7 +27,11 @@ ALL_OK = {
     "quota_store": "ok",
     "usage_journal": "ok",
     "routing_table": "ok",
+    "lifecycle": "ok",
 }
+
+# What these pin does not depend on the database's backend.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def not_ready_because(client: TestClient) -> dict[str, str]:
@@ -42,6 +47,51 @@ def not_ready_because(client: TestClient) -> dict[str, str]:
 def test_health_needs_no_token(client: TestClient) -> None:
     response = client.get("/health", headers={"Authorization": ""})
     assert response.json() == {"status": "ok"}
+
+
+@SQLITE_ONLY
+def test_live_and_startup_answer_without_checking_dependencies(
+    client: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down() -> None:
+        raise OperationalError("SELECT 1", None, ConnectionRefusedError("refused"))
+
+    monkeypatch.setattr(services.database, "ping", down)
+    headers = {"Authorization": ""}
+    assert client.get("/health/live", headers=headers).json() == {"status": "ok"}
+    startup = client.get("/health/startup", headers=headers)
+    assert (startup.status_code, startup.json()) == (200, {"status": "started"})
+    assert client.get("/health/ready", headers=headers).status_code == 503
+
+
+@SQLITE_ONLY
+def test_startup_is_503_until_start_up_finished(client: TestClient) -> None:
+    lifecycle = runtime_of(client.app).health.lifecycle  # type: ignore[arg-type]
+    lifecycle.phase = Phase.STARTING
+    response = client.get("/health/startup")
+    assert (response.status_code, response.json()) == (503, {"status": "starting"})
+    assert not_ready_because(client) == {"lifecycle": "starting"}
+
+
+@SQLITE_ONLY
+def test_not_ready_while_draining(client: TestClient) -> None:
+    runtime_of(client.app).health.lifecycle.begin_draining()  # type: ignore[arg-type]
+    assert not_ready_because(client) == {"lifecycle": "draining"}
+    # Still serving meanwhile: that is the point of draining first.
+    assert client.get("/health/live").status_code == 200
+    assert client.get("/admin/v1/teams").status_code == 200
+
+
+@SQLITE_ONLY
+def test_the_network_checks_run_once_per_second_for_all_probes(
+    client: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pings: list[str] = []
+    monkeypatch.setattr(services.database, "ping", lambda: pings.append("database"))
+    monkeypatch.setattr(services.secrets, "check", lambda: pings.append("secrets"))
+    for _ in range(5):
+        assert client.get("/health/ready").status_code == 200
+    assert sorted(pings) == ["database", "secrets"]
 
 
 def test_ready_when_every_dependency_answers(client: TestClient) -> None:

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from starlette.applications import Starlette
 
+from tollway.domain.health import HealthChecks
 from tollway.domain.services import Services
+from tollway.domain.status import StatusService
 from tollway.metering.journal import UsageJournal
 from tollway.observability.metrics import Metrics
 from tollway.quotas.counters import QuotaStore
@@ -43,6 +45,12 @@ class AppRuntime(Protocol):
 
     @property
     def serving(self) -> ServingDependencies: ...
+
+    @property
+    def health(self) -> HealthChecks: ...
+
+    @property
+    def status(self) -> StatusService: ...
 
 
 def attach_runtime(app: Starlette, runtime: AppRuntime) -> None:

@@ -35,6 +35,7 @@ from tollway.cli import (
     provider_keys,
     providers,
     settings_cmd,
+    status,
     teams,
     usage,
 )
@@ -85,6 +86,7 @@ app.add_typer(limits.app, name="limits")
 app.command("audit")(audit.audit)
 app.add_typer(usage.app, name="usage")
 app.add_typer(settings_cmd.app, name="settings")
+app.command("status")(status.status)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import suppress
+from datetime import UTC, datetime
 
 from tollway.routing.table import RoutingTable
 from tollway.store.control import routing_version
@@ -58,6 +59,8 @@ class RoutingTableHolder:
         self._task: asyncio.Task[None] | None = None
         self._subscribers: list[Subscriber] = []
         self.table: RoutingTable = RoutingTable(version=-1)
+        # When the current table was installed (the status page shows its age).
+        self.loaded_at: datetime | None = None
 
     def subscribe(self, subscriber: Subscriber) -> None:
         """Tell ``subscriber`` of every table installed from now on: the first load and
@@ -68,6 +71,7 @@ class RoutingTableHolder:
     def load(self) -> None:
         """The first build, before the server takes traffic."""
         self.table = self._next(None)
+        self.loaded_at = datetime.now(UTC)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._watch(), name="routing-refresh")
@@ -84,6 +88,7 @@ class RoutingTableHolder:
         if version == self.table.version:
             return False
         self.table = await asyncio.to_thread(self._next, self.table)
+        self.loaded_at = datetime.now(UTC)
         log.info("routing table rebuilt at version %d", self.table.version)
         return True
 

@@ -11,6 +11,7 @@ from tollway.api.admin import (
     pricing,
     providers,
     settings_io,
+    status,
     teams,
     tollway_keys,
     usage,
@@ -30,6 +31,7 @@ def admin_router() -> APIRouter:
         audit,
         usage,
         settings_io,
+        status,
     ):
         router.include_router(module.router)
     return router
