@@ -104,13 +104,48 @@ class Prometheus:
         return list(self.api(f"label/{label}/values"))
 
     def wait_for_fresh_data(self, since: float, timeout: float = 20.0) -> float:
-        """Until every target was scraped, and then every rule group evaluated,
-        after ``since`` (a Unix time); returns a time at which to query."""
+        """Until every target was scraped after ``since`` (a Unix time), and then
+        every rule group evaluated after those scrapes ended; returns a time at
+        which to query."""
         deadline = time.monotonic() + timeout
-        while not self._fresh(since):
-            assert time.monotonic() < deadline, f"no fresh scrape in {timeout} s\n{self.output()}"
+        scraped = self._scraped_after(since)
+        while scraped is None or not self._evaluated_after(scraped):
+            failure = f"no fresh scrape and rule evaluation in {timeout} s"
+            assert time.monotonic() < deadline, f"{failure}\n{self.state()}\n{self.output()}"
             time.sleep(0.1)
+            scraped = scraped or self._scraped_after(since)
         return time.time()
+
+    def _scraped_after(self, since: float) -> float | None:
+        """When the last of the targets' scrapes that started after ``since`` ended,
+        or None while a target has had none (or is down)."""
+        targets = self.api("targets", state="active")["activeTargets"]
+        ends = [
+            _unix(t["lastScrape"]) + float(t["lastScrapeDuration"])
+            for t in targets
+            if t["health"] == "up" and _unix(t["lastScrape"]) > since
+        ]
+        return max(ends) if targets and len(ends) == len(targets) else None
+
+    def _evaluated_after(self, moment: float) -> bool:
+        groups = self.api("rules")["groups"]
+        return all(_unix(group["lastEvaluation"]) > moment for group in groups)
+
+    def state(self) -> str:
+        """The targets' and rule groups' health, for failure messages."""
+        targets = self.api("targets", state="active")["activeTargets"]
+        lines = [
+            f"target {t['scrapeUrl']}: {t['health']} {t['lastScrape']} {t['lastError']}"
+            for t in targets
+        ]
+        for group in self.api("rules")["groups"]:
+            lines.append(f"rule group {group['name']}: last evaluated {group['lastEvaluation']}")
+            lines += [
+                f"  {rule['name']}: {rule['health']} {rule.get('lastError', '')}"
+                for rule in group["rules"]
+                if rule["health"] != "ok"
+            ]
+        return "\n".join(lines)
 
     def _fresh(self, since: float) -> bool:
         targets = self.api("targets", state="active")["activeTargets"]
