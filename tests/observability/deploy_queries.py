@@ -147,17 +147,23 @@ def rule_files() -> list[Path]:
     return found
 
 
-def rule_queries() -> Iterator[Query]:
+def rules() -> Iterator[tuple[Path, dict[str, Any]]]:
+    """(file, rule) of every rule of every rule file."""
     for path in rule_files():
-        name = path.relative_to(PROMETHEUS).as_posix()
         for group in yaml.safe_load(path.read_text())["groups"]:
             for rule in group.get("rules") or []:
-                kind = "alert" if "alert" in rule else "record"
-                yield Query(f"{name} / {kind} {rule[kind]}", kind, str(rule["expr"]).strip())
+                yield path, rule
+
+
+def rule_queries() -> Iterator[Query]:
+    for path, rule in rules():
+        kind = "alert" if "alert" in rule else "record"
+        source = f"{path.relative_to(PROMETHEUS).as_posix()} / {kind} {rule[kind]}"
+        yield Query(source, kind, str(rule["expr"]).strip())
 
 
 def recorded_names() -> set[str]:
-    return {query.source.rpartition(" ")[2] for query in rule_queries() if query.kind == "record"}
+    return {rule["record"] for _, rule in rules() if "record" in rule}
 
 
 # -- reading PromQL --------------------------------------------------------------------

@@ -33,6 +33,7 @@ from tests.inference.conftest import Tollway
 from tests.observability.conftest import live, samples, total
 from tests.observability.deploy_queries import dashboard_queries, recorded_names, rule_files
 from tests.observability.deploy_queries import rule_queries as deploy_rule_queries
+from tests.observability.deploy_queries import rules as deploy_rules
 from tests.observability.live_load import Step, setup, steps
 from tests.observability.prometheus_server import Prometheus, prometheus_binary, running_prometheus
 from tests.observability.query_results import PROMETHEUS_OWN, Result, evaluate, exposed_names, table
@@ -214,6 +215,22 @@ def test_the_table(observed: Observed) -> None:
 def test_every_query_parses(observed: Observed) -> None:
     refused = [(r.query.source, r.query.expr, r.error) for r in observed.results if r.error]
     assert refused == []
+
+
+def test_prometheus_evaluates_every_rule_without_error(observed: Observed) -> None:
+    """Prometheus itself ran the rule files on the live series (recording rules'
+    outputs feed dashboards and alerts): no rule failed, e.g. on a join that
+    matched many series to many."""
+    groups = observed.prometheus.api("rules")["groups"]
+    loaded = {rule["name"] for group in groups for rule in group["rules"]}
+    failing = [
+        (rule["name"], rule.get("lastError"))
+        for group in groups
+        for rule in group["rules"]
+        if rule["health"] != "ok"
+    ]
+    assert failing == []
+    assert loaded == {rule.get("alert") or rule["record"] for _, rule in deploy_rules()}
 
 
 def test_every_query_names_exposed_metrics(observed: Observed) -> None:
