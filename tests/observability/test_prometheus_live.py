@@ -174,28 +174,19 @@ def usage_report(replica: Tollway, since: datetime) -> dict[str, Any]:
 def totals_rows(found: Observed) -> list[tuple[str, str, str]]:
     """The contract totals beside the usage report's, for the table."""
     totals, value = found.report["totals"], _value_of(found)
-    rows = [
-        ("sum(tollway_cost_usd_total)", value("sum(tollway_cost_usd_total)"), totals["cost_usd"]),
-        (
-            "sum(tollway_usage_records_total)",
-            value("sum(tollway_usage_records_total)"),
-            totals["requests"],
-        ),
-        (
-            "sum(tollway_requests_total) - sum(tollway_quota_rejections_total)",
-            value("sum(tollway_requests_total) - sum(tollway_quota_rejections_total)"),
-            totals["requests"],
-        ),
-        (
-            "sum(tollway_unpriced_requests_total)",
-            value("sum(tollway_unpriced_requests_total)"),
-            totals["unpriced_requests"],
+    requests = totals["requests"]
+    expected: list[tuple[str, object]] = [
+        ("sum(tollway_requests_total)", f"{requests} + {found.refused} refused (no record)"),
+        ("sum(tollway_usage_records_total)", requests),
+        ('sum(tollway_usage_records_total{status=~"error|interrupted"})', totals["errors"]),
+        ("sum(tollway_cost_usd_total)", totals["cost_usd"]),
+        ("sum(tollway_unpriced_requests_total)", totals["unpriced_requests"]),
+        *(
+            (f'sum(tollway_tokens_total{{kind="{kind}"}})', totals[f"{kind}_tokens"])
+            for kind in TOKEN_KINDS
         ),
     ]
-    for kind in TOKEN_KINDS:
-        expr = f'sum(tollway_tokens_total{{kind="{kind}"}})'
-        rows.append((expr, value(expr), totals[f"{kind}_tokens"]))
-    return [(expr, str(mine), str(theirs)) for expr, mine, theirs in rows]
+    return [(expr, f"{value(expr):.10g}", str(theirs)) for expr, theirs in expected]
 
 
 def _value_of(found: Observed) -> Callable[[str], float]:
