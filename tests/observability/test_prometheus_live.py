@@ -130,7 +130,7 @@ def run(plan: list[Step]) -> None:
         try:
             step.run()
         except Exception as error:
-            raise AssertionError(f"{step.name}: {error!r}") from error
+            raise AssertionError(f"{step.name} on {step.replica.url}: {error!r}") from error
 
 
 def replica(directory: Path, database_url: str) -> AbstractContextManager[Tollway]:
@@ -279,8 +279,8 @@ def test_requests_equal_the_usage_report_plus_refusals(observed: Observed) -> No
     assert rejections == observed.refused == 4
     assert value("sum(tollway_requests_total)") == totals["requests"] + rejections
     # Answered 2xx: every record but the errors. A stream whose client left had its
-    # 200 and is recorded client_disconnected, not as an error; the one error (the
-    # upstream 500) was answered 502. No stream here fails after its 200.
+    # 200 and is recorded client_disconnected, not as an error; the errors (the
+    # upstream 500s) were answered 502. No stream here fails after its 200.
     answered = value('sum(tollway_requests_total{status_class="2xx"})')
     assert answered == totals["requests"] - totals["errors"]
 
