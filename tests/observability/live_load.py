@@ -35,7 +35,7 @@ class Models:
 
 @dataclass(frozen=True)
 class Keys:
-    free: str  # no limits
+    free: str  # its team has a budget it does not exhaust
     budget: str  # its team has a USD budget smaller than any request
     rate: str  # a tokens-per-minute limit smaller than any request
 
@@ -49,9 +49,10 @@ class Step:
 
 
 def setup(
-    replicas: tuple[Tollway, Tollway], upstream: FakeProviderServer, openrouter: FakeProviderServer
+    admin: Tollway, upstream: FakeProviderServer, openrouter: FakeProviderServer
 ) -> tuple[Models, Keys]:
-    admin = replicas[0]  # the replicas share the database
+    """Providers, models, prices, teams, keys and limits, through one replica's
+    admin API (the replicas share the database)."""
     main = _provider(admin, upstream, "openai_compatible")
     # Its own provider key: an upstream 429 may rest the key it came on.
     limited_provider = _provider(admin, upstream, "openai_compatible")
@@ -65,14 +66,21 @@ def setup(
     for name in (models.ok, models.slow, models.broken):
         _price(admin, main, admin.model(main, name))
     admin.model(main, models.unpriced)
+    # Never reached: it is there so that the provider scope has a limit to show.
+    provider_limit = {"scope": "provider", "scope_id": main["id"], "requests_per_minute": 10**4}
+    admin.post("/limits", provider_limit)
     fallback = {"openrouter_model_id": f"vendor/{models.limited}"}
     _price(admin, limited_provider, admin.model(limited_provider, models.limited, **fallback))
-    keys = Keys(_key(admin), _key(admin, team_usd_total="0.000001"), _key(admin, tokens=5))
-    for replica in replicas:
-        for key in (keys.free, keys.budget, keys.rate):
-            replica.wait_for_model(key, models.ok, timeout=10)
-        replica.wait_for_model(keys.free, models.limited, timeout=10)
-    return models, keys
+    # A budget the load spends a little of (burn-down panels), one it cannot afford.
+    free, budget = (_key(admin, team_usd_total=usd) for usd in ("100", "0.000001"))
+    return models, Keys(free, budget, _key(admin, tokens=5))
+
+
+def wait_served(replica: Tollway, models: Models, keys: Keys) -> None:
+    """Until ``replica``'s routing table has what ``setup`` made."""
+    for key in (keys.free, keys.budget, keys.rate):
+        replica.wait_for_model(key, models.ok, timeout=10)
+    replica.wait_for_model(keys.free, models.limited, timeout=10)
 
 
 def _provider(admin: Tollway, server: FakeProviderServer, kind: str) -> dict[str, Any]:

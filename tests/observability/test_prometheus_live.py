@@ -34,7 +34,7 @@ from tests.observability.conftest import live, samples, total
 from tests.observability.deploy_queries import dashboard_queries, recorded_names, rule_files
 from tests.observability.deploy_queries import rule_queries as deploy_rule_queries
 from tests.observability.deploy_queries import rules as deploy_rules
-from tests.observability.live_load import Step, setup, steps
+from tests.observability.live_load import Step, setup, steps, wait_served
 from tests.observability.prometheus_server import Prometheus, prometheus_binary, running_prometheus
 from tests.observability.query_results import PROMETHEUS_OWN, Result, evaluate, exposed_names, table
 from tests.processes import MASTER_KEY
@@ -96,15 +96,20 @@ def observed(
     prometheus_binary()  # skip (or fail under CI) before starting anything
     root = tmp_path_factory.mktemp("prometheus_live")
     with ExitStack() as stack:
-        replicas = tuple(
-            stack.enter_context(replica(root / name, shared_database)) for name in "ab"
-        )
+        since = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        a = stack.enter_context(replica(root / "a", shared_database))
+        models, keys = setup(a, upstream, openrouter)
+        # The second replica joins a deployment that exists, as a scaled-out one
+        # does: its first routing table, and whatever it publishes from it at start
+        # (e.g. gauges of every limit), already has all of the setup.
+        b = stack.enter_context(replica(root / "b", shared_database))
+        replicas = (a, b)
+        for each in replicas:
+            wait_served(each, models, keys)
         targets = [httpx.URL(r.url).netloc.decode() for r in replicas]
         prometheus = stack.enter_context(
             running_prometheus(root / "prometheus", targets, rule_files())
         )
-        since = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-        models, keys = setup(replicas, upstream, openrouter)
         plan = steps(replicas, models, keys)
         run(plan)
         # Again, once Prometheus has seen every series: a series' first sample
