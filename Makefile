@@ -6,6 +6,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 PROMTOOL := $(TOOLS)/bin/promtool
+PROMETHEUS := $(TOOLS)/bin/prometheus
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 # Byte-compile every installed package at install time. Where PYTHONDONTWRITEBYTECODE
@@ -26,12 +27,14 @@ $(VENV)/.synced: pyproject.toml uv.lock Makefile | $(UV)
 
 setup: $(VENV)/.synced
 
-# promtool checks /metrics and deploy/prometheus in the tests. It comes from Debian's
-# prometheus package, unpacked without root; if apt's own lists are missing or stale,
-# with private ones. Best effort: without it those tests skip (fail under CI=true)
-# and `make test` still runs.
+# promtool checks /metrics and deploy/prometheus in the tests; the prometheus server
+# runs every dashboard and rule query against live replicas
+# (tests/observability/test_prometheus_live.py). Both come from Debian's prometheus
+# package, unpacked without root; if apt's own lists are missing or stale, with
+# private ones. Best effort: without them those tests skip (fail under CI=true) and
+# `make test` still runs. One download makes both (a grouped target).
 APT_PRIVATE = -o Dir::State::Lists="$$tmp/lists" -o Dir::Cache="$$tmp/cache" -o Debug::NoLocking=true
-$(PROMTOOL):
+$(PROMTOOL) $(PROMETHEUS) &:
 	@mkdir -p $(@D)
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cd "$$tmp" && \
 	{ apt-get -qq download prometheus 2>/dev/null || { \
@@ -39,10 +42,11 @@ $(PROMTOOL):
 	    apt-get -qq $(APT_PRIVATE) update >/dev/null 2>&1 && \
 	    apt-get -qq $(APT_PRIVATE) download prometheus 2>/dev/null; }; } && \
 	dpkg-deb -x prometheus_*.deb root && cd - >/dev/null && \
-	cp "$$tmp/root/usr/bin/promtool" $@ && echo "promtool: $$($@ --version 2>&1 | head -1)" \
-	|| echo "promtool: could not fetch Debian's prometheus package; its tests skip (fail under CI=true)"
+	cp "$$tmp/root/usr/bin/promtool" $(PROMTOOL) && cp "$$tmp/root/usr/bin/prometheus" $(PROMETHEUS) && \
+	echo "promtool, prometheus: $$($(PROMTOOL) --version 2>&1 | head -1)" \
+	|| echo "promtool, prometheus: could not fetch Debian's prometheus package; their tests skip (fail under CI=true)"
 
-promtool: $(PROMTOOL)
+promtool: $(PROMTOOL) $(PROMETHEUS)
 
 run: setup
 	$(BIN)/tollway serve --demo
@@ -53,7 +57,7 @@ run: setup
 # block and Redis prefixes (tests/conftest.py, tests/fakes/ports.py).
 TEST_WORKERS ?= 3
 
-test: setup $(PROMTOOL)
+test: setup $(PROMTOOL) $(PROMETHEUS)
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
 check: setup

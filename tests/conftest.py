@@ -61,6 +61,7 @@ SLOW_MODULES_FIRST = (
     "tests/system/",
     "tests/test_serve.py",
     "tests/inference/test_counters_survive.py",
+    "tests/observability/test_prometheus_live.py",  # two replicas and Prometheus
     "tests/engine/test_remote.py",
     "tests/conformance/",  # one tollway and five fakes per module, hundreds of calls
 )
