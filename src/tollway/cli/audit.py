@@ -8,7 +8,7 @@ import typer
 
 from tollway.cli import output
 from tollway.cli.client import connect, fields
-from tollway.cli.output import JsonOption, col, when
+from tollway.cli.output import JsonOption, ListView, NoPagerOption, col, when
 
 AUDIT_COLUMNS = (
     when("time", "time"),
@@ -19,9 +19,9 @@ AUDIT_COLUMNS = (
 )
 
 
-def show_page(page: dict[str, Any]) -> None:
+def show_page(page: dict[str, Any], view: ListView) -> None:
     items = page["items"]
-    output.show_table(items, AUDIT_COLUMNS, empty="no audit events match")
+    output.show_table(items, AUDIT_COLUMNS, empty="no audit events match", view=view)
     if items:
         first = page["offset"] + 1
         output.note(f"events {first}-{first + len(items) - 1} of {page['total']}")
@@ -39,9 +39,11 @@ def audit(
         str | None, typer.Option(help="Only this target, e.g. provider:<id>.")
     ] = None,
     as_json: JsonOption = False,
+    no_pager: NoPagerOption = False,
 ) -> None:
     """Show the audit trail of changes, newest first."""
     params = {"limit": limit, "offset": offset, **fields(action=action, target=target)}
     with connect(ctx) as api:
         page = api.get("/audit", params=params)
-    output.emit(page, as_json, lambda: show_page(page))
+    view = ListView(wide=True, pager=not no_pager)  # --limit pages on the server here
+    output.emit(page, as_json, lambda: show_page(page, view))

@@ -9,7 +9,17 @@ import typer
 
 from tollway.cli import output
 from tollway.cli.client import changes, connect, fields
-from tollway.cli.output import JsonOption, col, when
+from tollway.cli.output import (
+    JsonOption,
+    LimitOption,
+    ListView,
+    NoPagerOption,
+    WideOption,
+    col,
+    ident,
+    named,
+    when,
+)
 
 app = typer.Typer(
     help="Models: a provider's model under a public name.",
@@ -47,10 +57,11 @@ EnabledOption = Annotated[
 ]
 
 MODEL_COLUMNS = (
-    col("id", "id"),
+    ident("id", "id"),
     col("name", "name"),
     col("model id", "model_id"),
-    col("provider", "provider_id"),
+    named("provider", "provider_name", "provider_id"),
+    ident("provider id", "provider_id"),
     col("status", "status"),
     col("enabled", "enabled"),
     col("priority", "priority"),
@@ -80,22 +91,26 @@ def show_model(model: dict[str, Any]) -> None:
 @app.command("list")
 def list_models(
     ctx: typer.Context,
+    *,
     name: Annotated[str | None, typer.Option(help="Only this public name.")] = None,
     provider: Annotated[
         uuid.UUID | None, typer.Option(metavar="PROVIDER_ID", help="Only this provider's.")
     ] = None,
     as_json: JsonOption = False,
+    wide: WideOption = False,
+    limit: LimitOption = None,
+    no_pager: NoPagerOption = False,
 ) -> None:
     """List models, by public name then priority."""
     params = fields(name=name, provider_id=str(provider) if provider else None)
     with connect(ctx) as api:
         models = api.get("/models", params=params)
-    output.emit(
+    output.emit_list(
         models,
         as_json,
-        lambda: output.show_table(
-            models, MODEL_COLUMNS, empty="no models; add one with `tollway models create`"
-        ),
+        MODEL_COLUMNS,
+        ListView.of(wide, limit, no_pager),
+        empty="no models; add one with `tollway models create`",
     )
 
 
