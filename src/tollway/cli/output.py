@@ -146,7 +146,7 @@ def money(value: object) -> str:
 def cost(amount: object, unpriced: int = 0, requests: int | None = None) -> str:
     """A sum of costs that may hold unpriced requests: ``unpriced`` when none of its
     ``requests`` had a price, ``$12.40 + 2 unpriced`` when some had none."""
-    if not unpriced:
+    if not unpriced or amount is None:
         return money(amount)
     if requests is not None and unpriced >= requests:
         return "unpriced"
