@@ -307,7 +307,9 @@ _DEPLOYMENT_COLUMNS = (
     price_column("input/token", "input_price_per_token"),
     price_column("output/token", "output_price_per_token"),
     output.Column("price from", lambda d: d.get("price_origin") or "unpriced"),
-    output.Column("cost of this traffic", lambda d: output.money(d.get("cost_usd"))),
+    output.Column(
+        "cost of this traffic", lambda d: output.money(d.get("cost_usd")), justify="right"
+    ),
 )
 
 
