@@ -167,6 +167,9 @@ def test_renaming_leaves_every_other_field_as_it_was(client: TestClient) -> None
     )
     renamed = ok(client.patch(f"/admin/v1/providers/{provider['id']}", json={"name": "New"}))
     assert renamed["name"] == "New"
+    # A key's provider_name is read with it, so it follows the rename.
+    assert [key.pop("provider_name") for key in renamed["keys"]] == ["New"]
+    assert [key.pop("provider_name") for key in provider["keys"]] == ["OpenAI"]
     unchanged = {k: v for k, v in renamed.items() if k not in ("name", "updated_at")}
     assert unchanged == {k: v for k, v in provider.items() if k not in ("name", "updated_at")}
 

@@ -226,3 +226,61 @@ def test_deleting_a_provider_deletes_its_limits(client: TestClient) -> None:
     ok(client.post("/admin/v1/limits", json=body), 201)
     ok(client.delete(f"/admin/v1/providers/{provider['id']}"), 204)
     assert ok(client.get("/admin/v1/limits")) == []
+
+
+# -- names next to ids ----------------------------------------------------------------
+
+
+def test_reads_name_what_their_ids_point_at(client: TestClient) -> None:
+    """Every list and single read carries the names of what its ids point at, read
+    live (a rename shows at once), and null where nothing is named."""
+    provider = create_provider(client, name="Acme")
+    team = ok(client.post("/admin/v1/teams", json={"name": "ops"}), 201)
+    model = create_model(client, provider["id"], name="fast")
+    shared_key = provider["keys"][0]
+    team_key = ok(
+        client.post(
+            f"/admin/v1/providers/{provider['id']}/keys",
+            json={"api_key": "sk-test-0000000000team", "label": "ops key", "team_id": team["id"]},
+        ),
+        201,
+    )
+    tollway_key = ok(
+        client.post("/admin/v1/keys", json={"name": "agent", "team_id": team["id"]}), 201
+    )
+    assert (model["provider_name"], tollway_key["team_name"]) == ("Acme", "ops")
+    assert (shared_key["provider_name"], shared_key["team_name"]) == ("Acme", None)
+    assert (team_key["provider_name"], team_key["team_name"]) == ("Acme", "ops")
+    for scope, scope_id in (
+        ("provider", provider["id"]),
+        ("provider_key", team_key["id"]),
+        ("team", team["id"]),
+        ("tollway_key", tollway_key["id"]),
+    ):
+        body = {"scope": scope, "scope_id": scope_id, "requests_per_minute": 60}
+        ok(client.post("/admin/v1/limits", json=body), 201)
+    prices = {"provider_id": provider["id"], "input_price_per_token": 0.000001}
+    ok(client.post("/admin/v1/pricing", json=prices), 201)
+    ok(client.post("/admin/v1/pricing", json={**prices, "model_id": model["id"]}), 201)
+
+    ok(client.patch(f"/admin/v1/teams/{team['id']}", json={"name": "ops-2"}))
+    limits = ok(client.get("/admin/v1/limits"))
+    assert sorted((row["scope"], row["scope_name"]) for row in limits) == [
+        ("provider", "Acme"),
+        ("provider_key", "ops key"),
+        ("team", "ops-2"),
+        ("tollway_key", "agent"),
+    ]
+    [listed_model] = ok(client.get("/admin/v1/models"))
+    assert listed_model["provider_name"] == "Acme"
+    assert ok(client.get(f"/admin/v1/keys/{tollway_key['id']}"))["team_name"] == "ops-2"
+    listed_keys = ok(client.get(f"/admin/v1/providers/{provider['id']}/keys"))
+    assert [(k["label"], k["team_name"]) for k in listed_keys] == [
+        ("default", None),
+        ("ops key", "ops-2"),
+    ]
+    pricing = ok(client.get("/admin/v1/pricing"))
+    assert sorted((p["provider_name"], p["model_name"] or "-") for p in pricing) == [
+        ("Acme", "-"),
+        ("Acme", "fast"),
+    ]

@@ -31,7 +31,12 @@ def test_models(cli: Cli) -> None:
 
     table = cli.ok("models", "list").stdout
     assert name in table
-    assert model["id"] in table
+    assert provider["name"] in table  # the provider by name; ids only with --wide
+    assert model["id"] not in table
+    assert provider["id"] not in table
+    wide = cli.ok("models", "list", "--wide").stdout
+    assert model["id"] in wide
+    assert provider["id"] in wide
     assert [m["id"] for m in cli.json("models", "list", "--name", name)] == [model["id"]]
     assert cli.json("models", "list", "--name", "nope") == []
     assert [m["id"] for m in cli.json("models", "list", "--provider", provider["id"])] == [
@@ -116,10 +121,11 @@ def test_pricing(cli: Cli) -> None:
     assert per_model["input_price_per_token"] == 0.00000015
 
     table = cli.ok("pricing", "list").stdout
-    assert "0.00000015 ($0.15/M)" in table
+    assert "$0.00000015 ($0.15/M)" in table
     assert "(provider default)" in table
+    assert model["name"] in table
     assert len(cli.json("pricing", "list", "--provider", provider["id"])) == 2
-    assert "0.0000025" in cli.ok("pricing", "get", default["id"]).stdout
+    assert "$0.0000025 ($2.50/M)" in cli.ok("pricing", "get", default["id"]).stdout
 
     updated = cli.json(
         "pricing", "update", default["id"], "--cached-input", "0.000001", "--source", "openrouter"
@@ -154,12 +160,13 @@ def test_limits(cli: Cli) -> None:
 
     table = cli.ok("limits", "list").stdout
     assert "req/min 60" in table
-    assert "USD/month 25.5" in table
+    assert "USD/month $25.50" in table  # budgets print as money
+    assert team["name"] in table  # the scope by name
     assert [
         r["id"] for r in cli.json("limits", "list", "--scope", "team", "--scope-id", team["id"])
     ] == [limits["id"]]
     assert cli.json("limits", "list", "--scope", "provider") == []
-    assert "100000" in cli.ok("limits", "get", limits["id"]).stdout
+    assert "100,000" in cli.ok("limits", "get", limits["id"]).stdout
 
     updated = cli.json(
         "limits", "update", limits["id"], "--clear", "tokens-per-day", "--usd-total", "100"

@@ -19,7 +19,8 @@ def test_create_list_get_update_delete(cli: Cli) -> None:
 
     listed = cli.ok("providers", "list")
     assert name in listed.stdout
-    assert provider_id in listed.stdout
+    assert provider_id not in listed.stdout
+    assert provider_id in cli.ok("providers", "list", "--wide").stdout
 
     shown = cli.ok("providers", "get", provider_id)
     assert "https://example.com" in shown.stdout

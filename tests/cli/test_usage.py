@@ -23,6 +23,8 @@ from tollway.store.tables import CostSource
 
 HOUR = datetime(2031, 6, 1, 22, tzinfo=UTC)
 RANGE = ("--from", "2031-06-01", "--to", "2031-06-03")
+LATER = datetime(2031, 6, 5, 12, tzinfo=UTC)
+LATER_RANGE = ("--from", "2031-06-05", "--to", "2031-06-06")
 
 
 @pytest.fixture
@@ -60,6 +62,7 @@ def seeded(cli: Cli) -> dict[str, Any]:
             request("a", HOUR, "1234.5"),
             request("b", HOUR + timedelta(hours=3), "0.000123456789"),
             request("c", HOUR + timedelta(hours=3), None),
+            request("d", LATER, None),  # alone in LATER_RANGE: all of it unpriced
         ],
     )
     database.dispose()
@@ -71,15 +74,35 @@ def test_report_table_has_money_and_a_totals_row(cli: Cli, seeded: dict[str, Any
     lines = result.stdout.splitlines()
     assert any("research" in line and "2031-06-01" in line for line in lines)
     assert any("research" in line and "2031-06-02" in line for line in lines)
+    day_2 = next(line for line in lines if "2031-06-02" in line)
+    assert "$0.000123 + 1 unpriced" in day_2  # a tiny cost keeps its digits
     totals = next(line for line in lines if line.strip().startswith("total"))
-    assert "$1,234.500123" in totals
+    assert "$1,234.50 + 1 unpriced" in totals
     assert "3,600" in totals  # prompt tokens
+    assert seeded["team"]["id"] not in result.stdout
     assert "usage from 2031-06-01 00:00:00 to 2031-06-03 00:00:00 UTC" in result.stderr
-    # Money is right-aligned: the dollar signs line up at their column's right edge.
+    # Money is right-aligned (the last column): every cost ends at the same place.
     money_lines = [line for line in lines if "$" in line]
-    assert (
-        len({line.rindex("$") + len(line.split("$")[-1].split()[0]) for line in money_lines}) == 1
-    )
+    assert len(money_lines) == 3
+    assert len({len(line.rstrip()) for line in money_lines}) == 1
+
+
+def test_unpriced_is_never_zero_dollars_and_wide_shows_ids(
+    cli: Cli, seeded: dict[str, Any]
+) -> None:
+    table = cli.ok("usage", "report", "-g", "team", *LATER_RANGE).stdout
+    assert "$0.00" not in table
+    [row, totals] = [line for line in table.splitlines() if "unpriced" in line]
+    assert "research" in row
+    assert totals.split()[0] == "total"
+    wide = cli.ok("usage", "report", "-g", "team", "-g", "key", "--wide", *LATER_RANGE).stdout
+    assert seeded["team"]["id"] in wide
+    assert seeded["key"]["id"] in wide
+    limited = cli.ok("usage", "report", "-g", "day", "--limit", "1", *RANGE)
+    assert "2031-06-01" in limited.stdout
+    assert "2031-06-02" not in limited.stdout
+    assert "$1,234.50 + 1 unpriced" in limited.stdout  # totals still cover every row
+    assert "showing the first 1 of 2" in limited.stderr
 
 
 def test_report_json_is_the_api_response(cli: Cli, seeded: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ import typer
 
 from tollway.cli import output, resolve
 from tollway.cli.client import AdminClient, connect, fields
-from tollway.cli.output import JsonOption, col, when
+from tollway.cli.output import JsonOption, ListView, NoPagerOption, col, when
 
 AUDIT_COLUMNS = (
     when("time", "time"),
@@ -19,9 +19,9 @@ AUDIT_COLUMNS = (
 )
 
 
-def show_page(page: dict[str, Any]) -> None:
+def show_page(page: dict[str, Any], view: ListView) -> None:
     items = page["items"]
-    output.show_table(items, AUDIT_COLUMNS, empty="no audit events match")
+    output.show_table(items, AUDIT_COLUMNS, empty="no audit events match", view=view)
     if items:
         first = page["offset"] + 1
         output.note(f"events {first}-{first + len(items) - 1} of {page['total']}")
@@ -56,10 +56,12 @@ def audit(
         ),
     ] = None,
     as_json: JsonOption = False,
+    no_pager: NoPagerOption = False,
 ) -> None:
     """Show the audit trail of changes, newest first."""
     with connect(ctx) as api:
         where = None if target is None else target_filter(api, target)
         params = {"limit": limit, "offset": offset, **fields(action=action, target=where)}
         page = api.get("/audit", params=params)
-    output.emit(page, as_json, lambda: show_page(page))
+    view = ListView(wide=True, pager=not no_pager)  # --limit pages on the server here
+    output.emit(page, as_json, lambda: show_page(page, view))

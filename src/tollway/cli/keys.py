@@ -9,7 +9,17 @@ import typer
 
 from tollway.cli import output, resolve
 from tollway.cli.client import connect, fields, usage_error
-from tollway.cli.output import JsonOption, col, when
+from tollway.cli.output import (
+    JsonOption,
+    LimitOption,
+    ListView,
+    NoPagerOption,
+    WideOption,
+    col,
+    ident,
+    named,
+    when,
+)
 
 app = typer.Typer(
     help="Tollway keys: what agents send as their OpenAI API key.",
@@ -28,10 +38,11 @@ ExpiresOption = Annotated[
 ]
 
 KEY_COLUMNS = (
-    col("id", "id"),
+    ident("id", "id"),
     col("name", "name"),
     col("prefix", "prefix"),
-    col("team", "team_id"),
+    named("team", "team_name", "team_id"),
+    ident("team id", "team_id"),
     col("models", "allowed_models"),
     when("expires", "expires_at"),
     when("revoked", "revoked_at"),
@@ -52,21 +63,25 @@ def show_key(key: dict[str, Any]) -> None:
 @app.command("list")
 def list_keys(
     ctx: typer.Context,
+    *,
     team: Annotated[
         str | None,
         typer.Option(metavar="TEAM", help=f"Only this team's keys ({resolve.REF_HELP})."),
     ] = None,
     as_json: JsonOption = False,
+    wide: WideOption = False,
+    limit: LimitOption = None,
+    no_pager: NoPagerOption = False,
 ) -> None:
     """List tollway keys (never the keys themselves)."""
     with connect(ctx) as api:
         keys = api.get("/keys", params=fields(team_id=resolve.optional(api, resolve.team, team)))
-    output.emit(
+    output.emit_list(
         keys,
         as_json,
-        lambda: output.show_table(
-            keys, KEY_COLUMNS, empty="no keys; add one with `tollway keys create`"
-        ),
+        KEY_COLUMNS,
+        ListView.of(wide, limit, no_pager),
+        empty="no keys; add one with `tollway keys create`",
     )
 
 

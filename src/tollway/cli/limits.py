@@ -17,7 +17,17 @@ import typer
 
 from tollway.cli import output, resolve
 from tollway.cli.client import AdminClient, changes, connect, fields, usage_error
-from tollway.cli.output import Column, JsonOption, col, when
+from tollway.cli.output import (
+    Column,
+    JsonOption,
+    LimitOption,
+    ListView,
+    NoPagerOption,
+    WideOption,
+    col,
+    ident,
+    when,
+)
 from tollway.cli.pricing import parse_price
 from tollway.domain.limits import LIMIT_FIELDS
 from tollway.store.enums import LimitScope
@@ -99,9 +109,16 @@ _SHORT_NAMES = {
 }
 
 
+def limit_text(name: str, value: object) -> str:
+    """A limit's value: USD budgets as money, counts with thousands separators."""
+    if name.startswith("usd_"):
+        return output.money(value)
+    return f"{value:,}" if isinstance(value, int) else output.decimal_text(value)
+
+
 def limit_summary(row: output.Record) -> str:
     parts = [
-        f"{_SHORT_NAMES.get(name, name)} {output.decimal_text(row[name])}"
+        f"{_SHORT_NAMES.get(name, name)} {limit_text(name, row[name])}"
         for name in LIMIT_FIELDS
         if row.get(name) is not None
     ]
@@ -109,16 +126,17 @@ def limit_summary(row: output.Record) -> str:
 
 
 LIMITS_COLUMNS = (
-    col("id", "id"),
+    ident("id", "id"),
     col("scope", "scope"),
-    col("scope id", "scope_id"),
+    Column("name", lambda row: row.get("scope_name") or "(deleted)"),
+    ident("scope id", "scope_id"),
     Column("limits", limit_summary),
 )
 
 
 def show_limits(row: dict[str, Any]) -> None:
     details = (
-        *LIMITS_COLUMNS[:3],
+        *LIMITS_COLUMNS[:4],
         *(Column(name.replace("_", " "), _limit_value(name)) for name in LIMIT_FIELDS),
         when("created", "created_at"),
         when("updated", "updated_at"),
@@ -127,7 +145,7 @@ def show_limits(row: dict[str, Any]) -> None:
 
 
 def _limit_value(name: str) -> output.Getter:
-    return lambda row: None if row.get(name) is None else output.decimal_text(row[name])
+    return lambda row: None if row.get(name) is None else limit_text(name, row[name])
 
 
 def limit_body(**values: int | Decimal | None) -> dict[str, object]:
@@ -210,6 +228,9 @@ def list_limits(
     provider: ProviderOption = None,
     provider_key: ProviderKeyOption = None,
     as_json: JsonOption = False,
+    wide: WideOption = False,
+    limit: LimitOption = None,
+    no_pager: NoPagerOption = False,
 ) -> None:
     """List limits entries, all or one owner's."""
     owner = chosen_owner(scope, scope_id, _shortcuts(team, key, provider, provider_key))
@@ -220,12 +241,12 @@ def list_limits(
             else fields(scope=scope.value if scope else None)
         )
         rows = api.get("/limits", params=params)
-    output.emit(
+    output.emit_list(
         rows,
         as_json,
-        lambda: output.show_table(
-            rows, LIMITS_COLUMNS, empty="no limits; add some with `tollway limits create`"
-        ),
+        LIMITS_COLUMNS,
+        ListView.of(wide, limit, no_pager),
+        empty="no limits; add some with `tollway limits create`",
     )
 
 

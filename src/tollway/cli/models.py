@@ -8,7 +8,17 @@ import typer
 
 from tollway.cli import output, resolve
 from tollway.cli.client import changes, connect, fields
-from tollway.cli.output import JsonOption, col, when
+from tollway.cli.output import (
+    JsonOption,
+    LimitOption,
+    ListView,
+    NoPagerOption,
+    WideOption,
+    col,
+    ident,
+    named,
+    when,
+)
 
 app = typer.Typer(
     help="Models: a provider's model under a public name.",
@@ -51,10 +61,11 @@ EnabledOption = Annotated[
 ]
 
 MODEL_COLUMNS = (
-    col("id", "id"),
+    ident("id", "id"),
     col("name", "name"),
     col("model id", "model_id"),
-    col("provider", "provider_id"),
+    named("provider", "provider_name", "provider_id"),
+    ident("provider id", "provider_id"),
     col("status", "status"),
     col("enabled", "enabled"),
     col("priority", "priority"),
@@ -85,23 +96,27 @@ def show_model(model: dict[str, Any]) -> None:
 @app.command("list")
 def list_models(
     ctx: typer.Context,
+    *,
     name: Annotated[str | None, typer.Option(help="Only this public name.")] = None,
     provider: Annotated[
         str | None,
         typer.Option(metavar="PROVIDER", help=f"Only this provider's ({resolve.REF_HELP})."),
     ] = None,
     as_json: JsonOption = False,
+    wide: WideOption = False,
+    limit: LimitOption = None,
+    no_pager: NoPagerOption = False,
 ) -> None:
     """List models, by public name then priority."""
     with connect(ctx) as api:
         provider_id = resolve.optional(api, resolve.provider, provider)
         models = api.get("/models", params=fields(name=name, provider_id=provider_id))
-    output.emit(
+    output.emit_list(
         models,
         as_json,
-        lambda: output.show_table(
-            models, MODEL_COLUMNS, empty="no models; add one with `tollway models create`"
-        ),
+        MODEL_COLUMNS,
+        ListView.of(wide, limit, no_pager),
+        empty="no models; add one with `tollway models create`",
     )
 
 

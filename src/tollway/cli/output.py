@@ -3,6 +3,9 @@
 Tables and records go to stdout, errors and notes to stderr, so ``--json`` output
 stays parseable while progress and hints still reach the terminal. Server values
 are wrapped in ``rich.text.Text`` so brackets in a name are never read as markup.
+
+Lists show names; ids are in ``--json``, in ``--wide`` and in the single-record views.
+Every amount of money is printed by ``money`` (and sums with unpriced parts by ``cost``).
 """
 
 from __future__ import annotations
@@ -12,16 +15,26 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich import box
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from tollway.cli import pager
+
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print the server's raw JSON response (for scripts).")
+]
+WideOption = Annotated[bool, typer.Option("--wide", help="Show ids next to names.")]
+LimitOption = Annotated[
+    int | None, typer.Option("--limit", min=1, metavar="N", help="Show the first N rows only.")
+]
+NoPagerOption = Annotated[
+    bool,
+    typer.Option("--no-pager", help="Never page (by default a terminal pages through $PAGER)."),
 ]
 
 # Piped output gets a wide table instead of rich's 80-column default, so ids stay whole.
@@ -35,10 +48,43 @@ Getter = Callable[[Record], object]
 class Column:
     header: str
     get: Getter
+    # An id: in --wide lists and single-record views, not in plain lists.
+    wide: bool = False
+    justify: Literal["left", "right"] = "left"
+
+
+@dataclass(frozen=True, slots=True)
+class ListView:
+    """How a list command shows its rows: --wide, --limit, and --no-pager."""
+
+    wide: bool = False
+    limit: int | None = None
+    pager: bool = True
+
+    @classmethod
+    def of(cls, wide: bool, limit: int | None, no_pager: bool) -> ListView:
+        return cls(wide=wide, limit=limit, pager=not no_pager)
 
 
 def col(header: str, key: str) -> Column:
     return Column(header, lambda record: record.get(key))
+
+
+def ident(header: str, key: str) -> Column:
+    return Column(header, lambda record: record.get(key), wide=True)
+
+
+def named(header: str, name_key: str, id_key: str, *, none: str = "-") -> Column:
+    """What an id points at, by name: ``none`` without an id, ``(deleted)`` when the
+    id names nothing any more (the server sends a null name)."""
+
+    def show(record: Record) -> object:
+        if record.get(id_key) is None:
+            return none
+        name = record.get(name_key)
+        return "(deleted)" if name is None else name
+
+    return Column(header, show)
 
 
 def when(header: str, key: str) -> Column:
@@ -77,6 +123,36 @@ def timestamp(value: object) -> str | None:
     return value.replace("T", " ")[:19]
 
 
+def money(value: object) -> str:
+    """USD for people. From a dollar up, in cents with thousands separators ($12.40,
+    $1,234.50); below it, three significant digits ($0.0005, $0.000123), so a tiny
+    cost never reads $0.00. None is a cost nobody could price: ``unpriced``."""
+    if value is None:
+        return "unpriced"
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    if not amount.is_finite():
+        return str(value)
+    sign, amount = ("-" if amount < 0 else ""), abs(amount)
+    if amount == 0 or amount >= 1:
+        return f"{sign}${amount:,.2f}"
+    places = max(2, 2 - amount.adjusted())  # adjusted(): the exponent of the first digit
+    whole, fraction = format(amount.quantize(Decimal(1).scaleb(-places)), "f").split(".")
+    return f"{sign}${whole}.{fraction.rstrip('0').ljust(2, '0')}"
+
+
+def cost(amount: object, unpriced: int = 0, requests: int | None = None) -> str:
+    """A sum of costs that may hold unpriced requests: ``unpriced`` when none of its
+    ``requests`` had a price, ``$12.40 + 2 unpriced`` when some had none."""
+    if not unpriced or amount is None:
+        return money(amount)
+    if requests is not None and unpriced >= requests:
+        return "unpriced"
+    return f"{money(amount)} + {unpriced:,} unpriced"
+
+
 def decimal_text(value: object) -> str:
     """A JSON number as plain decimal notation (1.5e-07 -> 0.00000015)."""
     if value is None:
@@ -102,16 +178,55 @@ def show_table(
     *,
     title: str | None = None,
     empty: str = "nothing here yet",
+    view: ListView | None = None,
 ) -> None:
+    """Rows as a table: without view (a part of a record), every column, unpaged."""
     if not rows:
         note(empty)
         return
+    view = view or ListView(wide=True, pager=False)
+    shown = [column for column in columns if view.wide or not column.wide]
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
-    for column in columns:
-        table.add_column(column.header, overflow="fold")
+    for column in shown:
+        table.add_column(column.header, overflow="fold", justify=column.justify)
     for row in rows:
-        table.add_row(*(cell(column.get(row)) for column in columns))
-    console().print(table)
+        table.add_row(*(cell(column.get(row)) for column in shown))
+    show(table, paged=view.pager)
+
+
+def show(renderable: RenderableType, *, paged: bool = False) -> None:
+    """Print to stdout; ``paged`` sends it through the pager when stdout is a terminal."""
+    out = console()
+    if paged and pager.stdout_is_terminal():
+        with out.capture() as captured:
+            out.print(renderable)
+        if pager.page(captured.get()):
+            return
+    out.print(renderable)
+
+
+def first(rows: Sequence[Any], view: ListView) -> Sequence[Any]:
+    """The rows --limit keeps, with a note on stderr of how many it left out."""
+    if view.limit is None or len(rows) <= view.limit:
+        return rows
+    note(f"showing the first {view.limit} of {len(rows)}; raise --limit to see more")
+    return rows[: view.limit]
+
+
+def emit_list(
+    rows: Sequence[Record],
+    as_json: bool,
+    columns: Sequence[Column],
+    view: ListView,
+    *,
+    empty: str,
+) -> None:
+    """A list command's output: the first --limit rows, as JSON or as a table."""
+    kept = first(rows, view)
+    if as_json:
+        print_json(list(kept))
+    else:
+        show_table(kept, columns, empty=empty, view=view)
 
 
 def show_record(record: Record, fields: Sequence[Column], *, title: str | None = None) -> None:

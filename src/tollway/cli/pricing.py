@@ -14,7 +14,18 @@ import typer
 
 from tollway.cli import output, resolve
 from tollway.cli.client import changes, connect, fields, usage_error
-from tollway.cli.output import Column, JsonOption, col, when
+from tollway.cli.output import (
+    Column,
+    JsonOption,
+    LimitOption,
+    ListView,
+    NoPagerOption,
+    WideOption,
+    col,
+    ident,
+    named,
+    when,
+)
 from tollway.store.enums import PriceSource
 
 app = typer.Typer(
@@ -77,16 +88,18 @@ def price_column(header: str, key: str) -> Column:
         value = row.get(key)
         if value is None:
             return "-"
-        per_million = output.decimal_text(Decimal(str(value)) * _MILLION)
-        return f"{output.decimal_text(value)} (${per_million}/M)"
+        per_million = output.money(Decimal(str(value)) * _MILLION)
+        return f"{output.money(value)} ({per_million}/M)"
 
     return Column(header, show)
 
 
 PRICING_COLUMNS = (
-    col("id", "id"),
-    col("provider", "provider_id"),
-    Column("model", lambda row: row.get("model_id") or "(provider default)"),
+    ident("id", "id"),
+    named("provider", "provider_name", "provider_id"),
+    ident("provider id", "provider_id"),
+    named("model", "model_name", "model_id", none="(provider default)"),
+    ident("model row id", "model_id"),
     price_column("input/token", "input_price_per_token"),
     price_column("output/token", "output_price_per_token"),
     price_column("cached input/token", "cached_input_price_per_token"),
@@ -102,22 +115,26 @@ def show_pricing(row: dict[str, Any]) -> None:
 @app.command("list")
 def list_pricing(
     ctx: typer.Context,
+    *,
     provider: Annotated[
         str | None,
         typer.Option(metavar="PROVIDER", help=f"Only this provider's ({resolve.REF_HELP})."),
     ] = None,
     as_json: JsonOption = False,
+    wide: WideOption = False,
+    limit: LimitOption = None,
+    no_pager: NoPagerOption = False,
 ) -> None:
     """List prices."""
     with connect(ctx) as api:
         provider_id = resolve.optional(api, resolve.provider, provider)
         rows = api.get("/pricing", params=fields(provider_id=provider_id))
-    output.emit(
+    output.emit_list(
         rows,
         as_json,
-        lambda: output.show_table(
-            rows, PRICING_COLUMNS, empty="no prices; add one with `tollway pricing create`"
-        ),
+        PRICING_COLUMNS,
+        ListView.of(wide, limit, no_pager),
+        empty="no prices; add one with `tollway pricing create`",
     )
 
 

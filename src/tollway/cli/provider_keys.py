@@ -17,7 +17,18 @@ from pydantic import SecretStr
 
 from tollway.cli import output, resolve
 from tollway.cli.client import AdminClient, connect, fields, usage_error
-from tollway.cli.output import Column, JsonOption, col, when
+from tollway.cli.output import (
+    Column,
+    JsonOption,
+    LimitOption,
+    ListView,
+    NoPagerOption,
+    WideOption,
+    col,
+    ident,
+    named,
+    when,
+)
 
 app = typer.Typer(
     help="A provider's API keys: add, rotate, disable, enable, delete.",
@@ -51,9 +62,11 @@ TeamOption = Annotated[
 ]
 
 KEY_COLUMNS = (
-    col("id", "id"),
+    ident("id", "id"),
     col("label", "label"),
-    col("team", "team_id"),
+    named("provider", "provider_name", "provider_id"),
+    named("team", "team_name", "team_id", none="(shared)"),
+    ident("team id", "team_id"),
     Column("fingerprint", lambda key: fingerprint(key.get("fingerprint"))),
     col("status", "status"),
     when("last validated", "last_validated_at"),
@@ -112,21 +125,29 @@ def keys_path(provider_id: str, key_id: str | None = None) -> str:
 
 def show_key(key: dict[str, Any]) -> None:
     output.show_record(
-        key, (*KEY_COLUMNS, col("provider", "provider_id"), when("rotated", "rotated_at"))
+        key, (*KEY_COLUMNS, ident("provider id", "provider_id"), when("rotated", "rotated_at"))
     )
 
 
 @app.command("list")
-def list_keys(ctx: typer.Context, provider: ProviderArg, as_json: JsonOption = False) -> None:
+def list_keys(
+    ctx: typer.Context,
+    provider: ProviderArg,
+    *,
+    as_json: JsonOption = False,
+    wide: WideOption = False,
+    limit: LimitOption = None,
+    no_pager: NoPagerOption = False,
+) -> None:
     """List a provider's keys (fingerprints only)."""
     with connect(ctx) as api:
         keys = api.get(keys_path(resolve.provider(api, provider)))
-    output.emit(
+    output.emit_list(
         keys,
         as_json,
-        lambda: output.show_table(
-            keys, KEY_COLUMNS, empty="no keys; add one with `tollway provider-keys add`"
-        ),
+        KEY_COLUMNS,
+        ListView.of(wide, limit, no_pager),
+        empty="no keys; add one with `tollway provider-keys add`",
     )
 
 

@@ -25,7 +25,17 @@ from tollway.cli.client import (
     fields,
     usage_error,
 )
-from tollway.cli.output import Column, JsonOption, col, when
+from tollway.cli.output import (
+    Column,
+    JsonOption,
+    LimitOption,
+    ListView,
+    NoPagerOption,
+    WideOption,
+    col,
+    ident,
+    when,
+)
 from tollway.cli.provider_keys import (
     KEY_COLUMNS,
     KeyEnvOption,
@@ -65,7 +75,7 @@ DefaultModelOption = Annotated[
 _FINE_OUTCOMES = frozenset({"valid", "skipped"})
 
 PROVIDER_COLUMNS = (
-    col("id", "id"),
+    ident("id", "id"),
     col("name", "name"),
     col("type", "type"),
     col("status", "status"),
@@ -111,18 +121,22 @@ def show_provider(provider: dict[str, Any]) -> None:
 
 
 @app.command("list")
-def list_providers(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def list_providers(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+    wide: WideOption = False,
+    limit: LimitOption = None,
+    no_pager: NoPagerOption = False,
+) -> None:
     """List providers with their status and key counts."""
     with connect(ctx) as api:
         providers = api.get("/providers")
-    output.emit(
+    output.emit_list(
         providers,
         as_json,
-        lambda: output.show_table(
-            providers,
-            PROVIDER_COLUMNS,
-            empty="no providers; add one with `tollway providers create`",
-        ),
+        PROVIDER_COLUMNS,
+        ListView.of(wide, limit, no_pager),
+        empty="no providers; add one with `tollway providers create`",
     )
 
 

@@ -8,7 +8,16 @@ import typer
 
 from tollway.cli import output, resolve
 from tollway.cli.client import changes, connect
-from tollway.cli.output import JsonOption, col, when
+from tollway.cli.output import (
+    JsonOption,
+    LimitOption,
+    ListView,
+    NoPagerOption,
+    WideOption,
+    col,
+    ident,
+    when,
+)
 
 app = typer.Typer(
     help="Teams: owners of keys; BYOK-only teams use only their own provider keys.",
@@ -19,7 +28,7 @@ app = typer.Typer(
 TeamArg = Annotated[str, typer.Argument(metavar="TEAM", help=f"Team: {resolve.REF_HELP}.")]
 
 TEAM_COLUMNS = (
-    col("id", "id"),
+    ident("id", "id"),
     col("name", "name"),
     col("byok only", "byok_only"),
     when("created", "created_at"),
@@ -32,16 +41,22 @@ def show_team(team: dict[str, Any]) -> None:
 
 
 @app.command("list")
-def list_teams(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def list_teams(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+    wide: WideOption = False,
+    limit: LimitOption = None,
+    no_pager: NoPagerOption = False,
+) -> None:
     """List teams by name."""
     with connect(ctx) as api:
         teams = api.get("/teams")
-    output.emit(
+    output.emit_list(
         teams,
         as_json,
-        lambda: output.show_table(
-            teams, TEAM_COLUMNS, empty="no teams; add one with `tollway teams create`"
-        ),
+        TEAM_COLUMNS,
+        ListView.of(wide, limit, no_pager),
+        empty="no teams; add one with `tollway teams create`",
     )
 
 

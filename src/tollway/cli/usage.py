@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +21,7 @@ from rich.text import Text
 
 from tollway.cli import output, resolve
 from tollway.cli.client import AdminClient, CliError, ExitCode, connect, fail, usage_error
-from tollway.cli.output import JsonOption
+from tollway.cli.output import JsonOption, LimitOption, ListView, NoPagerOption, WideOption
 from tollway.cli.pricing import price_column
 from tollway.domain.usage_csv import DIMENSION_COLUMNS, report_csv
 from tollway.engine.base import Route
@@ -129,15 +128,11 @@ def resolved(
 # -- rendering ------------------------------------------------------------------------
 
 
-def money(value: object) -> str:
-    return "-" if value is None else f"${Decimal(str(value)):,.6f}"
-
-
 def count(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) else output.text(value)
 
 
-def dimension_text(dim: str, row: dict[str, Any]) -> str:
+def dimension_text(dim: str, row: output.Record) -> str:
     if dim == "day":
         return str(row.get("day") or "-")[:10]
     if dim == "hour":
@@ -148,40 +143,63 @@ def dimension_text(dim: str, row: dict[str, Any]) -> str:
     ident, name = row.get(fields[0]), row.get(fields[1])
     if ident is None:
         return "(none)"
-    return str(name) if name is not None else f"{ident} (deleted)"
+    return str(name) if name is not None else "(deleted)"
+
+
+def row_cost(row: output.Record) -> str:
+    """``unpriced`` when no request had a price, else the sum and what it leaves out."""
+    return output.cost(row["cost_usd"], row["unpriced_requests"], row["requests"])
+
+
+def _sum(key: str) -> output.Getter:
+    return lambda row: count(row[key])
 
 
 _SUMS = (
-    ("requests", "requests", count),
-    ("errors", "errors", count),
-    ("prompt tokens", "prompt_tokens", count),
-    ("completion tokens", "completion_tokens", count),
-    ("total tokens", "total_tokens", count),
-    ("cost (USD)", "cost_usd", money),
-    ("unpriced", "unpriced_requests", count),
+    output.Column("requests", _sum("requests"), justify="right"),
+    output.Column("errors", _sum("errors"), justify="right"),
+    output.Column("prompt tokens", _sum("prompt_tokens"), justify="right"),
+    output.Column("completion tokens", _sum("completion_tokens"), justify="right"),
+    output.Column("total tokens", _sum("total_tokens"), justify="right"),
+    output.Column("cost (USD)", row_cost, justify="right"),
 )
 
 
-def show_report(report: dict[str, Any], empty: str) -> None:
+def _dimension(dim: str) -> output.Getter:
+    return lambda row: dimension_text(dim, row)
+
+
+def report_columns(group_by: Sequence[str], wide: bool) -> list[output.Column]:
+    """The grouped dimensions by name (with --wide, each id after its name), then sums."""
+    columns = []
+    for dim in group_by:
+        columns.append(output.Column(_HEADERS.get(dim, dim), _dimension(dim)))
+        if wide and len(DIMENSION_COLUMNS[dim]) == 2:
+            columns.append(output.ident(f"{_HEADERS.get(dim, dim)} id", DIMENSION_COLUMNS[dim][0]))
+    return [*columns, *_SUMS]
+
+
+def show_report(report: dict[str, Any], empty: str, view: ListView) -> None:
     group_by: list[str] = report["group_by"]
     note_range(report)
-    if not report["rows"]:
+    rows = output.first(report["rows"], view)
+    if not rows:
         output.note(empty)
         return
+    columns = report_columns(group_by, view.wide)
     table = Table(box=box.SIMPLE_HEAD, show_footer=False)
-    for dim in group_by:
-        table.add_column(_HEADERS.get(dim, dim), overflow="fold")
-    for header, _, _ in _SUMS:
-        table.add_column(header, justify="right", no_wrap=True)
-    for n, row in enumerate(report["rows"], start=1):
-        cells = [dimension_text(dim, row) for dim in group_by]
-        cells += [show(row[key]) for _, key, show in _SUMS]
-        table.add_row(*(Text(cell) for cell in cells), end_section=n == len(report["rows"]))
+    for column in columns:
+        no_wrap = column.justify == "right"
+        table.add_column(column.header, overflow="fold", justify=column.justify, no_wrap=no_wrap)
+    for n, row in enumerate(rows, start=1):
+        cells = [output.cell(column.get(row)) for column in columns]
+        table.add_row(*cells, end_section=n == len(rows))
     if group_by:
-        label = ["total", *([""] * (len(group_by) - 1))]
-        totals = [show(report["totals"][key]) for _, key, show in _SUMS]
-        table.add_row(*(Text(cell) for cell in label + totals), style="bold")
-    output.console().print(table)
+        # Totals of the whole report, --limit or not: the rows left out still count.
+        label = ["total", *([""] * (len(columns) - len(_SUMS) - 1))]
+        totals = [Text(str(column.get(report["totals"]))) for column in _SUMS]
+        table.add_row(*(Text(cell) for cell in label), *totals, style="bold")
+    output.show(table, paged=view.pager)
 
 
 def note_range(report: dict[str, Any]) -> None:
@@ -208,11 +226,14 @@ def write_csv(target: str, report: dict[str, Any]) -> None:
     output.note(f"wrote {len(report['rows'])} rows to {path}")
 
 
-def emit_report(report: dict[str, Any], as_json: bool, csv: str | None, empty: str) -> None:
+def emit_report(
+    report: dict[str, Any], as_json: bool, csv: str | None, empty: str, view: ListView
+) -> None:
+    """CSV and JSON hold every row; --limit trims only the table people read."""
     if csv is not None:
         write_csv(csv, report)
     else:
-        output.emit(report, as_json, lambda: show_report(report, empty))
+        output.emit(report, as_json, lambda: show_report(report, empty, view))
 
 
 def _only_one(as_json: bool, csv: str | None) -> None:
@@ -250,6 +271,9 @@ def report(
     route: RouteOption = None,
     csv: CsvOption = None,
     as_json: JsonOption = False,
+    wide: WideOption = False,
+    limit: LimitOption = None,
+    no_pager: NoPagerOption = False,
 ) -> None:
     """Usage and cost summed per group, most expensive first, with a totals row."""
     _only_one(as_json, csv)
@@ -266,7 +290,7 @@ def report(
             route=[r.value for r in route or ()],
         )
         result = api.get("/usage", params=params)
-    emit_report(result, as_json, csv, _EMPTY)
+    emit_report(result, as_json, csv, _EMPTY, ListView.of(wide, limit, no_pager))
 
 
 @app.command("provider-keys")
@@ -281,6 +305,9 @@ def provider_keys(
     model: ModelOption = None,
     csv: CsvOption = None,
     as_json: JsonOption = False,
+    wide: WideOption = False,
+    limit: LimitOption = None,
+    no_pager: NoPagerOption = False,
 ) -> None:
     """What each provider key spent, for which team and tollway key (BYOK)."""
     _only_one(as_json, csv)
@@ -294,7 +321,7 @@ def provider_keys(
             model=model,
         )
         result = api.get("/usage/provider-keys", params=params)
-    emit_report(result, as_json, csv, _EMPTY)
+    emit_report(result, as_json, csv, _EMPTY, ListView.of(wide, limit, no_pager))
 
 
 _DEPLOYMENT_COLUMNS = (
@@ -305,8 +332,7 @@ _DEPLOYMENT_COLUMNS = (
     price_column("output/token", "output_price_per_token"),
     output.Column("price from", lambda d: d.get("price_origin") or "unpriced"),
     output.Column(
-        "cost of this traffic",
-        lambda d: "unpriced" if d.get("cost_usd") is None else money(d["cost_usd"]),
+        "cost of this traffic", lambda d: output.money(d.get("cost_usd")), justify="right"
     ),
 )
 
@@ -316,8 +342,8 @@ def show_comparison(result: dict[str, Any]) -> None:
     output.note(
         f"{result['model']}: {result['requests']:,} requests, "
         f"{result['prompt_tokens']:,} prompt and {result['completion_tokens']:,} completion "
-        f"tokens; actual cost {money(result['actual_cost_usd'])}"
-        + (f" ({result['unpriced_requests']:,} unpriced)" if result["unpriced_requests"] else "")
+        "tokens; actual cost "
+        + output.cost(result["actual_cost_usd"], result["unpriced_requests"], result["requests"])
     )
     output.show_table(
         result["deployments"],

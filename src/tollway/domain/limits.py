@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
@@ -14,6 +15,7 @@ from tollway.errors import ConflictError, ValidationError
 from tollway.store.db import ConstraintViolation, Database, Session
 from tollway.store.enums import LimitScope
 from tollway.store.repositories import limits, rows
+from tollway.store.repositories.names import Named, names_by_id
 from tollway.store.tables import LimitsInfo, Provider, ProviderKey, Team, TollwayKey, utcnow
 
 Count = Annotated[int, Field(gt=0, le=10**15)]
@@ -24,6 +26,13 @@ _SCOPE_TABLES: dict[LimitScope, type[Provider | ProviderKey | Team | TollwayKey]
     LimitScope.PROVIDER_KEY: ProviderKey,
     LimitScope.TEAM: Team,
     LimitScope.TOLLWAY_KEY: TollwayKey,
+}
+
+_SCOPE_NAMES: dict[LimitScope, Named] = {
+    LimitScope.PROVIDER: "provider",
+    LimitScope.PROVIDER_KEY: "provider_key",
+    LimitScope.TEAM: "team",
+    LimitScope.TOLLWAY_KEY: "tollway_key",
 }
 
 
@@ -61,6 +70,9 @@ class LimitsRead(Output):
     id: uuid.UUID
     scope: LimitScope
     scope_id: uuid.UUID
+    scope_name: str | None = Field(
+        description="The team's, key's or provider's name, or the provider key's label."
+    )
     requests_per_minute: int | None
     requests_per_hour: int | None
     tokens_per_minute: int | None
@@ -72,6 +84,18 @@ class LimitsRead(Output):
     usd_total: Money | None
     created_at: datetime
     updated_at: datetime
+
+
+def read_limits(session: Session, listed: Sequence[LimitsInfo]) -> list[LimitsRead]:
+    """With the names of their scopes, looked up once per kind of scope."""
+    names: dict[uuid.UUID, str] = {}
+    for scope in {row.scope for row in listed}:
+        ids = {row.scope_id for row in listed if row.scope == scope}
+        names.update(names_by_id(session, _SCOPE_NAMES[scope], ids))
+    return [
+        LimitsRead.model_validate({**row.model_dump(), "scope_name": names.get(row.scope_id)})
+        for row in listed
+    ]
 
 
 def get_limits(session: Session, limits_id: uuid.UUID) -> LimitsInfo:
@@ -91,7 +115,7 @@ class LimitsService:
                 session.add(row)
                 audit(session, actor, "limits.create", target("limits", row.id), _summary(row))
                 session.flush()
-                return LimitsRead.model_validate(row)
+                return read_limits(session, [row])[0]
         except ConstraintViolation:
             raise ConflictError(
                 f"limits for {data.scope} '{data.scope_id}' already exist; update them instead"
@@ -101,13 +125,11 @@ class LimitsService:
         self, scope: LimitScope | None = None, scope_id: uuid.UUID | None = None
     ) -> list[LimitsRead]:
         with self._db.session() as session:
-            return [
-                LimitsRead.model_validate(row) for row in limits.listed(session, scope, scope_id)
-            ]
+            return read_limits(session, limits.listed(session, scope, scope_id))
 
     def get(self, limits_id: uuid.UUID) -> LimitsRead:
         with self._db.session() as session:
-            return LimitsRead.model_validate(get_limits(session, limits_id))
+            return read_limits(session, [get_limits(session, limits_id)])[0]
 
     def update(self, limits_id: uuid.UUID, data: LimitsUpdate, actor: Actor) -> LimitsRead:
         changes = data.model_dump(exclude_unset=True)
@@ -121,7 +143,7 @@ class LimitsService:
             session.add(row)
             audit(session, actor, "limits.update", target("limits", row.id), _summary(row))
             session.flush()
-            return LimitsRead.model_validate(row)
+            return read_limits(session, [row])[0]
 
     def delete(self, limits_id: uuid.UUID, actor: Actor) -> None:
         with self._db.session() as session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from tollway.errors import ValidationError
 from tollway.store.db import Database, Session
 from tollway.store.enums import ModelStatus, RoutingStrategy
 from tollway.store.repositories import models, rows
+from tollway.store.repositories.names import names_by_id
 from tollway.store.tables import Model, Provider, utcnow
 
 Identifier = Annotated[
@@ -62,6 +64,7 @@ class ModelUpdate(_ModelFields):
 class ModelRead(Output):
     id: uuid.UUID
     provider_id: uuid.UUID
+    provider_name: str | None = Field(description="Null when the provider was deleted.")
     model_id: str
     name: str
     description: str | None
@@ -89,8 +92,16 @@ class ModelRead(Output):
 _NULLABLE = frozenset(_ModelFields.model_fields)
 
 
-def read_model(model: Model) -> ModelRead:
-    return ModelRead.model_validate({**model.model_dump(), "error": model.status_reason})
+def read_model(model: Model, provider_name: str | None) -> ModelRead:
+    return ModelRead.model_validate(
+        {**model.model_dump(), "provider_name": provider_name, "error": model.status_reason}
+    )
+
+
+def read_models(session: Session, listed: Sequence[Model]) -> list[ModelRead]:
+    """With their providers' names, looked up once for the whole list."""
+    names = names_by_id(session, "provider", {model.provider_id for model in listed})
+    return [read_model(model, names.get(model.provider_id)) for model in listed]
 
 
 def get_model(session: Session, model_id: uuid.UUID) -> Model:
@@ -116,7 +127,7 @@ class ModelService:
         self, data: ModelCreate, actor: Actor, model_id: uuid.UUID | None = None
     ) -> ModelRead:
         with self._db.session() as session:
-            require_provider(session, data.provider_id)
+            provider = require_provider(session, data.provider_id)
             model = Model(id=model_id or uuid.uuid4(), **data.model_dump())
             session.add(model)
             audit(
@@ -127,19 +138,17 @@ class ModelService:
                 {"name": model.name, "provider_id": str(model.provider_id)},
             )
             session.flush()
-            return read_model(model)
+            return read_model(model, provider.name)
 
     def list(
         self, *, name: str | None = None, provider_id: uuid.UUID | None = None
     ) -> list[ModelRead]:
         with self._db.session() as session:
-            return [
-                read_model(m) for m in models.listed(session, name=name, provider_id=provider_id)
-            ]
+            return read_models(session, models.listed(session, name=name, provider_id=provider_id))
 
     def get(self, model_id: uuid.UUID) -> ModelRead:
         with self._db.session() as session:
-            return read_model(get_model(session, model_id))
+            return read_models(session, [get_model(session, model_id)])[0]
 
     def update(self, model_id: uuid.UUID, data: ModelUpdate, actor: Actor) -> ModelRead:
         changes = data.model_dump(exclude_unset=True)
@@ -160,7 +169,7 @@ class ModelService:
                 {"fields": sorted(changes)},
             )
             session.flush()
-            return read_model(model)
+            return read_models(session, [model])[0]
 
     def delete(self, model_id: uuid.UUID, actor: Actor) -> None:
         with self._db.session() as session:

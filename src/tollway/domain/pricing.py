@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
@@ -14,6 +15,7 @@ from tollway.errors import ConflictError, ValidationError
 from tollway.store.db import ConstraintViolation, Database, Session
 from tollway.store.enums import PriceSource
 from tollway.store.repositories import pricing, rows
+from tollway.store.repositories.names import names_by_id
 from tollway.store.tables import Model, PricingInfo, Provider, utcnow
 
 Price = Annotated[Decimal, Field(ge=0, le=1, max_digits=24, decimal_places=12)]
@@ -47,13 +49,31 @@ class PricingUpdate(_PriceFields):
 class PricingRead(Output):
     id: uuid.UUID
     provider_id: uuid.UUID
+    provider_name: str | None
     model_id: uuid.UUID | None
+    model_name: str | None = Field(description="The model's public name; null for a default.")
     input_price_per_token: Money | None
     output_price_per_token: Money | None
     cached_input_price_per_token: Money | None
     currency: str
     source: PriceSource
     last_updated: datetime
+
+
+def read_pricing(session: Session, listed: Sequence[PricingInfo]) -> list[PricingRead]:
+    """With the names of their providers and models, looked up once for the list."""
+    providers = names_by_id(session, "provider", {row.provider_id for row in listed})
+    models = names_by_id(session, "model", {row.model_id for row in listed if row.model_id})
+    return [
+        PricingRead.model_validate(
+            {
+                **row.model_dump(),
+                "provider_name": providers.get(row.provider_id),
+                "model_name": models.get(row.model_id) if row.model_id else None,
+            }
+        )
+        for row in listed
+    ]
 
 
 def get_pricing(session: Session, pricing_id: uuid.UUID) -> PricingInfo:
@@ -74,17 +94,17 @@ class PricingService:
                 session.add(row)
                 audit(session, actor, "pricing.create", target("pricing", row.id), _summary(row))
                 session.flush()
-                return PricingRead.model_validate(row)
+                return read_pricing(session, [row])[0]
         except ConstraintViolation:  # a concurrent create of the same scope
             raise _duplicate() from None
 
     def list(self, provider_id: uuid.UUID | None = None) -> list[PricingRead]:
         with self._db.session() as session:
-            return [PricingRead.model_validate(row) for row in pricing.listed(session, provider_id)]
+            return read_pricing(session, pricing.listed(session, provider_id))
 
     def get(self, pricing_id: uuid.UUID) -> PricingRead:
         with self._db.session() as session:
-            return PricingRead.model_validate(get_pricing(session, pricing_id))
+            return read_pricing(session, [get_pricing(session, pricing_id)])[0]
 
     def update(self, pricing_id: uuid.UUID, data: PricingUpdate, actor: Actor) -> PricingRead:
         changes = data.model_dump(exclude_unset=True)
@@ -100,7 +120,7 @@ class PricingService:
             session.add(row)
             audit(session, actor, "pricing.update", target("pricing", row.id), _summary(row))
             session.flush()
-            return PricingRead.model_validate(row)
+            return read_pricing(session, [row])[0]
 
     def delete(self, pricing_id: uuid.UUID, actor: Actor) -> None:
         with self._db.session() as session:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from tollway.domain.common import Actor, Input, Name, Output, audit, target
 from tollway.domain.teams import get_team
@@ -19,6 +19,7 @@ from tollway.secrets.base import SecretRef, SecretStore, SecretValue, provider_k
 from tollway.store.db import Database, Session
 from tollway.store.enums import ProviderKeyStatus
 from tollway.store.repositories import provider_keys, rows
+from tollway.store.repositories.names import names_by_id
 from tollway.store.tables import Provider, ProviderKey, utcnow
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,9 @@ class ProviderKeyRotate(Input):
 class ProviderKeyRead(Output):
     id: uuid.UUID
     provider_id: uuid.UUID
+    provider_name: str
     team_id: uuid.UUID | None
+    team_name: str | None = Field(description="Null for a shared key.")
     label: str
     fingerprint: str
     status: ProviderKeyStatus
@@ -66,6 +69,27 @@ def secret_value(api_key: SecretStr) -> SecretValue:
 
 def key_ref(key: ProviderKey) -> SecretRef:
     return SecretRef(backend=key.secret_backend, path=key.secret_path, version=key.secret_version)
+
+
+def read_keys(
+    session: Session, provider: Provider, keys: Sequence[ProviderKey]
+) -> list[ProviderKeyRead]:
+    """A provider's keys with its name and their teams' names, looked up once."""
+    teams = names_by_id(session, "team", {key.team_id for key in keys if key.team_id})
+    return [
+        ProviderKeyRead.model_validate(
+            {
+                **key.model_dump(),
+                "provider_name": provider.name,
+                "team_name": teams.get(key.team_id) if key.team_id else None,
+            }
+        )
+        for key in keys
+    ]
+
+
+def read_key(session: Session, key: ProviderKey) -> ProviderKeyRead:
+    return read_keys(session, get_provider(session, key.provider_id), [key])[0]
 
 
 def get_provider(session: Session, provider_id: uuid.UUID) -> Provider:
@@ -160,7 +184,7 @@ class ProviderKeyService:
         staged = self.stage_new(value, data.label, data.team_id)
         with self.discard_on_error([staged]), self._db.session() as session:
             get_provider(session, provider_id)
-            return ProviderKeyRead.model_validate(self.record(session, provider_id, staged, actor))
+            return read_key(session, self.record(session, provider_id, staged, actor))
 
     def rotate(
         self, provider_id: uuid.UUID, key_id: uuid.UUID, data: ProviderKeyRotate, actor: Actor
@@ -171,7 +195,7 @@ class ProviderKeyService:
             key = get_key(session, provider_id, key_id)
         staged = self.stage_rotation(key, value)
         with self._db.session() as session:
-            return ProviderKeyRead.model_validate(self.record(session, provider_id, staged, actor))
+            return read_key(session, self.record(session, provider_id, staged, actor))
 
     def set_enabled(
         self, provider_id: uuid.UUID, key_id: uuid.UUID, enabled: bool, actor: Actor
@@ -186,7 +210,7 @@ class ProviderKeyService:
             action = "provider_key.enable" if enabled else "provider_key.disable"
             audit(session, actor, action, target("provider_key", key.id))
             session.flush()
-            return ProviderKeyRead.model_validate(key)
+            return read_key(session, key)
 
     def delete(self, provider_id: uuid.UUID, key_id: uuid.UUID, actor: Actor) -> None:
         with self._db.session() as session:
@@ -206,11 +230,8 @@ class ProviderKeyService:
 
     def list(self, provider_id: uuid.UUID) -> list[ProviderKeyRead]:
         with self._db.session() as session:
-            get_provider(session, provider_id)
-            return [
-                ProviderKeyRead.model_validate(k)
-                for k in provider_keys.of_provider(session, provider_id)
-            ]
+            provider = get_provider(session, provider_id)
+            return read_keys(session, provider, provider_keys.of_provider(session, provider_id))
 
     def reveal(self, key: ProviderKey) -> SecretValue:
         """The plaintext of a key, for calling its provider. Never returned by any API."""

@@ -14,6 +14,7 @@ from tollway.domain.provider_keys import (
     ProviderKeyRead,
     ProviderKeyService,
     get_provider,
+    read_keys,
     secret_value,
 )
 from tollway.domain.teams import get_team
@@ -106,9 +107,7 @@ def insert_provider(session: Session, provider: Provider, actor: Actor) -> Provi
 
 
 def read_provider(session: Session, provider: Provider) -> ProviderRead:
-    keys = [
-        ProviderKeyRead.model_validate(k) for k in provider_keys.of_provider(session, provider.id)
-    ]
+    keys = read_keys(session, provider, provider_keys.of_provider(session, provider.id))
     return ProviderRead.model_validate({**provider.model_dump(), "keys": keys})
 
 

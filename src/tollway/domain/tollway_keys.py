@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
@@ -21,6 +22,7 @@ from tollway.domain.teams import get_team
 from tollway.errors import ConflictError, ValidationError
 from tollway.store.db import Database, Session
 from tollway.store.repositories import rows, tollway_keys
+from tollway.store.repositories.names import names_by_id
 from tollway.store.tables import TollwayKey, utcnow
 
 KEY_PREFIX = "tw-"
@@ -71,6 +73,7 @@ class TollwayKeyRead(Output):
     name: str
     prefix: str
     team_id: uuid.UUID | None
+    team_name: str | None = Field(description="Null without a team, or when it was deleted.")
     allowed_models: list[str] | None
     expires_at: datetime | None
     revoked_at: datetime | None
@@ -93,6 +96,21 @@ def _check_expiry(value: datetime | None) -> datetime | None:
     return value
 
 
+def read_keys(session: Session, listed: Sequence[TollwayKey]) -> list[TollwayKeyRead]:
+    """With their teams' names, looked up once for the whole list."""
+    names = names_by_id(session, "team", {row.team_id for row in listed if row.team_id})
+    return [
+        TollwayKeyRead.model_validate(
+            {**row.model_dump(), "team_name": names.get(row.team_id) if row.team_id else None}
+        )
+        for row in listed
+    ]
+
+
+def read_key(session: Session, row: TollwayKey) -> TollwayKeyRead:
+    return read_keys(session, [row])[0]
+
+
 def get_tollway_key(session: Session, key_id: uuid.UUID) -> TollwayKey:
     return rows.require(session, TollwayKey, key_id, "tollway key")
 
@@ -104,8 +122,7 @@ class TollwayKeyService:
     def create(self, data: TollwayKeyCreate, actor: Actor) -> TollwayKeyCreated:
         key = new_key()
         with self._db.session() as session:
-            if data.team_id is not None:
-                get_team(session, data.team_id)
+            team_name = get_team(session, data.team_id).name if data.team_id else None
             row = TollwayKey(
                 name=data.name,
                 team_id=data.team_id,
@@ -119,16 +136,17 @@ class TollwayKeyService:
                 session, actor, "tollway_key.create", target("tollway_key", row.id), _summary(row)
             )
             session.flush()
-            return TollwayKeyCreated.model_validate({**row.model_dump(), "key": key})
+            return TollwayKeyCreated.model_validate(
+                {**row.model_dump(), "team_name": team_name, "key": key}
+            )
 
     def list(self, team_id: uuid.UUID | None = None) -> list[TollwayKeyRead]:
         with self._db.session() as session:
-            listed = tollway_keys.in_creation_order(session, team_id)
-            return [TollwayKeyRead.model_validate(row) for row in listed]
+            return read_keys(session, tollway_keys.in_creation_order(session, team_id))
 
     def get(self, key_id: uuid.UUID) -> TollwayKeyRead:
         with self._db.session() as session:
-            return TollwayKeyRead.model_validate(get_tollway_key(session, key_id))
+            return read_key(session, get_tollway_key(session, key_id))
 
     def update(self, key_id: uuid.UUID, data: TollwayKeyUpdate, actor: Actor) -> TollwayKeyRead:
         changes = data.model_dump(exclude_unset=True)
@@ -144,7 +162,7 @@ class TollwayKeyService:
                 session, actor, "tollway_key.update", target("tollway_key", row.id), _summary(row)
             )
             session.flush()
-            return TollwayKeyRead.model_validate(row)
+            return read_key(session, row)
 
     def revoke(self, key_id: uuid.UUID, actor: Actor) -> TollwayKeyRead:
         with self._db.session() as session:
@@ -157,7 +175,7 @@ class TollwayKeyService:
                 session, actor, "tollway_key.revoke", target("tollway_key", row.id), _summary(row)
             )
             session.flush()
-            return TollwayKeyRead.model_validate(row)
+            return read_key(session, row)
 
     def delete(self, key_id: uuid.UUID, actor: Actor) -> None:
         with self._db.session() as session:

@@ -9,15 +9,16 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
-from tollway.store.tables import Provider, ProviderKey, Team, TollwayKey
+from tollway.store.tables import Model, Provider, ProviderKey, Team, TollwayKey
 
-Named = Literal["tollway_key", "team", "provider", "provider_key"]
+Named = Literal["tollway_key", "team", "provider", "provider_key", "model"]
 
 _NAME_COLUMNS: dict[Named, tuple[type[SQLModel], str]] = {
     "tollway_key": (TollwayKey, "name"),
     "team": (Team, "name"),
     "provider": (Provider, "name"),
     "provider_key": (ProviderKey, "label"),
+    "model": (Model, "name"),
 }
 _IN_CHUNK = 500  # ids per IN (...): far below any backend's parameter limit
 
@@ -33,3 +34,8 @@ def names_by_id(session: Session, named: Named, ids: Iterable[uuid.UUID]) -> dic
         statement = sa.select(columns.id, columns[column]).where(columns.id.in_(chunk))
         found.update((ident, name) for ident, name in session.execute(statement))
     return found
+
+
+def name_of(session: Session, named: Named, ident: uuid.UUID | None) -> str | None:
+    """One id's name; None for no id or one deleted since."""
+    return None if ident is None else names_by_id(session, named, [ident]).get(ident)
