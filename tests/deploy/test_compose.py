@@ -1,5 +1,5 @@
 """deploy/compose: valid against the Compose Specification's JSON schema (pinned in
-tests/deploy/data), and what the schema cannot say: images, healthchecks, start order,
+tests/deploy/schemas), and what the schema cannot say: images, healthchecks, start order,
 volumes and mounted files resolve; every variable is documented in .env.example, no
 secret is written in the file, and every TOLLWAY_* name is a real setting."""
 
@@ -19,7 +19,7 @@ from tests.deploy.dockerfile import ROOT
 from tollway.settings import Settings
 
 COMPOSE_DIR = ROOT / "deploy" / "compose"
-SCHEMA = Path(__file__).parent / "data" / "compose-spec.json"
+SCHEMA = Path(__file__).parent / "schemas" / "compose-spec.json"
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|MASTER_KEY|ENCRYPTION_KEY|CLIENT_ID)$")
 TOLLWAY_IMAGE = "${TOLLWAY_IMAGE:-tollway:0.1.0}"
