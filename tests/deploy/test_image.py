@@ -27,6 +27,7 @@ import httpx
 import pytest
 
 from tests.deploy.dockerfile import ROOT, parse
+from tests.fakes.ports import free_port
 from tests.processes import ProcessGroup, process_group
 
 UV = ROOT / ".tools" / "bin" / "uv"
@@ -72,7 +73,14 @@ def group(tmp_path: Path) -> Iterator[ProcessGroup]:
 
 
 def test_installed_tollway_serves_and_drains(installed: Path, group: ProcessGroup) -> None:
-    server = group.add("image")
+    # As the compose replicas run: the remote engine (no litellm import, a lean start);
+    # the demo's mock model is answered in-process, so no LiteLLM service is needed.
+    server = group.add(
+        "image",
+        ENGINE__MODE="remote",
+        ENGINE__REMOTE_URL=f"http://127.0.0.1:{free_port()}",
+        ENGINE__REMOTE_MASTER_KEY="sk-image-test-unused",
+    )
     server.serve_command = [str(installed / "bin" / "tollway"), "serve", "--demo"]
     # Compiled as imported (the sync skipped it: slower than compiling what is used).
     server.env.pop("PYTHONDONTWRITEBYTECODE", None)
