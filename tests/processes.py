@@ -70,6 +70,8 @@ class TollwayProcess:
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        # `tollway serve` of this interpreter, unless a test installs another one.
+        self.serve_command: list[str] = [sys.executable, "-m", "tollway.cli.main", "serve"]
 
     @property
     def data_dir(self) -> Path:
@@ -97,7 +99,7 @@ class TollwayProcess:
         assert not self.running, f"{self.name} is already running"
         self.port = free_port()
         self.starts += 1
-        command = [sys.executable, "-m", "tollway.cli.main", "serve", "--port", str(self.port)]
+        command = [*self.serve_command, "--port", str(self.port)]
         self.directory.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             log.write(f"\n=== start {self.starts} on port {self.port} ===\n".encode())

@@ -256,3 +256,14 @@ def test_render_for_table_lists_every_deployment_and_exports_their_keys() -> Non
     assert set(env) == {key_env_name(shared.provider_key_id), key_env_name(own.provider_key_id)}
     assert env[key_env_name(shared.provider_key_id)].reveal() == CANARY
     assert f"os.environ/{key_env_name(own.provider_key_id)}" in text
+
+
+def test_litellm_serve_metrics_turns_on_litellms_prometheus_callback() -> None:
+    """`tollway litellm serve --metrics` (the compose stack's LiteLLM service): LiteLLM
+    then serves /metrics, behind its master key."""
+    table = RoutingTable(version=1, groups={})
+    assert (
+        "callbacks" not in yaml.safe_load(render_for_table(table, Settings()))["litellm_settings"]
+    )
+    rendered = yaml.safe_load(render_for_table(table, Settings(), ("prometheus",)))
+    assert rendered["litellm_settings"]["callbacks"] == ["prometheus"]

@@ -50,6 +50,12 @@ def serve(
     port: Annotated[int, typer.Option(help="Port of the LiteLLM proxy.")] = 4001,
     host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
     ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")] = 180,
+    metrics: Annotated[
+        bool,
+        typer.Option(
+            "--metrics", help="LiteLLM's Prometheus metrics at /metrics (no token: keep private)."
+        ),
+    ] = False,
 ) -> None:
     """Run a LiteLLM proxy from the rendered config, with the provider keys it needs
     in its environment. Its master key is TOLLWAY_ENGINE__REMOTE_MASTER_KEY, the key
@@ -68,7 +74,8 @@ def serve(
     finally:
         control.close()
     path = settings.litellm_config_path
-    write_config(path, render_for_table(table, settings))
+    callbacks = ("prometheus",) if metrics else ()
+    write_config(path, render_for_table(table, settings, callbacks))
     process = start_litellm_proxy(
         path,
         port=port,

@@ -225,9 +225,11 @@ def provider_key_env(table: RoutingTable) -> dict[str, SecretValue]:
     return env
 
 
-def render_for_table(table: RoutingTable, settings: Settings) -> str:
+def render_for_table(table: RoutingTable, settings: Settings, callbacks: Sequence[str] = ()) -> str:
     return render_config(
-        specs_for_table(table), timeout_seconds=settings.routing.upstream_timeout_seconds
+        specs_for_table(table),
+        timeout_seconds=settings.routing.upstream_timeout_seconds,
+        callbacks=callbacks,
     )
 
 
