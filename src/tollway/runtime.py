@@ -25,6 +25,8 @@ from tollway.data_plane import (
     EngineFactory,
     Metering,
     build_engines,
+    provider_types,
+    publish_quota_levels,
     remember_routing_secrets,
     routing_holder,
     table_limits,
@@ -37,6 +39,7 @@ from tollway.domain.responses_memory import ResponsesMemory, Retention
 from tollway.domain.services import Services
 from tollway.engine.base import Engine
 from tollway.observability.metrics import Metrics
+from tollway.quotas.counters import QuotaStoreUnavailableError
 from tollway.routing.breaker import CircuitBreaker
 from tollway.routing.holder import RoutingTableHolder
 from tollway.settings import Settings
@@ -49,6 +52,9 @@ KEY_USE_FLUSH_SECONDS = 10.0
 RESPONSES_PURGE_SECONDS = 3600.0
 # With --workers, how often each worker publishes its journal backlog for the others.
 METRICS_PUBLISH_SECONDS = 1.0
+# How often the quota gauges (each limit's count) are read from the counters: a Redis
+# read per limit, so not per scrape.
+QUOTA_LEVELS_SECONDS = 15.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -161,6 +167,7 @@ class Runtime:
         self._in_background(self._purge_responses(), "responses-purge")
         if self.metrics.shared_directory is not None:
             self._in_background(self._publish_metrics(), "metrics-publish")
+        self._in_background(self._publish_quota_levels(), "quota-levels")
         running.push_async_callback(self.quarantine.stop)
         self.holder.start()
         running.push_async_callback(self.holder.stop)
@@ -209,6 +216,17 @@ class Runtime:
                 log.exception("could not publish metrics")
             await asyncio.sleep(METRICS_PUBLISH_SECONDS)
 
+    async def _publish_quota_levels(self) -> None:
+        limits = table_limits(self.holder)
+        while True:
+            try:
+                await publish_quota_levels(self.metering.quotas, limits(), self.metrics)
+            except QuotaStoreUnavailableError:  # counted and alerted on elsewhere
+                pass
+            except Exception:  # a gauge is best effort
+                log.exception("could not publish quota levels")
+            await asyncio.sleep(QUOTA_LEVELS_SECONDS)
+
 
 def _follow_routing(holder: RoutingTableHolder, control: ControlPlane, metrics: Metrics) -> None:
     """What follows each routing table, in this order: its credentials are scrubbed
@@ -216,6 +234,7 @@ def _follow_routing(holder: RoutingTableHolder, control: ControlPlane, metrics: 
     holder.subscribe(partial(remember_routing_secrets, control.services.known_secrets))
     holder.subscribe(partial(write_litellm_config, control.settings))
     holder.subscribe(lambda table: metrics.routing_version.set(table.version))
+    holder.subscribe(lambda table: metrics.name_providers(provider_types(table)))
 
 
 def _responses_memory(control: ControlPlane) -> ResponsesMemory:
