@@ -98,6 +98,14 @@ def dashboard_exprs() -> Iterator[str]:
                 yield query if isinstance(query, str) else query["query"]
 
 
+def test_the_readme_table_lists_every_metric() -> None:
+    listed = set(re.findall(r"^\| `([a-z_:]+)` \|", (REPO / "README.md").read_text(), re.M))
+    families = {
+        line.split()[2] for line in Metrics().render().decode().splitlines() if "# TYPE" in line
+    }
+    assert listed == families
+
+
 def test_the_prometheus_config_is_valid(promtool: str) -> None:
     output = run_promtool(promtool, "check", "config", str(PROMETHEUS / "prometheus.yml"))
     assert "1 rule files found" in output

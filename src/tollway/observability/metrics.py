@@ -197,8 +197,8 @@ class Metrics:
         )
         self.writer_lag = Gauge(
             "tollway_usage_writer_lag_seconds",
-            "Seconds since the usage writer last had nothing left to store (0 while it "
-            "keeps up): how long the oldest unstored finished request has waited, at most.",
+            "How long the oldest finished request not yet in the SQL ledger has waited, "
+            "at most (0 when none waits).",
             registry=registry,
             multiprocess_mode="livemax",
         )
