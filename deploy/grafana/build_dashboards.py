@@ -25,7 +25,13 @@ from grafana_foundation_sdk.builders import bargauge, prometheus, statetimeline,
 from grafana_foundation_sdk.builders import dashboard as board
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.common import BarGaugeDisplayMode
-from grafana_foundation_sdk.models.dashboard import DataSourceRef, VariableRefresh, VariableSort
+from grafana_foundation_sdk.models.dashboard import (
+    DataSourceRef,
+    Threshold,
+    ThresholdsMode,
+    VariableRefresh,
+    VariableSort,
+)
 from grafana_foundation_sdk.models.text import TextMode
 
 FOLDER = Path(__file__).with_name("dashboards")
@@ -39,6 +45,8 @@ GEN_AI = 'gen_ai_request_model=~"$model", gen_ai_provider_name=~"$provider"'
 PROVIDER = 'gen_ai_provider_name=~"$provider"'
 RATE = "[$__rate_interval]"
 PERCENTILES = (0.5, 0.95, 0.99)
+SPENT = ((None, "green"), (0.8, "orange"), (1.0, "red"))  # the budget alerts' levels
+HEADROOM = ((None, "red"), (0.2, "orange"), (0.5, "green"))
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,8 @@ class Panel:
     kind: str = "timeseries"
     width: int = 12
     text: str = ""
+    # Colour steps (from, colour), the first from minus infinity; None: Grafana's default.
+    thresholds: tuple[tuple[float | None, str], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -361,6 +371,7 @@ BUDGETS = Dashboard(
                     "percentunit",
                     kind="bargauge",
                     width=8,
+                    thresholds=SPENT,
                 ),
             ),
         ),
@@ -521,6 +532,7 @@ PROVIDERS = Dashboard(
                     "percentunit",
                     kind="bargauge",
                     width=24,
+                    thresholds=HEADROOM,
                 ),
             ),
         ),
@@ -680,7 +692,15 @@ def _panel(panel: Panel, panel_id: int) -> Any:
     )
     if panel.kind == "text":
         return built.content(panel.text)
-    return built.datasource(DATASOURCE).unit(panel.unit).targets(_targets(panel))
+    built = built.datasource(DATASOURCE).unit(panel.unit).targets(_targets(panel))
+    if panel.unit == "percentunit" and panel.kind == "bargauge":
+        built = built.min(0).max(1)  # a share: never scaled to the largest value shown
+    if panel.thresholds is not None:
+        steps = [Threshold(value=value, color=color) for value, color in panel.thresholds]
+        built = built.thresholds(
+            board.ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps(steps)
+        )
+    return built
 
 
 def build(spec: Dashboard) -> dict[str, Any]:
@@ -714,7 +734,12 @@ def build(spec: Dashboard) -> dict[str, Any]:
 def _without_nulls(value: Any) -> Any:
     """The SDK writes unset options as null; Grafana wants them absent."""
     if isinstance(value, dict):
-        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+        # A threshold's base step keeps its null: Grafana reads it as minus infinity.
+        return {
+            key: _without_nulls(item)
+            for key, item in value.items()
+            if item is not None or key == "value"
+        }
     if isinstance(value, list):
         return [_without_nulls(item) for item in value]
     return value

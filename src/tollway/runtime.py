@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import time
 from collections.abc import Coroutine, Sequence
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
@@ -53,7 +54,7 @@ RESPONSES_PURGE_SECONDS = 3600.0
 # With --workers, how often each worker publishes its journal backlog for the others.
 METRICS_PUBLISH_SECONDS = 1.0
 # How often the quota gauges (each limit's count) are read from the counters: a Redis
-# read per limit, so not per scrape.
+# read per limit, so not per scrape (and at once when the routing table changes).
 QUOTA_LEVELS_SECONDS = 15.0
 
 
@@ -217,15 +218,21 @@ class Runtime:
             await asyncio.sleep(METRICS_PUBLISH_SECONDS)
 
     async def _publish_quota_levels(self) -> None:
+        """Every ``QUOTA_LEVELS_SECONDS``, and within a second of a routing table that
+        may add or remove limits (a new limit shows before its first scrape)."""
         limits = table_limits(self.holder)
+        version, published_at = None, -QUOTA_LEVELS_SECONDS
         while True:
-            try:
-                await publish_quota_levels(self.metering.quotas, limits(), self.metrics)
-            except QuotaStoreUnavailableError:  # counted and alerted on elsewhere
-                pass
-            except Exception:  # a gauge is best effort
-                log.exception("could not publish quota levels")
-            await asyncio.sleep(QUOTA_LEVELS_SECONDS)
+            now = time.monotonic()
+            if self.holder.table.version != version or now - published_at >= QUOTA_LEVELS_SECONDS:
+                version, published_at = self.holder.table.version, now
+                try:
+                    await publish_quota_levels(self.metering.quotas, limits(), self.metrics)
+                except QuotaStoreUnavailableError:  # counted and alerted on elsewhere
+                    pass
+                except Exception:  # a gauge is best effort
+                    log.exception("could not publish quota levels")
+            await asyncio.sleep(1.0)
 
 
 def _follow_routing(holder: RoutingTableHolder, control: ControlPlane, metrics: Metrics) -> None:

@@ -144,6 +144,10 @@ def test_the_scenario_shows_in_the_metrics(scraped: Scraped) -> None:
     assert total(parsed, "tollway_upstream_attempts_total", outcome="retryable") == 2
     assert total(parsed, "tollway_upstream_duration_seconds_count") == 6
     assert total(parsed, "tollway_quota_reservations_outstanding") == 0
+    # The two team limits, each one series (USD in dollars); nothing was admitted on them.
+    assert total(parsed, "tollway_quota_limit", metric="tokens", window="minute") == 5
+    assert total(parsed, "tollway_quota_limit", metric="usd") == pytest.approx(0.000001)
+    assert total(parsed, "tollway_quota_used", scope="team") == 0
 
 
 def test_promtool_finds_no_problem(scraped: Scraped, promtool: str) -> None:
