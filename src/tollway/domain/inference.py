@@ -268,7 +268,7 @@ class InferenceService:
         try:
             value = await send_scrubbed(send, self._engine, call, self._secrets.scrub)
         except (EngineUnavailable, EngineMisconfigured, UpstreamError) as exc:
-            self._count_attempt(deployment, failure_kind(exc) or "error", sent)
+            self._count_attempt(deployment, _attempt_outcome(exc), sent)
             await account.release()
             self._engine_failed(deployment, exc)
             failures.failed(failure_reason(exc), exc)
@@ -314,6 +314,13 @@ class InferenceService:
             self._quarantine.hold(key_id)
         elif key_id is not None:
             self._events.key_rejected(key_id, exc.message)
+
+
+def _attempt_outcome(exc: EngineFailure) -> str:
+    """``tollway_upstream_attempts_total``'s outcome of a failed attempt."""
+    if isinstance(exc, EngineUnavailable):
+        return "engine_unavailable"
+    return failure_kind(exc) or "request_error"  # the upstream refused the request itself
 
 
 async def _failed(account: RequestAccount, exc: BaseException) -> None:
