@@ -56,7 +56,7 @@ class Panel:
 
     title: str
     description: str
-    queries: tuple[tuple[str, str], ...] = ()
+    queries: tuple[tuple[str, str], ...] = ()  # (PromQL, legend)
     unit: str = "short"
     kind: str = "timeseries"
     width: int = 12
@@ -74,28 +74,59 @@ class Dashboard:
     rows: tuple[tuple[str, tuple[Panel, ...]], ...] = field(default=())
 
 
-def percentiles(histogram: str, by: str, labels: str) -> tuple[tuple[str, str], ...]:
+Query = tuple[str, str]  # (PromQL, legend)
+
+
+def _legend(labels: str) -> str:
+    return " ".join(f"{{{{{label.strip()}}}}}" for label in labels.split(","))
+
+
+def rate_by(
+    metric: str, labels: str, where: str = INSTANCE, *, scale: str = "", over: str = "rate"
+) -> tuple[Query, ...]:
+    """``sum by (labels)`` of a counter's per-second rate (``over="increase"``: its
+    increase), times ``scale``."""
+    window = "[$__range]" if over == "increase" else RATE
+    expr = f"{scale}sum by ({labels}) ({over}({metric}{{{where}}}{window}))"
+    return ((expr, _legend(labels)),)
+
+
+def gauge_by(aggregate: str, metric: str, labels: str, where: str = INSTANCE) -> tuple[Query, ...]:
+    return ((f"{aggregate} by ({labels}) ({metric}{{{where}}})", _legend(labels)),)
+
+
+def percentiles(histogram: str, by: str, where: str) -> tuple[Query, ...]:
     return tuple(
         (
             f"histogram_quantile({q}, sum by (le, {by}) "
-            f"(rate({histogram}_bucket{{{labels}}}{RATE})))",
-            f"p{int(q * 100)} {{{{{by}}}}}",
+            f"(rate({histogram}_bucket{{{where}}}{RATE})))",
+            f"p{int(q * 100)} {_legend(by)}",
         )
         for q in PERCENTILES
     )
 
 
-def hourly_spend(by: str) -> tuple[tuple[str, str], ...]:
-    selector = f"{INSTANCE}, {TEAM_KEY}, {MODEL}"
-    expr = f"3600 * sum by ({by}) (rate(tollway_cost_usd_total{{{selector}}}{RATE}))"
-    return ((expr, f"{{{{{by}}}}}"),)
+def ratio(numerator: str, denominator: str, by: str = "") -> str:
+    grouping = f" by ({by})" if by else ""
+    return f"sum{grouping} (rate({numerator}{RATE})) / sum{grouping} (rate({denominator}{RATE}))"
 
 
-def _quota_max(metric: str, usd: str) -> str:
-    return (
-        f'max by (scope, scope_id, window) ({metric}{{{INSTANCE}, metric{usd}, scope=~"$scope"}})'
+def quota_levels(metrics: str, what: str) -> tuple[Query, ...]:
+    """Each limit's count and the limit itself (max over replicas: with Redis they all
+    report the same shared counter)."""
+    where = f'{INSTANCE}, metric=~"{metrics}", scope=~"$scope"'
+    return tuple(
+        (
+            f"max by (scope, scope_id, metric, window) ({name}{{{where}}})",
+            f"{{{{scope}}}} {{{{scope_id}}}} {{{{metric}}}}/{{{{window}}}} {label}",
+        )
+        for name, label in (("tollway_quota_used", what), ("tollway_quota_limit", "limit"))
     )
 
+
+SPEND = f"{INSTANCE}, {TEAM_KEY}, {MODEL}"
+UPSTREAM = f"{INSTANCE}, {PROVIDER}"
+ATTEMPTS = "tollway_upstream_attempts_total"
 
 OVERVIEW = Dashboard(
     uid="tollway-overview",
@@ -109,24 +140,13 @@ OVERVIEW = Dashboard(
                 Panel(
                     "Requests by endpoint and outcome",
                     "Requests on /v1 per second by endpoint and status class.",
-                    (
-                        (
-                            "sum by (endpoint, status_class) "
-                            f"(rate(tollway_requests_total{{{INSTANCE}}}{RATE}))",
-                            "{{endpoint}} {{status_class}}",
-                        ),
-                    ),
+                    rate_by("tollway_requests_total", "endpoint, status_class"),
                     "reqps",
                 ),
                 Panel(
                     "Requests by route",
                     "Who served: litellm, openrouter (fallback), none (refused).",
-                    (
-                        (
-                            f"sum by (route) (rate(tollway_requests_total{{{INSTANCE}}}{RATE}))",
-                            "{{route}}",
-                        ),
-                    ),
+                    rate_by("tollway_requests_total", "route"),
                     "reqps",
                 ),
             ),
@@ -139,9 +159,10 @@ OVERVIEW = Dashboard(
                     "Share of /v1 requests answered with a 5xx (tollway's or upstreams' fault).",
                     (
                         (
-                            "sum(rate(tollway_requests_total"
-                            f'{{{INSTANCE}, status_class="5xx"}}{RATE})) / '
-                            f"sum(rate(tollway_requests_total{{{INSTANCE}}}{RATE}))",
+                            ratio(
+                                f'tollway_requests_total{{{INSTANCE}, status_class="5xx"}}',
+                                f"tollway_requests_total{{{INSTANCE}}}",
+                            ),
                             "5xx ratio",
                         ),
                     ),
@@ -151,25 +172,14 @@ OVERVIEW = Dashboard(
                 Panel(
                     "Errors by type",
                     "Error answers per second by endpoint and OpenAI error type.",
-                    (
-                        (
-                            "sum by (endpoint, type) "
-                            f"(rate(tollway_request_errors_total{{{INSTANCE}}}{RATE}))",
-                            "{{endpoint}} {{type}}",
-                        ),
-                    ),
+                    rate_by("tollway_request_errors_total", "endpoint, type"),
                     "reqps",
                     width=8,
                 ),
                 Panel(
                     "Requests in flight",
                     "Admitted requests not finished yet, streams included, per replica.",
-                    (
-                        (
-                            f"sum by (instance) (tollway_requests_in_flight{{{INSTANCE}}})",
-                            "{{instance}}",
-                        ),
-                    ),
+                    gauge_by("sum", "tollway_requests_in_flight", "instance"),
                     width=8,
                 ),
             ),
@@ -203,12 +213,7 @@ OVERVIEW = Dashboard(
                 Panel(
                     "Fallbacks to OpenRouter by reason",
                     "Requests OpenRouter served instead of LiteLLM, per second, by reason.",
-                    (
-                        (
-                            f"sum by (reason) (rate(tollway_fallbacks_total{{{INSTANCE}}}{RATE}))",
-                            "{{reason}}",
-                        ),
-                    ),
+                    rate_by("tollway_fallbacks_total", "reason"),
                     "reqps",
                     width=8,
                 ),
@@ -228,12 +233,7 @@ OVERVIEW = Dashboard(
                 Panel(
                     "Routing table version",
                     "The routing table version each replica serves (they converge in seconds).",
-                    (
-                        (
-                            f"max by (instance) (tollway_routing_table_version{{{INSTANCE}}})",
-                            "{{instance}}",
-                        ),
-                    ),
+                    gauge_by("max", "tollway_routing_table_version", "instance"),
                     width=8,
                 ),
             ),
@@ -250,56 +250,42 @@ COST = Dashboard(
         (
             "Spend",
             (
-                Panel(
-                    "Spend per hour by model", "USD per hour.", hourly_spend("model"), "currencyUSD"
-                ),
-                Panel(
-                    "Spend per hour by team",
-                    "USD per hour.",
-                    hourly_spend("team_id"),
-                    "currencyUSD",
-                ),
-                Panel(
-                    "Spend per hour by tollway key",
-                    "USD per hour.",
-                    hourly_spend("key_id"),
-                    "currencyUSD",
+                *(
+                    Panel(
+                        f"Spend per hour by {name}",
+                        "USD per hour.",
+                        rate_by("tollway_cost_usd_total", label, SPEND, scale="3600 * "),
+                        "currencyUSD",
+                    )
+                    for name, label in (
+                        ("model", "model"),
+                        ("team", "team_id"),
+                        ("tollway key", "key_id"),
+                    )
                 ),
                 Panel(
                     "Spend per hour by provider",
                     "USD per hour by the provider that served (openrouter for fallbacks).",
-                    (
-                        (
-                            "3600 * sum by (gen_ai_provider_name) (rate("
-                            f"tollway_provider_cost_usd_total{{{INSTANCE}, {PROVIDER}}}{RATE}))",
-                            "{{gen_ai_provider_name}}",
-                        ),
+                    rate_by(
+                        "tollway_provider_cost_usd_total",
+                        "gen_ai_provider_name",
+                        UPSTREAM,
+                        scale="3600 * ",
                     ),
                     "currencyUSD",
                 ),
                 Panel(
                     "Spend in range by team",
                     "USD spent over the dashboard's time range, per team.",
-                    (
-                        (
-                            "sum by (team_id) (increase(tollway_cost_usd_total"
-                            f"{{{INSTANCE}, {TEAM_KEY}, {MODEL}}}[$__range]))",
-                            "{{team_id}}",
-                        ),
-                    ),
+                    rate_by("tollway_cost_usd_total", "team_id", SPEND, over="increase"),
                     "currencyUSD",
                     kind="bargauge",
                 ),
                 Panel(
                     "Unpriced requests by model",
-                    "Requests with no known price: their cost is unknown, never $0.",
-                    (
-                        (
-                            "sum by (model) (increase(tollway_unpriced_requests_total"
-                            f"{{{INSTANCE}, {MODEL}}}{RATE}))",
-                            "{{model}}",
-                        ),
-                    ),
+                    "Requests with no known price per second: their cost is unknown, never $0.",
+                    rate_by("tollway_unpriced_requests_total", "model", f"{INSTANCE}, {MODEL}"),
+                    "reqps",
                 ),
             ),
         ),
@@ -309,22 +295,18 @@ COST = Dashboard(
                 Panel(
                     "Tokens per second by kind",
                     "prompt and completion; cached is part of prompt, reasoning of completion.",
-                    (
-                        (
-                            "sum by (kind) (rate(tollway_tokens_total"
-                            f"{{{INSTANCE}, {TEAM_KEY}, {MODEL}}}{RATE}))",
-                            "{{kind}}",
-                        ),
-                    ),
+                    rate_by("tollway_tokens_total", "kind", SPEND),
                 ),
                 Panel(
                     "Tokens per request by type",
                     "gen_ai.client.token.usage: mean input and output tokens per request.",
                     (
                         (
-                            "sum by (gen_ai_token_type) (rate(gen_ai_client_token_usage_sum"
-                            f"{{{INSTANCE}, {GEN_AI}}}{RATE})) / sum by (gen_ai_token_type) (rate("
-                            f"gen_ai_client_token_usage_count{{{INSTANCE}, {GEN_AI}}}{RATE}))",
+                            ratio(
+                                f"gen_ai_client_token_usage_sum{{{INSTANCE}, {GEN_AI}}}",
+                                f"gen_ai_client_token_usage_count{{{INSTANCE}, {GEN_AI}}}",
+                                "gen_ai_token_type",
+                            ),
                             "{{gen_ai_token_type}}",
                         ),
                     ),
@@ -346,16 +328,7 @@ BUDGETS = Dashboard(
                 Panel(
                     "Budget burn against its limit",
                     "USD spent in each budget's current window, and the budget itself.",
-                    (
-                        (
-                            _quota_max("tollway_quota_used", '="usd"'),
-                            "{{scope}} {{scope_id}} {{window}} spent",
-                        ),
-                        (
-                            _quota_max("tollway_quota_limit", '="usd"'),
-                            "{{scope}} {{scope_id}} {{window}} limit",
-                        ),
-                    ),
+                    quota_levels("usd", "spent"),
                     "currencyUSD",
                     width=16,
                 ),
@@ -381,28 +354,13 @@ BUDGETS = Dashboard(
                 Panel(
                     "Rate limit usage",
                     "Requests and tokens counted in each limit's current window, and the limit.",
-                    (
-                        (
-                            _quota_max("tollway_quota_used", '=~"requests|tokens"'),
-                            "{{scope}} {{scope_id}} {{window}} used",
-                        ),
-                        (
-                            _quota_max("tollway_quota_limit", '=~"requests|tokens"'),
-                            "{{scope}} {{scope_id}} {{window}} limit",
-                        ),
-                    ),
+                    quota_levels("requests|tokens", "used"),
                     width=16,
                 ),
                 Panel(
                     "Quota reservations outstanding",
                     "Admitted requests holding a reservation not yet settled, per replica.",
-                    (
-                        (
-                            "sum by (instance) "
-                            f"(tollway_quota_reservations_outstanding{{{INSTANCE}}})",
-                            "{{instance}}",
-                        ),
-                    ),
+                    gauge_by("sum", "tollway_quota_reservations_outstanding", "instance"),
                     width=8,
                 ),
             ),
@@ -413,39 +371,21 @@ BUDGETS = Dashboard(
                 Panel(
                     "Rejections by scope and reason",
                     "Admissions refused per second: budget_exceeded or rate_limit_exceeded.",
-                    (
-                        (
-                            "sum by (scope, type, metric, window) "
-                            f"(rate(tollway_quota_rejections_total{{{INSTANCE}}}{RATE}))",
-                            "{{scope}} {{type}} {{metric}}/{{window}}",
-                        ),
-                    ),
+                    rate_by("tollway_quota_rejections_total", "scope, type, metric, window"),
                     "reqps",
                     width=8,
                 ),
                 Panel(
                     "Requests billed above their reservation",
                     "Reported usage above what admission reserved, by the scope it overran.",
-                    (
-                        (
-                            "sum by (scope) "
-                            f"(rate(tollway_over_reservation_total{{{INSTANCE}}}{RATE}))",
-                            "{{scope}}",
-                        ),
-                    ),
+                    rate_by("tollway_over_reservation_total", "scope"),
                     "reqps",
                     width=8,
                 ),
                 Panel(
                     "Quota store unavailable",
                     "Requests refused (503) or admitted uncounted while the counters were down.",
-                    (
-                        (
-                            "sum by (outcome) "
-                            f"(rate(tollway_quota_store_unavailable_total{{{INSTANCE}}}{RATE}))",
-                            "{{outcome}}",
-                        ),
-                    ),
+                    rate_by("tollway_quota_store_unavailable_total", "outcome"),
                     "reqps",
                     width=8,
                 ),
@@ -454,7 +394,6 @@ BUDGETS = Dashboard(
     ),
 )
 
-UPSTREAM = f"{INSTANCE}, {PROVIDER}"
 PROVIDERS = Dashboard(
     uid="tollway-providers",
     file="providers.json",
@@ -466,14 +405,8 @@ PROVIDERS = Dashboard(
             (
                 Panel(
                     "Upstream attempts by provider and outcome",
-                    "Attempts through LiteLLM per second: ok, or the failure's kind.",
-                    (
-                        (
-                            "sum by (gen_ai_provider_name, outcome) "
-                            f"(rate(tollway_upstream_attempts_total{{{UPSTREAM}}}{RATE}))",
-                            "{{gen_ai_provider_name}} {{outcome}}",
-                        ),
-                    ),
+                    "Attempts through LiteLLM per second: ok, or why one failed.",
+                    rate_by(ATTEMPTS, "gen_ai_provider_name, outcome", UPSTREAM),
                     "reqps",
                 ),
                 Panel(
@@ -481,10 +414,11 @@ PROVIDERS = Dashboard(
                     "Share of each provider key's attempts that failed (keys by id).",
                     (
                         (
-                            "sum by (gen_ai_provider_name, provider_key_id) (rate("
-                            f'tollway_upstream_attempts_total{{{UPSTREAM}, outcome!="ok"}}{RATE}))'
-                            " / sum by (gen_ai_provider_name, provider_key_id) (rate("
-                            f"tollway_upstream_attempts_total{{{UPSTREAM}}}{RATE}))",
+                            ratio(
+                                f'{ATTEMPTS}{{{UPSTREAM}, outcome!="ok"}}',
+                                f"{ATTEMPTS}{{{UPSTREAM}}}",
+                                "gen_ai_provider_name, provider_key_id",
+                            ),
                             "{{gen_ai_provider_name}} {{provider_key_id}}",
                         ),
                     ),
@@ -506,13 +440,9 @@ PROVIDERS = Dashboard(
                 Panel(
                     "Upstream p99 latency by provider key",
                     "The 99th percentile per provider key (by id).",
-                    (
-                        (
-                            "histogram_quantile(0.99, sum by (le, provider_key_id) "
-                            f"(rate(tollway_upstream_duration_seconds_bucket{{{UPSTREAM}}}{RATE})))",
-                            "{{provider_key_id}}",
-                        ),
-                    ),
+                    percentiles("tollway_upstream_duration_seconds", "provider_key_id", UPSTREAM)[
+                        -1:
+                    ],
                     "s",
                 ),
             ),
@@ -526,7 +456,7 @@ PROVIDERS = Dashboard(
                     (
                         (
                             '1 - tollway:quota_used:ratio{scope=~"provider|provider_key"}',
-                            "{{scope}} {{scope_id}} {{metric}}/{{window}}",
+                            "{{scope}} {{scope_id}} {{metric}} {{window}}",
                         ),
                     ),
                     "percentunit",
@@ -567,36 +497,20 @@ LEDGER = Dashboard(
                 Panel(
                     "Usage journal backlog",
                     "Finished requests journaled but not yet stored in the SQL ledger.",
-                    (
-                        (
-                            f"sum by (instance) (tollway_usage_journal_backlog{{{INSTANCE}}})",
-                            "{{instance}}",
-                        ),
-                    ),
+                    gauge_by("sum", "tollway_usage_journal_backlog", "instance"),
                     width=8,
                 ),
                 Panel(
                     "Usage writer lag",
                     "How long the oldest unstored finished request has waited, at most.",
-                    (
-                        (
-                            f"max by (instance) (tollway_usage_writer_lag_seconds{{{INSTANCE}}})",
-                            "{{instance}}",
-                        ),
-                    ),
+                    gauge_by("max", "tollway_usage_writer_lag_seconds", "instance"),
                     "s",
                     width=8,
                 ),
                 Panel(
                     "Usage writer throughput",
                     "Records the writer handled per second: stored, duplicate, rejected.",
-                    (
-                        (
-                            "sum by (result) "
-                            f"(rate(tollway_usage_writer_records_total{{{INSTANCE}}}{RATE}))",
-                            "{{result}}",
-                        ),
-                    ),
+                    rate_by("tollway_usage_writer_records_total", "result"),
                     "reqps",
                     width=8,
                 ),
@@ -608,25 +522,13 @@ LEDGER = Dashboard(
                 Panel(
                     "Usage records by status",
                     "Records journaled per second by status (ok, error, interrupted, ...).",
-                    (
-                        (
-                            "sum by (status) "
-                            f"(rate(tollway_usage_records_total{{{INSTANCE}, {MODEL}}}{RATE}))",
-                            "{{status}}",
-                        ),
-                    ),
+                    rate_by("tollway_usage_records_total", "status", f"{INSTANCE}, {MODEL}"),
                     "reqps",
                 ),
                 Panel(
                     "Usage records by route",
                     "Records journaled per second by who served them.",
-                    (
-                        (
-                            "sum by (route) "
-                            f"(rate(tollway_usage_records_total{{{INSTANCE}, {MODEL}}}{RATE}))",
-                            "{{route}}",
-                        ),
-                    ),
+                    rate_by("tollway_usage_records_total", "route", f"{INSTANCE}, {MODEL}"),
                     "reqps",
                 ),
             ),
