@@ -24,7 +24,7 @@ from tollway.observability.metrics import Metrics
 from tollway.observability.scrubbing import KnownSecrets
 from tollway.quotas.counters import QuotaStore
 from tollway.quotas.memory import MemoryQuotaStore
-from tollway.quotas.model import Limit
+from tollway.quotas.model import MICROS_PER_USD, Limit, Metric
 from tollway.quotas.rebuild import counter_loader
 from tollway.quotas.redis_store import RedisQuotaStore
 from tollway.routing.builder import BuildOptions, build_table
@@ -89,6 +89,35 @@ def table_limits(holder: RoutingTableHolder) -> Callable[[], list[Limit]]:
     return lambda: [limit for limits in holder.table.limits.values() for limit in limits]
 
 
+def provider_types(table: RoutingTable) -> dict[str, str]:
+    """Provider id -> provider type of every deployment in ``table`` (for the
+    ``gen_ai_provider_name`` label)."""
+    types: dict[str, str] = {}
+    for group in table.groups.values():
+        for deployments in (group.shared, *group.by_team.values()):
+            for deployment in deployments:
+                types[str(deployment.provider_id)] = deployment.provider_type.value
+    return types
+
+
+async def publish_quota_levels(
+    quotas: QuotaStore, limits: Iterable[Limit], metrics: Metrics
+) -> None:
+    """Each configured limit and its current window's count, for the burn-down
+    gauges (one store read per limit; ``QuotaStoreUnavailableError`` when it is down)."""
+    levels: dict[tuple[str, ...], tuple[float, float]] = {}
+    for limit in limits:
+        labels = (limit.scope.value, limit.scope_id, limit.metric.value, limit.window.value)
+        used = await quotas.usage(limit)
+        levels[labels] = (_shown(limit.metric, used), _shown(limit.metric, limit.limit))
+    metrics.show_quota_levels((labels, *values) for labels, values in levels.items())
+
+
+def _shown(metric: Metric, amount: int) -> float:
+    """Dollars for USD (the counters hold micro-dollars), the count otherwise."""
+    return amount / MICROS_PER_USD if metric is Metric.USD else float(amount)
+
+
 @dataclass
 class Metering:
     """The metering parts one process owns: counters, journal, its writer."""
@@ -114,11 +143,13 @@ class Metering:
             interval_seconds=metering.writer_interval_seconds,
             retention_days=metering.retention_days or None,
             on_interrupted=partial(_count_all, metrics),
+            on_records=metrics.count_writer_records,
         )
         quotas = open_quota_store(settings)
         sync = JournalSync(journal, asyncio.get_running_loop())
         policy = AccountingPolicy(default_max_tokens=settings.quotas.default_max_tokens)
         metrics.watch_journal_backlog(writer.backlog)
+        metrics.watch(metrics.writer_lag, writer.lag)
         accounting = Accounting(quotas, journal, sync, metrics, policy, events=events)
         return cls(quotas, journal, writer, accounting)
 

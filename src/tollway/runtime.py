@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import time
 from collections.abc import Coroutine, Sequence
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from tollway.data_plane import (
     EngineFactory,
     Metering,
     build_engines,
+    provider_types,
+    publish_quota_levels,
     remember_routing_secrets,
     routing_holder,
     table_limits,
@@ -40,6 +43,7 @@ from tollway.domain.services import Services
 from tollway.domain.status import StatusService
 from tollway.engine.base import Engine
 from tollway.observability.metrics import Metrics
+from tollway.quotas.counters import QuotaStoreUnavailableError
 from tollway.routing.breaker import CircuitBreaker
 from tollway.routing.holder import RoutingTableHolder
 from tollway.settings import Settings
@@ -52,6 +56,9 @@ KEY_USE_FLUSH_SECONDS = 10.0
 RESPONSES_PURGE_SECONDS = 3600.0
 # With --workers, how often each worker publishes its journal backlog for the others.
 METRICS_PUBLISH_SECONDS = 1.0
+# How often the quota gauges (each limit's count) are read from the counters: a Redis
+# read per limit, so not per scrape (and at once when the routing table changes).
+QUOTA_LEVELS_SECONDS = 15.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -187,6 +194,7 @@ class Runtime:
         self._in_background(self._purge_responses(), "responses-purge")
         if self.metrics.shared_directory is not None:
             self._in_background(self._publish_metrics(), "metrics-publish")
+        self._in_background(self._publish_quota_levels(), "quota-levels")
         running.push_async_callback(self.quarantine.stop)
         self.holder.start()
         running.push_async_callback(self.holder.stop)
@@ -236,6 +244,23 @@ class Runtime:
                 log.exception("could not publish metrics")
             await asyncio.sleep(METRICS_PUBLISH_SECONDS)
 
+    async def _publish_quota_levels(self) -> None:
+        """Every ``QUOTA_LEVELS_SECONDS``, and within a second of a routing table that
+        may add or remove limits (a new limit shows before its first scrape)."""
+        limits = table_limits(self.holder)
+        version, published_at = None, -QUOTA_LEVELS_SECONDS
+        while True:
+            now = time.monotonic()
+            if self.holder.table.version != version or now - published_at >= QUOTA_LEVELS_SECONDS:
+                version, published_at = self.holder.table.version, now
+                try:
+                    await publish_quota_levels(self.metering.quotas, limits(), self.metrics)
+                except QuotaStoreUnavailableError:  # counted and alerted on elsewhere
+                    pass
+                except Exception:  # a gauge is best effort
+                    log.exception("could not publish quota levels")
+            await asyncio.sleep(1.0)
+
 
 def _follow_routing(holder: RoutingTableHolder, control: ControlPlane, metrics: Metrics) -> None:
     """What follows each routing table, in this order: its credentials are scrubbed
@@ -243,6 +268,7 @@ def _follow_routing(holder: RoutingTableHolder, control: ControlPlane, metrics: 
     holder.subscribe(partial(remember_routing_secrets, control.services.known_secrets))
     holder.subscribe(partial(write_litellm_config, control.settings))
     holder.subscribe(lambda table: metrics.routing_version.set(table.version))
+    holder.subscribe(lambda table: metrics.name_providers(provider_types(table)))
 
 
 def _responses_memory(control: ControlPlane) -> ResponsesMemory:

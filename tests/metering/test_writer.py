@@ -4,6 +4,7 @@ that equal the records, retention, and the migration of the usage tables."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -285,3 +286,30 @@ def test_catch_up_stores_what_finished_before_it_while_the_thread_waits(
     journal.close()
     writer.drain()
     assert writer.stats.stored == 7
+
+
+def test_the_lag_is_how_long_the_oldest_unstored_request_waited(
+    database: Database, tmp_path: Path
+) -> None:
+    counted: dict[str, int] = defaultdict(int)
+
+    def count(result: str, amount: int) -> None:
+        counted[result] += amount
+
+    with UsageJournal(tmp_path / "journal", flush_interval=3600) as journal:
+        writer = UsageWriter(database, journal, on_records=count)
+        assert writer.lag() == 0  # nothing waits
+        for record in varied_records(3):
+            journal.begin(record.event)
+            journal.finish(record.event.request_id, record.outcome)
+        waited = writer.lag()
+        assert 0 < waited <= writer.lag()  # grows while nothing is stored
+        journal.flush()
+        passed_at = time.monotonic()
+        assert writer.process_once() == 3
+        assert writer.lag() == 0
+        extra = varied_records(4)[3]
+        journal.begin(extra.event)
+        journal.finish(extra.event.request_id, extra.outcome)
+        assert 0 < writer.lag() <= time.monotonic() - passed_at  # since the last pass only
+    assert counted == {"stored": 3, "duplicate": 0}

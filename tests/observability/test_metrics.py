@@ -41,6 +41,8 @@ class Scraped:
     secrets: tuple[str, ...]  # key material that must never appear
     models: frozenset[str]  # the public model names the routing table knows
     unknown_model: str
+    ok: str  # the model that answers
+    provider_key_id: str  # the id of the one provider key LiteLLM calls with
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class Cast:
     broken: str  # answers 500, no OpenRouter id: the error reaches the client
     flaky: str  # answers 503, falls back to OpenRouter
     secrets: tuple[str, ...]
+    provider_key_id: str
 
 
 def cast(tollway: Tollway, upstream: FakeProviderServer, openrouter: FakeProviderServer) -> Cast:
@@ -74,7 +77,8 @@ def cast(tollway: Tollway, upstream: FakeProviderServer, openrouter: FakeProvide
     agent, tight_key, broke_key = (new_caller(tollway, t) for t in (team(tollway), tight, broke))
     tollway.wait_for_model(broke_key.key, ok)
     secrets = (agent.key, tight_key.key, broke_key.key, provider_key, or_key)
-    return Cast(agent, tight_key, broke_key, ok, broken, flaky, secrets)
+    (key,) = tollway.admin.get(f"/admin/v1/providers/{owner['id']}/keys").json()
+    return Cast(agent, tight_key, broke_key, ok, broken, flaky, secrets, key["id"])
 
 
 def play(tollway: Tollway, cast: Cast, unknown: str) -> list[int]:
@@ -110,7 +114,8 @@ def scraped(
             lambda: total(samples(tollway.metrics()), "tollway_usage_records_total") == 6
         )
         models = frozenset({actors.ok, actors.broken, actors.flaky})
-        yield Scraped(tollway.metrics(), actors.secrets, models, unknown)
+        text = tollway.metrics()
+        yield Scraped(text, actors.secrets, models, unknown, actors.ok, actors.provider_key_id)
 
 
 def test_the_scenario_shows_in_the_metrics(scraped: Scraped) -> None:
@@ -124,7 +129,25 @@ def test_the_scenario_shows_in_the_metrics(scraped: Scraped) -> None:
     assert total(parsed, "tollway_requests_total", status_class="5xx") == 1
     assert total(parsed, "tollway_requests_total", status_class="2xx") == 5
     assert total(parsed, "tollway_cost_usd_total") > 0
-    assert total(parsed, "tollway_time_to_first_token_seconds_count") == 1
+    assert total(parsed, "gen_ai_server_time_to_first_token_seconds_count") == 1
+    # The GenAI conventions' histograms, labelled by operation, provider and model.
+    served = {"gen_ai_provider_name": "openai_compatible", "gen_ai_request_model": scraped.ok}
+    assert total(parsed, "gen_ai_server_request_duration_seconds_count", **served) == 4
+    assert total(parsed, "gen_ai_server_request_duration_seconds_count", route="openrouter") == 1
+    for kind in ("input", "output"):
+        assert total(parsed, "gen_ai_client_token_usage_count", gen_ai_token_type=kind) >= 4
+    assert total(parsed, "gen_ai_client_token_usage_count", gen_ai_operation_name="embeddings") == 1
+    # Per provider key, by id: the 500 and the 503 failed, the four successes did not.
+    attempts = [labels for (name, labels) in parsed if name == "tollway_upstream_attempts_total"]
+    assert {dict(labels)["provider_key_id"] for labels in attempts} == {scraped.provider_key_id}
+    assert total(parsed, "tollway_upstream_attempts_total", outcome="ok") == 4
+    assert total(parsed, "tollway_upstream_attempts_total", outcome="retryable") == 2
+    assert total(parsed, "tollway_upstream_duration_seconds_count") == 6
+    assert total(parsed, "tollway_quota_reservations_outstanding") == 0
+    # The two team limits, each one series (USD in dollars); nothing was admitted on them.
+    assert total(parsed, "tollway_quota_limit", metric="tokens", window="minute") == 5
+    assert total(parsed, "tollway_quota_limit", metric="usd") == pytest.approx(0.000001)
+    assert total(parsed, "tollway_quota_used", scope="team") == 0
 
 
 def test_promtool_finds_no_problem(scraped: Scraped, promtool: str) -> None:
@@ -133,7 +156,7 @@ def test_promtool_finds_no_problem(scraped: Scraped, promtool: str) -> None:
 
 
 def test_every_family_is_defined_in_the_metrics_module(scraped: Scraped) -> None:
-    defined = set(re.findall(r'"(tollway_[a-z0-9_]+)"', METRICS_MODULE.read_text()))
+    defined = set(re.findall(r'"((?:tollway|gen_ai)_[a-z0-9_]+)"', METRICS_MODULE.read_text()))
     exposed = {family.name for family in text_string_to_metric_families(scraped.text)}
     assert exposed
     # The text format shows a counter's or histogram's creation time as a gauge
@@ -171,7 +194,8 @@ def test_histograms_have_no_key_or_team_label(scraped: Scraped) -> None:
 
 def test_an_unknown_model_adds_no_label_value(scraped: Scraped) -> None:
     assert scraped.unknown_model not in scraped.text
-    model_values = {
-        dict(labels)["model"] for (_, labels) in samples(scraped.text) if "model" in dict(labels)
-    }
-    assert model_values <= scraped.models
+    for label in ("model", "gen_ai_request_model"):
+        values = {
+            dict(labels)[label] for (_, labels) in samples(scraped.text) if label in dict(labels)
+        }
+        assert values <= scraped.models

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import replace
 from typing import TypeVar
 
@@ -57,7 +58,8 @@ from tollway.engine.base import (
 )
 from tollway.errors import InferenceError
 from tollway.metering.pricing import prices_for
-from tollway.observability.metrics import Metrics
+from tollway.observability import gen_ai
+from tollway.observability.metrics import NO_ID, Metrics
 from tollway.observability.scrubbing import KnownSecrets
 from tollway.quotas.model import Denied
 from tollway.routing.breaker import CircuitBreaker
@@ -262,9 +264,11 @@ class InferenceService:
             request.stream,
             upstream_headers=request.upstream_headers,
         )
+        sent = time.perf_counter()
         try:
             value = await send_scrubbed(send, self._engine, call, self._secrets.scrub)
         except (EngineUnavailable, EngineMisconfigured, UpstreamError) as exc:
+            self._count_attempt(deployment, _attempt_outcome(exc), sent)
             await account.release()
             self._engine_failed(deployment, exc)
             failures.failed(failure_reason(exc), exc)
@@ -274,8 +278,21 @@ class InferenceService:
                     "deployment %s failed (%s), trying the next one", deployment.id, exc.status
                 )
             return decision
+        self._count_attempt(deployment, "ok", sent)
         self._breaker.record_success()
         return Outcome(value, served_by(deployment, failures.tried))
+
+    def _count_attempt(self, deployment: Deployment, outcome: str, sent: float) -> None:
+        """Per provider key, by id: its errors and how long its upstream took."""
+        metrics = self._metrics
+        key_id = str(deployment.provider_key_id) if deployment.provider_key_id else NO_ID
+        provider = (
+            gen_ai.provider_name(deployment.provider_type.value),
+            str(deployment.provider_id),
+            key_id,
+        )
+        metrics.child(metrics.upstream_attempts, *provider, outcome).inc()
+        metrics.child(metrics.upstream_latency, *provider).observe(time.perf_counter() - sent)
 
     def _engine_failed(self, deployment: Deployment, exc: EngineFailure) -> None:
         """What a failed attempt leaves behind: the breaker's count (a down engine
@@ -297,6 +314,13 @@ class InferenceService:
             self._quarantine.hold(key_id)
         elif key_id is not None:
             self._events.key_rejected(key_id, exc.message)
+
+
+def _attempt_outcome(exc: EngineFailure) -> str:
+    """``tollway_upstream_attempts_total``'s outcome of a failed attempt."""
+    if isinstance(exc, EngineUnavailable):
+        return "engine_unavailable"
+    return failure_kind(exc) or "request_error"  # the upstream refused the request itself
 
 
 async def _failed(account: RequestAccount, exc: BaseException) -> None:

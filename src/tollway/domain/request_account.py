@@ -147,6 +147,8 @@ class RequestAccount:
             granted = await self._reserve(limits, worst)
             if isinstance(granted, quota.Denied):
                 return granted
+            if self._reservation is None:  # a failover's admit after a release
+                self._books.metrics.reservations.inc()
             self._reservation, self._held = granted, tuple(limits)
             self._levels = granted.levels
         enforced = enforced and self.caps.generates
@@ -224,6 +226,7 @@ class RequestAccount:
         reservation, self._reservation = self._reservation, None
         self._levels = ()
         if reservation is not None:
+            self._books.metrics.reservations.dec()
             try:
                 await self._books.quotas.release(reservation)
             except QuotaStoreUnavailableError:
@@ -354,6 +357,7 @@ class RequestAccount:
         reservation, self._reservation = self._reservation, None
         if reservation is None:
             return
+        self._books.metrics.reservations.dec()
         try:
             await self._books.quotas.settle(reservation, actual, wait=False)
         except QuotaStoreUnavailableError:

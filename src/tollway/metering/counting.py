@@ -7,6 +7,7 @@ settled it at start as interrupted, so tokens and cost agree with ``usage_record
 from __future__ import annotations
 
 from tollway.metering.records import CompletedUsage
+from tollway.observability import gen_ai
 from tollway.observability.metrics import NO_ID, Metrics
 
 
@@ -18,6 +19,15 @@ def count_usage(metrics: Metrics, record: CompletedUsage) -> None:
     team_id = str(event.team_id) if event.team_id else NO_ID
     child = metrics.child
     child(metrics.usage_records, model, route, outcome.status.value).inc()
+    genai = (
+        gen_ai.operation_name(event.endpoint.value),
+        metrics.provider_name(record.provider_id, route),
+        model,
+    )
+    if outcome.prompt_tokens:
+        child(metrics.token_usage, *genai, "input").observe(outcome.prompt_tokens)
+    if outcome.completion_tokens:
+        child(metrics.token_usage, *genai, "output").observe(outcome.completion_tokens)
     for kind, amount in (
         ("prompt", outcome.prompt_tokens),
         ("completion", outcome.completion_tokens),
@@ -27,8 +37,12 @@ def count_usage(metrics: Metrics, record: CompletedUsage) -> None:
         if amount:
             child(metrics.tokens, key_id, team_id, model, route, kind).inc(amount)
     if outcome.cost_usd is not None:
-        child(metrics.cost, key_id, team_id, model, route).inc(float(outcome.cost_usd))
+        cost = float(outcome.cost_usd)
+        child(metrics.cost, key_id, team_id, model, route).inc(cost)
+        provider_id = str(record.provider_id) if record.provider_id else NO_ID
+        child(metrics.provider_cost, genai[1], provider_id).inc(cost)
     else:
         child(metrics.unpriced, model, route).inc()
     if outcome.ttft_ms is not None:
-        child(metrics.ttft, event.endpoint.value, route).observe(outcome.ttft_ms / 1000)
+        ttft = child(metrics.ttft, *genai, event.endpoint.value, route)
+        ttft.observe(outcome.ttft_ms / 1000)

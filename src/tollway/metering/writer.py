@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
@@ -166,6 +167,7 @@ class UsageWriter:
         purge_interval_seconds: float = 3600.0,
         settle: Settle = charge_reservation,
         on_interrupted: Callable[[list[CompletedUsage]], None] | None = None,
+        on_records: Callable[[str, int], None] | None = None,
     ) -> None:
         self.database = database
         self.journal = journal
@@ -177,6 +179,11 @@ class UsageWriter:
         self._purge_interval = purge_interval_seconds
         self._settle = settle
         self._on_interrupted = on_interrupted  # e.g. to count them in the metrics
+        self._on_records = on_records  # (stored/duplicate/rejected, how many): the metrics
+        # For ``lag``: (journal.finished, monotonic time) at the start of recent passes,
+        # and the latest such time whose records are all stored now.
+        self._marks: deque[tuple[int, float]] = deque()
+        self._caught_up_at = time.monotonic()
         self._tails: dict[Path, _Tail] = {}
         self._parser = LineParser()
         self._consumed = 0  # journal bytes read and stored, for drain to know it is done
@@ -217,6 +224,7 @@ class UsageWriter:
         ``batch_records``; delete sealed segments once stored. Returns the number
         of records handled (new or duplicate)."""
         with self._pass_lock:
+            self._marks.append((self.journal.finished, time.monotonic()))
             reads: list[tuple[Path, SegmentRead]] = []
             completed: list[CompletedUsage] = []
             for path in self._own_segments():
@@ -230,11 +238,27 @@ class UsageWriter:
             for path, read in reads:
                 self._advance(path, read)
             self._own_handled += len(completed)
+            self._catch_up_marks()
             return len(completed)
+
+    def _catch_up_marks(self) -> None:
+        """Move ``_caught_up_at`` to the latest pass start whose finished requests are
+        all stored now; every unstored one finished after it."""
+        marks, handled = self._marks, self._own_handled
+        while marks and marks[0][0] <= handled:
+            self._caught_up_at = marks.popleft()[1]
 
     def backlog(self) -> int:
         """Requests this process finished that are not in the SQL store yet."""
         return max(0, self.journal.finished - self._own_handled)
+
+    def lag(self) -> float:
+        """Seconds the oldest unstored finished request of this process has waited,
+        at most (0 when none waits): the time since the last pass start whose
+        finished requests are all stored. Grows while the database is down."""
+        if self.backlog() == 0:
+            return 0.0
+        return max(0.0, time.monotonic() - self._caught_up_at)
 
     def purge(self, now: datetime | None = None) -> int:
         if self._retention is None:
@@ -277,7 +301,7 @@ class UsageWriter:
             self._tails[path] = _Tail(read.end, read.begun)
 
     def _store(self, records: list[CompletedUsage]) -> int:
-        stored = 0
+        stored, rejected = 0, self.stats.rejected
         for start in range(0, len(records), self._batch):
             chunk = records[start : start + self._batch]
             try:
@@ -288,6 +312,9 @@ class UsageWriter:
                 stored += self._store_each(chunk)
         self.stats.stored += stored
         self.stats.duplicates += len(records) - stored
+        if self._on_records is not None:
+            self._on_records("stored", stored)
+            self._on_records("duplicate", len(records) - stored - self.stats.rejected + rejected)
         return stored
 
     def _store_each(self, records: list[CompletedUsage]) -> int:
@@ -300,6 +327,8 @@ class UsageWriter:
                 if not _bad_data(exc):
                     raise
                 self.stats.rejected += 1
+                if self._on_records is not None:
+                    self._on_records("rejected", 1)
                 log.error("usage record %s refused: %.300s", record.event.request_id, exc)
         return stored
 

@@ -12,9 +12,11 @@ counters and histograms of every worker that ever ran, gauges of the live ones
 Labels stay low-cardinality: endpoints, routes, reasons, status classes, public
 model names (operator-defined: only admitted requests are labelled with their
 model, and admission needs a model the routing table knows, so a caller's
-made-up name never becomes a label value), and tollway keys and teams by id only, never
-key material. Histograms carry no key or team label: every label value
-multiplies their buckets. tests/observability checks all of this on a live
+made-up name never becomes a label value), and tollway keys, teams and provider keys
+by id only, never key material. Histograms carry no tollway key or team label: every
+label value multiplies their buckets (provider keys are few, registered by operators).
+Where the OpenTelemetry GenAI semantic conventions name a metric, tollway uses their
+name and labels (``observability.gen_ai``). tests/observability checks all of this on a live
 /metrics, and runs ``promtool check metrics`` on it.
 """
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +32,8 @@ from typing import Any, TypeVar
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+from tollway.observability import gen_ai
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # prometheus_client reads it when imported: set, every value goes to files there.
@@ -39,6 +43,7 @@ NO_ID = "none"  # the key/team label of usage without a key or team
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _TTFT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
+_UPSTREAM_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120)
 CIRCUIT_STATES = ("closed", "open", "half_open")
 
 LabelledMetric = TypeVar("LabelledMetric", Counter, Gauge, Histogram)
@@ -50,13 +55,18 @@ class Metrics:
         # Set in the workers of `serve --workers N` only (see the module docstring).
         shared = os.environ.get(MULTIPROCESS_DIR_ENV)
         self.shared_directory = Path(shared) if shared else None
-        self._backlog: Callable[[], float] | None = None
+        # (gauge, function) pairs read at scrape time; see ``watch``.
+        self._watched: list[tuple[Gauge, Callable[[], float]]] = []
+        # Provider id -> its gen_ai.provider.name, from the routing table (``name_providers``).
+        self._providers: dict[str, str] = {}
+        self._quota_series: set[tuple[str, ...]] = set()  # the limits the gauges show
         # Children by (metric, label values): ``labels()`` validates and stringifies
         # every value and takes a lock on each call, several times per request.
         self._children: dict[tuple[object, tuple[str, ...]], Any] = {}
         self._circuit_state: str | None = None  # the state the gauges show
         self._traffic()
         self._usage()
+        self._quota()
         self._health()
 
     def _traffic(self) -> None:
@@ -73,17 +83,19 @@ class Metrics:
             ["endpoint", "type"],
             registry=registry,
         )
+        # The GenAI semantic conventions' names and labels, plus tollway's endpoint
+        # (the operation name merges the chat dialects) and route (LiteLLM/OpenRouter).
         self.latency = Histogram(
-            "tollway_request_duration_seconds",
+            "gen_ai_server_request_duration_seconds",
             "Time to the full response (non-streaming) or to the first byte (streaming).",
-            ["endpoint", "route"],
+            [*gen_ai.LABELS, "endpoint", "route"],
             buckets=_LATENCY_BUCKETS,
             registry=registry,
         )
         self.ttft = Histogram(
-            "tollway_time_to_first_token_seconds",
+            "gen_ai_server_time_to_first_token_seconds",
             "Time from the request to the first streamed chunk from upstream.",
-            ["endpoint", "route"],
+            [*gen_ai.LABELS, "endpoint", "route"],
             buckets=_TTFT_BUCKETS,
             registry=registry,
         )
@@ -99,9 +111,33 @@ class Metrics:
             ["kind"],
             registry=registry,
         )
+        # Per provider key: by its id only (never its secret or fingerprint). Operators
+        # register few keys, so the histogram stays small.
+        self.upstream_attempts = Counter(
+            "tollway_upstream_attempts",
+            "Deployment attempts sent through LiteLLM, by provider, provider key and outcome "
+            "(ok, or the failure's kind).",
+            [gen_ai.PROVIDER, "provider_id", "provider_key_id", "outcome"],
+            registry=registry,
+        )
+        self.upstream_latency = Histogram(
+            "tollway_upstream_duration_seconds",
+            "Time an attempt waited for its upstream's answer (a stream's first byte), "
+            "by provider and provider key, failures included.",
+            [gen_ai.PROVIDER, "provider_id", "provider_key_id"],
+            buckets=_UPSTREAM_BUCKETS,
+            registry=registry,
+        )
 
     def _usage(self) -> None:
         registry = self.registry
+        self.token_usage = Histogram(
+            "gen_ai_client_token_usage",
+            "Tokens per recorded request: input (prompt) and output (completion).",
+            [*gen_ai.LABELS, gen_ai.TOKEN_TYPE],
+            buckets=gen_ai.TOKEN_BUCKETS,
+            registry=registry,
+        )
         self.tokens = Counter(
             "tollway_tokens",
             "Tokens of recorded requests (cached is part of prompt, reasoning of completion).",
@@ -112,6 +148,14 @@ class Metrics:
             "tollway_cost_usd",
             "USD cost of recorded requests (unpriced ones add nothing; see unpriced).",
             ["key_id", "team_id", "model", "route"],
+            registry=registry,
+        )
+        # tollway_cost_usd has no provider label (its labels are a contract with the
+        # dashboards and reports): the spend by provider is a counter of its own.
+        self.provider_cost = Counter(
+            "tollway_provider_cost_usd",
+            "USD cost of recorded requests by the provider that served them.",
+            [gen_ai.PROVIDER, "provider_id"],
             registry=registry,
         )
         self.usage_records = Counter(
@@ -151,9 +195,49 @@ class Metrics:
             registry=registry,
             multiprocess_mode="livesum",
         )
+        self.writer_lag = Gauge(
+            "tollway_usage_writer_lag_seconds",
+            "How long the oldest finished request not yet in the SQL ledger has waited, "
+            "at most (0 when none waits).",
+            registry=registry,
+            multiprocess_mode="livemax",
+        )
+        self.writer_records = Counter(
+            "tollway_usage_writer_records",
+            "Usage records the writer handled: stored, duplicate (already stored) or "
+            "rejected (refused by the database).",
+            ["result"],
+            registry=registry,
+        )
         self.requests_in_flight = Gauge(
             "tollway_requests_in_flight",
             "Admitted requests that have not finished yet (streams included).",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+
+    def _quota(self) -> None:
+        registry = self.registry
+        # One series per limit that exists (never per possible scope); with Redis every
+        # replica reports the same shared counter: take the max over instances, not the sum.
+        labels = ["scope", "scope_id", "metric", "window"]
+        self.quota_used = Gauge(
+            "tollway_quota_used",
+            "What the current window of each limit has counted (USD in dollars).",
+            labels,
+            registry=registry,
+            multiprocess_mode="livemax",
+        )
+        self.quota_limit = Gauge(
+            "tollway_quota_limit",
+            "Each configured limit (USD in dollars): a budget when metric is usd.",
+            labels,
+            registry=registry,
+            multiprocess_mode="livemax",
+        )
+        self.reservations = Gauge(
+            "tollway_quota_reservations_outstanding",
+            "Quota reservations this process holds: admitted, not yet settled or released.",
             registry=registry,
             multiprocess_mode="livesum",
         )
@@ -211,19 +295,52 @@ class Metrics:
         self.secret_store_errors.labels(backend, operation).inc()
 
     def watch_journal_backlog(self, backlog: Callable[[], float]) -> None:
-        """Read the backlog at scrape time instead of updating it per request. A
+        self.watch(self.journal_backlog, backlog)
+
+    def watch(self, gauge: Gauge, read: Callable[[], float]) -> None:
+        """Read ``gauge`` at scrape time instead of updating it per request. A
         worker's scrape cannot call the other workers' functions: there ``publish``
         stores the value, called on every scrape and periodically by the data plane."""
         if self.shared_directory is None:
-            self.journal_backlog.set_function(backlog)
+            gauge.set_function(read)
         else:
-            self._backlog = backlog
+            self._watched.append((gauge, read))
 
     def publish(self) -> None:
-        """Workers only: store what this process computes on demand (the backlog)
-        where every worker's scrape reads it. Does nothing in a single process."""
-        if self._backlog is not None:
-            self.journal_backlog.set(self._backlog())
+        """Workers only: store what this process computes on demand (the backlog,
+        the writer's lag) where every worker's scrape reads it. Does nothing in a
+        single process."""
+        for gauge, read in self._watched:
+            gauge.set(read())
+
+    def count_writer_records(self, result: str, count: int) -> None:
+        if count:
+            self.child(self.writer_records, result).inc(count)
+
+    def name_providers(self, types: dict[str, str]) -> None:
+        """The routing table's providers, id -> provider type, for the
+        ``gen_ai_provider_name`` label (replaced whole on every table)."""
+        self._providers = {id_: gen_ai.provider_name(kind) for id_, kind in types.items()}
+
+    def provider_name(self, provider_id: object, route: str) -> str:
+        """``gen_ai_provider_name`` of a request served by ``provider_id`` on ``route``."""
+        if route == "openrouter":
+            return "openrouter"
+        return self._providers.get(str(provider_id), gen_ai.UNKNOWN_PROVIDER)
+
+    def show_quota_levels(self, levels: Iterable[tuple[tuple[str, ...], float, float]]) -> None:
+        """Each limit's (scope, scope_id, metric, window), used and limit; the series
+        of limits no longer listed are removed, so deleted limits leave no series."""
+        shown: set[tuple[str, ...]] = set()
+        for labels, used, limit in levels:
+            self.quota_used.labels(*labels).set(used)
+            self.quota_limit.labels(*labels).set(limit)
+            shown.add(labels)
+        for labels in self._quota_series - shown:
+            with suppress(KeyError):
+                self.quota_used.remove(*labels)
+                self.quota_limit.remove(*labels)
+        self._quota_series = shown
 
     def retire(self) -> None:
         """This process is stopping: its gauges leave the workers' sums (its counters

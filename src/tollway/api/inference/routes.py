@@ -37,11 +37,13 @@ from tollway.domain.served import Served
 from tollway.domain.v1_errors import internal_error, model_not_found, routing_error
 from tollway.engine.base import Endpoint
 from tollway.errors import InferenceError
+from tollway.observability import gen_ai
 from tollway.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Request], Awaitable[Response | ASGIApp]]
+_Served = tuple[Response | ASGIApp, Served, str]
 
 
 class InferenceApi:
@@ -90,12 +92,26 @@ def inference_endpoint(dialect: Dialect) -> Handler:
             internal = internal_error()
             _count_error(api, endpoint, internal)
             return dialect.error_response(internal, response_headers(request_id))
-        metrics, route = api.metrics, response[1].route.value
-        metrics.child(metrics.latency, endpoint.value, route).observe(time.perf_counter() - started)
-        metrics.child(metrics.requests, endpoint.value, route, "2xx").inc()
+        _count_success(api, endpoint, response, time.perf_counter() - started)
         return response[0]
 
     return handle
+
+
+def _count_success(
+    api: InferenceApi, endpoint: Endpoint, response: _Served, seconds: float
+) -> None:
+    (_, served, model), metrics = response, api.metrics
+    route = served.route.value
+    labels = (
+        gen_ai.operation_name(endpoint.value),
+        metrics.provider_name(served.provider_id, route),
+        model,
+        endpoint.value,
+        route,
+    )
+    metrics.child(metrics.latency, *labels).observe(seconds)
+    metrics.child(metrics.requests, endpoint.value, route, "2xx").inc()
 
 
 def _count_error(api: InferenceApi, endpoint: Endpoint, error: InferenceError) -> None:
@@ -104,9 +120,8 @@ def _count_error(api: InferenceApi, endpoint: Endpoint, error: InferenceError) -
     metrics.child(metrics.errors, endpoint.value, error.error_type).inc()
 
 
-async def _serve(
-    api: InferenceApi, request: Request, dialect: Dialect, request_id: str
-) -> tuple[Response | ASGIApp, Served]:
+async def _serve(api: InferenceApi, request: Request, dialect: Dialect, request_id: str) -> _Served:
+    """The response, who served it, and the public model it was for."""
     caller = api.service.authenticate(dialect.credential(request))
     parsed = dialect.parse(await read_body(request, api.max_body_bytes))
     exchange = Exchange(request_id, caller, parsed)
@@ -124,7 +139,7 @@ async def _serve(
         outcome = await api.service.complete(caller, call)
         body = await dialect.answer(api, exchange, outcome.value.body)
         headers = response_headers(request_id, outcome.served, outcome.rate_limits)
-        return _json(body, headers), outcome.served
+        return _json(body, headers), outcome.served, call.model
     streamed = await api.service.stream(caller, call)
     stream = streamed.value
     try:
@@ -144,7 +159,7 @@ async def _serve(
         shutdown_event=dialect.shutdown_event,
         ready=stream.ready,
     )
-    return response, streamed.served
+    return response, streamed.served, call.model
 
 
 async def list_models(request: Request) -> Response:
