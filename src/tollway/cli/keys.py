@@ -10,6 +10,7 @@ import typer
 from tollway.cli import output, resolve
 from tollway.cli.client import connect, fields, usage_error
 from tollway.cli.output import (
+    Column,
     JsonOption,
     LimitOption,
     ListView,
@@ -43,7 +44,7 @@ KEY_COLUMNS = (
     col("prefix", "prefix"),
     named("team", "team_name", "team_id"),
     ident("team id", "team_id"),
-    col("models", "allowed_models"),
+    Column("models", lambda key: _allowed(key.get("allowed_models"))),
     when("expires", "expires_at"),
     when("revoked", "revoked_at"),
     when("last used", "last_used_at"),
@@ -54,6 +55,14 @@ def _aware(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return (moment if moment.tzinfo else moment.astimezone()).isoformat()
+
+
+def _allowed(models: object) -> object:
+    """No list is no restriction (every model the routing table serves); an empty one
+    allows nothing."""
+    if models is None:
+        return "all"
+    return models or "none"
 
 
 def show_key(key: dict[str, Any]) -> None:

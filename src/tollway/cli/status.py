@@ -113,10 +113,8 @@ def _state(row: Mapping[str, Any]) -> Text:
 
 
 def _usd(value: object) -> str:
-    if value is None:
-        return "-"
-    amount = Decimal(str(value))
-    return f"${amount:,.2f}" if amount >= 1 or amount == 0 else f"${amount:.4f}"
+    """Money as every other table prints it; "-" where there is nothing to count."""
+    return "-" if value is None else output.money(value)
 
 
 def _percent(used: object, limit: object) -> str:
