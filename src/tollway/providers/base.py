@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
 from tollway.secrets.base import SecretValue
+
+if TYPE_CHECKING:
+    from tollway.providers.catalog import Listing
 from tollway.store.enums import ProviderType
 
 
@@ -60,12 +63,18 @@ class ProviderAdapter(Protocol):
 
 
 class ModelLister(Protocol):
-    """Lists the models a key may call: the model catalog's adapter.
+    """Lists the models a key may call: the model catalog's adapter, one per family.
 
-    A slot in each family's descriptor; the issue that builds the catalog defines the
-    result and fills the slot. No family has one yet.
+    Pages through the whole list within ``deadline_seconds`` and normalises each entry
+    (``providers.catalog``); failures are classified in the ``Listing``, never raised.
+    ``key`` is None for families that list without one (OpenRouter, a local server).
     """
 
     def list_models(
-        self, client: httpx.Client, base_url: str | None, key: SecretValue
-    ) -> list[str]: ...
+        self,
+        client: httpx.Client,
+        base_url: str | None,
+        key: SecretValue | None,
+        *,
+        deadline_seconds: float,
+    ) -> Listing: ...
