@@ -26,6 +26,7 @@ from tollway.api.inference.openapi import document_inference
 from tollway.api.inference.routes import inference_mount
 from tollway.control_plane import StartHook
 from tollway.data_plane import EngineFactory, build_engines
+from tollway.domain.catalog import ListerLookup, family_lister
 from tollway.domain.health import Lifecycle
 from tollway.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from tollway.runtime import Runtime
@@ -40,15 +41,17 @@ def create_app(
     on_start: Sequence[StartHook] = (),
     on_ready: Sequence[StartHook] = (),
     engines: EngineFactory = build_engines,
+    listers: ListerLookup = family_lister,
 ) -> FastAPI:
     """The whole server. ``on_start`` hooks run once the store is open (imports,
     demo data); ``on_ready`` ones once everything is started, just before the
-    first request (banners). ``engines`` is a seam for benchmarks and tests."""
+    first request (banners). ``engines`` is a seam for benchmarks and tests, and
+    ``listers`` (which model lister serves each provider type) one for tests."""
     resolved = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime.build(resolved, engines=engines, on_open=on_start)
+        runtime = Runtime.build(resolved, engines=engines, on_open=on_start, listers=listers)
         drain = SigtermDrain(runtime.health.lifecycle, resolved.server.drain_seconds)
         try:
             await runtime.start()

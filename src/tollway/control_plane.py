@@ -8,6 +8,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
+from tollway.domain.catalog import ListerLookup, family_lister
 from tollway.domain.services import Services, build_services
 from tollway.observability.logging import scrubbed_log_records
 from tollway.observability.metrics import Metrics
@@ -30,8 +31,14 @@ class ControlPlane:
     installed: ExitStack = field(default_factory=ExitStack)
 
     @classmethod
-    def open(cls, settings: Settings, metrics: Metrics | None = None) -> ControlPlane:
-        """``metrics``, when given, counts the secret store's errors."""
+    def open(
+        cls,
+        settings: Settings,
+        metrics: Metrics | None = None,
+        listers: ListerLookup = family_lister,
+    ) -> ControlPlane:
+        """``metrics``, when given, counts the secret store's errors and the catalog's
+        refreshes; ``listers`` is the model catalog's seam for tests."""
         settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         database = Database(settings.resolved_database_url)
         on_error = metrics.count_secret_store_error if metrics else ignore_errors
@@ -42,13 +49,16 @@ class ControlPlane:
         except BaseException:
             database.dispose()
             raise
-        services = build_services(settings, database, secrets, known_secrets)
+        services = build_services(
+            settings, database, secrets, known_secrets, metrics=metrics, listers=listers
+        )
         token = services.admin_tokens.ensure_initial_token()
         control = cls(settings=settings, services=services, initial_admin_token=token)
         control.installed.enter_context(scrubbed_log_records(services.known_secrets))
         return control
 
     def close(self) -> None:
+        self.services.catalog.close()
         self.installed.close()
         self.services.secrets.close()
         self.services.database.dispose()

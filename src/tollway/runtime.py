@@ -34,6 +34,7 @@ from tollway.data_plane import (
     table_limits,
     write_litellm_config,
 )
+from tollway.domain.catalog import ListerLookup, family_lister
 from tollway.domain.health import HealthChecks, Lifecycle
 from tollway.domain.inference import InferencePolicy, InferenceService
 from tollway.domain.inference_events import InferenceEvents
@@ -103,12 +104,13 @@ class Runtime:
         *,
         engines: EngineFactory = build_engines,
         on_open: Sequence[StartHook] = (),
+        listers: ListerLookup = family_lister,
     ) -> Runtime:
         """Open the control plane, run ``on_open`` with it (imports, demo data: before
         the first routing table is built), then build the data plane. Call it in the
         event loop the runtime will run in."""
         metrics = Metrics()
-        control = ControlPlane.open(settings, metrics)
+        control = ControlPlane.open(settings, metrics, listers)
         try:
             for hook in on_open:
                 hook(control)

@@ -222,6 +222,24 @@ class ProviderSettings(_Section):
     test_concurrency: int = Field(default=8, ge=1, le=64)
 
 
+class CatalogSettings(_Section):
+    ttl_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="A provider's cached model catalog older than this is stale: reading it "
+        "starts a refresh in the background (the read answers from the cache at once).",
+    )
+    failure_backoff_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="After a failed refresh, how long the provider is left alone (its "
+        "Retry-After when longer); refreshes meanwhile answer the cached failure.",
+    )
+    deadline_seconds: float = Field(
+        default=20.0, gt=0, le=600, description="Deadline of one catalog refresh (all pages)."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TOLLWAY_",
@@ -248,6 +266,7 @@ class Settings(BaseSettings):
     quotas: QuotaSettings = QuotaSettings()
     metering: MeteringSettings = MeteringSettings()
     responses: ResponsesSettings = ResponsesSettings()
+    catalog: CatalogSettings = CatalogSettings()
 
     @property
     def resolved_database_url(self) -> str:

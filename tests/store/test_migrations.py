@@ -88,3 +88,25 @@ def test_model_legacy_id_upgrades_and_downgrades_keeping_the_models(
             assert [(m.model_id, m.legacy_id) for m in models] == [("a", None), ("b", None)]
     finally:
         database.dispose()
+
+
+def test_model_catalog_upgrades_and_downgrades_keeping_the_models(
+    postgres_or_sqlite_url: str,
+) -> None:
+    database = Database(postgres_or_sqlite_url)
+    try:
+        migrate.upgrade(database)
+        with database.session() as session:
+            session.add(Model(provider_id=uuid.uuid4(), model_id="a", name="a"))
+        migrate.downgrade(database, "0007")
+        inspector = sa.inspect(database.engine)
+        assert "missing_from_catalog" not in {c["name"] for c in inspector.get_columns("models")}
+        assert not {"discovered_models", "catalog_refresh_state"} & set(
+            inspector.get_table_names()
+        )
+        migrate.upgrade(database)  # models from before 0008 are not missing
+        with database.session() as session:
+            [model] = session.exec(select(Model)).all()
+            assert (model.model_id, model.missing_from_catalog) == ("a", False)
+    finally:
+        database.dispose()

@@ -85,6 +85,9 @@ class ModelRead(Output):
     status: ModelStatus
     error: str | None = Field(description="Why the model is invalid, e.g. 'provider missing'.")
     enabled: bool
+    missing_from_catalog: bool = Field(
+        description="The provider's catalog no longer lists model_id (as of its last refresh)."
+    )
     created_at: datetime
     updated_at: datetime
 

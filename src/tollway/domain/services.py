@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from tollway.domain.admin_tokens import AdminTokenService
 from tollway.domain.audit import AuditService
+from tollway.domain.catalog import CatalogPolicy, CatalogService, ListerLookup, family_lister
+from tollway.domain.catalog_fetch import FetchPolicy
 from tollway.domain.connectivity import CheckPolicy, ConnectivityService
 from tollway.domain.limits import LimitsService
 from tollway.domain.models import ModelService
@@ -16,6 +18,7 @@ from tollway.domain.settings_io import SettingsIOService
 from tollway.domain.teams import TeamService
 from tollway.domain.tollway_keys import TollwayKeyService
 from tollway.domain.usage import UsageService
+from tollway.observability.metrics import Metrics
 from tollway.observability.scrubbing import KnownSecrets
 from tollway.secrets.base import SecretStore
 from tollway.settings import Settings
@@ -38,6 +41,7 @@ class Services:
     audit: AuditService
     settings_io: SettingsIOService
     usage: UsageService
+    catalog: CatalogService
     known_secrets: KnownSecrets
 
 
@@ -46,7 +50,11 @@ def build_services(
     database: Database,
     secrets: SecretStore,
     known_secrets: KnownSecrets | None = None,
+    *,
+    metrics: Metrics | None = None,
+    listers: ListerLookup = family_lister,
 ) -> Services:
+    """``listers`` says which model lister serves each provider type (a seam for tests)."""
     admin = settings.admin_token.get_secret_value() if settings.admin_token else None
     known_secrets = known_secrets or KnownSecrets()
     known_secrets.set("settings", settings_secrets(settings))
@@ -74,7 +82,27 @@ def build_services(
         audit=AuditService(database),
         settings_io=SettingsIOService(database, providers, models, keys),
         usage=UsageService(database),
+        catalog=CatalogService(
+            database,
+            keys,
+            _catalog_policy(settings),
+            listers=listers,
+            metrics=metrics,
+            known_secrets=known_secrets,
+        ),
         known_secrets=known_secrets,
+    )
+
+
+def _catalog_policy(settings: Settings) -> CatalogPolicy:
+    fetch = FetchPolicy(
+        deadline_seconds=settings.catalog.deadline_seconds,
+        allow_private_urls=settings.security.allow_private_base_urls,
+    )
+    return CatalogPolicy(
+        ttl_seconds=settings.catalog.ttl_seconds,
+        failure_backoff_seconds=settings.catalog.failure_backoff_seconds,
+        fetch=fetch,
     )
 
 

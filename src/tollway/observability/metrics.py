@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -68,6 +69,7 @@ class Metrics:
         self._usage()
         self._quota()
         self._health()
+        self._catalog()
 
     def _traffic(self) -> None:
         registry = self.registry
@@ -271,6 +273,48 @@ class Metrics:
             registry=registry,
             multiprocess_mode="livemax",
         )
+
+    def _catalog(self) -> None:
+        registry = self.registry
+        self.catalog_refreshes = Counter(
+            "tollway_catalog_refresh",
+            "Model catalog refreshes by provider type and outcome (ok, backoff: not tried "
+            "while a failure is backed off, or the failure's kind).",
+            ["provider_type", "outcome"],
+            registry=registry,
+        )
+        self.catalog_missing = Gauge(
+            "tollway_catalog_missing_models",
+            "Published models whose provider's catalog no longer lists them.",
+            ["provider_type"],
+            registry=registry,
+            multiprocess_mode="livemax",
+        )
+        # Per provider by id (operators register few providers), like the upstream metrics.
+        self.catalog_age = Gauge(
+            "tollway_catalog_age_seconds",
+            "Age of each provider's cached model catalog (its last successful refresh) "
+            "as last seen by this process.",
+            ["provider_type", "provider_id"],
+            registry=registry,
+            multiprocess_mode="livemax",
+        )
+
+    def count_catalog_refresh(self, provider_type: str, outcome: str) -> None:
+        self.child(self.catalog_refreshes, provider_type, outcome).inc()
+
+    def show_catalog_missing(self, counts: dict[str, int]) -> None:
+        for provider_type, count in counts.items():
+            self.catalog_missing.labels(provider_type).set(count)
+
+    def show_catalog_age(self, provider_type: str, provider_id: str, fetched_at: float) -> None:
+        """The age grows at scrape time in one process; the workers of ``--workers``
+        store it when they refresh or read the catalog."""
+        gauge = self.catalog_age.labels(provider_type, provider_id)
+        if self.shared_directory is None:
+            gauge.set_function(lambda: max(0.0, time.time() - fetched_at))
+        else:
+            gauge.set(max(0.0, time.time() - fetched_at))
 
     def child(self, metric: LabelledMetric, *values: str) -> LabelledMetric:
         """``metric.labels(*values)``, looked up once per label set. The labels are

@@ -172,6 +172,8 @@ class Model(SQLModel, table=True):
     status: ModelStatus = _enum(ModelStatus, ModelStatus.UNVERIFIED)
     status_reason: str | None = Field(default=None, max_length=400)
     enabled: bool = True
+    # The provider's last catalog refresh did not list ``model_id`` (kept, not deleted).
+    missing_from_catalog: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
 
@@ -420,3 +422,63 @@ class StoredResponse(SQLModel, table=True):
     input_items: list[Any] = Field(sa_column=Column(JSON, nullable=False))
     output_items: list[Any] = Field(sa_column=Column(JSON, nullable=False))
     response: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+# -- the model catalog's cache (tollway.domain.catalog) ---------------------------------
+
+
+class DiscoveredModel(SQLModel, table=True):
+    """One model of a provider's catalog as last fetched: per provider, and per team key
+    (``provider_key_id``; null for the catalog the provider's shared keys see). Prices are
+    USD per token; ``sources`` names where each filled field came from."""
+
+    __tablename__ = "discovered_models"
+    __table_args__ = (
+        Index("ix_discovered_models_scope", "provider_id", "provider_key_id", "model_id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    provider_id: uuid.UUID = Field(foreign_key="providers.id", ondelete="CASCADE")
+    provider_key_id: uuid.UUID | None = Field(
+        default=None, foreign_key="provider_keys.id", ondelete="CASCADE"
+    )
+    model_id: str = Field(max_length=400)
+    display_name: str | None = Field(default=None, max_length=400)
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    input_modalities: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    output_modalities: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    capabilities: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    input_price: Decimal | None = _price()
+    output_price: Decimal | None = _price()
+    deprecation: str | None = Field(default=None, max_length=200)
+    owned_by: str | None = Field(default=None, max_length=200)
+    sources: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    fetched_at: datetime = _timestamp()
+    content_hash: str = Field(max_length=64)
+
+
+class CatalogRefreshState(SQLModel, table=True):
+    """The last refresh of one catalog (provider, and team key or null): when it was
+    tried and last succeeded, the classified failure (short, never a secret), until when
+    a failing provider is left alone, and the catalog's content hash."""
+
+    __tablename__ = "catalog_refresh_state"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    provider_id: uuid.UUID = Field(foreign_key="providers.id", index=True, ondelete="CASCADE")
+    provider_key_id: uuid.UUID | None = Field(
+        default=None, foreign_key="provider_keys.id", ondelete="CASCADE"
+    )
+    last_attempt_at: datetime | None = _maybe_timestamp()
+    last_success_at: datetime | None = _maybe_timestamp()
+    last_outcome: str | None = Field(default=None, max_length=32)
+    last_error: str | None = Field(default=None, max_length=400)
+    backoff_until: datetime | None = _maybe_timestamp()
+    content_hash: str | None = Field(default=None, max_length=64)
+    model_count: int = 0
+    static: bool = False

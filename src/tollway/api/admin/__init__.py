@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from tollway.api.admin import (
     audit,
+    catalog,
     limits,
     models,
     pricing,
@@ -23,6 +24,7 @@ def admin_router() -> APIRouter:
     router = APIRouter(prefix="/admin/v1", responses=ERROR_RESPONSES)
     for module in (
         providers,
+        catalog,
         models,
         teams,
         tollway_keys,

@@ -1,0 +1,114 @@
+"""The model catalog's cache: discovered models and the refresh state, per catalog.
+
+A catalog is one provider's list as one of its scopes sees it: ``key_id`` None for the
+list its shared keys see, a team key's id for that key's own list.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy import delete, func, update
+from sqlmodel import Session, col, select
+
+from tollway.store.enums import ProviderType
+from tollway.store.tables import CatalogRefreshState, DiscoveredModel, Model, Provider
+
+
+def _key_is(column: object, key_id: uuid.UUID | None) -> object:
+    return col(column).is_(None) if key_id is None else col(column) == key_id
+
+
+def models_of(
+    session: Session, provider_id: uuid.UUID, key_id: uuid.UUID | None
+) -> list[DiscoveredModel]:
+    statement = (
+        select(DiscoveredModel)
+        .where(DiscoveredModel.provider_id == provider_id)
+        .where(_key_is(DiscoveredModel.provider_key_id, key_id))  # type: ignore[arg-type]
+        .order_by(col(DiscoveredModel.model_id))
+    )
+    return list(session.exec(statement).all())
+
+
+def replace_models(
+    session: Session,
+    provider_id: uuid.UUID,
+    key_id: uuid.UUID | None,
+    rows: Iterable[DiscoveredModel],
+) -> None:
+    session.execute(
+        delete(DiscoveredModel)
+        .where(col(DiscoveredModel.provider_id) == provider_id)
+        .where(_key_is(DiscoveredModel.provider_key_id, key_id))  # type: ignore[arg-type]
+    )
+    session.add_all(list(rows))
+
+
+def state_of(
+    session: Session, provider_id: uuid.UUID, key_id: uuid.UUID | None
+) -> CatalogRefreshState | None:
+    statement = (
+        select(CatalogRefreshState)
+        .where(CatalogRefreshState.provider_id == provider_id)
+        .where(_key_is(CatalogRefreshState.provider_key_id, key_id))  # type: ignore[arg-type]
+        .order_by(col(CatalogRefreshState.last_attempt_at).desc())
+        .limit(1)
+    )
+    return session.exec(statement).first()
+
+
+def listed_ids(session: Session, provider_id: uuid.UUID) -> set[str]:
+    """Every model id any of the provider's catalogs lists."""
+    statement = select(DiscoveredModel.model_id).where(DiscoveredModel.provider_id == provider_id)
+    return set(session.exec(statement).all())
+
+
+def flag_missing(session: Session, provider_id: uuid.UUID, listed: set[str]) -> list[Model]:
+    """Set ``missing_from_catalog`` on the provider's models; the models whose flag moved."""
+    moved = []
+    for model in session.exec(select(Model).where(Model.provider_id == provider_id)).all():
+        missing = model.model_id not in listed
+        if model.missing_from_catalog != missing:
+            model.missing_from_catalog = missing
+            session.add(model)
+            moved.append(model)
+    return moved
+
+
+def clear_missing(session: Session, provider_id: uuid.UUID) -> None:
+    session.execute(
+        update(Model)
+        .where(col(Model.provider_id) == provider_id)
+        .values(missing_from_catalog=False)
+    )
+
+
+def missing_by_type(session: Session) -> dict[ProviderType, int]:
+    statement = (
+        select(Provider.type, func.count())
+        .select_from(Model)
+        .join(Provider, col(Provider.id) == col(Model.provider_id))
+        .where(col(Model.missing_from_catalog).is_(True))
+        .group_by(col(Provider.type))
+    )
+    return {ProviderType(kind): int(count) for kind, count in session.exec(statement).all()}
+
+
+def scope_keys(session: Session, provider_id: uuid.UUID) -> set[uuid.UUID | None]:
+    """The catalogs of a provider that were ever refreshed, by key (None: shared)."""
+    statement = select(CatalogRefreshState.provider_key_id).where(
+        CatalogRefreshState.provider_id == provider_id
+    )
+    return set(session.exec(statement).all())
+
+
+def missing_names(session: Session, provider_id: uuid.UUID) -> list[str]:
+    statement = (
+        select(Model.name)
+        .where(Model.provider_id == provider_id)
+        .where(col(Model.missing_from_catalog).is_(True))
+        .order_by(col(Model.name))
+    )
+    return list(session.exec(statement).all())
