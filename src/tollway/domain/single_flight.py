@@ -19,6 +19,7 @@ class SingleFlight(Generic[K, V]):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._calls: dict[K, Future[V]] = {}
+        self._followers: dict[K, int] = {}  # callers waiting on a run they did not start
 
     def run(self, key: K, work: Callable[[], V]) -> V:
         with self._lock:
@@ -26,6 +27,8 @@ class SingleFlight(Generic[K, V]):
             leader = call is None
             if call is None:
                 call = self._calls[key] = Future()
+            else:
+                self._followers[key] = self._followers.get(key, 0) + 1
         if not leader:
             return call.result()
         try:
@@ -39,7 +42,13 @@ class SingleFlight(Generic[K, V]):
         finally:
             with self._lock:
                 del self._calls[key]
+                self._followers.pop(key, None)
 
     def running(self, key: K) -> bool:
         with self._lock:
             return key in self._calls
+
+    def followers(self, key: K) -> int:
+        """How many callers wait on the run of ``key`` now (status pages, tests)."""
+        with self._lock:
+            return self._followers.get(key, 0)
