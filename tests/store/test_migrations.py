@@ -100,10 +100,10 @@ def test_model_catalog_upgrades_and_downgrades_keeping_the_models(
             session.add(Model(provider_id=uuid.uuid4(), model_id="a", name="a"))
         migrate.downgrade(database, "0007")
         inspector = sa.inspect(database.engine)
-        assert "missing_from_catalog" not in {c["name"] for c in inspector.get_columns("models")}
-        assert not {"discovered_models", "catalog_refresh_state"} & set(
-            inspector.get_table_names()
-        )
+        columns = {c["name"] for c in inspector.get_columns("models")}
+        assert "missing_from_catalog" not in columns
+        tables = set(inspector.get_table_names())
+        assert not {"discovered_models", "catalog_refresh_state"} & tables
         migrate.upgrade(database)  # models from before 0008 are not missing
         with database.session() as session:
             [model] = session.exec(select(Model)).all()
