@@ -26,6 +26,7 @@ import typer
 
 from tollway.cli import (
     audit,
+    catalog,
     keys,
     limits,
     litellm_cmd,
@@ -78,6 +79,7 @@ app.add_typer(local.secrets_app, name="secrets")
 app.add_typer(providers.app, name="providers")
 app.add_typer(provider_keys.app, name="provider-keys")
 app.add_typer(models.app, name="models")
+app.add_typer(catalog.app, name="catalog")
 app.add_typer(teams.app, name="teams")
 app.add_typer(keys.app, name="keys")
 app.add_typer(litellm_cmd.app, name="litellm")

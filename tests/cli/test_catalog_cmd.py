@@ -1,0 +1,84 @@
+"""``tollway catalog refresh`` and ``list`` against a live server whose providers are
+listed by a scripted lister (the family listers are another change)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from tests.cli.conftest import ADMIN_TOKEN, Cli, LiveServer, create_mock_provider
+from tests.fakes.listers import CHAT, EMBED, MINI, ScriptedLister
+from tests.live import running_server
+from tollway.app import create_app
+from tollway.providers.base import KeyCheckOutcome
+from tollway.settings import Settings
+
+
+@pytest.fixture
+def lister() -> ScriptedLister:
+    return ScriptedLister()
+
+
+@pytest.fixture
+def live_server(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    migrated_sqlite: Callable[[Path], str],
+    lister: ScriptedLister,
+) -> Iterator[LiveServer]:
+    """tests/cli/conftest.py's server, with the scripted lister behind every provider."""
+    for name in [name for name in os.environ if name.startswith("TOLLWAY_")]:
+        monkeypatch.delenv(name)
+    data_dir = tmp_path / "data"
+    migrated_sqlite(data_dir / "tollway.db")
+    settings = Settings(
+        data_dir=data_dir,
+        admin_token=SecretStr(ADMIN_TOKEN),
+        secrets={"backend": "memory"},
+        catalog={"failure_backoff_seconds": 0},
+    )
+    app = create_app(settings, listers=lambda _type: lister)
+    with running_server(settings, app) as url:
+        yield LiveServer(url=url, token=ADMIN_TOKEN, data_dir=data_dir)
+
+
+def test_refresh_then_list_with_filters_then_offline(cli: Cli, lister: ScriptedLister) -> None:
+    provider = create_mock_provider(cli, "local-models")
+    lister.serve(CHAT, MINI, EMBED)
+    refreshed = cli.ok("catalog", "refresh", "local-models")
+    assert "local-models" in refreshed.stdout
+    assert "3" in refreshed.stdout
+
+    listed = cli.ok("catalog", "list", "local-models")
+    assert "gpt-4o-mini" in listed.stdout
+    assert "128000" in listed.stdout
+    assert "$2.50" in listed.stdout  # 0.0000025 per token, per million
+    assert "3 models; fetched" in listed.stderr
+
+    only = cli.json("catalog", "list", provider["id"], "--capability", "embeddings")
+    assert [item["model_id"] for item in only["items"]] == ["text-embedding-3-small"]
+    found = cli.json("catalog", "list", "local-models", "--search", "MINI")
+    assert [item["model_id"] for item in found["items"]] == ["gpt-4o-mini"]
+
+    lister.fail(KeyCheckOutcome.TIMEOUT, "could not get an answer within 20.0 s")
+    failed = cli("catalog", "refresh", "local-models")
+    assert failed.exit_code == 5
+    assert "could not get an answer" in failed.stderr
+    offline = cli.ok("catalog", "list", "local-models")
+    assert "gpt-4o" in offline.stdout
+    assert "last refresh failed: could not get an answer" in offline.stderr
+
+
+def test_refresh_all_shows_progress_and_each_outcome(cli: Cli, lister: ScriptedLister) -> None:
+    create_mock_provider(cli, "first")
+    create_mock_provider(cli, "second")
+    lister.serve(CHAT)
+    results = json.loads(cli.ok("catalog", "refresh", "--all", "--json").stdout)
+    assert [result["added"] for result in results] == [1, 1]
+    assert lister.calls == 2
+    assert cli("catalog", "refresh").exit_code == 2  # neither a provider nor --all
