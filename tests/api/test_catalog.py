@@ -230,3 +230,23 @@ def test_end_to_end_over_http_then_offline(tmp_path: Path, database_url: str) ->
             assert cached["total"] == 3
             assert "503" in cached["last_error"]
             assert key not in str(cached) + str(error)
+
+
+def test_a_stale_read_answers_at_once_and_refreshes_in_the_background(
+    client: TestClient, lister: ScriptedLister
+) -> None:
+    provider = create_provider(client)
+    lister.serve(CHAT, MINI)
+    lister.gate = threading.Event()  # the provider is slow: the refresh waits here
+    first = catalog(client, provider)
+    assert (first["items"], first["stale"], first["fetched_at"]) == ([], True, None)
+    assert lister.entered.wait(10)
+    assert catalog(client, provider)["refreshing"] is True  # and no second refresh starts
+    lister.gate.set()
+    deadline = time.monotonic() + 10
+    while (page := catalog(client, provider))["fetched_at"] is None:
+        assert time.monotonic() < deadline, "the background refresh never landed"
+        time.sleep(0.01)  # polls for the background refresh; not a fixed wait
+    assert page["total"] == 2
+    assert page["stale"] is False
+    assert lister.calls == 1

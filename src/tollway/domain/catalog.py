@@ -32,6 +32,7 @@ from tollway.domain.catalog_schemas import (
 from tollway.domain.common import SYSTEM_ACTOR, Actor
 from tollway.domain.provider_keys import ProviderKeyService, get_provider
 from tollway.domain.single_flight import SingleFlight
+from tollway.errors import TollwayError
 from tollway.observability.metrics import Metrics
 from tollway.observability.scrubbing import KnownSecrets
 from tollway.providers.base import KeyCheckOutcome, ModelLister
@@ -93,7 +94,9 @@ class CatalogService:
         self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tollway-catalog")
 
     def close(self) -> None:
-        self._background.shutdown(wait=False, cancel_futures=True)
+        """Waits for a background refresh in flight (bounded by the deadline), so none
+        writes into a closed database; queued ones are dropped."""
+        self._background.shutdown(wait=True, cancel_futures=True)
 
     # -- reads --------------------------------------------------------------------------
 
@@ -111,7 +114,8 @@ class CatalogService:
             provider_type = provider.type
         if state is not None and state.last_success_at is not None:
             self._show_age(provider_type, provider_id, state)
-        if page.stale and not page.refreshing and not _backing_off(state):
+        listed = self._listers(provider_type) is not None
+        if listed and page.stale and not page.refreshing and not _backing_off(state):
             self._refresh_later(scope)
         return page
 
@@ -147,6 +151,8 @@ class CatalogService:
                 for call in calls:
                     self._flights.run(scope, partial(self._refresh, call, SYSTEM_ACTOR))
                 self._after_refresh(scope.provider_id, SYSTEM_ACTOR)
+            except TollwayError as exc:  # no key to list with, the provider gone: expected
+                log.info("no background catalog refresh: %s", exc.message)
             except Exception as exc:  # the next read tries again; the state says why
                 log.warning("background catalog refresh failed: %s", type(exc).__name__)
 
