@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,9 @@ from tollway.domain.catalog_record import Scope
 from tollway.domain.common import Actor
 from tollway.providers.base import KeyCheckOutcome
 from tollway.providers.catalog import Capability
+from tollway.store.repositories import catalog as catalog_rows
+
+HOUR = timedelta(hours=1)
 
 
 @pytest.fixture
@@ -250,3 +254,18 @@ def test_a_stale_read_answers_at_once_and_refreshes_in_the_background(
     assert page["total"] == 2
     assert page["stale"] is False
     assert lister.calls == 1
+
+
+def test_a_refresh_another_replica_holds_is_not_repeated(
+    client: TestClient, lister: ScriptedLister
+) -> None:
+    provider = create_provider(client)
+    database = runtime_of(client.app).services.database  # type: ignore[arg-type]
+    now = datetime.now(UTC)
+    with database.session() as session:  # what another replica's refresh leaves
+        assert catalog_rows.claim(session, uuid.UUID(provider["id"]), None, now, now + HOUR)
+    url = f"/admin/v1/providers/{provider['id']}/catalog:refresh"
+    assert error_of(client.post(url), 409)["code"] == "catalog_refresh_in_progress"
+    assert lister.calls == 0
+    with database.session() as session:  # a lapsed hold is taken over
+        assert catalog_rows.claim(session, uuid.UUID(provider["id"]), None, now + 2 * HOUR, now)

@@ -4,8 +4,9 @@ Reads answer from the SQL cache at once and never wait on the provider: a stale
 catalog (older than the TTL) starts a refresh in the background. Refreshes are
 single-flight per catalog in this process (concurrent callers share one upstream
 call) and a failure is remembered for a back-off interval, during which refreshes
-answer that failure without calling the provider again. Across replicas nothing
-coordinates refreshes: two replicas may each refresh a stale catalog once.
+answer that failure without calling the provider again. Across replicas a hold on
+the catalog's refresh-state row (``claim``: one conditional update) lets one replica
+refresh it at a time; the others answer ``in_progress`` without calling the provider.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 
 from tollway.domain.catalog_fetch import FetchPolicy, fetch_listing
@@ -26,6 +28,7 @@ from tollway.domain.catalog_schemas import (
     CatalogChange,
     CatalogRead,
     CatalogRefreshFailedError,
+    CatalogRefreshInProgressError,
     CatalogUnavailableError,
     RefreshResult,
 )
@@ -45,6 +48,11 @@ from tollway.store.repositories import catalog, provider_keys
 from tollway.store.tables import CatalogRefreshState, ProviderKey, utcnow
 
 log = logging.getLogger(__name__)
+
+IN_PROGRESS = "in_progress"  # another process holds the catalog's refresh
+# A refresh's hold on its catalog outlives its deadline by this much, then lapses (a
+# replica that died mid-refresh blocks the catalog no longer than that).
+LEASE_MARGIN_SECONDS = 30.0
 
 # Which lister serves a provider type; None: the family lists nothing (yet).
 ListerLookup = Callable[[ProviderType], ModelLister | None]
@@ -128,6 +136,11 @@ class CatalogService:
             self._flights.run(call.scope, partial(self._refresh, call, actor)) for call in calls
         ]
         missing = self._after_refresh(provider_id, actor)
+        if all(change.outcome == IN_PROGRESS for change in changes):
+            raise CatalogRefreshInProgressError(
+                "another tollway replica is refreshing this provider's catalog now; "
+                "read it in a moment"
+            )
         if all(change.outcome != str(KeyCheckOutcome.VALID) for change in changes):
             first = changes[0]
             raise CatalogRefreshFailedError(
@@ -160,12 +173,17 @@ class CatalogService:
             self._background.submit(work)
 
     def _refresh(self, call: _Call, actor: Actor) -> CatalogChange:
+        started = utcnow()
+        lease = timedelta(seconds=self._policy.fetch.deadline_seconds + LEASE_MARGIN_SECONDS)
         with self._db.session() as session:
             state = catalog.state_of(session, *_ids(call.scope))
             if _backing_off(state):
                 assert state is not None
                 self._count(call.provider_type, "backoff")
                 return _skipped(call.scope, state)
+            if not catalog.claim(session, *_ids(call.scope), started, started + lease):
+                self._count(call.provider_type, IN_PROGRESS)
+                return _elsewhere(call.scope)
         listing = fetch_listing(
             call.lister, call.provider_type, call.base_url, call.key, self._policy.fetch
         )
@@ -268,6 +286,19 @@ def _skipped(scope: Scope, state: CatalogRefreshState) -> CatalogChange:
         message=f"{state.last_error or 'the last refresh failed'} (not retried before {until})",
         skipped=True,
         model_count=state.model_count,
+        added=[],
+        removed=[],
+        changed={},
+    )
+
+
+def _elsewhere(scope: Scope) -> CatalogChange:
+    return CatalogChange(
+        provider_key_id=scope.key_id,
+        outcome=IN_PROGRESS,
+        message="another tollway replica is refreshing this catalog now",
+        skipped=True,
+        model_count=0,
         added=[],
         removed=[],
         changed={},

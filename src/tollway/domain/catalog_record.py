@@ -31,7 +31,11 @@ class Scope:
 
 def state_for(session: Session, scope: Scope) -> CatalogRefreshState:
     found = catalog.state_of(session, scope.provider_id, scope.key_id)
-    return found or CatalogRefreshState(provider_id=scope.provider_id, provider_key_id=scope.key_id)
+    return found or CatalogRefreshState(
+        provider_id=scope.provider_id,
+        provider_key_id=scope.key_id,
+        scope_key=catalog.scope_key(scope.key_id),
+    )
 
 
 def short(message: str) -> str:
@@ -47,6 +51,7 @@ def record_failure(
     state.last_outcome = str(listing.outcome)
     state.last_error = short(listing.message or str(listing.outcome))
     state.backoff_until = now + timedelta(seconds=wait) if wait > 0 else None
+    state.refreshing_until = None
     session.add(state)
     return CatalogChange(
         provider_key_id=scope.key_id,
@@ -71,7 +76,7 @@ def record_success(
     catalog.replace_models(session, *_ids(scope), rows_of(entries, *_ids(scope), now, digest))
     state.last_attempt_at = state.last_success_at = now
     state.last_outcome = str(KeyCheckOutcome.VALID)
-    state.last_error = state.backoff_until = None
+    state.last_error = state.backoff_until = state.refreshing_until = None
     state.content_hash, state.model_count, state.static = digest, len(entries), listing.static
     session.add(state)
     details = {"provider_key_id": _text(scope.key_id), "static": listing.static}

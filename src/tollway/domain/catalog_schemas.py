@@ -82,3 +82,9 @@ class CatalogUnavailableError(ConflictError):
     """Nothing to refresh with: no listing for the family, or no usable key."""
 
     code = "catalog_unavailable"
+
+
+class CatalogRefreshInProgressError(ConflictError):
+    """Another replica holds the catalog's refresh."""
+
+    code = "catalog_refresh_in_progress"

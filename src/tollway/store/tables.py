@@ -468,12 +468,19 @@ class CatalogRefreshState(SQLModel, table=True):
     a failing provider is left alone, and the catalog's content hash."""
 
     __tablename__ = "catalog_refresh_state"
+    __table_args__ = (
+        UniqueConstraint("provider_id", "scope_key", name="uq_catalog_refresh_scope"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     provider_id: uuid.UUID = Field(foreign_key="providers.id", index=True, ondelete="CASCADE")
     provider_key_id: uuid.UUID | None = Field(
         default=None, foreign_key="provider_keys.id", ondelete="CASCADE"
     )
+    # "shared", or the team key's id: unique per provider where a null key would not be.
+    scope_key: str = Field(max_length=36)
+    # Held by the process refreshing this catalog (replicas refresh one at a time).
+    refreshing_until: datetime | None = _maybe_timestamp()
     last_attempt_at: datetime | None = _maybe_timestamp()
     last_success_at: datetime | None = _maybe_timestamp()
     last_outcome: str | None = Field(default=None, max_length=32)

@@ -16,7 +16,11 @@ from tollway.providers.catalog import Capability
 router = APIRouter(prefix="/providers", tags=["catalog"])
 
 _REFRESH_ERRORS: dict[int | str, dict[str, Any]] = {
-    409: {"model": ErrorBody, "description": "The provider cannot be listed (no listing, no key)"},
+    409: {
+        "model": ErrorBody,
+        "description": "The provider cannot be listed (no listing, no enabled key), or "
+        "another replica is refreshing it now (catalog_refresh_in_progress)",
+    },
     502: {
         "model": ErrorBody,
         "description": "The provider's models could not be listed; details.outcome says how "

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from tollway.store.enums import ProviderType
@@ -46,17 +49,59 @@ def replace_models(
     session.add_all(list(rows))
 
 
+def scope_key(key_id: uuid.UUID | None) -> str:
+    return "shared" if key_id is None else str(key_id)
+
+
 def state_of(
     session: Session, provider_id: uuid.UUID, key_id: uuid.UUID | None
 ) -> CatalogRefreshState | None:
     statement = (
         select(CatalogRefreshState)
         .where(CatalogRefreshState.provider_id == provider_id)
-        .where(_key_is(CatalogRefreshState.provider_key_id, key_id))  # type: ignore[arg-type]
-        .order_by(col(CatalogRefreshState.last_attempt_at).desc())
-        .limit(1)
+        .where(CatalogRefreshState.scope_key == scope_key(key_id))
     )
     return session.exec(statement).first()
+
+
+def claim(
+    session: Session,
+    provider_id: uuid.UUID,
+    key_id: uuid.UUID | None,
+    now: datetime,
+    until: datetime,
+) -> bool:
+    """Take the refresh of one catalog until ``until``; False while another process
+    holds it. The state row is created first if missing (concurrent creators: one wins,
+    the others find it), then taken with one conditional update."""
+    table: Any = CatalogRefreshState.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    row = {
+        "id": uuid.uuid4(),
+        "provider_id": provider_id,
+        "provider_key_id": key_id,
+        "scope_key": scope_key(key_id),
+        "model_count": 0,
+        "static": False,
+    }
+    session.execute(
+        insert.values(**row).on_conflict_do_nothing(index_elements=["provider_id", "scope_key"])
+    )
+    taken = session.execute(
+        update(CatalogRefreshState)
+        .where(col(CatalogRefreshState.provider_id) == provider_id)
+        .where(col(CatalogRefreshState.scope_key) == scope_key(key_id))
+        .where(
+            or_(
+                col(CatalogRefreshState.refreshing_until).is_(None),
+                col(CatalogRefreshState.refreshing_until) < now,
+            )
+        )
+        .values(refreshing_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def listed_ids(session: Session, provider_id: uuid.UUID) -> set[str]:

@@ -74,7 +74,10 @@ def upgrade() -> None:
         sa.Column("content_hash", sa.String(length=64), nullable=True),
         sa.Column("model_count", sa.Integer(), nullable=False),
         sa.Column("static", sa.Boolean(), nullable=False),
+        sa.Column("scope_key", sa.String(length=36), nullable=False),
+        sa.Column("refreshing_until", UtcDateTime(), nullable=True),
         *_scope_constraints(),
+        sa.UniqueConstraint("provider_id", "scope_key", name="uq_catalog_refresh_scope"),
     )
     op.create_index(
         "ix_catalog_refresh_state_provider_id", "catalog_refresh_state", ["provider_id"]
