@@ -269,3 +269,17 @@ def test_a_refresh_another_replica_holds_is_not_repeated(
     assert lister.calls == 0
     with database.session() as session:  # a lapsed hold is taken over
         assert catalog_rows.claim(session, uuid.UUID(provider["id"]), None, now + 2 * HOUR, now)
+
+
+def test_a_team_key_has_a_catalog_of_its_own(client: TestClient, lister: ScriptedLister) -> None:
+    provider = create_provider(client)
+    team = ok(client.post("/admin/v1/teams", json={"name": "byok"}), 201)
+    body = {"api_key": "sk-team-000000000000wxyz", "label": "team", "team_id": team["id"]}
+    team_key = ok(client.post(f"/admin/v1/providers/{provider['id']}/keys", json=body), 201)
+    lister.serve(CHAT, MINI)
+    result = refresh(client, provider)
+    assert [c["provider_key_id"] for c in result["catalogs"]] == [None, team_key["id"]]
+    assert lister.keys == ["sk-test-0000000000abcd", "sk-team-000000000000wxyz"]
+    own = catalog(client, provider, key_id=team_key["id"])
+    assert (own["provider_key_id"], own["total"]) == (team_key["id"], 2)
+    assert "sk-team" not in str(result) + str(own)
