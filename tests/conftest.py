@@ -62,6 +62,8 @@ SLOW_MODULES_FIRST = (
     "tests/test_serve.py",
     "tests/inference/test_counters_survive.py",
     "tests/observability/test_prometheus_live.py",  # two replicas and Prometheus
+    "tests/observability/test_workers.py",  # tollway serve --workers 2
+    "tests/deploy/test_image.py",  # a fresh virtual environment, then tollway serve
     "tests/engine/test_remote.py",
     "tests/conformance/",  # one tollway and five fakes per module, hundreds of calls
 )
