@@ -153,6 +153,19 @@ def postgres_server() -> Iterator[Callable[[], str]]:
     admin.dispose()
 
 
+@pytest.fixture(scope="module")
+def shared_database_url(postgres_server: Callable[[], str]) -> str:
+    """A fresh PostgreSQL database, migrated here so replicas starting together do
+    not race to create the schema."""
+    url = postgres_server()
+    database = Database(url)
+    try:
+        migrate.upgrade(database)
+    finally:
+        database.dispose()
+    return url
+
+
 def _drop_together(admin: Engine, names: Sequence[str]) -> None:
     """Drop the databases at once. Each DROP DATABASE waits for a checkpoint of the
     whole server (a minute on a busy shared machine was measured); drops waiting
