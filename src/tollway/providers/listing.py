@@ -130,18 +130,9 @@ class _Run:
         )
 
     def _page(self, params: Mapping[str, str], *, first: bool) -> Page | Listing:
-        remaining = self.deadline - time.perf_counter()
-        if remaining <= 0:
-            return self._out_of_time()
-        timeout = _bounded(self.client.timeout, remaining)
-        headers = self.lister.auth(self.key) if self.key is not None else {}
-        try:
-            request = self.client.build_request(
-                "GET", self.url, params=params, headers=headers, timeout=timeout
-            )
-            response = self.client.send(request, stream=True, follow_redirects=False)
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            return self._from_check(transport_failure(exc, self.url, self._elapsed(), timeout))
+        response = self._send(params)
+        if isinstance(response, Listing):
+            return response
         try:
             if first and response.status_code in _NO_LIST_STATUSES:
                 return self._static(response.status_code)
@@ -156,6 +147,24 @@ class _Run:
         if body is None:
             return self._out_of_time()
         return self._parse(body, response.status_code)
+
+    def _send(self, params: Mapping[str, str]) -> httpx.Response | Listing:
+        """The page's response (its body unread), or the failure as a listing."""
+        remaining = self.deadline - time.perf_counter()
+        if remaining <= 0:
+            return self._out_of_time()
+        timeout = _bounded(self.client.timeout, remaining)
+        headers = self.lister.auth(self.key) if self.key is not None else {}
+        try:
+            request = self.client.build_request(
+                "GET", self.url, params=params, headers=headers, timeout=timeout
+            )
+            return self.client.send(request, stream=True, follow_redirects=False)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            check = transport_failure(exc, self.url, self._elapsed(), timeout)
+            if check.outcome is KeyCheckOutcome.TIMEOUT and _deadline_bound(self.client, remaining):
+                return self._out_of_time()  # the deadline ran out, not the client's limit
+            return self._from_check(check)
 
     def _read(self, response: httpx.Response) -> bytes | str | None:
         """The body, or None past the deadline; a body past the cap or cut short is
@@ -257,6 +266,12 @@ def _bounded(timeout: httpx.Timeout, remaining: float) -> httpx.Timeout:
         write=cap(timeout.write),
         pool=cap(timeout.pool),
     )
+
+
+def _deadline_bound(client: httpx.Client, remaining: float) -> bool:
+    """Whether what was left of the deadline, not the client's own timeout, limited the call."""
+    phases = (client.timeout.connect, client.timeout.read, client.timeout.write)
+    return any(phase is None or phase > remaining for phase in phases)
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:
