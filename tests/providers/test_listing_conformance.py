@@ -9,9 +9,11 @@ session's (``conftest.fake_servers``); each test scripts its own key.
 
 from __future__ import annotations
 
+import email.utils
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -170,6 +172,24 @@ def test_rate_limited_records_retry_after(listed: List) -> None:
     assert listing.retry_after_seconds == 7.0
     assert listing.status_code == 429
     assert "retry after 7 s" in listing.message
+
+
+def test_retry_after_as_an_http_date(
+    fake_servers: dict[Family, FakeProviderServer],
+    client: httpx.Client,
+    unique_key: Callable[[str], str],
+) -> None:
+    server = fake_servers["openai"]
+    key = unique_key("date")
+    server.set_key(key, Behaviour.ok())
+    when = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    server.script_listing(key, ListingScript.error(429, retry_after=when))
+    listing = _lister(ProviderType.OPENAI).list_models(
+        client, server.base_url, SecretValue(key), deadline_seconds=DEADLINE
+    )
+    assert listing.outcome is KeyCheckOutcome.RATE_LIMITED
+    assert listing.retry_after_seconds is not None
+    assert 20.0 < listing.retry_after_seconds <= 30.0
 
 
 def test_server_error(listed: List) -> None:
