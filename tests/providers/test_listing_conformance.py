@@ -102,6 +102,7 @@ def _check_fields(model: CatalogModel, expected: dict[str, object] | object) -> 
 
 def test_every_family_lists_models() -> None:
     assert all(entry.model_listing is not None for entry in FAMILIES.values())
+    assert len({*FAMILIES.values()}) == len(FAMILIES)  # families stay hashable values
     assert {case.provider_type for case in CASES} | {ProviderType.MOCK} == set(FAMILIES)
 
 

@@ -42,7 +42,7 @@ def anthropic_models_lister(default_base_url: str | None) -> HttpModelLister:
         "/v1/models",
         parse_anthropic_models,
         anthropic_headers,
-        first_params={"limit": "1000"},
+        first_params=(("limit", "1000"),),
     )
 
 

@@ -56,7 +56,7 @@ def cohere_models_lister(default_base_url: str | None) -> HttpModelLister:
         "/v1/models",
         parse_cohere_models,
         bearer,
-        first_params={"page_size": "1000"},
+        first_params=(("page_size", "1000"),),
     )
 
 

@@ -85,7 +85,7 @@ def gemini_models_lister(default_base_url: str | None) -> HttpModelLister:
         "/v1beta/models",
         parse_gemini_models,
         gemini_headers,
-        first_params={"pageSize": "1000"},
+        first_params=(("pageSize", "1000"),),
         refine=refine_gemini,
     )
 

@@ -16,7 +16,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
@@ -67,7 +67,8 @@ class HttpModelLister:
     path: str
     parse: PageParser
     auth: AuthHeaders
-    first_params: Mapping[str, str] = field(default_factory=dict)
+    # The first page's query, as pairs so the lister (and its Family) stays hashable.
+    first_params: tuple[tuple[str, str], ...] = ()
     refine: Refine | None = None
     max_pages: int = MAX_PAGES
 
@@ -101,7 +102,7 @@ class _Run:
         self.url = url
         self.key = key
         # The sanitizer scrubs this key out of provider text; no key, nothing to scrub.
-        self.scrub_key = key or SecretValue("")
+        self.scrub_key = key if key is not None else SecretValue("")
         self.deadline_seconds = deadline_seconds
         self.started = time.perf_counter()
         self.deadline = self.started + deadline_seconds
@@ -117,7 +118,7 @@ class _Run:
             models.extend(outcome.models)
             if outcome.next_params is None:
                 return self._done(models)
-            params = {**self.lister.first_params, **outcome.next_params}
+            params = {**dict(self.lister.first_params), **outcome.next_params}
             cursor = tuple(sorted(params.items()))
             if cursor in seen:  # a cursor that does not advance would loop forever
                 return self._malformed("its paging cursor repeated itself", 200)

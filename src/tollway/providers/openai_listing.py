@@ -53,7 +53,7 @@ def openrouter_models_lister(default_base_url: str | None) -> HttpModelLister:
         "/models",
         parse_openrouter_models,
         bearer,
-        first_params={"output_modalities": "all"},
+        first_params=(("output_modalities", "all"),),
     )
 
 
