@@ -62,6 +62,8 @@ SLOW_MODULES_FIRST = (
     "tests/test_serve.py",
     "tests/inference/test_counters_survive.py",
     "tests/observability/test_prometheus_live.py",  # two replicas and Prometheus
+    "tests/observability/test_workers.py",  # tollway serve --workers 2
+    "tests/deploy/test_image.py",  # a fresh virtual environment, then tollway serve
     "tests/engine/test_remote.py",
     "tests/conformance/",  # one tollway and five fakes per module, hundreds of calls
 )
@@ -149,6 +151,19 @@ def postgres_server() -> Iterator[Callable[[], str]]:
     yield fresh
     _drop_together(admin, created)
     admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def shared_database_url(postgres_server: Callable[[], str]) -> str:
+    """A fresh PostgreSQL database, migrated here so replicas starting together do
+    not race to create the schema."""
+    url = postgres_server()
+    database = Database(url)
+    try:
+        migrate.upgrade(database)
+    finally:
+        database.dispose()
+    return url
 
 
 def _drop_together(admin: Engine, names: Sequence[str]) -> None:

@@ -38,8 +38,6 @@ from tests.observability.live_load import Step, setup, steps, wait_served
 from tests.observability.prometheus_server import Prometheus, prometheus_binary, running_prometheus
 from tests.observability.query_results import PROMETHEUS_OWN, Result, evaluate, exposed_names, table
 from tests.processes import MASTER_KEY
-from tollway.store import migrate
-from tollway.store.db import Database
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.postgres]
 
@@ -75,21 +73,9 @@ class Observed:
 
 
 @pytest.fixture(scope="module")
-def shared_database(postgres_server: Callable[[], str]) -> str:
-    """Migrated here, so the two replicas starting together do not race to."""
-    url = postgres_server()
-    database = Database(url)
-    try:
-        migrate.upgrade(database)
-    finally:
-        database.dispose()
-    return url
-
-
-@pytest.fixture(scope="module")
 def observed(
     tmp_path_factory: pytest.TempPathFactory,
-    shared_database: str,
+    shared_database_url: str,
     upstream: FakeProviderServer,
     openrouter: FakeProviderServer,
 ) -> Iterator[Observed]:
@@ -97,12 +83,12 @@ def observed(
     root = tmp_path_factory.mktemp("prometheus_live")
     with ExitStack() as stack:
         since = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-        a = stack.enter_context(replica(root / "a", shared_database))
+        a = stack.enter_context(replica(root / "a", shared_database_url))
         models, keys = setup(a, upstream, openrouter)
         # The second replica joins a deployment that exists, as a scaled-out one
         # does: its first routing table, and whatever it publishes from it at start
         # (e.g. gauges of every limit), already has all of the setup.
-        b = stack.enter_context(replica(root / "b", shared_database))
+        b = stack.enter_context(replica(root / "b", shared_database_url))
         replicas = (a, b)
         for each in replicas:
             wait_served(each, models, keys)

@@ -10,7 +10,7 @@ own. Tests that kill or stop a process get processes of their own.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,8 +21,6 @@ from redis.exceptions import RedisError
 from tests.conftest import service_missing
 from tests.processes import ProcessGroup, TollwayProcess, process_group
 from tests.system.support import Admin, forget_counters
-from tollway.store import migrate
-from tollway.store.db import Database
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -60,19 +58,6 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url, socket_connect_timeout=2)
     yield client
     client.close()
-
-
-@pytest.fixture(scope="module")
-def shared_database_url(postgres_server: Callable[[], str]) -> str:
-    """A fresh PostgreSQL database, migrated here so replicas starting together do
-    not race to create the schema."""
-    url = postgres_server()
-    database = Database(url)
-    try:
-        migrate.upgrade(database)
-    finally:
-        database.dispose()
-    return url
 
 
 @pytest.fixture(scope="module")

@@ -51,6 +51,8 @@ class CatalogModel:
     deprecation: str | None = None  # a date or a notice, as published
     owned_by: str | None = None
     # Where each filled field came from, by field name; a field absent here is None.
+    # Capabilities are sourced one by one, as "capabilities.<value>" (catalog_fields.
+    # capability_source), whenever a source stated them, present or absent.
     sources: Mapping[str, FieldSource] = field(default_factory=dict)
 
 

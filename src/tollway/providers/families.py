@@ -21,18 +21,28 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from tollway.providers.anthropic import AnthropicAdapter
+from tollway.providers.anthropic import AnthropicAdapter, anthropic_models_lister
 from tollway.providers.base import ModelLister, ProviderAdapter
-from tollway.providers.cohere import CohereAdapter
-from tollway.providers.gemini import GeminiAdapter
-from tollway.providers.mock import MockAdapter
+from tollway.providers.cohere import CohereAdapter, cohere_models_lister
+from tollway.providers.gemini import GeminiAdapter, gemini_models_lister
+from tollway.providers.mock import MockAdapter, MockModelLister
 from tollway.providers.openai_like import OpenAICompatibleAdapter, OpenRouterAdapter
+from tollway.providers.openai_listing import openai_models_lister, openrouter_models_lister
 from tollway.store.enums import Endpoint, ProviderType
 
 # Builds the family's key-check adapter from its type and default base URL.
 KeyCheckFactory = Callable[[ProviderType, str | None], ProviderAdapter]
 # Turns a stored base URL (no trailing slash) into the form LiteLLM wants for an endpoint.
 BaseRewrite = Callable[[str, Endpoint], str]
+
+_OPENAI_URL = "https://api.openai.com/v1"
+_ANTHROPIC_URL = "https://api.anthropic.com"
+_GEMINI_URL = "https://generativelanguage.googleapis.com"
+_COHERE_URL = "https://api.cohere.com"
+_MISTRAL_URL = "https://api.mistral.ai/v1"
+_GROQ_URL = "https://api.groq.com/openai/v1"
+_TOGETHER_AI_URL = "https://api.together.xyz/v1"
+_OPENROUTER_URL = "https://openrouter.ai/api/v1"
 
 _GEMINI_VERSION_ROOT = re.compile(r"/v1(beta|alpha)?$")
 
@@ -109,8 +119,8 @@ class Family:
     # LiteLLM drops `user` for openai/ models outside OpenAI's catalog (some compatible
     # servers refuse it); the client sent it, so for these routes it goes through.
     keeps_user: bool = False
-    # The model-listing adapter (for the model catalog) comes with the next
-    # issue; until then no family has one.
+    # Lists the models a key may call (the model catalog); None: the family has no
+    # lister and the catalog holds LiteLLM's map alone.
     model_listing: ModelLister | None = None
 
     def upstream(self, endpoint: Endpoint) -> Upstream:
@@ -167,32 +177,35 @@ FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
             "OpenAI",
             _OPENAI,
             OpenAICompatibleAdapter,
-            "https://api.openai.com/v1",
+            _OPENAI_URL,
             completions=_OPENAI_TEXT,
             embeddings=_OPENAI,
             openrouter_vendor="openai",
             keeps_user=True,
             speaks_openai_wire=True,
+            model_listing=openai_models_lister(ProviderType.OPENAI, _OPENAI_URL),
         ),
         ProviderType.ANTHROPIC: Family(
             ProviderType.ANTHROPIC,
             "Anthropic",
             Upstream("anthropic"),
             AnthropicAdapter,
-            "https://api.anthropic.com",
+            _ANTHROPIC_URL,
             litellm_base=anthropic_root,
             openrouter_vendor="anthropic",
             speaks_anthropic_wire=True,
+            model_listing=anthropic_models_lister(_ANTHROPIC_URL),
         ),
         ProviderType.GEMINI: Family(
             ProviderType.GEMINI,
             "Gemini",
             Upstream("gemini"),
             GeminiAdapter,
-            "https://generativelanguage.googleapis.com",
+            _GEMINI_URL,
             embeddings=Upstream("gemini"),
             litellm_base=gemini_version_root,
             openrouter_vendor="google",
+            model_listing=gemini_models_lister(_GEMINI_URL),
         ),
         ProviderType.COHERE: Family(
             ProviderType.COHERE,
@@ -200,45 +213,50 @@ FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
             # Cohere's chat lives under LiteLLM's "cohere_chat", its embeddings under "cohere".
             Upstream("cohere_chat", priced_as=frozenset({"cohere"})),
             CohereAdapter,
-            "https://api.cohere.com",
+            _COHERE_URL,
             embeddings=Upstream("cohere", priced_as=frozenset({"cohere_chat"})),
             litellm_base=cohere_endpoint_url,
             openrouter_vendor="cohere",
+            model_listing=cohere_models_lister(_COHERE_URL),
         ),
         ProviderType.MISTRAL: Family(
             ProviderType.MISTRAL,
             "Mistral",
             Upstream("mistral"),
             OpenAICompatibleAdapter,
-            "https://api.mistral.ai/v1",
+            _MISTRAL_URL,
             embeddings=Upstream("mistral"),
             openrouter_vendor="mistralai",
+            model_listing=openai_models_lister(ProviderType.MISTRAL, _MISTRAL_URL),
         ),
         ProviderType.GROQ: Family(
             ProviderType.GROQ,
             "Groq",
             Upstream("groq"),
             OpenAICompatibleAdapter,
-            "https://api.groq.com/openai/v1",
+            _GROQ_URL,
             speaks_openai_wire=True,
+            model_listing=openai_models_lister(ProviderType.GROQ, _GROQ_URL),
         ),
         ProviderType.TOGETHER_AI: Family(
             ProviderType.TOGETHER_AI,
             "Together AI",
             Upstream("together_ai"),
             OpenAICompatibleAdapter,
-            "https://api.together.xyz/v1",
+            _TOGETHER_AI_URL,
             embeddings=Upstream("together_ai"),
             speaks_openai_wire=True,
+            model_listing=openai_models_lister(ProviderType.TOGETHER_AI, _TOGETHER_AI_URL),
         ),
         ProviderType.OPENROUTER: Family(
             ProviderType.OPENROUTER,
             "OpenRouter",
             Upstream("openrouter"),
             OpenRouterAdapter,
-            "https://openrouter.ai/api/v1",
+            _OPENROUTER_URL,
             serves_openrouter_ids=True,
             speaks_openai_wire=True,
+            model_listing=openrouter_models_lister(_OPENROUTER_URL),
         ),
         ProviderType.OPENAI_COMPATIBLE: Family(
             ProviderType.OPENAI_COMPATIBLE,
@@ -252,6 +270,7 @@ FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
             needs_base_url=True,
             keeps_user=True,
             speaks_openai_wire=True,
+            model_listing=openai_models_lister(ProviderType.OPENAI_COMPATIBLE, None),
         ),
         ProviderType.MOCK: Family(
             ProviderType.MOCK,
@@ -262,6 +281,7 @@ FAMILIES: Mapping[ProviderType, Family] = MappingProxyType(
             needs_key=False,
             answers_locally=True,
             keeps_user=True,
+            model_listing=MockModelLister(),
         ),
     }
 )

@@ -69,7 +69,7 @@ def run_key_check(
     ``headers`` is a callable so the key is revealed only here, as the request is
     built, and never lingers in an adapter's state.
     """
-    unsendable = _unsendable_reason(key)
+    unsendable = unsendable_reason(key)
     if unsendable is not None:
         return KeyCheck(KeyCheckOutcome.REJECTED, unsendable)
     started = time.perf_counter()
@@ -306,7 +306,7 @@ def _target(url: str) -> tuple[str, str]:
     return host, f"{host}:{parsed.port}" if parsed.port is not None else host
 
 
-def _unsendable_reason(key: SecretValue) -> str | None:
+def unsendable_reason(key: SecretValue) -> str | None:
     value = key.reveal()
     if not value:
         return "the key is empty: enter it again"

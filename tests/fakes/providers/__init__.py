@@ -25,7 +25,10 @@ models echo the last user message, with word-count token usage. A request
 header ``x-fake-behaviour: <kind>[:<arg>]`` overrides the model script for that
 request. Every request is recorded with its headers and parsed JSON body.
 
-Modules: ``scripting`` (Behaviour, ModelBehaviour), ``server`` (lifecycle, log),
+Model lists are scripted by key too (``server.script_listing(key, ListingScript(...))``):
+paging size, a missing list endpoint, errors with Retry-After, malformed bodies.
+
+Modules: ``scripting`` (Behaviour, ModelBehaviour, ListingScript), ``server`` (lifecycle, log),
 ``base`` (key gate, inference pipeline, scripted streams), ``wire`` (shared
 shapes), one ``*_api`` module per family.
 """
@@ -41,6 +44,7 @@ from tests.fakes.providers.scripting import (
     Behaviour,
     BehaviourKind,
     Family,
+    ListingScript,
     ModelBehaviour,
 )
 from tests.fakes.providers.server import (
@@ -60,6 +64,7 @@ __all__ = [
     "Family",
     "FamilyRouter",
     "Gate",
+    "ListingScript",
     "ModelBehaviour",
     "RecordedRequest",
     "count_tokens",

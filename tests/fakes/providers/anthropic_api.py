@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.providers.base import Endpoint, FamilyRouter, Prompt, StreamPlan, Turn
+from tests.fakes.providers.listing import entries_for, page_of, script_for, scripted_answer
 from tests.fakes.providers.scripting import Family
 from tests.fakes.providers.wire import (
     count_tokens,
@@ -47,7 +48,10 @@ class AnthropicRouter(FamilyRouter):
             return refusal
         if "anthropic-version" not in request.headers:
             return self.error(400, "anthropic-version: header is required", None)
-        data = [
+        script = script_for(self, request)
+        if (scripted := await scripted_answer(self, script)) is not None:
+            return scripted
+        defaults = [
             {
                 "type": "model",
                 "id": model,
@@ -56,12 +60,19 @@ class AnthropicRouter(FamilyRouter):
             }
             for model in self.models
         ]
+        entries = entries_for(script, defaults)
+        # limit (default 20) and after_id, as the real API pages.
+        after = request.query_params.get("after_id")
+        ids = [entry.get("id") for entry in entries]
+        start = ids.index(after) + 1 if after in ids else 0
+        query = request.query_params.get("limit")
+        data, following = page_of(entries, start, query, 20, script)
         return JSONResponse(
             {
                 "data": data,
-                "has_more": False,
-                "first_id": self.models[0] if self.models else None,
-                "last_id": self.models[-1] if self.models else None,
+                "has_more": following is not None,
+                "first_id": data[0].get("id") if data else None,
+                "last_id": data[-1].get("id") if data else None,
             }
         )
 

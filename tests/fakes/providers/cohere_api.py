@@ -20,6 +20,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.providers.base import Endpoint, FamilyRouter, Prompt, StreamPlan, Turn
+from tests.fakes.providers.listing import (
+    entries_for,
+    offset_token,
+    page_of,
+    script_for,
+    scripted_answer,
+)
 from tests.fakes.providers.scripting import Family
 from tests.fakes.providers.wire import (
     count_tokens,
@@ -49,16 +56,26 @@ class CohereRouter(FamilyRouter):
     async def list_models(self, request: Request) -> Response:
         if (refusal := await self.gate.admit(request, self)) is not None:
             return refusal
-        data = [
+        script = script_for(self, request)
+        if (scripted := await scripted_answer(self, script)) is not None:
+            return scripted
+        defaults = [
             {
                 "name": model,
-                "endpoints": ["chat", "embed"],
+                "endpoints": ["embed"] if model.startswith("embed") else ["chat", "generate"],
                 "finetuned": False,
                 "context_length": 128_000,
+                "features": None if model.startswith("embed") else ["tools", "json_schema"],
             }
             for model in self.models
         ]
-        return JSONResponse({"models": data, "next_page_token": None})
+        entries = entries_for(script, defaults)
+        # page_size (default 20) and page_token; next_page_token is null on the last page.
+        start = offset_token(request.query_params.get("page_token"))
+        query = request.query_params.get("page_size")
+        data, following = page_of(entries, start, query, 20, script)
+        token = f"page-{following}" if following is not None else None
+        return JSONResponse({"models": data, "next_page_token": token})
 
     def validate(self, request: Request, body: Mapping[str, Any]) -> Response | None:
         if not isinstance(body.get("model"), str):

@@ -20,6 +20,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.providers.base import Endpoint, FamilyRouter, Gate, Prompt, StreamPlan, Turn
+from tests.fakes.providers.listing import (
+    entries_for,
+    offset_token,
+    page_of,
+    script_for,
+    scripted_answer,
+)
 from tests.fakes.providers.scripting import Family
 from tests.fakes.providers.wire import (
     count_tokens,
@@ -53,17 +60,32 @@ class GeminiRouter(FamilyRouter):
     async def list_models(self, request: Request) -> Response:
         if (refusal := await self.gate.admit(request, self)) is not None:
             return refusal
-        data = [
+        script = script_for(self, request)
+        if (scripted := await scripted_answer(self, script)) is not None:
+            return scripted
+        defaults = [
             {
                 "name": f"models/{model}",
+                "version": "001",
                 "displayName": model,
                 "inputTokenLimit": 1_048_576,
                 "outputTokenLimit": 8192,
-                "supportedGenerationMethods": ["generateContent", "countTokens"],
+                "supportedGenerationMethods": (
+                    ["embedContent", "countTextTokens"]
+                    if "embedding" in model
+                    else ["generateContent", "countTokens"]
+                ),
             }
             for model in self.models
         ]
-        return JSONResponse({"models": data})
+        entries = entries_for(script, defaults)
+        # pageSize (default 50) and pageToken; no nextPageToken on the last page.
+        start = offset_token(request.query_params.get("pageToken"))
+        data, following = page_of(entries, start, request.query_params.get("pageSize"), 50, script)
+        body: dict[str, Any] = {"models": data} if data else {}
+        if following is not None:
+            body["nextPageToken"] = f"page-{following}"
+        return JSONResponse(body)
 
     async def model_method(self, request: Request) -> Response:
         """``/models/{model}:{method}``: Google's custom-method URL, one route for all."""

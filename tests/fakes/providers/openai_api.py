@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.providers.base import Endpoint, FamilyRouter, Prompt, StreamPlan, Turn
+from tests.fakes.providers.listing import entries_for, script_for, scripted_answer
 from tests.fakes.providers.responses_wire import (
     planned_tool,
     response_object,
@@ -62,11 +63,16 @@ class OpenAIRouter(FamilyRouter):
     async def list_models(self, request: Request) -> Response:
         if (refusal := await self.gate.admit(request, self)) is not None:
             return refusal
-        data = [
+        script = script_for(self, request)
+        if (scripted := await scripted_answer(self, script)) is not None:
+            return scripted
+        defaults = [
             {"id": model, "object": "model", "created": 1_700_000_000, "owned_by": "fake"}
             for model in self.models
         ]
-        return JSONResponse({"object": "list", "data": data})
+        data = entries_for(script, defaults)
+        # Together AI answers a bare array; the others an OpenAI list object. None pages.
+        return JSONResponse(data if script.bare_array else {"object": "list", "data": data})
 
     def validate(self, request: Request, body: Mapping[str, Any]) -> Response | None:
         if not isinstance(body.get("model"), str):

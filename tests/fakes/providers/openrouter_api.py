@@ -17,7 +17,7 @@ Every route is also served under /v1, because the key-check adapter's base URL
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from tests.fakes.providers.anthropic_api import message_json, message_stream, messages_prompt
 from tests.fakes.providers.base import Endpoint, Turn
+from tests.fakes.providers.listing import entries_for, script_for, scripted_answer
 from tests.fakes.providers.openai_api import OpenAIRouter
 from tests.fakes.providers.scripting import Family
 from tests.fakes.providers.wire import json_response, reason
@@ -73,15 +74,26 @@ class OpenRouterRouter(OpenAIRouter):
         return JSONResponse({"data": data})
 
     async def public_models(self, request: Request) -> Response:
-        data = [
+        """Public: a key is optional and not checked. Without ``output_modalities=all``
+        only models with text output are listed, as OpenRouter does."""
+        script = script_for(self, request)
+        if (scripted := await scripted_answer(self, script)) is not None:
+            return scripted
+        defaults = [
             {
                 "id": model,
                 "name": model,
                 "context_length": 128_000,
+                "architecture": {"input_modalities": ["text"], "output_modalities": ["text"]},
                 "pricing": {"prompt": "0.00000015", "completion": "0.0000006"},
+                "top_provider": {"context_length": 128_000, "max_completion_tokens": 16_384},
+                "supported_parameters": ["max_tokens", "tools", "temperature"],
             }
             for model in self.models
         ]
+        data = entries_for(script, defaults)
+        if request.query_params.get("output_modalities") != "all":
+            data = [entry for entry in data if "text" in _outputs(entry)]
         return JSONResponse({"data": data})
 
     def envelope(
@@ -132,3 +144,9 @@ class OpenRouterRouter(OpenAIRouter):
         # OpenRouter's error code is the HTTP status, and it names no param.
         body = {"error": {"message": message or reason(status), "code": status}}
         return json_response(status, body, retry_after)
+
+
+def _outputs(entry: Mapping[str, Any]) -> list[str]:
+    architecture = entry.get("architecture")
+    outputs = architecture.get("output_modalities") if isinstance(architecture, dict) else None
+    return outputs if isinstance(outputs, list) else ["text"]

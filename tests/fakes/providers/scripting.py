@@ -325,3 +325,34 @@ _HEADER_KINDS: Mapping[str, Callable[[str], ModelBehaviour]] = MappingProxyType(
         "non_json": lambda arg: ModelBehaviour.non_json(int(arg or "502")),
     }
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ListingScript:
+    """How a model-list request with one key (or none) is answered.
+
+    The default answers the family's list of the server's models in its real shape,
+    paged as the real API pages (Anthropic, Gemini, Cohere) at the size the caller asks.
+    """
+
+    # Entries in the family's own shape; None: the router's, made from its ``models``.
+    entries: tuple[Mapping[str, Any], ...] | None = None
+    page_size: int | None = None  # at most this many entries a page, whatever was asked
+    status: int | None = None  # the family's error instead (404/405: no list endpoint)
+    retry_after: str | None = None
+    location: str | None = None  # where a 3xx ``status`` points
+    raw_body: str | None = None  # a 200 with this body as JSON (malformed lists)
+    delay: float = 0.0  # before answering each page
+    bare_array: bool = False  # OpenAI-style lists: Together AI's bare JSON array
+
+    @classmethod
+    def missing(cls, status: int = 404) -> ListingScript:
+        return cls(status=status)
+
+    @classmethod
+    def error(cls, status: int, retry_after: str | None = None) -> ListingScript:
+        return cls(status=status, retry_after=retry_after)
+
+    @classmethod
+    def malformed(cls, body: str = "{not json") -> ListingScript:
+        return cls(raw_body=body)

@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tests.fakes.ports import free_port
 from tests.fakes.providers.base import Gate
 from tests.fakes.providers.families import router_class
-from tests.fakes.providers.scripting import Behaviour, Family, ModelBehaviour
+from tests.fakes.providers.scripting import Behaviour, Family, ListingScript, ModelBehaviour
 
 # Seconds a fake may take to start; slow is not failed (see _try_start).
 START_TIMEOUT = 60.0
@@ -79,6 +79,7 @@ class FakeProviderServer:
         self._lock = threading.Lock()
         self._keys = dict(self.keys)
         self._model_scripts: dict[str, ModelBehaviour] = {}
+        self._listing_scripts: dict[str | None, ListingScript] = {}
         self._model_calls: dict[str, int] = {}  # numbered only for ``failing`` scripts
         self._log: list[RecordedRequest] = []
         self._runtime: _Runtime | None = None
@@ -98,6 +99,15 @@ class FakeProviderServer:
         """Answer inference calls for ``model`` this way (until scripted again)."""
         with self._lock:
             self._model_scripts[model] = behaviour
+
+    def script_listing(self, key: str | None, script: ListingScript) -> None:
+        """Answer model-list requests made with ``key`` (None: without one) this way."""
+        with self._lock:
+            self._listing_scripts[key] = script
+
+    def listing_script(self, key: str | None) -> ListingScript:
+        with self._lock:
+            return self._listing_scripts.get(key, ListingScript())
 
     def model_behaviour(self, model: str | None) -> ModelBehaviour:
         with self._lock:
