@@ -1,6 +1,6 @@
 """The model catalog's cache through /admin/v1: refresh, diff, offline reads, back-off,
-single-flight, missing models; with a scripted lister, and once end to end over HTTP
-against the fake OpenAI server."""
+single-flight, missing models; with a scripted lister, and once end to end with
+OpenAI's own lister over HTTP against the fake OpenAI server."""
 
 from __future__ import annotations
 
@@ -23,13 +23,15 @@ from tests.api.conftest import (
     ok,
 )
 from tests.api.conftest import create_provider as create_any_provider
-from tests.fakes.listers import CHAT, EMBED, MINI, OpenAIShapeLister, ScriptedLister, model
+from tests.fakes.listers import CHAT, EMBED, MINI, ScriptedLister, model
 from tests.fakes.providers import Behaviour, FakeProviderServer
 from tollway.app import create_app, runtime_of
+from tollway.domain.catalog import family_lister
 from tollway.domain.catalog_record import Scope
 from tollway.domain.common import Actor
 from tollway.providers.base import KeyCheckOutcome
 from tollway.providers.catalog import Capability
+from tollway.store.enums import ProviderType
 from tollway.store.repositories import catalog as catalog_rows
 
 HOUR = timedelta(hours=1)
@@ -99,7 +101,9 @@ def test_refresh_caches_the_catalog_and_reads_filter_and_page(
     assert (chat["context_window"], chat["max_output_tokens"]) == (128_000, 16_384)
     assert (chat["input_price"], chat["output_price"]) == (0.0000025, 0.00001)
     assert chat["sources"]["context_window"] == "provider"
-    assert set(chat["capabilities"]) == {"streaming", "tools", "vision"}
+    assert {"streaming", "tools", "vision"} <= set(chat["capabilities"])
+    [mini] = [item for item in whole["items"] if item["model_id"] == "gpt-4o-mini"]
+    assert mini["sources"]["context_window"] == "litellm"  # a gap LiteLLM's map filled
 
     assert [i["model_id"] for i in catalog(client, provider, capability="embeddings")["items"]] == [
         "text-embedding-3-small"
@@ -119,7 +123,7 @@ def test_each_refresh_audits_what_changed(client: TestClient, lister: ScriptedLi
     [change] = result["catalogs"]
     assert change["added"] == ["text-embedding-3-small"]
     assert change["removed"] == ["gpt-4o-mini"]
-    assert set(change["changed"]["gpt-4o"]) >= {"display_name", "capabilities", "context_window"}
+    assert "display_name" in change["changed"]["gpt-4o"]
     events = ok(client.get("/admin/v1/audit", params={"action": "catalog.refresh"}))["items"]
     assert len(events) == 2
     newest = events[0]
@@ -210,20 +214,25 @@ def test_unknown_provider_and_no_listing(client: TestClient) -> None:
     error_of(client.get(f"/admin/v1/providers/{missing}/catalog"), 404)
 
 
-def test_no_listing_for_the_family_is_a_conflict(tmp_path: Path, database_url: str) -> None:
+def test_a_family_without_a_list_has_a_static_catalog(tmp_path: Path, database_url: str) -> None:
     for test_client in _client(tmp_path, database_url, None):
         provider = create_provider(test_client)
-        url = f"/admin/v1/providers/{provider['id']}/catalog:refresh"
-        assert error_of(test_client.post(url), 409)["code"] == "catalog_unavailable"
+        create_model(test_client, provider["id"], model_id="not-in-any-map", name="odd")
         never = catalog(test_client, provider)
         assert (never["items"], never["stale"], never["fetched_at"]) == ([], True, None)
+        url = f"/admin/v1/providers/{provider['id']}/catalog:refresh"
+        assert ok(test_client.post(url))["missing_from_catalog"] == []  # static: no flags
+        static = catalog(test_client, provider, q="gpt-4o-mini")
+        assert static["static"] is True
+        assert "gpt-4o-mini" in [item["model_id"] for item in static["items"]]
+        assert set(static["items"][0]["sources"].values()) == {"static"}
 
 
 def test_end_to_end_over_http_then_offline(tmp_path: Path, database_url: str) -> None:
     with FakeProviderServer("openai") as fake:
         key = f"sk-e2e-{uuid.uuid4().hex}"
         fake.set_key(key, Behaviour.ok())
-        for test_client in _client(tmp_path, database_url, OpenAIShapeLister()):
+        for test_client in _client(tmp_path, database_url, family_lister(ProviderType.OPENAI)):
             provider = create_provider(test_client, api_key=key, base_url=fake.base_url)
             assert refresh(test_client, provider)["added"] == 3
             fake.set_key(key, Behaviour.server_error(503))

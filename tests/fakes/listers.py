@@ -1,10 +1,9 @@
-"""Model listers for the catalog's tests: a scripted one, and a minimal OpenAI-shape
-one over HTTP (stands in for the family listers until they are wired in)."""
+"""A scripted model lister for the catalog service's tests (the families' own listers
+are tested against the fakes in tests/providers)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -12,7 +11,6 @@ import httpx
 
 from tollway.providers.base import KeyCheckOutcome, ModelLister
 from tollway.providers.catalog import Capability, CatalogModel, FieldSource, Listing
-from tollway.providers.http_check import generic_outcome
 from tollway.secrets.base import SecretValue
 from tollway.store.enums import ProviderType
 
@@ -78,32 +76,3 @@ class ScriptedLister:
 
     def lookup(self, provider_type: ProviderType) -> ModelLister | None:
         return self
-
-
-class OpenAIShapeLister:
-    """GET {base}/models with a bearer key; the ids and owners, nothing else."""
-
-    def list_models(
-        self,
-        client: httpx.Client,
-        base_url: str | None,
-        key: SecretValue | None,
-        *,
-        deadline_seconds: float,
-    ) -> Listing:
-        headers = {"Authorization": f"Bearer {key.reveal()}"} if key else {}
-        try:
-            response = client.get(f"{base_url}/models", headers=headers)
-        except httpx.HTTPError as exc:
-            return Listing(KeyCheckOutcome.CONNECTION_ERROR, message=type(exc).__name__)
-        if not response.is_success:
-            status = response.status_code
-            message = f"the provider answered {status}"
-            return Listing(generic_outcome(status), message=message, status_code=status)
-        data: Sequence[dict[str, str]] = response.json()["data"]
-        sources = {"owned_by": FieldSource.PROVIDER}
-        models = tuple(
-            CatalogModel(entry["id"], owned_by=entry.get("owned_by"), sources=sources)
-            for entry in data
-        )
-        return Listing(KeyCheckOutcome.VALID, models)

@@ -35,6 +35,7 @@ from tollway.domain.catalog_schemas import (
 from tollway.domain.common import SYSTEM_ACTOR, Actor
 from tollway.domain.provider_keys import ProviderKeyService, get_provider
 from tollway.domain.single_flight import SingleFlight
+from tollway.engine.model_map import ModelMap, bundled_model_map, complete_listing
 from tollway.errors import TollwayError
 from tollway.observability.metrics import Metrics
 from tollway.observability.scrubbing import KnownSecrets
@@ -77,7 +78,7 @@ class _Call:
     provider_type: ProviderType
     base_url: str | None
     key: SecretValue | None
-    lister: ModelLister
+    lister: ModelLister | None  # None: the family lists nothing; LiteLLM's map stands in
 
 
 class CatalogService:
@@ -97,6 +98,7 @@ class CatalogService:
         self._listers = listers
         self._metrics = metrics
         self._known_secrets = known_secrets or KnownSecrets()
+        self._map: ModelMap | None = None
         self._flights: SingleFlight[Scope, CatalogChange] = SingleFlight()
         # Background refreshes started by stale reads; threads start on first use.
         self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tollway-catalog")
@@ -122,8 +124,7 @@ class CatalogService:
             provider_type = provider.type
         if state is not None and state.last_success_at is not None:
             self._show_age(provider_type, provider_id, state)
-        listed = self._listers(provider_type) is not None
-        if listed and page.stale and not page.refreshing and not _backing_off(state):
+        if page.stale and not page.refreshing and not _backing_off(state):
             self._refresh_later(scope)
         return page
 
@@ -187,7 +188,9 @@ class CatalogService:
         listing = fetch_listing(
             call.lister, call.provider_type, call.base_url, call.key, self._policy.fetch
         )
-        listing = self._scrubbed(listing, call.key)
+        listing = complete_listing(
+            call.provider_type, self._scrubbed(listing, call.key), model_map=self._model_map()
+        )
         now = utcnow()
         with self._db.session() as session:
             if listing.outcome is KeyCheckOutcome.VALID:
@@ -216,11 +219,6 @@ class CatalogService:
         with self._db.session() as session:
             provider = get_provider(session, provider_id)
             lister = self._listers(provider.type)
-            if lister is None:
-                raise CatalogUnavailableError(
-                    f"{provider.type.value} providers have no model listing",
-                    details={"provider_type": provider.type.value},
-                )
             keys = [
                 key
                 for key in provider_keys.of_provider(session, provider_id)
@@ -239,6 +237,12 @@ class CatalogService:
         if not calls:
             raise CatalogUnavailableError("the provider has no enabled key to list its models with")
         return calls
+
+    def _model_map(self) -> ModelMap:
+        """LiteLLM's bundled map, read on the first refresh (~70 ms) and kept."""
+        if self._map is None:
+            self._map = bundled_model_map()
+        return self._map
 
     def _scrubbed(self, listing: Listing, key: SecretValue | None) -> Listing:
         message = self._known_secrets.scrub(listing.message)

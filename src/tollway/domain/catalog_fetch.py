@@ -1,5 +1,8 @@
 """Fetching one catalog from its provider, the way key tests reach providers.
 
+``providers.discovery.discover_models`` does the same for ``Family.model_listing``;
+this one takes the lister as given (the service's ``ListerLookup``, a seam for tests).
+
 The base URL is vetted (shape, then every address it resolves to) before the key is
 sent; the client checks each address again as it connects, never follows a redirect,
 and gives up at the deadline. Failures come back classified in the ``Listing``.
@@ -32,17 +35,20 @@ class FetchPolicy:
 
 
 def fetch_listing(
-    lister: ModelLister,
+    lister: ModelLister | None,
     provider_type: ProviderType,
     base_url: str | None,
     key: SecretValue | None,
     policy: FetchPolicy,
 ) -> Listing:
+    if lister is None:  # as providers.discovery: LiteLLM's map stands in
+        message = "the family has no model list: its models come from LiteLLM's model map"
+        return Listing(KeyCheckOutcome.VALID, message=message, static=True)
     base = effective_base_url(provider_type, base_url)
     if base is None and family(provider_type).needs_base_url:
         return Listing(KeyCheckOutcome.UNEXPECTED_STATUS, message="the provider has no base URL")
     resolver = policy.resolver or SystemResolver()
-    if base is not None:
+    if base is not None and not family(provider_type).answers_locally:
         vetted = vet_base_url(base, allow_private=policy.allow_private_urls, resolver=resolver)
         if isinstance(vetted, KeyCheck):
             return Listing(vetted.outcome, message=vetted.message)
