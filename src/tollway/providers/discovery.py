@@ -11,7 +11,7 @@ import httpx
 
 from tollway.net.guard import OutboundPolicy, Resolver, SystemResolver
 from tollway.net.httpx_guard import guarded_sync_transport
-from tollway.providers.base import KeyCheckOutcome
+from tollway.providers.base import KeyCheckOutcome, ModelLister
 from tollway.providers.catalog import Listing
 from tollway.providers.checks import vet_base_url
 from tollway.providers.families import family
@@ -28,8 +28,10 @@ def discover_models(
     allow_private: bool,
     client: httpx.Client | None = None,
     resolver: Resolver | None = None,
+    lister: ModelLister | None = None,
 ) -> Listing:
-    """The provider's models as its lister reads them (``Family.model_listing``).
+    """The provider's models as its lister reads them (``lister``, by default the
+    family's ``Family.model_listing``).
 
     ``base_url`` is the provider's configured one (None: the family's default). A
     caller's ``client`` is used as given (tests); otherwise a guarded client with a
@@ -37,11 +39,13 @@ def discover_models(
     address checks answers a listing with the key check's refusal, nothing sent.
     """
     entry = family(provider_type)
-    lister = entry.model_listing
+    lister = lister or entry.model_listing
     if lister is None:
         message = "the family has no model list: its models come from LiteLLM's model map"
         return Listing(KeyCheckOutcome.VALID, message=message, static=True)
     base = entry.base_url(base_url)
+    if base is None and entry.needs_base_url:
+        return Listing(KeyCheckOutcome.UNEXPECTED_STATUS, message="the provider has no base URL")
     policy = OutboundPolicy(allow_private=allow_private, resolver=resolver or SystemResolver())
     if base is not None and not entry.answers_locally:
         vetted = vet_base_url(base, allow_private=allow_private, resolver=policy.resolver)
@@ -50,7 +54,7 @@ def discover_models(
         base = vetted
     if client is not None:
         return lister.list_models(client, base, key, deadline_seconds=deadline_seconds)
-    transport = guarded_sync_transport(policy, httpx.Limits(max_connections=1))
+    transport = guarded_sync_transport(policy, httpx.Limits(max_connections=2))
     with httpx.Client(
         transport=transport, timeout=deadline_seconds, follow_redirects=False
     ) as owned:
