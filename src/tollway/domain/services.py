@@ -11,6 +11,7 @@ from tollway.domain.catalog_fetch import FetchPolicy
 from tollway.domain.connectivity import CheckPolicy, ConnectivityService
 from tollway.domain.limits import LimitsService
 from tollway.domain.models import ModelService
+from tollway.domain.price_sync import PriceSyncService
 from tollway.domain.pricing import PricingService
 from tollway.domain.provider_keys import ProviderKeyService
 from tollway.domain.providers import ProviderService
@@ -37,6 +38,7 @@ class Services:
     connectivity: ConnectivityService
     models: ModelService
     pricing: PricingService
+    price_sync: PriceSyncService
     limits: LimitsService
     audit: AuditService
     settings_io: SettingsIOService
@@ -67,6 +69,7 @@ def build_services(
         concurrency=settings.providers.test_concurrency,
         allow_private_urls=allow_private,
     )
+    price_sync = PriceSyncService(database)
     return Services(
         database=database,
         secrets=secrets,
@@ -78,6 +81,7 @@ def build_services(
         connectivity=ConnectivityService(database, keys, policy, known_secrets),
         models=models,
         pricing=PricingService(database),
+        price_sync=price_sync,
         limits=LimitsService(database),
         audit=AuditService(database),
         settings_io=SettingsIOService(database, providers, models, keys),
@@ -89,6 +93,7 @@ def build_services(
             listers=listers,
             metrics=metrics,
             known_secrets=known_secrets,
+            on_refreshed=price_sync.after_refresh,
         ),
         known_secrets=known_secrets,
     )
