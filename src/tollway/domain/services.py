@@ -14,6 +14,7 @@ from tollway.domain.models import ModelService
 from tollway.domain.price_sync import PriceSyncService
 from tollway.domain.pricing import PricingService
 from tollway.domain.provider_keys import ProviderKeyService
+from tollway.domain.provider_limits import ObservedRateLimits, ProviderRateLimits
 from tollway.domain.providers import ProviderService
 from tollway.domain.settings_io import SettingsIOService
 from tollway.domain.teams import TeamService
@@ -45,6 +46,9 @@ class Services:
     usage: UsageService
     catalog: CatalogService
     known_secrets: KnownSecrets
+    # The rate limits providers published per key, as this process's traffic saw them.
+    rate_limits: ObservedRateLimits
+    provider_ratelimits: ProviderRateLimits
 
 
 def build_services(
@@ -70,6 +74,10 @@ def build_services(
         allow_private_urls=allow_private,
     )
     price_sync = PriceSyncService(database)
+    limits = LimitsService(database)
+    rate_limits = ObservedRateLimits()
+    if metrics is not None:
+        metrics.watch_provider_ratelimits(rate_limits.gauge_values)
     return Services(
         database=database,
         secrets=secrets,
@@ -82,7 +90,7 @@ def build_services(
         models=models,
         pricing=PricingService(database),
         price_sync=price_sync,
-        limits=LimitsService(database),
+        limits=limits,
         audit=AuditService(database),
         settings_io=SettingsIOService(database, providers, models, keys),
         usage=UsageService(database),
@@ -96,6 +104,8 @@ def build_services(
             on_refreshed=price_sync.after_refresh,
         ),
         known_secrets=known_secrets,
+        rate_limits=rate_limits,
+        provider_ratelimits=ProviderRateLimits(rate_limits, keys, limits),
     )
 
 
