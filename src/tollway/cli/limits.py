@@ -394,6 +394,8 @@ def _provider_key(api: AdminClient, provider_id: str, ref: str | None) -> str:
     if ref is not None:
         return resolve.provider_key(api, ref, provider_id)
     keys = api.get(f"/providers/{provider_id}/keys")
-    if len(keys) != 1:
+    if not keys:
+        usage_error("the provider has no keys: its provider publishes no limits to copy")
+    if len(keys) > 1:
         usage_error(f"the provider has {len(keys)} keys: pick one with --key LABEL")
     return str(keys[0]["id"])
