@@ -145,6 +145,7 @@ class Runtime:
             accounting=metering.accounting,
             quarantine=quarantine,
             known_secrets=services.known_secrets,
+            rate_limits=services.rate_limits,
         )
         plane = InferenceApi(
             service, metrics, settings.server.max_body_bytes, _responses_memory(control)

@@ -82,3 +82,24 @@ def test_refresh_all_shows_progress_and_each_outcome(cli: Cli, lister: ScriptedL
     assert [result["added"] for result in results] == [1, 1]
     assert lister.calls == 2
     assert cli("catalog", "refresh").exit_code == 2  # neither a provider nor --all
+
+
+def test_pricing_sync_shows_changes_old_to_new(cli: Cli, lister: ScriptedLister) -> None:
+    provider = create_mock_provider(cli, "priced")
+    cli.ok("models", "create", "--provider", "priced", "--model-id", "gpt-4o", "--name", "gpt-4o")
+    lister.serve(CHAT)
+    cli.ok("catalog", "refresh", "priced")  # the refresh synced the price
+    [row] = cli.json("pricing", "list", "--provider", provider["id"])
+    assert (row["input_price_per_token"], row["source"]) == (0.0000025, "openrouter")
+    cli.ok("pricing", "update", row["id"], "--input", "0.000009", "--source", "litellm")
+
+    dry = cli.ok("pricing", "sync", "--dry-run")
+    assert "$0.000009 → $0.0000025" in dry.stdout
+    assert "litellm → openrouter" in dry.stdout
+    assert "would change 1" in dry.stdout
+    assert "changed 1" in cli.ok("pricing", "sync").stdout
+    assert "every price is up to date" in cli.ok("pricing", "sync").stderr
+
+    keyless = cli("limits", "from-provider", "priced")
+    assert keyless.exit_code == 2
+    assert "the provider has no keys" in keyless.stderr

@@ -362,3 +362,40 @@ def delete_limits(ctx: typer.Context, limits: LimitsArg, as_json: JsonOption = F
         api.delete(f"/limits/{limits_id}")
     result = {"id": limits_id, "deleted": True}
     output.emit(result, as_json, lambda: output.done(f"deleted limits {limits_id}"))
+
+
+@app.command("from-provider")
+def limits_from_provider(
+    ctx: typer.Context,
+    provider: Annotated[
+        str, typer.Argument(metavar="PROVIDER", help=f"The provider ({resolve.REF_HELP}).")
+    ],
+    *,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            metavar="LABEL",
+            help="The provider key (label, id or id prefix); omit when it has one key.",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Copy the per-minute request and token limits the provider published for a key
+    (its x-ratelimit-* response headers, as this server saw them) into the key's limits."""
+    with connect(ctx) as api:
+        provider_id = resolve.provider(api, provider)
+        key_id = _provider_key(api, provider_id, key)
+        row = api.post(f"/providers/{provider_id}/keys/{key_id}/limits:from-provider")
+    output.emit(row, as_json, lambda: show_limits(row))
+
+
+def _provider_key(api: AdminClient, provider_id: str, ref: str | None) -> str:
+    if ref is not None:
+        return resolve.provider_key(api, ref, provider_id)
+    keys = api.get(f"/providers/{provider_id}/keys")
+    if not keys:
+        usage_error("the provider has no keys: its provider publishes no limits to copy")
+    if len(keys) > 1:
+        usage_error(f"the provider has {len(keys)} keys: pick one with --key LABEL")
+    return str(keys[0]["id"])

@@ -222,3 +222,58 @@ def delete_pricing(ctx: typer.Context, pricing: PricingArg, as_json: JsonOption 
         api.delete(f"/pricing/{pricing_id}")
     result = {"id": pricing_id, "deleted": True}
     output.emit(result, as_json, lambda: output.done(f"deleted pricing {pricing_id}"))
+
+
+def _move(old_key: str, new_key: str) -> Column:
+    """A price as ``old → new``, both as money (``-`` where there was none)."""
+
+    def show(row: output.Record) -> str:
+        old = row.get(old_key)
+        before = "-" if old is None and row.get("old_source") is None else output.money(old)
+        return f"{before} → {output.money(row.get(new_key))}"
+
+    return Column(old_key.removeprefix("old_"), show)
+
+
+def _source_move(row: output.Record) -> str:
+    return f"{row.get('old_source') or '-'} → {row.get('new_source')}"
+
+
+SYNC_COLUMNS = (
+    named("provider", "provider_name", "provider_id"),
+    col("model", "model_name"),
+    _move("old_input", "new_input"),
+    _move("old_output", "new_output"),
+    Column("source", _source_move),
+)
+
+
+@app.command("sync")
+def sync_pricing(
+    ctx: typer.Context,
+    *,
+    provider: Annotated[
+        str | None,
+        typer.Option(metavar="PROVIDER", help=f"Only this provider's ({resolve.REF_HELP})."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the changes without making them.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Set every published model's non-manual price from the provider's own catalog,
+    else LiteLLM's map. Manual prices are never changed; unknown prices stay unknown."""
+    with connect(ctx) as api:
+        provider_id = resolve.optional(api, resolve.provider, provider)
+        params = fields(provider_id=provider_id, dry_run="true" if dry_run else None)
+        result = api.post("/pricing:sync", params=params)
+    output.emit(result, as_json, lambda: _show_sync(result))
+
+
+def _show_sync(result: dict[str, Any]) -> None:
+    verb = "would change" if result["dry_run"] else "changed"
+    output.show_table(result["changes"], SYNC_COLUMNS, empty="every price is up to date")
+    output.done(
+        f"{verb} {len(result['changes'])}; unchanged {result['unchanged']}, "
+        f"manual (kept) {result['manual']}, unknown {result['unknown']}"
+    )

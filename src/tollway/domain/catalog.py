@@ -57,6 +57,8 @@ LEASE_MARGIN_SECONDS = 30.0
 
 # Which lister serves a provider type; None: the family lists nothing (yet).
 ListerLookup = Callable[[ProviderType], ModelLister | None]
+# Called after a refresh that listed at least one of a provider's catalogs (price sync).
+RefreshHook = Callable[[uuid.UUID, Actor], None]
 
 
 def family_lister(provider_type: ProviderType) -> ModelLister | None:
@@ -91,6 +93,7 @@ class CatalogService:
         listers: ListerLookup = family_lister,
         metrics: Metrics | None = None,
         known_secrets: KnownSecrets | None = None,
+        on_refreshed: RefreshHook | None = None,
     ) -> None:
         self._db = database
         self._keys = keys
@@ -98,6 +101,7 @@ class CatalogService:
         self._listers = listers
         self._metrics = metrics
         self._known_secrets = known_secrets or KnownSecrets()
+        self._on_refreshed = on_refreshed
         self._map: ModelMap | None = None
         self._flights: SingleFlight[Scope, CatalogChange] = SingleFlight()
         # Background refreshes started by stale reads; threads start on first use.
@@ -136,7 +140,7 @@ class CatalogService:
         changes = [
             self._flights.run(call.scope, partial(self._refresh, call, actor)) for call in calls
         ]
-        missing = self._after_refresh(provider_id, actor)
+        missing = self._after_refresh(provider_id, actor, changes)
         if all(change.outcome == IN_PROGRESS for change in changes):
             raise CatalogRefreshInProgressError(
                 "another tollway replica is refreshing this provider's catalog now; "
@@ -162,9 +166,11 @@ class CatalogService:
         def work() -> None:
             try:
                 calls = [call for call in self._calls(scope.provider_id) if call.scope == scope]
-                for call in calls:
+                changes = [
                     self._flights.run(scope, partial(self._refresh, call, SYSTEM_ACTOR))
-                self._after_refresh(scope.provider_id, SYSTEM_ACTOR)
+                    for call in calls
+                ]
+                self._after_refresh(scope.provider_id, SYSTEM_ACTOR, changes)
             except TollwayError as exc:  # no key to list with, the provider gone: expected
                 log.info("no background catalog refresh: %s", exc.message)
             except Exception as exc:  # the next read tries again; the state says why
@@ -205,12 +211,20 @@ class CatalogService:
             )
         return change
 
-    def _after_refresh(self, provider_id: uuid.UUID, actor: Actor) -> list[str]:
+    def _after_refresh(
+        self, provider_id: uuid.UUID, actor: Actor, changes: list[CatalogChange]
+    ) -> list[str]:
         with self._db.session() as session:
             missing = flag_missing(session, provider_id, actor)
             counts = catalog.missing_by_type(session)
         if self._metrics is not None:
             self._metrics.show_catalog_missing({t.value: counts.get(t, 0) for t in ProviderType})
+        listed = any(change.outcome == str(KeyCheckOutcome.VALID) for change in changes)
+        if listed and self._on_refreshed is not None:
+            try:
+                self._on_refreshed(provider_id, actor)
+            except Exception as exc:  # the refresh stands; `tollway pricing sync` retries
+                log.warning("price sync after the catalog refresh failed: %s", type(exc).__name__)
         return missing
 
     def _calls(self, provider_id: uuid.UUID) -> list[_Call]:

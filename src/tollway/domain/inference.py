@@ -44,6 +44,7 @@ from tollway.domain.inference_events import InferenceEvents
 from tollway.domain.inference_request import InferencePolicy, InferenceRequest
 from tollway.domain.key_quarantine import KeyQuarantine
 from tollway.domain.metered_stream import MeteredStream
+from tollway.domain.provider_limits import ObservedRateLimits, upstream_headers
 from tollway.domain.send import Send, answer, open_stream, send_scrubbed
 from tollway.domain.served import Outcome, served_by
 from tollway.domain.tollway_keys import key_digest
@@ -88,6 +89,7 @@ class InferenceService:
         accounting: Accounting,
         quarantine: KeyQuarantine | None = None,
         known_secrets: KnownSecrets | None = None,
+        rate_limits: ObservedRateLimits | None = None,
     ) -> None:
         """Without a ``quarantine`` a key its provider rejects is marked invalid at once."""
         self._routing = routing
@@ -100,6 +102,7 @@ class InferenceService:
         self._metrics = metrics
         self._policy = policy
         self._secrets = known_secrets or KnownSecrets()
+        self._rate_limits = rate_limits
         self._fallback = Fallback(
             openrouter,
             enabled=policy.fallback_enabled,
@@ -279,6 +282,8 @@ class InferenceService:
                 )
             return decision
         self._count_attempt(deployment, "ok", sent)
+        if self._rate_limits is not None:
+            self._rate_limits.record(deployment.provider_key_id, upstream_headers(value))
         self._breaker.record_success()
         return Outcome(value, served_by(deployment, failures.tried))
 

@@ -11,8 +11,10 @@ from tollway.domain.catalog_fetch import FetchPolicy
 from tollway.domain.connectivity import CheckPolicy, ConnectivityService
 from tollway.domain.limits import LimitsService
 from tollway.domain.models import ModelService
+from tollway.domain.price_sync import PriceSyncService
 from tollway.domain.pricing import PricingService
 from tollway.domain.provider_keys import ProviderKeyService
+from tollway.domain.provider_limits import ObservedRateLimits, ProviderRateLimits
 from tollway.domain.providers import ProviderService
 from tollway.domain.settings_io import SettingsIOService
 from tollway.domain.teams import TeamService
@@ -37,12 +39,16 @@ class Services:
     connectivity: ConnectivityService
     models: ModelService
     pricing: PricingService
+    price_sync: PriceSyncService
     limits: LimitsService
     audit: AuditService
     settings_io: SettingsIOService
     usage: UsageService
     catalog: CatalogService
     known_secrets: KnownSecrets
+    # The rate limits providers published per key, as this process's traffic saw them.
+    rate_limits: ObservedRateLimits
+    provider_ratelimits: ProviderRateLimits
 
 
 def build_services(
@@ -67,6 +73,11 @@ def build_services(
         concurrency=settings.providers.test_concurrency,
         allow_private_urls=allow_private,
     )
+    price_sync = PriceSyncService(database)
+    limits = LimitsService(database)
+    rate_limits = ObservedRateLimits()
+    if metrics is not None:
+        metrics.watch_provider_ratelimits(rate_limits.gauge_values)
     return Services(
         database=database,
         secrets=secrets,
@@ -78,7 +89,8 @@ def build_services(
         connectivity=ConnectivityService(database, keys, policy, known_secrets),
         models=models,
         pricing=PricingService(database),
-        limits=LimitsService(database),
+        price_sync=price_sync,
+        limits=limits,
         audit=AuditService(database),
         settings_io=SettingsIOService(database, providers, models, keys),
         usage=UsageService(database),
@@ -89,8 +101,11 @@ def build_services(
             listers=listers,
             metrics=metrics,
             known_secrets=known_secrets,
+            on_refreshed=price_sync.after_refresh,
         ),
         known_secrets=known_secrets,
+        rate_limits=rate_limits,
+        provider_ratelimits=ProviderRateLimits(rate_limits, keys, limits),
     )
 
 

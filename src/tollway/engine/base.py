@@ -78,6 +78,8 @@ class EngineResult:
     body: dict[str, Any]
     usage: TokenUsage | None = None
     cost_usd: float | None = None  # the engine's own reported cost, when it gives one
+    # The upstream's rate-limit headers (``ratelimit_headers``), where the engine sees
+    # its response: never sent on to the client.
     headers: dict[str, str] = field(default_factory=dict)
 
 

@@ -61,6 +61,7 @@ from tollway.engine.http_common import call_timeout
 from tollway.engine.litellm_clients import LiteLLMOutbound
 from tollway.engine.litellm_errors import clean_message, map_litellm_error
 from tollway.engine.prefetch import PrefetchingStream
+from tollway.engine.ratelimit_headers import rate_limit_headers
 from tollway.engine.request_body import is_litellm_reserved, litellm_request
 from tollway.engine.wire import bare_model, clean_openai, positive_cost, usage_from
 
@@ -131,6 +132,7 @@ class DirectChat:
             body=body,
             usage=usage_from(body.get("usage")),
             cost_usd=positive_cost(self._cost(result, prepared.model)),
+            headers=rate_limit_headers(response.headers),
         )
 
     async def open_stream(self, call: EngineCall) -> DirectStream:
@@ -147,6 +149,7 @@ class DirectChat:
         except Exception as exc:
             raise await self._error(exc, prepared, stream=True) from None
         stream = DirectStream(self._chunks(response, prepared), self, prepared)
+        stream.headers = rate_limit_headers(response.headers)
         await stream.receive_first()
         return stream
 

@@ -45,6 +45,7 @@ from tollway.engine.http_common import (
     json_or_none,
 )
 from tollway.engine.prefetch import PrefetchingStream
+from tollway.engine.ratelimit_headers import rate_limit_headers
 from tollway.engine.request_body import openrouter_body, request_body
 from tollway.engine.sse import SSEEvents
 from tollway.engine.upstream_session import WIRE_ERRORS, UpstreamSession, send_error
@@ -118,7 +119,12 @@ class Passthrough:
             # A 200 carrying an error (OpenRouter's provider failing behind it).
             raise _error_answer(_status_of(payload), payload, response.headers, request.secret)
         usage = payload.get("usage")
-        return EngineResult(body=payload, usage=usage_from(usage), cost_usd=usage_cost(payload))
+        return EngineResult(
+            body=payload,
+            usage=usage_from(usage),
+            cost_usd=usage_cost(payload),
+            headers=rate_limit_headers(response.headers),
+        )
 
     async def open_stream(self, call: EngineCall) -> PassthroughStream:
         if call.endpoint is Endpoint.EMBEDDINGS:
@@ -177,6 +183,7 @@ class PassthroughStream(PrefetchingStream[dict[str, Any]]):
     def __init__(self, response: aiohttp.ClientResponse, secret: str | None) -> None:
         super().__init__()
         self._response = response
+        self.headers = rate_limit_headers(response.headers)
         self._events = SSEEvents(response.content.iter_any())
         self._secret = secret
 

@@ -12,13 +12,15 @@ raising lives here once.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar, Generic, TypeVar
 
 from tollway.engine.base import EngineError, StreamInterrupted
 from tollway.engine.wire import upstream_error
 
 Raw = TypeVar("Raw")
+NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 
 class PrefetchingStream(ABC, Generic[Raw]):
@@ -31,6 +33,9 @@ class PrefetchingStream(ABC, Generic[Raw]):
     def __init__(self) -> None:
         self._first: dict[str, Any] | None = None
         self._closed = False
+        # The upstream's rate-limit headers (``ratelimit_headers``), where the engine
+        # sees its response; never sent on to the client.
+        self.headers: Mapping[str, str] = NO_HEADERS
 
     # -- hooks -------------------------------------------------------------------------
 

@@ -65,6 +65,8 @@ class Metrics:
         # every value and takes a lock on each call, several times per request.
         self._children: dict[tuple[object, tuple[str, ...]], Any] = {}
         self._circuit_state: str | None = None  # the state the gauges show
+        # Read at scrape time (``watch_provider_ratelimits``): never set per request.
+        self._ratelimits: Callable[[], Iterable[tuple[tuple[str, str, str], float]]] | None = None
         self._traffic()
         self._usage()
         self._quota()
@@ -299,6 +301,28 @@ class Metrics:
             registry=registry,
             multiprocess_mode="livemax",
         )
+        # Per provider key by id, like the upstream metrics; 4 series per key at most.
+        self.provider_key_ratelimit = Gauge(
+            "tollway_provider_key_ratelimit",
+            "A provider key's rate limit (bound=limit) and what is left of it "
+            "(bound=remaining), kind=requests or tokens, as its provider's latest "
+            "response to this process said (x-ratelimit-* headers).",
+            ["provider_key_id", "kind", "bound"],
+            registry=registry,
+            multiprocess_mode="livemostrecent",
+        )
+
+    def watch_provider_ratelimits(
+        self, read: Callable[[], Iterable[tuple[tuple[str, str, str], float]]]
+    ) -> None:
+        """Each provider key's published limits and headroom, read at scrape time from
+        what its latest responses said, as ((provider_key_id, kind, bound), value)."""
+        self._ratelimits = read
+
+    def _show_provider_ratelimits(self) -> None:
+        if self._ratelimits is not None:
+            for labels, value in self._ratelimits():
+                self.child(self.provider_key_ratelimit, *labels).set(value)
 
     def count_catalog_refresh(self, provider_type: str, outcome: str) -> None:
         self.child(self.catalog_refreshes, provider_type, outcome).inc()
@@ -356,6 +380,7 @@ class Metrics:
         single process."""
         for gauge, read in self._watched:
             gauge.set(read())
+        self._show_provider_ratelimits()
 
     def count_writer_records(self, result: str, count: int) -> None:
         if count:
@@ -394,6 +419,7 @@ class Metrics:
 
     def render(self) -> bytes:
         if self.shared_directory is None:
+            self._show_provider_ratelimits()
             return generate_latest(self.registry)
         self.publish()
         _retire_dead_workers(self.shared_directory)

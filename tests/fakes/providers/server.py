@@ -82,6 +82,8 @@ class FakeProviderServer:
         self._listing_scripts: dict[str | None, ListingScript] = {}
         self._model_calls: dict[str, int] = {}  # numbered only for ``failing`` scripts
         self._log: list[RecordedRequest] = []
+        # Extra headers on every response to a key: e.g. a provider's x-ratelimit-*.
+        self._response_headers: dict[str, dict[str, str]] = {}
         self._runtime: _Runtime | None = None
         self.router = router_class(self.family)(Gate(self), self.models)
 
@@ -94,6 +96,12 @@ class FakeProviderServer:
     def behaviour_for(self, key: str | None) -> Behaviour | None:
         with self._lock:
             return None if key is None else self._keys.get(key)
+
+    def set_response_headers(self, key: str, headers: Mapping[str, str]) -> None:
+        """Send ``headers`` with every answer to requests with ``key`` (e.g. a provider's
+        rate-limit headers, ``x-ratelimit-remaining-tokens``); empty: none again."""
+        with self._lock:
+            self._response_headers[key] = dict(headers)
 
     def script_model(self, model: str, behaviour: ModelBehaviour) -> None:
         """Answer inference calls for ``model`` this way (until scripted again)."""
@@ -216,7 +224,8 @@ class FakeProviderServer:
                 return transport
         return None
 
-    def record(self, scope: Scope, body: bytes) -> None:
+    def record(self, scope: Scope, body: bytes) -> Mapping[str, str]:
+        """Log the request; answer the extra response headers scripted for its key."""
         headers = Headers(scope=scope)
         query = scope.get("query_string", b"").decode("latin-1")
         request = RecordedRequest(
@@ -229,6 +238,7 @@ class FakeProviderServer:
         )
         with self._lock:
             self._log.append(request)
+            return self._response_headers.get(request.key or "", {})
 
     def _try_start(self, port: int) -> bool:
         routes = self.router.routes()
@@ -300,7 +310,7 @@ def stop_all(servers: Iterable[FakeProviderServer]) -> None:
 class _RecordingApp:
     """ASGI wrapper that logs every HTTP request, body included, before routing it."""
 
-    def __init__(self, app: ASGIApp, record: Callable[[Scope, bytes], None]) -> None:
+    def __init__(self, app: ASGIApp, record: Callable[[Scope, bytes], Mapping[str, str]]) -> None:
         self._app = app
         self._record = record
 
@@ -309,8 +319,21 @@ class _RecordingApp:
             await self._app(scope, receive, send)
             return
         body = await _read_body(receive)
-        self._record(scope, body)
-        await self._app(scope, _replay(body, receive), send)
+        extra = self._record(scope, body)
+        await self._app(scope, _replay(body, receive), _with_headers(send, extra))
+
+
+def _with_headers(send: Send, extra: Mapping[str, str]) -> Send:
+    if not extra:
+        return send
+    encoded = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in extra.items()]
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *encoded]}
+        await send(message)
+
+    return sending
 
 
 async def _read_body(receive: Receive) -> bytes:

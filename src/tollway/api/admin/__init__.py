@@ -11,6 +11,7 @@ from tollway.api.admin import (
     models,
     pricing,
     providers,
+    ratelimits,
     settings_io,
     status,
     teams,
@@ -24,6 +25,7 @@ def admin_router() -> APIRouter:
     router = APIRouter(prefix="/admin/v1", responses=ERROR_RESPONSES)
     for module in (
         providers,
+        ratelimits,
         catalog,
         models,
         teams,

@@ -7,6 +7,7 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from tollway.api.admin.deps import AdminActor, ServicesDep
+from tollway.domain.price_sync import SyncResult
 from tollway.domain.pricing import PricingCreate, PricingRead, PricingUpdate
 
 router = APIRouter(prefix="/pricing", tags=["pricing"])
@@ -15,6 +16,18 @@ router = APIRouter(prefix="/pricing", tags=["pricing"])
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_pricing(body: PricingCreate, services: ServicesDep, actor: AdminActor) -> PricingRead:
     return services.pricing.create(body, actor)
+
+
+@router.post(":sync")
+def sync_pricing(
+    services: ServicesDep,
+    actor: AdminActor,
+    provider_id: uuid.UUID | None = None,
+    dry_run: bool = False,
+) -> SyncResult:
+    """Every published model's non-manual price to its best source: the provider's own
+    catalog, else LiteLLM's map; manual prices are never touched, unknown stays unknown."""
+    return services.price_sync.sync(actor, provider_id=provider_id, dry_run=dry_run)
 
 
 @router.get("")

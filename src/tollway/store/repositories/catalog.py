@@ -35,6 +35,12 @@ def models_of(
     return list(session.exec(statement).all())
 
 
+def all_models_of(session: Session, provider_id: uuid.UUID) -> list[DiscoveredModel]:
+    """Every cached catalog of the provider, the shared one's and each team key's."""
+    statement = select(DiscoveredModel).where(DiscoveredModel.provider_id == provider_id)
+    return list(session.exec(statement).all())
+
+
 def replace_models(
     session: Session,
     provider_id: uuid.UUID,
