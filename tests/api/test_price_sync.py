@@ -72,9 +72,9 @@ def test_refresh_syncs_prices_by_precedence_and_audits_changes(
     rows = prices(client, provider)
     assert set(rows) == {"gpt-4o", "gpt-4o-mini", "gpt-4o-manual"}  # unknown: no row, no 0
     chat, mini, manual = rows["gpt-4o"], rows["gpt-4o-mini"], rows["gpt-4o-manual"]
-    # The provider's catalog (the enum's only provider-catalog member: openrouter).
+    # The provider's own catalog.
     assert (chat["input_price_per_token"], chat["output_price_per_token"]) == (2.5e-6, 1e-5)
-    assert chat["source"] == "openrouter"
+    assert chat["source"] == "provider"
     # No provider price: LiteLLM's bundled map, as the cached catalog holds it.
     assert mini["source"] == "litellm"
     assert mini["input_price_per_token"] > 0
@@ -95,7 +95,7 @@ def test_refresh_syncs_prices_by_precedence_and_audits_changes(
     assert dry["dry_run"] is True
     [change] = dry["changes"]
     assert (change["old_input"], change["new_input"]) == (9e-6, 2.5e-6)
-    assert (change["old_source"], change["new_source"]) == ("litellm", "openrouter")
+    assert (change["old_source"], change["new_source"]) == ("litellm", "provider")
     assert (dry["manual"], dry["unknown"], dry["unchanged"]) == (1, 1, 1)
     assert prices(client, provider)["gpt-4o"]["input_price_per_token"] == 9e-6
     assert len(sync_audits(client)) == 2
@@ -127,4 +127,4 @@ def test_best_price_never_invents_a_zero() -> None:
     best = best_price(ProviderType.TOGETHER_AI, half)
     assert best is not None
     # The provider's own price wins; its missing output stays unknown, never 0.
-    assert (best.input, best.output, best.source.value) == (Decimal("0.000001"), None, "openrouter")
+    assert (best.input, best.output, best.source.value) == (Decimal("0.000001"), None, "provider")

@@ -90,12 +90,12 @@ def test_pricing_sync_shows_changes_old_to_new(cli: Cli, lister: ScriptedLister)
     lister.serve(CHAT)
     cli.ok("catalog", "refresh", "priced")  # the refresh synced the price
     [row] = cli.json("pricing", "list", "--provider", provider["id"])
-    assert (row["input_price_per_token"], row["source"]) == (0.0000025, "openrouter")
+    assert (row["input_price_per_token"], row["source"]) == (0.0000025, "provider")
     cli.ok("pricing", "update", row["id"], "--input", "0.000009", "--source", "litellm")
 
     dry = cli.ok("pricing", "sync", "--dry-run")
     assert "$0.000009 → $0.0000025" in dry.stdout
-    assert "litellm → openrouter" in dry.stdout
+    assert "litellm → provider" in dry.stdout
     assert "would change 1" in dry.stdout
     assert "changed 1" in cli.ok("pricing", "sync").stdout
     assert "every price is up to date" in cli.ok("pricing", "sync").stderr

@@ -58,11 +58,10 @@ class _Best:
 
 
 def catalog_source(provider_type: ProviderType) -> PriceSource:
-    """The source of a price a provider's own catalog published. The enum has no
-    "provider catalog" member besides OpenRouter's: other catalogs (Together's) map to
-    the closest one, ``openrouter`` ("a provider's published list"), never ``litellm``."""
-    del provider_type  # one member for every catalog until the enum gains its own
-    return PriceSource.OPENROUTER
+    """The source of a price a provider's own catalog published."""
+    if provider_type is ProviderType.OPENROUTER:
+        return PriceSource.OPENROUTER
+    return PriceSource.PROVIDER
 
 
 def best_price(provider_type: ProviderType, entry: DiscoveredModel | None) -> _Best | None:

@@ -56,8 +56,9 @@ class ModelStatus(StrEnum):
 
 
 class PriceSource(StrEnum):
-    LITELLM = "litellm"
-    OPENROUTER = "openrouter"
+    LITELLM = "litellm"  # LiteLLM's bundled price map
+    OPENROUTER = "openrouter"  # OpenRouter's catalog
+    PROVIDER = "provider"  # another provider's own catalog (Together AI publishes prices)
     MANUAL = "manual"
 
 
