@@ -42,6 +42,8 @@ from tollway.domain.key_quarantine import KeyQuarantine
 from tollway.domain.responses_memory import ResponsesMemory, Retention
 from tollway.domain.services import Services
 from tollway.domain.status import StatusService
+from tollway.domain.verification import VerificationService
+from tollway.domain.verification_calls import VerificationCaller
 from tollway.engine.base import Engine
 from tollway.observability.metrics import Metrics
 from tollway.quotas.counters import QuotaStoreUnavailableError
@@ -78,6 +80,7 @@ class Runtime:
     inference_api: InferenceApi
     health: HealthChecks
     status: StatusService
+    verification: VerificationService
     # What ``start`` set going, undone by ``stop`` last step first.
     _running: AsyncExitStack = field(default_factory=AsyncExitStack)
 
@@ -167,7 +170,16 @@ class Runtime:
             routing=holder,
             database=services.database,
         )
+        verification = VerificationService(
+            services.database,
+            services.connectivity,
+            VerificationCaller(engine, metering.accounting, services.known_secrets),
+            lambda: holder.table,
+            metrics,
+            failures_to_unverify=settings.verification.failures_to_unverify,
+        )
         return cls(
+            verification=verification,
             control=control,
             metrics=metrics,
             holder=holder,

@@ -240,6 +240,16 @@ class CatalogSettings(_Section):
     )
 
 
+class VerificationSettings(_Section):
+    failures_to_unverify: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="A verified model goes back to unverified after this many consecutive "
+        "failed verification runs.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TOLLWAY_",
@@ -267,6 +277,7 @@ class Settings(BaseSettings):
     metering: MeteringSettings = MeteringSettings()
     responses: ResponsesSettings = ResponsesSettings()
     catalog: CatalogSettings = CatalogSettings()
+    verification: VerificationSettings = VerificationSettings()
 
     @property
     def resolved_database_url(self) -> str:

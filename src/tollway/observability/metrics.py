@@ -70,6 +70,7 @@ class Metrics:
         self._quota()
         self._health()
         self._catalog()
+        self._verification()
 
     def _traffic(self) -> None:
         registry = self.registry
@@ -298,6 +299,22 @@ class Metrics:
             ["provider_type", "provider_id"],
             registry=registry,
             multiprocess_mode="livemax",
+        )
+
+    def _verification(self) -> None:
+        # By public model name: bounded by the models an operator published.
+        self.model_verified = Gauge(
+            "tollway_model_verified",
+            "1 when the model's last verification left it verified, else 0.",
+            ["model"],
+            registry=self.registry,
+            multiprocess_mode="livemax",
+        )
+        self.verification_failures = Counter(
+            "tollway_verification_failures",
+            "Failed verification tests by test type.",
+            ["test_type"],
+            registry=self.registry,
         )
 
     def count_catalog_refresh(self, provider_type: str, outcome: str) -> None:
