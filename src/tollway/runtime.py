@@ -174,7 +174,7 @@ class Runtime:
             services.database,
             services.connectivity,
             VerificationCaller(engine, metering.accounting, services.known_secrets),
-            lambda: holder.table,
+            holder,
             metrics,
             failures_to_unverify=settings.verification.failures_to_unverify,
         )

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tollway.cli import output, resolve
+from tollway.cli import model_verify, output, resolve
 from tollway.cli.client import changes, connect, fields
 from tollway.cli.output import (
     JsonOption,
@@ -221,3 +221,7 @@ def delete_model(ctx: typer.Context, model: ModelArg, as_json: JsonOption = Fals
         api.delete(f"/models/{model_id}")
     result = {"id": model_id, "deleted": True}
     output.emit(result, as_json, lambda: output.done(f"deleted model {model_id}"))
+
+
+app.command("verify")(model_verify.verify_models)
+app.command("verifications")(model_verify.list_verifications)

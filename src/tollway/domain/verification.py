@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from tollway.domain.common import SYSTEM_ACTOR, Actor, Page, audit, target
@@ -34,6 +33,7 @@ from tollway.domain.verification_tests import (
 from tollway.errors import ConflictError
 from tollway.observability.metrics import Metrics
 from tollway.providers.base import KeyCheckOutcome
+from tollway.routing.holder import RoutingTableHolder
 from tollway.routing.table import Deployment, RoutingTable
 from tollway.store.db import Database, Session
 from tollway.store.enums import ModelStatus
@@ -62,7 +62,7 @@ class VerificationService:
         database: Database,
         connectivity: ConnectivityService,
         caller: VerificationCaller,
-        table: Callable[[], RoutingTable],
+        routing: RoutingTableHolder,
         metrics: Metrics,
         *,
         failures_to_unverify: int,
@@ -70,13 +70,16 @@ class VerificationService:
         self._db = database
         self._connectivity = connectivity
         self._caller = caller
-        self._table = table
+        self._routing = routing
         self._metrics = metrics
         self._failures_to_unverify = failures_to_unverify
 
     async def verify(self, model_id: uuid.UUID, suite: Suite, actor: Actor) -> VerificationRun:
         subject = await asyncio.to_thread(self._subject, model_id)
-        deployment = _deployment_of(self._table(), subject)
+        deployment = _deployment_of(self._routing.table, subject)
+        if deployment is None and await self._routing.refresh():
+            # Published (or re-keyed) a moment ago: not in this replica's table yet.
+            deployment = _deployment_of(self._routing.table, subject)
         run_id = uuid.uuid4()
         results: list[VerificationResult] = []
         for test in plan(subject.traits, suite):
