@@ -199,7 +199,9 @@ def table_secrets(table: RoutingTable) -> Iterator[str]:
 
 
 def build_options(settings: Settings) -> BuildOptions:
-    return BuildOptions(settings.routing.upstream_timeout_seconds, bundled_price)
+    return BuildOptions(
+        settings.routing.upstream_timeout_seconds, bundled_price, settings.routing.verified
+    )
 
 
 def routing_table_for_cli(settings: Settings, services: Services) -> RoutingTable:

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -81,6 +81,13 @@ class RoutingSettings(_Section):
     max_attempts: int = Field(default=3, ge=1, le=20, description="Deployments tried per request.")
     upstream_timeout_seconds: float = Field(default=120.0, gt=0)
     refresh_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    verified: Literal["any", "prefer", "only"] = Field(
+        default="any",
+        description="How model verification weighs in routing: any (it does not), prefer "
+        "(verified deployments are tried first, within the model's strategy; not for "
+        "weighted) or only (unverified deployments are not routed to; they stay reachable "
+        "by verification).",
+    )
     fallback_enabled: bool = Field(default=True, description="Fall back to OpenRouter.")
     key_quarantine_seconds: float = Field(
         default=60.0,

@@ -21,6 +21,7 @@ from tests.inference.in_process import (
     budgeted_model,
     in_process_settings,
     in_process_tollway,
+    wait_until,
 )
 from tollway.domain.verification_calls import VERIFICATION_KEY_ID
 from tollway.quotas.model import Metric
@@ -211,3 +212,31 @@ async def test_the_verify_endpoint_refuses_what_it_cannot_run(tollway: InProcess
     invalid = await tollway.client.post(f"/admin/v1/models/{model['id']}/verify", headers=ADMIN)
     assert invalid.status_code == 409
     assert invalid.json()["error"]["code"] == "conflict"
+
+
+async def test_verified_only_routing_serves_a_model_once_verified(
+    tmp_path: Path, anyio_backend: str
+) -> None:
+    settings = in_process_settings(tmp_path / "data", routing={"verified": "only"})
+    async with in_process_tollway(settings) as tollway:
+        provider = await tollway.admin("/providers", {"name": "m", "type": "mock"})
+        model = await tollway.admin(
+            "/models", {"provider_id": provider["id"], "model_id": "mock-echo", "name": "echo"}
+        )
+        key = (await tollway.admin("/keys", {"name": "agent"}))["key"]
+        body = {"model": "echo", "messages": [{"role": "user", "content": "hi"}]}
+        refused = await tollway.chat(key, body)
+
+        async def key_known() -> bool:
+            nonlocal refused
+            refused = await tollway.chat(key, body)
+            return refused.status_code != 401
+
+        await wait_until(key_known, "the key in the routing table")
+        assert refused.status_code != 200
+        assert "not verified" in refused.text
+
+        assert (await verify(tollway, model["id"]))["status"] == "verified"
+
+        await tollway.wait_for_model(key, "echo")
+        assert (await tollway.chat(key, body)).status_code == 200

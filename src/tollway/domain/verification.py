@@ -266,10 +266,12 @@ class VerificationService:
 def _deployment_of(table: RoutingTable, subject: _Subject) -> Deployment | None:
     """The model row's deployment: with a shared key when it has one, else a team's."""
     group = table.groups.get(subject.name)
-    if group is None:
-        return None
-    owned = [d for team in group.by_team.values() for d in team]
-    for deployment in (*group.shared, *owned):
+    routed: list[Deployment] = []
+    if group is not None:
+        owned = [d for team in group.by_team.values() for d in team]
+        routed = [*group.shared, *owned]
+    held = sorted(table.held.get(subject.model_id, ()), key=lambda d: d.key_team_id is not None)
+    for deployment in (*routed, *held):
         if deployment.model_row_id == subject.model_id:
             return deployment
     return None

@@ -45,6 +45,7 @@ class Deployment:
     cached_input_price: Decimal | None = None
     credential: Credential | None = None  # None: the provider needs no key (mock)
     max_output_tokens: int | None = None  # the model's, when the operator or catalog set it
+    verified: bool = False  # the model row's status is ``verified``
 
     @property
     def price_per_token(self) -> Decimal | None:
@@ -183,6 +184,9 @@ class RoutingTable:
     openrouter: OpenRouterRoute | None = None
     limits: LimitsByScope = field(default_factory=dict)
     credentials: Mapping[uuid.UUID, Credential] = field(default_factory=dict)  # by key id
+    # With ``routing.verified = only``: the unverified deployments, by model row id, kept
+    # out of routing but within reach of verification (else none could become verified).
+    held: Mapping[uuid.UUID, tuple[Deployment, ...]] = field(default_factory=dict)
 
     def limits_of(self, scope: LimitScope, scope_id: uuid.UUID | None) -> tuple[Limit, ...]:
         if scope_id is None:
