@@ -44,6 +44,7 @@ from tollway.domain.services import Services
 from tollway.domain.status import StatusService
 from tollway.domain.verification import VerificationService
 from tollway.domain.verification_calls import VerificationCaller
+from tollway.domain.verification_schedule import VerificationSchedule
 from tollway.engine.base import Engine
 from tollway.observability.metrics import Metrics
 from tollway.quotas.counters import QuotaStoreUnavailableError
@@ -209,6 +210,9 @@ class Runtime:
         if self.metrics.shared_directory is not None:
             self._in_background(self._publish_metrics(), "metrics-publish")
         self._in_background(self._publish_quota_levels(), "quota-levels")
+        schedule = self._verification_schedule()
+        if schedule is not None:
+            self._in_background(schedule.loop(), "verification-schedule")
         running.push_async_callback(self.quarantine.stop)
         self.holder.start()
         running.push_async_callback(self.holder.stop)
@@ -229,6 +233,17 @@ class Runtime:
                 self.metrics.retire()  # with --workers: leave the live sums
             finally:
                 self.control.close()
+
+    def _verification_schedule(self) -> VerificationSchedule | None:
+        settings = self.settings.verification
+        if settings.interval_seconds is None:
+            return None
+        return VerificationSchedule(
+            self.services.database,
+            self.verification,
+            interval_seconds=settings.interval_seconds,
+            budget_usd_per_day=settings.budget_usd_per_day,
+        )
 
     def _in_background(self, work: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.get_running_loop().create_task(work, name=name)

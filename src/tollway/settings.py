@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -254,6 +255,18 @@ class VerificationSettings(_Section):
         le=100,
         description="A verified model goes back to unverified after this many consecutive "
         "failed verification runs.",
+    )
+    interval_seconds: float | None = Field(
+        default=None,
+        ge=60,
+        description="Verify every model (suite basic) this often in the background; off "
+        "when unset. One replica at a time runs it (a lease in the database).",
+    )
+    budget_usd_per_day: Decimal = Field(
+        default=Decimal("1.00"),
+        ge=0,
+        description="The background schedule stops for the UTC day once verification "
+        "calls cost this much (runs asked for by an operator are not held to it).",
     )
 
 

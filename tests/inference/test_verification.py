@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from tests.inference.in_process import (
     wait_until,
 )
 from tollway.domain.verification_calls import VERIFICATION_KEY_ID
+from tollway.domain.verification_schedule import VerificationSchedule
 from tollway.quotas.model import Metric
 from tollway.store.enums import LimitScope
 from tollway.store.tables import DiscoveredModel, Team
@@ -240,3 +242,25 @@ async def test_verified_only_routing_serves_a_model_once_verified(
 
         await tollway.wait_for_model(key, "echo")
         assert (await tollway.chat(key, body)).status_code == 200
+
+
+async def test_the_schedule_takes_turns_by_lease_and_stops_at_the_budget(
+    tollway: InProcess, upstream: FakeProviderServer
+) -> None:
+    for _ in range(2):
+        await budgeted_model(tollway, upstream, budget="1.00", prices=("0.000001", "0.00001"))
+
+    def schedule(holder: str) -> VerificationSchedule:
+        return VerificationSchedule(
+            tollway.database,
+            tollway.runtime.verification,
+            interval_seconds=3600,
+            budget_usd_per_day=Decimal("0.000001"),  # less than one completion costs
+            holder=holder,
+        )
+
+    first = await schedule("a").run_once()
+    assert (first.leased, first.verified, first.stopped_by_budget) == (True, 1, True)
+    assert (await schedule("b").run_once()).leased is False  # "a" holds the lease
+    again = await schedule("a").run_once()  # the holder keeps it; the budget is spent
+    assert (again.leased, again.verified) == (True, 0)

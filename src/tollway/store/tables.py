@@ -518,3 +518,14 @@ class VerificationResult(SQLModel, table=True):
     evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     error: str | None = Field(default=None, max_length=400)
     created_at: datetime = _timestamp()
+
+
+class VerificationLease(SQLModel, table=True):
+    """One row: which replica runs the background verification schedule, until when.
+    Taken with a conditional update, so replicas take turns without talking."""
+
+    __tablename__ = "verification_lease"
+
+    id: int = Field(default=1, primary_key=True)
+    holder: str = Field(max_length=64)
+    lease_until: datetime = _timestamp()

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from tollway.store.tables import DiscoveredModel, Team, VerificationResult
+from tollway.store.enums import ModelStatus
+from tollway.store.tables import (
+    DiscoveredModel,
+    Model,
+    Team,
+    VerificationLease,
+    VerificationResult,
+)
 
 
 def add_run(session: Session, results: Iterable[VerificationResult]) -> None:
@@ -97,3 +108,51 @@ def declared_capabilities(session: Session, provider_id: uuid.UUID, model_id: st
         .where(col(DiscoveredModel.model_id) == model_id)
     ).first()
     return list(row.capabilities) if row is not None else []
+
+
+def claim_lease(session: Session, holder: str, now: datetime, until: datetime) -> bool:
+    """Take (or keep) the schedule's lease until ``until``; False while another replica
+    holds an unexpired one. The row is created first if missing (one creator wins)."""
+    table: Any = VerificationLease.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    session.execute(
+        insert.values(id=1, holder=holder, lease_until=now).on_conflict_do_nothing(
+            index_elements=["id"]
+        )
+    )
+    taken = session.execute(
+        update(table)
+        .where(table.c.id == 1)
+        .where(or_(table.c.lease_until <= now, table.c.holder == holder))
+        .values(holder=holder, lease_until=until)
+    )
+    return bool(taken.rowcount)  # type: ignore[attr-defined]
+
+
+def spent_since(session: Session, since: datetime) -> Decimal:
+    """What verification calls cost since ``since`` (as their results recorded it)."""
+    total = session.exec(
+        select(func.sum(VerificationResult.cost_usd)).where(
+            col(VerificationResult.created_at) >= since
+        )
+    ).one()
+    return Decimal(total or 0)
+
+
+def due_models(session: Session) -> list[uuid.UUID]:
+    """Enabled, valid models, the longest unverified (never first) first."""
+    last = (
+        select(VerificationResult.model_id, func.max(VerificationResult.created_at).label("at"))
+        .group_by(col(VerificationResult.model_id))
+        .subquery()
+    )
+    statement = (
+        select(Model.id, last.c.at)
+        .outerjoin(last, col(Model.id) == last.c.model_id)
+        .where(col(Model.enabled).is_(True))
+        .where(col(Model.status) != ModelStatus.INVALID.value)
+    )
+    found = session.exec(statement).all()
+    never = datetime.min.replace(tzinfo=UTC)
+    return [row[0] for row in sorted(found, key=lambda row: (row[1] or never, str(row[0])))]

@@ -1,7 +1,8 @@
-"""model verification: verification_results
+"""model verification: verification_results, verification_lease
 
 One row per test of a verification run (reachable, completion, streaming, …) with its
-outcome, latency, tokens, cost and sanitised evidence. Model states already exist.
+outcome, latency, tokens, cost and sanitised evidence; and the one-row lease by which
+replicas take turns running the background schedule. Model states already exist.
 
 Revision ID: 0009
 Revises: 0008
@@ -47,9 +48,17 @@ def upgrade() -> None:
         ["model_id", "created_at"],
     )
     op.create_index("ix_verification_results_run_id", "verification_results", ["run_id"])
+    op.create_table(
+        "verification_lease",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("holder", sa.String(length=64), nullable=False),
+        sa.Column("lease_until", UtcDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("verification_lease")
     op.drop_index("ix_verification_results_run_id", table_name="verification_results")
     op.drop_index("ix_verification_results_model_time", table_name="verification_results")
     op.drop_table("verification_results")
