@@ -32,6 +32,7 @@ from tollway.data_plane import (
     remember_routing_secrets,
     routing_holder,
     table_limits,
+    verified_models,
     write_litellm_config,
 )
 from tollway.domain.catalog import ListerLookup, family_lister
@@ -298,6 +299,7 @@ def _follow_routing(holder: RoutingTableHolder, control: ControlPlane, metrics: 
     holder.subscribe(partial(write_litellm_config, control.settings))
     holder.subscribe(lambda table: metrics.routing_version.set(table.version))
     holder.subscribe(lambda table: metrics.name_providers(provider_types(table)))
+    holder.subscribe(lambda table: metrics.show_verified(verified_models(table)))
 
 
 def _responses_memory(control: ControlPlane) -> ResponsesMemory:

@@ -10,6 +10,7 @@ spending is bounded by the verification budget instead (no quota applies to it).
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,9 +22,9 @@ from tollway.domain.attempt import deployment_attempt
 from tollway.domain.metered_stream import MeteredStream
 from tollway.domain.send import answer, open_stream, send_scrubbed
 from tollway.domain.verification_tests import Probe, stream_answer
-from tollway.engine.base import Engine, EngineCall, EngineError, EngineResult
+from tollway.engine.base import Engine, EngineCall, EngineError, EngineResult, TokenUsage
 from tollway.errors import TollwayError
-from tollway.metering.pricing import compute_cost, prices_for
+from tollway.metering.pricing import Prices, compute_cost, prices_for
 from tollway.observability.scrubbing import KnownSecrets
 from tollway.quotas.model import Denied
 from tollway.routing.table import CallerKey, Deployment, RoutingTable
@@ -73,7 +74,8 @@ class VerificationCaller:
                 return CallOutcome(None, f"the deployment serves no {probe.endpoint} calls", 0)
             call = EngineCall(probe.endpoint, probe.body, target, probe.stream)
             if probe.stream:
-                return await self._streamed(call, account, started)
+                # From here the metered stream records the request, however it ends.
+                return await self._streamed(call, account, started, prices)
             result: EngineResult = await send_scrubbed(answer, self._engine, call, self._scrub)
             await account.durable()
             await account.settle_response(result)
@@ -81,6 +83,10 @@ class VerificationCaller:
             status = getattr(exc, "status", None) or getattr(exc, "status_code", None)
             await account.fail(status if isinstance(status, int) else None)
             return CallOutcome(None, self._short(exc), _ms(started))
+        except BaseException:  # cancelled (shutting down) or a bug: still recorded once
+            if not probe.stream:
+                await asyncio.shield(account.fail(None, UsageStatus.INTERRUPTED))
+            raise
         usage = result.usage
         cost = compute_cost(usage, prices, result.cost_usd).usd if usage else None
         return CallOutcome(
@@ -93,7 +99,7 @@ class VerificationCaller:
         )
 
     async def _streamed(
-        self, call: EngineCall, account: RequestAccount, started: float
+        self, call: EngineCall, account: RequestAccount, started: float, prices: Prices
     ) -> CallOutcome:
         stream = await send_scrubbed(open_stream, self._engine, call, self._scrub)
         account.first_token()
@@ -103,19 +109,20 @@ class VerificationCaller:
             await account.durable()
             async for chunk in metered:
                 chunks.append(chunk)
-        except EngineError as exc:  # cut mid-stream: charged for what it delivered
+        except (EngineError, TollwayError) as exc:  # cut mid-stream: charged as delivered
             await metered.close(disconnected=False)
             return CallOutcome(None, self._short(exc), _ms(started))
         finally:
             await metered.close(disconnected=False)
-        usage = _stream_usage(chunks)
+        prompt, completion = _stream_usage(chunks)
+        usage = TokenUsage(prompt, completion, prompt + completion)
         return CallOutcome(
             stream_answer(chunks),
             None,
             _ms(started),
-            usage[0],
-            usage[1],
-            None,
+            prompt,
+            completion,
+            compute_cost(usage, prices).usd,
             chunks=sum(1 for c in chunks if c.get("choices")),
         )
 

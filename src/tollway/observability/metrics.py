@@ -317,6 +317,13 @@ class Metrics:
             registry=self.registry,
         )
 
+    def show_verified(self, verified: dict[str, bool]) -> None:
+        """Every published model's verification, by public name (from each routing
+        table: a model published or verified on another replica shows here too)."""
+        self.model_verified.clear()  # a deleted model's series goes with it
+        for model, ok in verified.items():
+            self.model_verified.labels(model).set(1 if ok else 0)
+
     def count_catalog_refresh(self, provider_type: str, outcome: str) -> None:
         self.child(self.catalog_refreshes, provider_type, outcome).inc()
 
