@@ -34,5 +34,10 @@ def test_verify_all_then_one_full_then_the_history(cli: Cli) -> None:
     assert shown["status"] == "verified"
     assert shown["last_verification"]["passed"] is True
 
+    assert "passed" in cli.ok("models", "get", "mock-b").stdout
+    cli.ok(
+        "models", "delete", "mock-b"
+    )  # its results go with it: retiring instead is not built yet
+
     refused = cli("models", "verify")
     assert refused.exit_code == 2

@@ -3,6 +3,7 @@ verification tests on the server and read their history."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -94,6 +95,15 @@ def list_verifications(
         as_json,
         lambda: output.show_table(rows, RESULT_COLUMNS, empty="no verification runs yet"),
     )
+
+
+def last_run(model: Mapping[str, Any]) -> str:
+    """A model's last verification run in one line, for ``tollway models get``."""
+    run = model.get("last_verification")
+    if not run:
+        return "never"
+    tests = ", ".join(f"{name} {'ok' if ok else 'FAIL'}" for name, ok in run["tests"].items())
+    return f"{'passed' if run['passed'] else 'failed'} {output.timestamp(run['at'])} ({tests})"
 
 
 def _run_all(

@@ -9,6 +9,7 @@ import typer
 from tollway.cli import model_verify, output, resolve
 from tollway.cli.client import changes, connect, fields
 from tollway.cli.output import (
+    Column,
     JsonOption,
     LimitOption,
     ListView,
@@ -74,6 +75,7 @@ MODEL_COLUMNS = (
 
 _DETAILS = (
     *MODEL_COLUMNS,
+    Column("last verification", model_verify.last_run),
     col("error", "error"),
     col("description", "description"),
     col("version", "version"),
