@@ -85,9 +85,8 @@ class RoutingSettings(_Section):
     verified: Literal["any", "prefer", "only"] = Field(
         default="any",
         description="How model verification weighs in routing: any (it does not), prefer "
-        "(verified deployments are tried first, within the model's strategy; not for "
-        "weighted) or only (unverified deployments are not routed to; they stay reachable "
-        "by verification).",
+        "(verified deployments are tried first, within the model's strategy) or only "
+        "(unverified deployments are not routed to; verification still reaches them).",
     )
     fallback_enabled: bool = Field(default=True, description="Fall back to OpenRouter.")
     key_quarantine_seconds: float = Field(

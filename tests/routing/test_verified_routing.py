@@ -3,12 +3,16 @@ unverified stay within reach of verification."""
 
 from __future__ import annotations
 
+import random
+from dataclasses import replace
+
 import pytest
 
+from tests.routing.test_table import deployment, group, ids
 from tollway.routing.builder import BuildOptions, build_table
 from tollway.secrets.memory import MemorySecretStore
 from tollway.store.db import Database
-from tollway.store.enums import ModelStatus, ProviderType
+from tollway.store.enums import ModelStatus, ProviderType, RoutingStrategy
 from tollway.store.tables import Model, Provider
 
 
@@ -57,3 +61,15 @@ def test_verified_routing(
     assert [names[model_id] for model_id in table.held] == held
     if setting == "only":
         assert "is not verified" in group.unusable[0].reason
+
+
+def test_prefer_verified_holds_for_weighted_draws() -> None:
+    heavy = replace(deployment("heavy", weight=1000), verified=False)
+    light = replace(deployment("light", weight=1), verified=True)
+    preferring = replace(group(RoutingStrategy.WEIGHTED, heavy, light), prefer_verified=True)
+    rng = random.Random(7)
+    draws = {
+        tuple(ids(preferring.candidates(None, byok_only=False, limit=2, rng=rng)))
+        for _ in range(20)
+    }
+    assert draws == {("light", "heavy")}

@@ -290,6 +290,7 @@ def _group(
         by_team={team: order(own) for team, own in by_team.items()},
         openrouter_model_id=_openrouter_id_for(models, rows),
         unusable=tuple(unusable),
+        prefer_verified=prefer_verified,
     )
 
 
