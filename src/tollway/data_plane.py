@@ -198,8 +198,22 @@ def table_secrets(table: RoutingTable) -> Iterator[str]:
         yield table.openrouter.api_key.reveal()
 
 
+def verified_models(table: RoutingTable) -> dict[str, bool]:
+    """Per public name: whether a deployment of it is verified (held ones included)."""
+    verified: dict[str, bool] = {}
+    for name, group in table.groups.items():
+        routed = [*group.shared, *(d for own in group.by_team.values() for d in own)]
+        verified[name] = any(d.verified for d in routed)
+    for held in table.held.values():
+        for deployment in held:
+            verified.setdefault(deployment.public_name, False)
+    return verified
+
+
 def build_options(settings: Settings) -> BuildOptions:
-    return BuildOptions(settings.routing.upstream_timeout_seconds, bundled_price)
+    return BuildOptions(
+        settings.routing.upstream_timeout_seconds, bundled_price, settings.routing.verified
+    )
 
 
 def routing_table_for_cli(settings: Settings, services: Services) -> RoutingTable:

@@ -32,6 +32,7 @@ from tollway.data_plane import (
     remember_routing_secrets,
     routing_holder,
     table_limits,
+    verified_models,
     write_litellm_config,
 )
 from tollway.domain.catalog import ListerLookup, family_lister
@@ -42,6 +43,9 @@ from tollway.domain.key_quarantine import KeyQuarantine
 from tollway.domain.responses_memory import ResponsesMemory, Retention
 from tollway.domain.services import Services
 from tollway.domain.status import StatusService
+from tollway.domain.verification import VerificationService
+from tollway.domain.verification_calls import VerificationCaller
+from tollway.domain.verification_schedule import VerificationSchedule
 from tollway.engine.base import Engine
 from tollway.observability.metrics import Metrics
 from tollway.quotas.counters import QuotaStoreUnavailableError
@@ -78,6 +82,7 @@ class Runtime:
     inference_api: InferenceApi
     health: HealthChecks
     status: StatusService
+    verification: VerificationService
     # What ``start`` set going, undone by ``stop`` last step first.
     _running: AsyncExitStack = field(default_factory=AsyncExitStack)
 
@@ -168,7 +173,16 @@ class Runtime:
             routing=holder,
             database=services.database,
         )
+        verification = VerificationService(
+            services.database,
+            services.connectivity,
+            VerificationCaller(engine, metering.accounting, services.known_secrets),
+            holder,
+            metrics,
+            failures_to_unverify=settings.verification.failures_to_unverify,
+        )
         return cls(
+            verification=verification,
             control=control,
             metrics=metrics,
             holder=holder,
@@ -198,6 +212,9 @@ class Runtime:
         if self.metrics.shared_directory is not None:
             self._in_background(self._publish_metrics(), "metrics-publish")
         self._in_background(self._publish_quota_levels(), "quota-levels")
+        schedule = self._verification_schedule()
+        if schedule is not None:
+            self._in_background(schedule.loop(), "verification-schedule")
         running.push_async_callback(self.quarantine.stop)
         self.holder.start()
         running.push_async_callback(self.holder.stop)
@@ -218,6 +235,17 @@ class Runtime:
                 self.metrics.retire()  # with --workers: leave the live sums
             finally:
                 self.control.close()
+
+    def _verification_schedule(self) -> VerificationSchedule | None:
+        settings = self.settings.verification
+        if settings.interval_seconds is None:
+            return None
+        return VerificationSchedule(
+            self.services.database,
+            self.verification,
+            interval_seconds=settings.interval_seconds,
+            budget_usd_per_day=settings.budget_usd_per_day,
+        )
 
     def _in_background(self, work: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.get_running_loop().create_task(work, name=name)
@@ -272,6 +300,7 @@ def _follow_routing(holder: RoutingTableHolder, control: ControlPlane, metrics: 
     holder.subscribe(partial(write_litellm_config, control.settings))
     holder.subscribe(lambda table: metrics.routing_version.set(table.version))
     holder.subscribe(lambda table: metrics.name_providers(provider_types(table)))
+    holder.subscribe(lambda table: metrics.show_verified(verified_models(table)))
 
 
 def _responses_memory(control: ControlPlane) -> ResponsesMemory:

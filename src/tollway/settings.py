@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -81,6 +82,12 @@ class RoutingSettings(_Section):
     max_attempts: int = Field(default=3, ge=1, le=20, description="Deployments tried per request.")
     upstream_timeout_seconds: float = Field(default=120.0, gt=0)
     refresh_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    verified: Literal["any", "prefer", "only"] = Field(
+        default="any",
+        description="How model verification weighs in routing: any (it does not), prefer "
+        "(verified deployments are tried first, within the model's strategy) or only "
+        "(unverified deployments are not routed to; verification still reaches them).",
+    )
     fallback_enabled: bool = Field(default=True, description="Fall back to OpenRouter.")
     key_quarantine_seconds: float = Field(
         default=60.0,
@@ -240,6 +247,28 @@ class CatalogSettings(_Section):
     )
 
 
+class VerificationSettings(_Section):
+    failures_to_unverify: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="A verified model goes back to unverified after this many consecutive "
+        "failed verification runs.",
+    )
+    interval_seconds: float | None = Field(
+        default=None,
+        ge=60,
+        description="Verify every model (suite basic) this often in the background; off "
+        "when unset. One replica at a time runs it (a lease in the database).",
+    )
+    budget_usd_per_day: Decimal = Field(
+        default=Decimal("1.00"),
+        ge=0,
+        description="The background schedule stops for the UTC day once verification "
+        "calls cost this much (runs asked for by an operator are not held to it).",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TOLLWAY_",
@@ -267,6 +296,7 @@ class Settings(BaseSettings):
     metering: MeteringSettings = MeteringSettings()
     responses: ResponsesSettings = ResponsesSettings()
     catalog: CatalogSettings = CatalogSettings()
+    verification: VerificationSettings = VerificationSettings()
 
     @property
     def resolved_database_url(self) -> str:

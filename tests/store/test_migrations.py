@@ -15,7 +15,7 @@ from sqlmodel import SQLModel, col, select
 
 from tollway.store import migrate
 from tollway.store.db import Database
-from tollway.store.tables import Model, UsageRecord, UtcDateTime
+from tollway.store.tables import Model, UsageRecord, UtcDateTime, VerificationResult
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -108,5 +108,37 @@ def test_model_catalog_upgrades_and_downgrades_keeping_the_models(
         with database.session() as session:
             [model] = session.exec(select(Model)).all()
             assert (model.model_id, model.missing_from_catalog) == ("a", False)
+    finally:
+        database.dispose()
+
+
+def test_verification_results_upgrade_and_downgrade_keeping_the_models(
+    postgres_or_sqlite_url: str,
+) -> None:
+    database = Database(postgres_or_sqlite_url)
+    try:
+        migrate.upgrade(database)
+        model = Model(provider_id=uuid.uuid4(), model_id="a", name="a")
+        with database.session() as session:
+            session.add(model)
+            session.flush()
+            session.add(
+                VerificationResult(
+                    model_id=model.id,
+                    provider_id=model.provider_id,
+                    run_id=uuid.uuid4(),
+                    test_type="completion",
+                    passed=True,
+                    evidence={"request": {"max_tokens": 16}},
+                )
+            )
+        migrate.downgrade(database, "0008")
+        assert not {"verification_results", "verification_lease"} & set(
+            sa.inspect(database.engine).get_table_names()
+        )
+        migrate.upgrade(database)
+        with database.session() as session:
+            assert [m.model_id for m in session.exec(select(Model)).all()] == ["a"]
+            assert session.exec(select(VerificationResult)).all() == []
     finally:
         database.dispose()

@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from tollway.domain.health import HealthChecks
 from tollway.domain.services import Services
 from tollway.domain.status import StatusService
+from tollway.domain.verification import VerificationService
 from tollway.metering.journal import UsageJournal
 from tollway.observability.metrics import Metrics
 from tollway.quotas.counters import QuotaStore
@@ -51,6 +52,9 @@ class AppRuntime(Protocol):
 
     @property
     def status(self) -> StatusService: ...
+
+    @property
+    def verification(self) -> VerificationService: ...
 
 
 def attach_runtime(app: Starlette, runtime: AppRuntime) -> None:

@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 import typer
 
-from tollway.cli import output, resolve
+from tollway.cli import model_verify, output, resolve
 from tollway.cli.client import changes, connect, fields
 from tollway.cli.output import (
+    Column,
     JsonOption,
     LimitOption,
     ListView,
@@ -74,6 +75,7 @@ MODEL_COLUMNS = (
 
 _DETAILS = (
     *MODEL_COLUMNS,
+    Column("last verification", model_verify.last_run),
     col("error", "error"),
     col("description", "description"),
     col("version", "version"),
@@ -221,3 +223,7 @@ def delete_model(ctx: typer.Context, model: ModelArg, as_json: JsonOption = Fals
         api.delete(f"/models/{model_id}")
     result = {"id": model_id, "deleted": True}
     output.emit(result, as_json, lambda: output.done(f"deleted model {model_id}"))
+
+
+app.command("verify")(model_verify.verify_models)
+app.command("verifications")(model_verify.list_verifications)

@@ -11,12 +11,13 @@ from pydantic import AfterValidator, Field
 
 from tollway.domain.common import Actor, Input, Output, Text, audit, target
 from tollway.domain.names import printable_name
+from tollway.domain.verification_schemas import VerificationSummary, summary_of
 from tollway.errors import ValidationError
 from tollway.store.db import Database, Session
 from tollway.store.enums import ModelStatus, RoutingStrategy
-from tollway.store.repositories import models, rows
+from tollway.store.repositories import models, rows, verifications
 from tollway.store.repositories.names import names_by_id
-from tollway.store.tables import Model, Provider, utcnow
+from tollway.store.tables import Model, Provider, VerificationResult, utcnow
 
 Identifier = Annotated[
     str, Field(min_length=1, max_length=400, pattern=r"^\S(.*\S)?$"), AfterValidator(printable_name)
@@ -88,6 +89,9 @@ class ModelRead(Output):
     missing_from_catalog: bool = Field(
         description="The provider's catalog no longer lists model_id (as of its last refresh)."
     )
+    last_verification: VerificationSummary | None = Field(
+        default=None, description="The model's last verification run, null before the first."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -95,16 +99,25 @@ class ModelRead(Output):
 _NULLABLE = frozenset(_ModelFields.model_fields)
 
 
-def read_model(model: Model, provider_name: str | None) -> ModelRead:
+def read_model(
+    model: Model, provider_name: str | None, last_run: list[VerificationResult] | None = None
+) -> ModelRead:
     return ModelRead.model_validate(
-        {**model.model_dump(), "provider_name": provider_name, "error": model.status_reason}
+        {
+            **model.model_dump(),
+            "provider_name": provider_name,
+            "error": model.status_reason,
+            "last_verification": summary_of(last_run or []),
+        }
     )
 
 
 def read_models(session: Session, listed: Sequence[Model]) -> list[ModelRead]:
-    """With their providers' names, looked up once for the whole list."""
+    """With their providers' names and last verification runs, looked up once for the
+    whole list."""
     names = names_by_id(session, "provider", {model.provider_id for model in listed})
-    return [read_model(model, names.get(model.provider_id)) for model in listed]
+    runs = verifications.latest_runs(session, [model.id for model in listed])
+    return [read_model(model, names.get(model.provider_id), runs.get(model.id)) for model in listed]
 
 
 def get_model(session: Session, model_id: uuid.UUID) -> Model:

@@ -72,6 +72,7 @@ class Metrics:
         self._quota()
         self._health()
         self._catalog()
+        self._verification()
 
     def _traffic(self) -> None:
         registry = self.registry
@@ -323,6 +324,29 @@ class Metrics:
         if self._ratelimits is not None:
             for labels, value in self._ratelimits():
                 self.child(self.provider_key_ratelimit, *labels).set(value)
+
+    def _verification(self) -> None:
+        # By public model name: bounded by the models an operator published.
+        self.model_verified = Gauge(
+            "tollway_model_verified",
+            "1 when the model's last verification left it verified, else 0.",
+            ["model"],
+            registry=self.registry,
+            multiprocess_mode="livemax",
+        )
+        self.verification_failures = Counter(
+            "tollway_verification_failures",
+            "Failed verification tests by test type.",
+            ["test_type"],
+            registry=self.registry,
+        )
+
+    def show_verified(self, verified: dict[str, bool]) -> None:
+        """Every published model's verification, by public name (from each routing
+        table: a model published or verified on another replica shows here too)."""
+        self.model_verified.clear()  # a deleted model's series goes with it
+        for model, ok in verified.items():
+            self.model_verified.labels(model).set(1 if ok else 0)
 
     def count_catalog_refresh(self, provider_type: str, outcome: str) -> None:
         self.child(self.catalog_refreshes, provider_type, outcome).inc()

@@ -91,6 +91,9 @@ class _Rows:
 class BuildOptions:
     timeout_seconds: float
     price_lookup: PriceLookup | None = None
+    # any: verification does not matter; prefer: verified deployments are tried first;
+    # only: unverified deployments are not routed to (``RoutingTable.held``).
+    verified: str = "any"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,15 +117,21 @@ def build_table(
     keys = _resolve_keys(secrets, rows.keys, previous)
     deployments: list[Deployment] = []
     unusable: dict[str, list[Unusable]] = defaultdict(list)
+    held: dict[uuid.UUID, list[Deployment]] = defaultdict(list)
     for model in rows.models:
         for built in _deployments(model, rows, keys, options):
-            if isinstance(built, Deployment):
-                deployments.append(built)
-            else:
+            if isinstance(built, Unusable):
                 unusable[model.name].append(built)
+            elif options.verified == "only" and not built.verified:
+                held[model.id].append(built)
+                reason = f"model '{model.name}' of provider '{built.provider_name}' is not verified"
+                unusable[model.name].append(Unusable(built.key_team_id, reason))
+            else:
+                deployments.append(built)
     return RoutingTable(
         version=rows.version,
-        groups=_groups(deployments, unusable, rows),
+        groups=_groups(deployments, unusable, rows, prefer_verified=options.verified == "prefer"),
+        held={model_id: tuple(found) for model_id, found in held.items()},
         keys=_callers(rows),
         openrouter=_openrouter_route(rows, keys.credentials),
         limits=_limits(rows),
@@ -218,11 +227,16 @@ def _deployment(
         supports_streaming=model.supports_streaming,
         credential=credential,
         max_output_tokens=model.max_output_tokens,
+        verified=model.status is ModelStatus.VERIFIED,
     )
 
 
 def _groups(
-    deployments: Sequence[Deployment], unusable: Mapping[str, list[Unusable]], rows: _Rows
+    deployments: Sequence[Deployment],
+    unusable: Mapping[str, list[Unusable]],
+    rows: _Rows,
+    *,
+    prefer_verified: bool = False,
 ) -> dict[str, ModelGroup]:
     by_name: dict[str, list[Deployment]] = defaultdict(list)
     for deployment in deployments:
@@ -231,7 +245,14 @@ def _groups(
     for model in rows.models:
         models_by_name[model.name].append(model)
     return {
-        name: _group(name, by_name.get(name, []), unusable.get(name, []), models, rows)
+        name: _group(
+            name,
+            by_name.get(name, []),
+            unusable.get(name, []),
+            models,
+            rows,
+            prefer_verified=prefer_verified,
+        )
         for name, models in models_by_name.items()
         if name in by_name or name in unusable
     }
@@ -243,6 +264,8 @@ def _group(
     unusable: list[Unusable],
     models: list[Model],
     rows: _Rows,
+    *,
+    prefer_verified: bool = False,
 ) -> ModelGroup:
     # Rows sharing a public name may disagree on strategy: the top-priority row decides.
     leader = min(models, key=lambda m: (-m.priority, str(m.id)))
@@ -254,13 +277,20 @@ def _group(
             shared.append(deployment)
         else:
             by_team[deployment.key_team_id].append(deployment)
+
+    def order(found: list[Deployment]) -> tuple[Deployment, ...]:
+        ordered = static_order(found, strategy)
+        # Stable: the strategy's order holds within the verified and the others.
+        return tuple(sorted(ordered, key=lambda d: not d.verified)) if prefer_verified else ordered
+
     return ModelGroup(
         name=name,
         strategy=strategy,
-        shared=static_order(shared, strategy),
-        by_team={team: static_order(own, strategy) for team, own in by_team.items()},
+        shared=order(shared),
+        by_team={team: order(own) for team, own in by_team.items()},
         openrouter_model_id=_openrouter_id_for(models, rows),
         unusable=tuple(unusable),
+        prefer_verified=prefer_verified,
     )
 
 

@@ -45,6 +45,7 @@ class Deployment:
     cached_input_price: Decimal | None = None
     credential: Credential | None = None  # None: the provider needs no key (mock)
     max_output_tokens: int | None = None  # the model's, when the operator or catalog set it
+    verified: bool = False  # the model row's status is ``verified``
 
     @property
     def price_per_token(self) -> Decimal | None:
@@ -78,6 +79,7 @@ class ModelGroup:
     by_team: Mapping[uuid.UUID, tuple[Deployment, ...]]
     openrouter_model_id: str | None
     unusable: tuple[Unusable, ...] = ()
+    prefer_verified: bool = False  # ``routing.verified = prefer``: verified ones first
 
     def candidates(
         self,
@@ -96,8 +98,16 @@ class ModelGroup:
             own, shared = tuple(filter(usable, own)), tuple(filter(usable, shared))
         if self.strategy is RoutingStrategy.WEIGHTED:
             chooser = rng or random.Random()  # noqa: S311  (load spreading, not security)
-            return (weighted_order(own, chooser) + weighted_order(shared, chooser))[:limit]
+            draw = self._draw
+            return (draw(own, chooser) + draw(shared, chooser))[:limit]
         return [*own, *shared][:limit]
+
+    def _draw(self, deployments: Sequence[Deployment], rng: random.Random) -> list[Deployment]:
+        if not self.prefer_verified:
+            return weighted_order(deployments, rng)
+        verified = [d for d in deployments if d.verified]
+        others = [d for d in deployments if not d.verified]
+        return weighted_order(verified, rng) + weighted_order(others, rng)
 
     def servable_to(self, team_id: uuid.UUID | None, *, byok_only: bool) -> bool:
         own = team_id is not None and bool(self.by_team.get(team_id))
@@ -183,6 +193,9 @@ class RoutingTable:
     openrouter: OpenRouterRoute | None = None
     limits: LimitsByScope = field(default_factory=dict)
     credentials: Mapping[uuid.UUID, Credential] = field(default_factory=dict)  # by key id
+    # With ``routing.verified = only``: the unverified deployments, by model row id, kept
+    # out of routing but within reach of verification (else none could become verified).
+    held: Mapping[uuid.UUID, tuple[Deployment, ...]] = field(default_factory=dict)
 
     def limits_of(self, scope: LimitScope, scope_id: uuid.UUID | None) -> tuple[Limit, ...]:
         if scope_id is None:

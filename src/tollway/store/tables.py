@@ -489,3 +489,43 @@ class CatalogRefreshState(SQLModel, table=True):
     content_hash: str | None = Field(default=None, max_length=64)
     model_count: int = 0
     static: bool = False
+
+
+# -- model verification (tollway.domain.verification) ----------------------------------
+
+
+class VerificationResult(SQLModel, table=True):
+    """One test of one verification run of a model. ``evidence`` is sanitised (the
+    request's shape and a short excerpt of the answer, never a credential) and ``error``
+    is short and secret-free. Rows outlive a retired model; deleting the model row (never
+    done while results exist) would take them along."""
+
+    __tablename__ = "verification_results"
+    __table_args__ = (Index("ix_verification_results_model_time", "model_id", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    model_id: uuid.UUID = Field(foreign_key="models.id", ondelete="CASCADE")
+    provider_id: uuid.UUID
+    provider_key_id: uuid.UUID | None = None
+    run_id: uuid.UUID = Field(index=True)
+    test_type: str = Field(max_length=32)
+    passed: bool
+    score: float | None = None
+    latency_ms: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: Decimal | None = _price()
+    evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    error: str | None = Field(default=None, max_length=400)
+    created_at: datetime = _timestamp()
+
+
+class VerificationLease(SQLModel, table=True):
+    """One row: which replica runs the background verification schedule, until when.
+    Taken with a conditional update, so replicas take turns without talking."""
+
+    __tablename__ = "verification_lease"
+
+    id: int = Field(default=1, primary_key=True)
+    holder: str = Field(max_length=64)
+    lease_until: datetime = _timestamp()
