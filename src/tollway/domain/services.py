@@ -10,6 +10,7 @@ from tollway.domain.catalog import CatalogPolicy, CatalogService, ListerLookup, 
 from tollway.domain.catalog_fetch import FetchPolicy
 from tollway.domain.connectivity import CheckPolicy, ConnectivityService
 from tollway.domain.limits import LimitsService
+from tollway.domain.model_catalog import ModelCatalogCheck
 from tollway.domain.models import ModelService
 from tollway.domain.pricing import PricingService
 from tollway.domain.provider_keys import ProviderKeyService
@@ -61,7 +62,17 @@ def build_services(
     keys = ProviderKeyService(database, secrets)
     allow_private = settings.security.allow_private_base_urls
     providers = ProviderService(database, keys, allow_private_urls=allow_private)
-    models = ModelService(database)
+    catalog = CatalogService(
+        database,
+        keys,
+        _catalog_policy(settings),
+        listers=listers,
+        metrics=metrics,
+        known_secrets=known_secrets,
+    )
+    models = ModelService(
+        database, ModelCatalogCheck(database, catalog, settings.catalog.ttl_seconds)
+    )
     policy = CheckPolicy(
         timeout_seconds=settings.providers.test_timeout_seconds,
         concurrency=settings.providers.test_concurrency,
@@ -82,14 +93,7 @@ def build_services(
         audit=AuditService(database),
         settings_io=SettingsIOService(database, providers, models, keys),
         usage=UsageService(database),
-        catalog=CatalogService(
-            database,
-            keys,
-            _catalog_policy(settings),
-            listers=listers,
-            metrics=metrics,
-            known_secrets=known_secrets,
-        ),
+        catalog=catalog,
         known_secrets=known_secrets,
     )
 
