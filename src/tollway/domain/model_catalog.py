@@ -40,6 +40,7 @@ _CUTOFF = 0.5  # difflib's similarity below which an id is no suggestion
 LISTED = "listed"  # the catalog lists the id
 UNLISTED = "unlisted"  # a static or mock catalog misses it: accepted, with a warning
 SKIPPED = "skipped"  # skip_catalog_check: no catalog looked at
+UNCHANGED = "unchanged"  # an update that keeps model_id: nothing to check
 
 SKIP_HINT = "pass skip_catalog_check=true (CLI: --skip-catalog-check) to publish it unchecked"
 
@@ -55,7 +56,10 @@ class CatalogUnavailableForCheckError(ValidationError):
 
 
 class CatalogCheck(Output):
-    status: str = Field(description="listed, unlisted (accepted with a warning) or skipped.")
+    status: str = Field(
+        description="listed; unlisted (a static or mock list misses it: accepted with a "
+        "warning); skipped (skip_catalog_check); unchanged (an update keeping model_id)."
+    )
     warnings: list[str] = Field(default_factory=list)
 
 

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, Field
 from tollway.domain.common import Actor, Input, Output, Text, audit, target
 from tollway.domain.model_catalog import (
     FILLABLE,
+    UNCHANGED,
     CatalogCheck,
     ModelCatalogCheck,
     Verdict,
@@ -271,7 +272,7 @@ class ModelService:
             # Only limits never set are filled on an update; flags always hold a value.
             open_limits = {n for n in _LIMIT_FIELDS if getattr(current, n) is None} - set(changes)
         new_id = changes.get("model_id")
-        verdict = Verdict.skipped()
+        verdict = Verdict(CatalogCheck(status=UNCHANGED))  # the id stands: not checked again
         if new_id is not None and new_id != old_id:
             verdict = self.verdict(provider_id, [Wanted(new_id)], actor, skip=skip_catalog_check)
         entry = verdict.entries.get(new_id or "")
