@@ -191,10 +191,11 @@ def _not_listed(
 
 
 def _unavailable(provider: Provider, warnings: list[str]) -> CatalogUnavailableForCheckError:
+    reason = warnings[0].split("; checked the cache")[0] if warnings else "it was never listed"
     return CatalogUnavailableForCheckError(
-        f"provider '{provider.name}' has no catalog to check the model against: it was "
-        f"never listed and listing it failed now; retry when the provider answers "
-        f"(tollway catalog refresh), or {SKIP_HINT}",
+        f"provider '{provider.name}' has no catalog to check the model against ({reason}, "
+        f"none cached); retry when the provider answers (tollway catalog refresh "
+        f"PROVIDER), or {SKIP_HINT}",
         details={"provider_id": str(provider.id), "warnings": warnings},
     )
 
