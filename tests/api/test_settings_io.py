@@ -63,6 +63,7 @@ def test_import_creates_then_is_idempotent(client: TestClient) -> None:
         "models_created": 3,
         "models_updated": 0,
         "warnings": [],
+        "models_not_in_catalog": [],
     }
     second = ok(client.post("/admin/v1/settings/import", json=document()))
     assert (second["providers_created"], second["keys_stored"], second["models_updated"]) == (

@@ -1,4 +1,5 @@
-"""``tollway catalog refresh`` and ``list`` against a live server whose providers are
+"""``tollway catalog refresh`` and ``list``, and ``tollway models publish`` and the
+catalog check's hints, against a live server whose providers are
 listed by a scripted lister (the family listers are another change)."""
 
 from __future__ import annotations
@@ -103,3 +104,31 @@ def test_pricing_sync_shows_changes_old_to_new(cli: Cli, lister: ScriptedLister)
     keyless = cli("limits", "from-provider", "priced")
     assert keyless.exit_code == 2
     assert "the provider has no keys" in keyless.stderr
+
+
+def test_models_publish_and_did_you_mean(cli: Cli, lister: ScriptedLister) -> None:
+    lister.serve(CHAT, MINI, EMBED)
+    env = {"CATALOG_TEST_KEY": "sk-test-0000000000abcd"}
+    cli.ok(
+        "providers", "create", "--name", "acme", "--type", "openai",
+        "--base-url", "http://127.0.0.1:9/v1", "--api-key-env", "CATALOG_TEST_KEY", env=env,
+    )  # fmt: skip
+    refused = cli("models", "create", "--provider", "acme", "--model-id", "gpt4o-mini",
+                  "--name", "mini")  # fmt: skip
+    assert refused.exit_code == 1
+    assert "gpt4o-mini: did you mean gpt-4o-mini" in refused.stderr
+    assert "--skip-catalog-check" in refused.stderr
+
+    wrong = cli("models", "publish", "acme", "gpt-4o", "gpt-4o-minii")
+    assert wrong.exit_code == 1
+    assert "gpt-4o-minii: did you mean gpt-4o-mini" in wrong.stderr
+    assert cli.json("models", "list") == []  # all or nothing
+
+    assert cli("models", "publish", "acme", "gpt-4o", "gpt-4o-mini", "--as", "x").exit_code == 2
+    table = cli.ok("models", "publish", "acme", "gpt-4o", "gpt-4o-mini").stdout
+    assert "gpt-4o-mini" in table
+    assert "listed" in table
+    named = cli.json("models", "publish", "acme", "gpt-4o", "--as", "fast")
+    assert [(m["name"], m["model_id"], m["max_input_tokens"]) for m in named] == [
+        ("fast", "gpt-4o", 128_000)
+    ]

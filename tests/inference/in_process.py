@@ -165,7 +165,7 @@ async def budgeted_model(
     fields: dict[str, Any] = {"provider_id": provider["id"], "model_id": name, "name": name}
     if max_output_tokens is not None:
         fields["max_output_tokens"] = max_output_tokens
-    model = await tollway.admin("/models", fields)
+    model = await tollway.admin("/models?skip_catalog_check=true", fields)
     await tollway.admin(
         "/pricing",
         {

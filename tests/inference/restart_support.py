@@ -66,7 +66,8 @@ class Process:
             },
         )
         model = self.post(
-            "/models", {"provider_id": provider["id"], "model_id": name, "name": name}
+            "/models?skip_catalog_check=true",
+            {"provider_id": provider["id"], "model_id": name, "name": name},
         )
         prices = {"input_price_per_token": "0.001", "output_price_per_token": "0.001"}
         self.post("/pricing", {"provider_id": provider["id"], "model_id": model["id"], **prices})

@@ -225,7 +225,26 @@ def error_for(response: httpx.Response) -> CliError:
             message,
             "the server failed; check its log, retry later, or check TOLLWAY_URL",
         )
-    return CliError(ExitCode.REFUSED, message, _refusal_hint(status))
+    return CliError(ExitCode.REFUSED, message, _catalog_hint(response) or _refusal_hint(status))
+
+
+def _catalog_hint(response: httpx.Response) -> str | None:
+    """For ids a provider's catalog does not list: the closest ones it does."""
+    try:
+        error = response.json()["error"]
+        unknown = error["details"]["unknown"] if error["code"] == "model_not_in_catalog" else []
+        pairs = [(str(u["model_id"]), [str(s) for s in u["suggestions"]]) for u in unknown]
+    except (ValueError, KeyError, TypeError):
+        return None
+    lines = [
+        f"{model_id}: did you mean {' or '.join(close)}?"
+        if close
+        else f"{model_id}: nothing close; `tollway catalog list PROVIDER` shows the ids"
+        for model_id, close in pairs
+    ]
+    if not lines:
+        return None
+    return "; ".join(lines) + " (--skip-catalog-check publishes an id unchecked)"
 
 
 def _refusal_hint(status: int) -> str:

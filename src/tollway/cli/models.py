@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
 
 from tollway.cli import model_verify, output, resolve
-from tollway.cli.client import changes, connect, fields
+from tollway.cli.client import changes, connect, fields, usage_error
 from tollway.cli.output import (
     Column,
     JsonOption,
@@ -60,6 +61,14 @@ ReasoningOption = Annotated[
 EnabledOption = Annotated[
     bool | None, typer.Option("--enabled/--disabled", help="Whether traffic may use it.")
 ]
+SkipCheckOption = Annotated[
+    bool,
+    typer.Option(
+        "--skip-catalog-check",
+        help="Do not check the model id against the provider's catalog (for providers "
+        "that do not list it); nothing is filled from the catalog. Audited.",
+    ),
+]
 
 MODEL_COLUMNS = (
     ident("id", "id"),
@@ -91,8 +100,35 @@ _DETAILS = (
 )
 
 
+def _sources(record: Mapping[str, Any]) -> str | None:
+    sources = record.get("metadata_sources") or {}
+    filled = [f"{name} ({source})" for name, source in sources.items() if source != "manual"]
+    return ", ".join(filled) or None
+
+
+# Shown after a create, update or publish: what the catalog check said and filled.
+_WRITTEN = (
+    Column("catalog check", lambda record: (record.get("catalog_check") or {}).get("status")),
+    Column("from the catalog", _sources),
+)
+
+
 def show_model(model: dict[str, Any]) -> None:
-    output.show_record(model, _DETAILS, title=f"model {model['name']}")
+    written = _WRITTEN if "catalog_check" in model else ()
+    output.show_record(model, (*_DETAILS, *written), title=f"model {model['name']}")
+
+
+def warn_catalog(models: list[dict[str, Any]]) -> None:
+    """The catalog check's warnings (an id a static list misses, a failed refresh)."""
+    seen: dict[str, None] = {}
+    for model in models:
+        seen.update(dict.fromkeys((model.get("catalog_check") or {}).get("warnings") or []))
+    for warning in seen:
+        output.warn(warning)
+
+
+def _unchecked(skip: bool) -> dict[str, str] | None:
+    return {"skip_catalog_check": "true"} if skip else None
 
 
 @app.command("list")
@@ -150,9 +186,11 @@ def create_model(
     priority: PriorityOption = None,
     weight: WeightOption = None,
     enabled: EnabledOption = None,
+    skip_catalog_check: SkipCheckOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Publish a provider's model under a public name."""
+    """Publish a provider's model under a public name. The id is checked against the
+    provider's catalog, which fills the limits and flags not given."""
     body = fields(
         model_id=model_id,
         name=name,
@@ -170,7 +208,8 @@ def create_model(
     )
     with connect(ctx) as api:
         body["provider_id"] = resolve.provider(api, provider)
-        model = api.post("/models", body)
+        model = api.post("/models", body, params=_unchecked(skip_catalog_check))
+    warn_catalog([model])
     output.emit(model, as_json, lambda: show_model(model))
 
 
@@ -192,9 +231,11 @@ def update_model(
     priority: PriorityOption = None,
     weight: WeightOption = None,
     enabled: EnabledOption = None,
+    skip_catalog_check: SkipCheckOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Change a model; options not given stay as they are."""
+    """Change a model; options not given stay as they are. A new --model-id is checked
+    against the provider's catalog."""
     body = changes(
         model_id=model_id,
         name=name,
@@ -211,8 +252,47 @@ def update_model(
         enabled=enabled,
     )
     with connect(ctx) as api:
-        updated = api.patch(f"/models/{resolve.model(api, model)}", body)
+        path = f"/models/{resolve.model(api, model)}"
+        updated = api.patch(path, body, params=_unchecked(skip_catalog_check))
+    warn_catalog([updated])
     output.emit(updated, as_json, lambda: show_model(updated))
+
+
+@app.command("publish")
+def publish_models(
+    ctx: typer.Context,
+    provider: Annotated[
+        str, typer.Argument(metavar="PROVIDER", help=f"The provider ({resolve.REF_HELP}).")
+    ],
+    model_ids: Annotated[
+        list[str], typer.Argument(metavar="MODEL_ID...", help="Ids from the provider's catalog.")
+    ],
+    *,
+    as_name: Annotated[
+        str | None,
+        typer.Option("--as", metavar="NAME", help="Public name (one MODEL_ID only)."),
+    ] = None,
+    skip_catalog_check: SkipCheckOption = False,
+    as_json: JsonOption = False,
+    wide: WideOption = False,
+    no_pager: NoPagerOption = False,
+) -> None:
+    """Publish catalog models, each under its own id as public name (or --as NAME).
+    All or nothing: one id the catalog does not list publishes none."""
+    if as_name is not None and len(model_ids) != 1:
+        usage_error("--as names one model: give a single MODEL_ID with it")
+    items = [{"model_id": model_id, **fields(name=as_name)} for model_id in model_ids]
+    with connect(ctx) as api:
+        path = f"/providers/{resolve.provider(api, provider)}/models:publish"
+        created = api.post(path, {"models": items}, params=_unchecked(skip_catalog_check))
+    warn_catalog(created)
+    output.emit_list(
+        created,
+        as_json,
+        (*MODEL_COLUMNS, *_WRITTEN),
+        ListView.of(wide, None, no_pager),
+        empty="nothing published",
+    )
 
 
 @app.command("delete")

@@ -69,7 +69,11 @@ def row_fields(row: DiscoveredModel) -> dict[str, Any]:
 
 def _price(value: object) -> str | None:
     # Normalised so 0.0000025 and 2.5E-6 (or the store's padded scale) compare equal.
-    return None if value is None else format(value, "f").rstrip("0").rstrip(".")
+    if value is None:
+        return None
+    text = format(value, "f")
+    # Only a fraction's trailing zeros: a free model's "0" stays "0" (not "").
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _decimal(value: str | None) -> Decimal | None:

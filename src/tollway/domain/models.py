@@ -10,7 +10,17 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field
 
 from tollway.domain.common import Actor, Input, Output, Text, audit, target
+from tollway.domain.model_catalog import (
+    FILLABLE,
+    UNCHANGED,
+    CatalogCheck,
+    ModelCatalogCheck,
+    Verdict,
+    Wanted,
+    filled_metadata,
+)
 from tollway.domain.names import printable_name
+from tollway.domain.provider_keys import get_provider
 from tollway.domain.verification_schemas import VerificationSummary, summary_of
 from tollway.errors import ValidationError
 from tollway.store.db import Database, Session
@@ -96,7 +106,21 @@ class ModelRead(Output):
     updated_at: datetime
 
 
+class ModelWritten(ModelRead):
+    """A create's, update's or publish's answer: the model, and what the catalog said."""
+
+    catalog_check: CatalogCheck = Field(
+        description="How model_id was checked against the provider's catalog."
+    )
+    metadata_sources: dict[str, str] = Field(
+        description="Where max_input_tokens, max_output_tokens, supports_streaming and "
+        "supports_reasoning came from: manual (given), or the catalog's source (provider, "
+        "litellm, static) for those tollway filled. Kept in the audit event, not the model."
+    )
+
+
 _NULLABLE = frozenset(_ModelFields.model_fields)
+_LIMIT_FIELDS = ("max_input_tokens", "max_output_tokens")
 
 
 def read_model(
@@ -135,26 +159,99 @@ def require_provider(session: Session, provider_id: uuid.UUID) -> Provider:
     return provider
 
 
+def written(model: ModelRead, check: CatalogCheck, sources: dict[str, str]) -> ModelWritten:
+    return ModelWritten(**model.model_dump(), catalog_check=check, metadata_sources=sources)
+
+
+def check_details(check: CatalogCheck, sources: dict[str, str]) -> dict[str, Any]:
+    """What the audit event keeps of the check (the skip flag among it)."""
+    details: dict[str, Any] = {"catalog_check": check.status, "metadata_sources": sources}
+    if check.warnings:
+        details["catalog_warnings"] = check.warnings
+    return details
+
+
 class ModelService:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, catalog: ModelCatalogCheck | None = None) -> None:
+        """``catalog`` None: no check (a process without a catalog service)."""
         self._db = database
+        self._catalog = catalog
+
+    def verdict(
+        self, provider_id: uuid.UUID, wanted: list[Wanted], actor: Actor, *, skip: bool
+    ) -> Verdict:
+        """The catalog's word on ``wanted`` (422 for an unknown id); before any write."""
+        with self._db.session() as session:
+            provider = require_provider(session, provider_id)
+            session.expunge(provider)
+        if skip or self._catalog is None:
+            return Verdict.skipped()
+        return self._catalog.check(provider, wanted, actor)
 
     def create(
-        self, data: ModelCreate, actor: Actor, model_id: uuid.UUID | None = None
-    ) -> ModelRead:
+        self,
+        data: ModelCreate,
+        actor: Actor,
+        model_id: uuid.UUID | None = None,
+        *,
+        skip_catalog_check: bool = False,
+    ) -> ModelWritten:
+        wanted = [Wanted(data.model_id)]
+        verdict = self.verdict(data.provider_id, wanted, actor, skip=skip_catalog_check)
         with self._db.session() as session:
             provider = require_provider(session, data.provider_id)
-            model = Model(id=model_id or uuid.uuid4(), **data.model_dump())
-            session.add(model)
-            audit(
-                session,
-                actor,
-                "model.create",
-                target("model", model.id),
-                {"name": model.name, "provider_id": str(model.provider_id)},
-            )
-            session.flush()
-            return read_model(model, provider.name)
+            model, sources = self.insert(session, data, verdict, actor, model_id)
+            return written(read_model(model, provider.name), verdict.check, sources)
+
+    @staticmethod
+    def insert(
+        session: Session,
+        data: ModelCreate,
+        verdict: Verdict,
+        actor: Actor,
+        model_id: uuid.UUID | None = None,
+    ) -> tuple[Model, dict[str, str]]:
+        entry = verdict.entries.get(data.model_id)
+        filled, sources = filled_metadata(entry, set(data.model_fields_set))
+        model = Model(id=model_id or uuid.uuid4(), **(data.model_dump() | filled))
+        session.add(model)
+        details = {"name": model.name, "provider_id": str(model.provider_id)}
+        audit(
+            session,
+            actor,
+            "model.create",
+            target("model", model.id),
+            details | check_details(verdict.check_of(data.model_id), sources),
+        )
+        session.flush()
+        return model, sources
+
+    def publish(
+        self,
+        provider_id: uuid.UUID,
+        items: Sequence[tuple[str, str]],
+        actor: Actor,
+        *,
+        skip_catalog_check: bool = False,
+    ) -> list[ModelWritten]:
+        """(model id, public name) pairs, all checked before any is created: one unknown
+        id refuses them all (422 naming each)."""
+        with self._db.session() as session:
+            get_provider(session, provider_id)  # 404: the provider is the path's
+        wanted = [
+            Wanted(model_id, ("body", "models", n, "model_id"))
+            for n, (model_id, _) in enumerate(items)
+        ]
+        verdict = self.verdict(provider_id, wanted, actor, skip=skip_catalog_check)
+        with self._db.session() as session:
+            provider = require_provider(session, provider_id)
+            answers = []
+            for model_id, name in items:
+                data = ModelCreate(provider_id=provider_id, model_id=model_id, name=name)
+                model, sources = self.insert(session, data, verdict, actor)
+                check = verdict.check_of(model_id)
+                answers.append(written(read_model(model, provider.name), check, sources))
+            return answers
 
     def list(
         self, *, name: str | None = None, provider_id: uuid.UUID | None = None
@@ -166,7 +263,16 @@ class ModelService:
         with self._db.session() as session:
             return read_models(session, [get_model(session, model_id)])[0]
 
-    def update(self, model_id: uuid.UUID, data: ModelUpdate, actor: Actor) -> ModelRead:
+    def update(
+        self,
+        model_id: uuid.UUID,
+        data: ModelUpdate,
+        actor: Actor,
+        *,
+        skip_catalog_check: bool = False,
+    ) -> ModelWritten:
+        """A new ``model_id`` is checked against the catalog, and the fillable fields
+        neither given now nor set before are filled from its entry."""
         changes = data.model_dump(exclude_unset=True)
         for field, value in changes.items():
             if value is None and field not in _NULLABLE:
@@ -174,18 +280,27 @@ class ModelService:
                     f"{field} cannot be null", details=[{"loc": ["body", field], "msg": "null"}]
                 )
         with self._db.session() as session:
+            current = get_model(session, model_id)
+            provider_id, old_id = current.provider_id, current.model_id
+            # Only limits never set are filled on an update; flags always hold a value.
+            open_limits = {n for n in _LIMIT_FIELDS if getattr(current, n) is None} - set(changes)
+        new_id = changes.get("model_id")
+        verdict = Verdict(CatalogCheck(status=UNCHANGED))  # the id stands: not checked again
+        if new_id is not None and new_id != old_id:
+            verdict = self.verdict(provider_id, [Wanted(new_id)], actor, skip=skip_catalog_check)
+        entry = verdict.entries.get(new_id or "")
+        filled, sources = filled_metadata(entry, set(FILLABLE) - open_limits)
+        sources = {k: v for k, v in sources.items() if k in filled or k in changes}
+        with self._db.session() as session:
             model = get_model(session, model_id)
-            self.apply(model, changes)
+            self.apply(model, changes | filled)
             session.add(model)
-            audit(
-                session,
-                actor,
-                "model.update",
-                target("model", model.id),
-                {"fields": sorted(changes)},
-            )
+            details = {"fields": sorted(changes | filled)}
+            if new_id not in (None, old_id) or skip_catalog_check:
+                details |= check_details(verdict.check, sources)
+            audit(session, actor, "model.update", target("model", model.id), details)
             session.flush()
-            return read_models(session, [model])[0]
+            return written(read_models(session, [model])[0], verdict.check, sources)
 
     def delete(self, model_id: uuid.UUID, actor: Actor) -> None:
         with self._db.session() as session:

@@ -10,6 +10,7 @@ from tollway.domain.catalog import CatalogPolicy, CatalogService, ListerLookup, 
 from tollway.domain.catalog_fetch import FetchPolicy
 from tollway.domain.connectivity import CheckPolicy, ConnectivityService
 from tollway.domain.limits import LimitsService
+from tollway.domain.model_catalog import ModelCatalogCheck
 from tollway.domain.models import ModelService
 from tollway.domain.price_sync import PriceSyncService
 from tollway.domain.pricing import PricingService
@@ -67,13 +68,24 @@ def build_services(
     keys = ProviderKeyService(database, secrets)
     allow_private = settings.security.allow_private_base_urls
     providers = ProviderService(database, keys, allow_private_urls=allow_private)
-    models = ModelService(database)
+    price_sync = PriceSyncService(database)
+    catalog = CatalogService(
+        database,
+        keys,
+        _catalog_policy(settings),
+        listers=listers,
+        metrics=metrics,
+        known_secrets=known_secrets,
+        on_refreshed=price_sync.after_refresh,
+    )
+    models = ModelService(
+        database, ModelCatalogCheck(database, catalog, settings.catalog.ttl_seconds)
+    )
     policy = CheckPolicy(
         timeout_seconds=settings.providers.test_timeout_seconds,
         concurrency=settings.providers.test_concurrency,
         allow_private_urls=allow_private,
     )
-    price_sync = PriceSyncService(database)
     limits = LimitsService(database)
     rate_limits = ObservedRateLimits()
     if metrics is not None:
@@ -94,15 +106,7 @@ def build_services(
         audit=AuditService(database),
         settings_io=SettingsIOService(database, providers, models, keys),
         usage=UsageService(database),
-        catalog=CatalogService(
-            database,
-            keys,
-            _catalog_policy(settings),
-            listers=listers,
-            metrics=metrics,
-            known_secrets=known_secrets,
-            on_refreshed=price_sync.after_refresh,
-        ),
+        catalog=catalog,
         known_secrets=known_secrets,
         rate_limits=rate_limits,
         provider_ratelimits=ProviderRateLimits(rate_limits, keys, limits),

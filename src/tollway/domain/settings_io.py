@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tollway.domain.common import Actor, audit, target
+from tollway.domain.model_catalog import cached_catalog, suggestions
 from tollway.domain.models import ModelService
 from tollway.domain.provider_keys import ProviderKeyService, StagedKey, secret_value
 from tollway.domain.providers import ProviderService, insert_provider
@@ -38,6 +39,8 @@ class ImportSummary:
     models_created: int = 0
     models_updated: int = 0
     warnings: list[str] = field(default_factory=list)
+    # Imported models whose id a cached catalog of their provider does not list.
+    models_not_in_catalog: list[dict[str, Any]] = field(default_factory=list)
 
     def describe(self) -> str:
         return (
@@ -77,7 +80,35 @@ class SettingsIOService:
             for model in document.catalog:
                 self._upsert_model(session, model, actor, summary)
             audit(session, actor, "settings.import", "settings", _audit_summary(summary))
+        self._report_unlisted(document, summary)
         return summary
+
+    def _report_unlisted(self, document: SettingsDocument, summary: ImportSummary) -> None:
+        """Models whose id their provider's cached catalog does not list: reported, not
+        refused (an import must not depend on providers answering); no provider is
+        called, and providers never listed, or listed statically, are not judged."""
+        with self._db.session() as session:
+            for provider_id in dict.fromkeys(m.provider_id for m in document.catalog):
+                listed = cached_catalog(session, provider_id)
+                if listed is None:
+                    continue
+                for entry in (m for m in document.catalog if m.provider_id == provider_id):
+                    if entry.model_id not in listed:
+                        close = suggestions(entry.model_id, sorted(listed))
+                        summary.models_not_in_catalog.append(
+                            {
+                                "id": str(entry.id),
+                                "name": entry.name,
+                                "model_id": entry.model_id,
+                                "provider_id": str(provider_id),
+                                "suggestions": close,
+                            }
+                        )
+                        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                        summary.warnings.append(
+                            f"model '{entry.name}': '{entry.model_id}' is not in its "
+                            f"provider's cached catalog{hint}"
+                        )
 
     def export(self) -> dict[str, Any]:
         with self._db.session() as session:
@@ -224,7 +255,8 @@ class SettingsIOService:
 
 
 def _audit_summary(summary: ImportSummary) -> dict[str, Any]:
-    return {k: v for k, v in summary.__dict__.items() if k != "warnings"}
+    skipped = ("warnings", "models_not_in_catalog")
+    return {k: v for k, v in summary.__dict__.items() if k not in skipped}
 
 
 def _base_url(entry: ProviderEntry) -> str | None:

@@ -38,4 +38,5 @@ def admin_router() -> APIRouter:
         status,
     ):
         router.include_router(module.router)
+    router.include_router(models.publish_router)
     return router

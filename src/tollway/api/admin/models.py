@@ -1,25 +1,60 @@
-"""/admin/v1/models."""
+"""/admin/v1/models, and publishing a provider's catalog models in bulk."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import Field
 
 from tollway.api.admin.deps import AdminActor, ServicesDep
 from tollway.api.app_state import app_runtime
-from tollway.domain.common import Page
-from tollway.domain.models import ModelCreate, ModelRead, ModelUpdate
+from tollway.api.errors import ErrorBody
+from tollway.domain.common import Input, Page
+from tollway.domain.models import Identifier, ModelCreate, ModelRead, ModelUpdate, ModelWritten
 from tollway.domain.verification_schemas import VerificationRead, VerificationRun, VerifyRequest
 from tollway.domain.verification_tests import Suite
+from tollway.errors import ValidationError
 
 router = APIRouter(prefix="/models", tags=["models"])
+publish_router = APIRouter(prefix="/providers", tags=["models"])
+
+SkipCheck = Annotated[
+    bool,
+    Query(
+        description="Do not look at the provider's catalog (for providers that list nothing "
+        "or not this model): nothing is checked or filled; the audit event records it."
+    ),
+]
+_CHECK_ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {
+        "model": ErrorBody,
+        "description": "Invalid body; model_not_in_catalog (details.unknown: each unknown id "
+        "with its closest listed ones); catalog_unavailable (no catalog to check against)",
+    },
+}
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
-def create_model(body: ModelCreate, services: ServicesDep, actor: AdminActor) -> ModelRead:
-    return services.models.create(body, actor)
+class PublishItem(Input):
+    model_id: Identifier = Field(description="An id of the provider's catalog.")
+    name: Identifier | None = Field(default=None, description="Public name; default: model_id.")
+
+
+class PublishRequest(Input):
+    models: list[PublishItem] = Field(min_length=1, max_length=500)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=_CHECK_ERRORS)
+def create_model(
+    body: ModelCreate,
+    services: ServicesDep,
+    actor: AdminActor,
+    skip_catalog_check: SkipCheck = False,
+) -> ModelWritten:
+    """model_id is checked against the provider's catalog (refreshed first when stale);
+    limits and flags not given are filled from the catalog entry."""
+    return services.models.create(body, actor, skip_catalog_check=skip_catalog_check)
 
 
 @router.get("")
@@ -37,11 +72,16 @@ def get_model(model_id: uuid.UUID, services: ServicesDep, _actor: AdminActor) ->
     return services.models.get(model_id)
 
 
-@router.patch("/{model_id}")
+@router.patch("/{model_id}", responses=_CHECK_ERRORS)
 def update_model(
-    model_id: uuid.UUID, body: ModelUpdate, services: ServicesDep, actor: AdminActor
-) -> ModelRead:
-    return services.models.update(model_id, body, actor)
+    model_id: uuid.UUID,
+    body: ModelUpdate,
+    services: ServicesDep,
+    actor: AdminActor,
+    skip_catalog_check: SkipCheck = False,
+) -> ModelWritten:
+    """A changed model_id is checked against the provider's catalog."""
+    return services.models.update(model_id, body, actor, skip_catalog_check=skip_catalog_check)
 
 
 @router.delete("/{model_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -74,3 +114,26 @@ def list_verifications(
 ) -> Page[VerificationRead]:
     """The model's verification results, newest first."""
     return app_runtime(request.app).verification.history(model_id, limit, offset)
+
+
+@publish_router.post(
+    "/{provider_id}/models:publish", status_code=status.HTTP_201_CREATED, responses=_CHECK_ERRORS
+)
+def publish_models(
+    provider_id: uuid.UUID,
+    body: PublishRequest,
+    services: ServicesDep,
+    actor: AdminActor,
+    skip_catalog_check: SkipCheck = False,
+) -> list[ModelWritten]:
+    """Publish catalog models under public names, all or nothing: one id the catalog
+    does not list refuses the whole request (422 naming each unknown id)."""
+    items = [(item.model_id, item.name or item.model_id) for item in body.models]
+    repeated = sorted({pair for pair in items if items.count(pair) > 1})
+    if repeated:
+        raise ValidationError(
+            "a model is listed twice under the same name: "
+            + ", ".join(f"{model_id} as {name}" for model_id, name in repeated),
+            details=[{"loc": ["body", "models"], "msg": "repeated model_id and name"}],
+        )
+    return services.models.publish(provider_id, items, actor, skip_catalog_check=skip_catalog_check)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tollway.api.admin.deps import AdminActor, ServicesDep
 from tollway.domain.settings_file import parse_document
@@ -22,6 +22,10 @@ class ImportResult(BaseModel):
     models_created: int
     models_updated: int
     warnings: list[str]
+    models_not_in_catalog: list[dict[str, Any]] = Field(
+        description="Imported models whose model_id their provider's cached catalog does not "
+        "list (id, name, model_id, provider_id, suggestions): imported all the same."
+    )
 
 
 @router.post("/import")

@@ -163,3 +163,22 @@ def missing_names(session: Session, provider_id: uuid.UUID) -> list[str]:
         .order_by(col(Model.name))
     )
     return list(session.exec(statement).all())
+
+
+def entries_of(session: Session, provider_id: uuid.UUID) -> dict[str, DiscoveredModel]:
+    """Every model any of the provider's catalogs lists, by id (the shared catalog's
+    entry first, a team key's where only it lists the model)."""
+    statement = (
+        select(DiscoveredModel)
+        .where(DiscoveredModel.provider_id == provider_id)
+        .order_by(col(DiscoveredModel.provider_key_id).is_not(None))
+    )
+    found: dict[str, DiscoveredModel] = {}
+    for row in session.exec(statement).all():
+        found.setdefault(row.model_id, row)
+    return found
+
+
+def states_of(session: Session, provider_id: uuid.UUID) -> list[CatalogRefreshState]:
+    statement = select(CatalogRefreshState).where(CatalogRefreshState.provider_id == provider_id)
+    return list(session.exec(statement).all())
