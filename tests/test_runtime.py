@@ -34,6 +34,8 @@ class Part:
     """A stand-in for any part of the runtime: every method call is noted."""
 
     shared_directory = None  # as metrics: a single process
+    # As control: the settings start reads (no verification schedule by default).
+    settings = SimpleNamespace(verification=SimpleNamespace(interval_seconds=None))
 
     def __init__(self, name: str, calls: Calls) -> None:
         self._name = name
@@ -54,7 +56,9 @@ def runtime(calls: Calls) -> Runtime:
     names = ("control", "metrics", "holder", "engine", "openrouter", "events", "metering")
     parts: dict[str, Any] = {name: Part(name, calls) for name in (*names, "quarantine")}
     health = SimpleNamespace(lifecycle=Lifecycle())
-    return Runtime(**parts, inference=None, inference_api=None, health=health, status=None)
+    return Runtime(
+        **parts, inference=None, inference_api=None, health=health, status=None, verification=None
+    )
 
 
 STARTED = ["holder.load", "metering.start", "holder.start"]

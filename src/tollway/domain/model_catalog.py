@@ -105,8 +105,6 @@ class ModelCatalogCheck:
         with self._db.session() as session:
             states = [s for s in catalog.states_of(session, provider.id) if s.last_success_at]
             entries = catalog.entries_of(session, provider.id)
-            for row in entries.values():
-                session.expunge(row)
         if not states:
             raise _unavailable(provider, warnings)
         unknown = [item for item in wanted if item.model_id not in entries]

@@ -183,7 +183,6 @@ class ModelService:
         """The catalog's word on ``wanted`` (422 for an unknown id); before any write."""
         with self._db.session() as session:
             provider = require_provider(session, provider_id)
-            session.expunge(provider)
         if skip or self._catalog is None:
             return Verdict.skipped()
         return self._catalog.check(provider, wanted, actor)
