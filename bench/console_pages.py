@@ -10,7 +10,7 @@ request as the server handles it: session check, domain services, queries, templ
 
 Run: .venv/bin/python bench/console_pages.py [records]
 The first run stores the usage records (~2 minutes) and caches the database in the
-temp directory (see bench/reports.py). It prints numbers, asserts nothing.
+temp directory. It prints numbers, asserts nothing.
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from reports import Shape, sqlite_database
+from reports import Shape, fill
 
 from tollway.app import create_app
 from tollway.settings import Settings
+from tollway.store import migrate
 from tollway.store.db import Database
 from tollway.store.enums import ProviderType
 from tollway.store.tables import AuditEvent, Model, PricingInfo, Provider
@@ -39,7 +40,7 @@ from tollway.store.tables import AuditEvent, Model, PricingInfo, Provider
 RUNS = 9
 MODELS = 500
 PROVIDERS = 10
-ADMIN_TOKEN = "twadmin-bench-console-0123456789"  # noqa: S105  (a bench credential)
+ADMIN_TOKEN = "twadmin-bench-console-0123456789"
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 # Page paths; "{provider}" and "{model}" are filled with ids from the data.
@@ -99,12 +100,32 @@ def add_catalog(url: str) -> tuple[str, str]:
     return ids
 
 
-def prepared_data_dir(shape: Shape) -> tuple[Path, dict[str, str]]:
+def usage_database(shape: Shape) -> Path:
+    """The usage records, stored once per shape and schema and cached in the temp
+    directory. Unlike bench/reports.py the cache outlives the hour: pages show ranges
+    relative to now, and a few hours' drift changes nothing they do."""
+    cache = Path(tempfile.gettempdir()) / "tollway-bench-console"
+    cache.mkdir(exist_ok=True)
+    path = cache / f"{shape.records}-{shape.seed}-{migrate.head_revision()}.db"
+    if path.exists():
+        print(f"usage: {shape.records:,} records, cached at {path}")
+        return path
+    partial = path.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    url, how = sqlite_database(shape, end)
-    print(f"usage: {shape.records:,} records, {how}")
+    seconds = fill(f"sqlite:///{partial}", shape, end)
+    print(f"usage: {shape.records:,} records stored in {seconds:.0f} s")
+    database = Database(f"sqlite:///{partial}")
+    with database.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA journal_mode=DELETE")
+    database.dispose()
+    partial.rename(path)
+    return path
+
+
+def prepared_data_dir(shape: Shape) -> tuple[Path, dict[str, str]]:
     data_dir = Path(tempfile.mkdtemp(prefix="tollway-bench-console-"))
-    shutil.copyfile(url.removeprefix("sqlite:///"), data_dir / "tollway.db")
+    shutil.copyfile(usage_database(shape), data_dir / "tollway.db")
     provider, model = add_catalog(f"sqlite:///{data_dir / 'tollway.db'}")
     return data_dir, {"provider": provider, "model": model}
 
