@@ -119,7 +119,7 @@ def test_status_after_traffic_a_budget_and_a_fallback(cli: Cli, runtime_box: lis
     assert set(report["dependencies"].values()) == {"ok"}
     assert report["routing"]["version"] >= 0
     ledger = report["ledger"]
-    assert ledger["models"] == {"unverified": 1, "verified": 0, "invalid": 0}
+    assert ledger["models"] == {"unverified": 1, "verified": 0, "invalid": 0, "retired": 0}
     assert ledger["traffic"] | {"since": None} == {
         "since": None,
         "requests": 3,

@@ -35,9 +35,30 @@ def test_verify_all_then_one_full_then_the_history(cli: Cli) -> None:
     assert shown["last_verification"]["passed"] is True
 
     assert "passed" in cli.ok("models", "get", "mock-b").stdout
+
+    strict = cli("models", "delete", "mock-b", "--strict")
+    assert strict.exit_code != 0
+    assert "verification result" in strict.stderr
+    retired = cli.ok("models", "delete", "mock-b")
+    assert "retired model" in retired.stdout
+    assert "mock-b" not in cli.ok("models", "list").stdout
+    listed = cli.json("models", "list", "--include-retired")
+    assert {(m["name"], m["status"]) for m in listed} == {
+        ("mock-a", "verified"),
+        ("mock-b", "retired"),
+    }
+    # a retired model is still found by name for its record
+    assert cli.ok("models", "verifications", "mock-b").stdout.count("reachable") == 1
+    assert cli.json("models", "get", "mock-b")["status"] == "retired"
+    # by id, retiring again answers the same; a model without results is deleted
+    [retired_id] = [m["id"] for m in listed if m["status"] == "retired"]
+    assert cli.json("models", "delete", retired_id)["retired"] is True
     cli.ok(
-        "models", "delete", "mock-b"
-    )  # its results go with it: retiring instead is not built yet
+        "models", "create", "--provider", provider["id"], "--model-id", "mock-echo", "--name", "c"
+    )
+    deleted = cli.json("models", "delete", "c", "--strict")
+    assert (deleted["deleted"], deleted["retired"]) == (True, False)
+    assert cli("models", "get", "c").exit_code == 3
 
     refused = cli("models", "verify")
     assert refused.exit_code == 2

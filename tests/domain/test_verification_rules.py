@@ -40,6 +40,9 @@ def test_reasoning_models_get_room_to_answer() -> None:
         (V, [False, False, True], V),  # a pass in between resets the count
         (U, [False, False, False], U),
         (BAD, [True], BAD),  # invalid stays: verification cannot bring a provider back
+        # retired stays: a run finishing after the delete must not revive it
+        (ModelStatus.RETIRED, [True], ModelStatus.RETIRED),
+        (ModelStatus.RETIRED, [False, False, False], ModelStatus.RETIRED),
     ],
 )
 def test_state_transitions(current: ModelStatus, runs: list[bool], expected: ModelStatus) -> None:

@@ -21,7 +21,7 @@ from tests.engine.conftest import (
     run,
     target,
 )
-from tests.fakes.providers import ModelBehaviour, count_tokens
+from tests.fakes.providers import Behaviour, ModelBehaviour, count_tokens
 from tollway.engine.base import (
     Endpoint,
     EngineCall,
@@ -416,3 +416,28 @@ async def test_proxy_killed_is_engine_unavailable(litellm_proxy: ProxyHandle, fa
     assert log, "the proxy wrote no log"
     for secret in (GOOD_KEY, BAD_KEY, litellm_proxy.master_key.reveal()):
         assert secret not in log
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_the_upstreams_rate_limit_headers_come_through_the_proxy(
+    engine: RemoteEngine, fakes: Fakes, unique_model: Callable[[str], str], stream: bool
+) -> None:
+    """The proxy relays the provider's headers (as ``llm_provider-<name>``): the
+    remote engine keeps the rate-limit ones, as the embedded engine does."""
+    key = unique_model("sk-rl")
+    published = {"x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-tokens": "29000"}
+    fakes["openai"].set_key(key, Behaviour.ok())
+    fakes["openai"].set_response_headers(key, published)
+    call = EngineCall(
+        Endpoint.CHAT,
+        chat_body(),
+        target("openai/gpt-4o-mini", openai_base(fakes), key=key),
+        stream,
+    )
+    if stream:
+        opened = await engine.open_stream(call)
+        await collect(opened)
+        headers = dict(getattr(opened, "headers", {}))
+    else:
+        headers = dict((await engine.call(call)).headers)
+    assert {name: headers.get(name) for name in published} == published

@@ -170,3 +170,24 @@ def test_odd_values_stay_unknown_and_no_headers_record_nothing() -> None:
     seen = observed.of(key)
     assert seen is not None
     assert (seen.requests_limit, seen.tokens_limit) == (None, 7)
+
+
+async def test_litellm_top_level_path_records_a_streams_headers(tollway: InProcess) -> None:
+    """Cohere's chat goes through ``litellm.acompletion`` (neither pass-through nor
+    direct): the headers come from what LiteLLM keeps of the response, which for
+    Cohere is a stream's (tests/engine/test_upstream_ratelimits.py pins where)."""
+    with FakeProviderServer("cohere") as cohere:
+        it = await served(tollway, cohere, "cohere")
+        cohere.set_response_headers(it.api_key, openai_style("666"))
+        stream = await it.sdk.chat.completions.create(
+            model=it.model,
+            messages=MESSAGES,  # type: ignore[arg-type]
+            stream=True,
+        )
+        async for _chunk in stream:
+            pass
+        [seen] = await get(tollway, f"/providers/{it.provider_id}/ratelimits")
+        assert (seen["observed"]["requests_limit"], seen["observed"]["tokens_remaining"]) == (
+            500,
+            666,
+        )

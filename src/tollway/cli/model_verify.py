@@ -84,7 +84,7 @@ def list_verifications(
 ) -> None:
     """A model's verification results, newest first."""
     with connect(ctx) as api:
-        model_id = resolve.model(api, model)
+        model_id = resolve.model_or_retired(api, model)
         page = api.get(f"/models/{model_id}/verifications", params={"limit": limit})
     rows = [
         {**item, "tokens": item["prompt_tokens"] + item["completion_tokens"]}

@@ -140,15 +140,23 @@ def list_models(
         str | None,
         typer.Option(metavar="PROVIDER", help=f"Only this provider's ({resolve.REF_HELP})."),
     ] = None,
+    include_retired: Annotated[
+        bool,
+        typer.Option(
+            "--include-retired",
+            help="Also list retired models (deleted while they had verification results).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
     wide: WideOption = False,
     limit: LimitOption = None,
     no_pager: NoPagerOption = False,
 ) -> None:
-    """List models, by public name then priority."""
+    """List models, by public name then priority; retired ones only with --include-retired."""
+    params = fields(name=name, include_retired="true" if include_retired else None)
     with connect(ctx) as api:
-        provider_id = resolve.optional(api, resolve.provider, provider)
-        models = api.get("/models", params=fields(name=name, provider_id=provider_id))
+        params |= fields(provider_id=resolve.optional(api, resolve.provider, provider))
+        models = api.get("/models", params=params)
     output.emit_list(
         models,
         as_json,
@@ -162,7 +170,7 @@ def list_models(
 def get_model(ctx: typer.Context, model_ref: ModelArg, as_json: JsonOption = False) -> None:
     """Show one model."""
     with connect(ctx) as api:
-        model = api.get(f"/models/{resolve.model(api, model_ref)}")
+        model = api.get(f"/models/{resolve.model_or_retired(api, model_ref)}")
     output.emit(model, as_json, lambda: show_model(model))
 
 
@@ -296,13 +304,33 @@ def publish_models(
 
 
 @app.command("delete")
-def delete_model(ctx: typer.Context, model: ModelArg, as_json: JsonOption = False) -> None:
-    """Delete a model."""
+def delete_model(
+    ctx: typer.Context,
+    model: ModelArg,
+    *,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Refuse rather than retire a model that has verification results."
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete a model. One with verification results is retired instead: no longer
+    routed to or listed, its results kept (`tollway models verifications`)."""
     with connect(ctx) as api:
         model_id = resolve.model(api, model)
-        api.delete(f"/models/{model_id}")
-    result = {"id": model_id, "deleted": True}
-    output.emit(result, as_json, lambda: output.done(f"deleted model {model_id}"))
+        retired = api.delete(f"/models/{model_id}", params={"strict": "true"} if strict else None)
+    if retired:
+        result = {"id": model_id, "deleted": False, "retired": True}
+        message = (
+            f"retired model {model_id}: it has verification results, which are kept "
+            f"(`tollway models verifications {model_id}`)"
+        )
+    else:
+        result = {"id": model_id, "deleted": True, "retired": False}
+        message = f"deleted model {model_id}"
+    output.emit(result, as_json, lambda: output.done(message))
 
 
 app.command("verify")(model_verify.verify_models)

@@ -205,6 +205,21 @@ def model(api: AdminClient, ref: str, provider_id: str | None = None) -> str:
     return resolve(api, MODEL, ref, lambda: api.get("/models", params=params))
 
 
+def model_or_retired(api: AdminClient, ref: str) -> str:
+    """A model among the live ones, else among the retired (kept for their results)."""
+    try:
+        return model(api, ref)
+    except CliError as error:
+        if error.code is not ExitCode.NOT_FOUND:
+            raise
+
+    def retired() -> Rows:
+        listed = api.get("/models", params={"include_retired": "true"})
+        return [row for row in listed if row["status"] == "retired"]
+
+    return resolve(api, MODEL, ref, retired)
+
+
 def team(api: AdminClient, ref: str) -> str:
     return resolve(api, TEAM, ref, lambda: api.get("/teams"))
 

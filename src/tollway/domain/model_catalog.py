@@ -170,7 +170,7 @@ def _not_listed(
     reason = (
         f"{where} lists no models"
         if not listed
-        else f"{where}'s catalog ({len(listed)} models) does not list {names}"
+        else f"the catalog of {where} ({len(listed)} models) does not list {names}"
     )
     details: dict[str, Any] = {
         "provider_id": str(provider.id),

@@ -22,7 +22,7 @@ from tollway.domain.model_catalog import (
 from tollway.domain.names import printable_name
 from tollway.domain.provider_keys import get_provider
 from tollway.domain.verification_schemas import VerificationSummary, summary_of
-from tollway.errors import ValidationError
+from tollway.errors import ConflictError, ValidationError
 from tollway.store.db import Database, Session
 from tollway.store.enums import ModelStatus, RoutingStrategy
 from tollway.store.repositories import models, rows, verifications
@@ -148,6 +148,17 @@ def get_model(session: Session, model_id: uuid.UUID) -> Model:
     return rows.require(session, Model, model_id, "model")
 
 
+def live_model(session: Session, model_id: uuid.UUID) -> Model:
+    """A model that may still change: a retired one is kept for the record only (409)."""
+    model = get_model(session, model_id)
+    if model.status is ModelStatus.RETIRED:
+        raise ConflictError(
+            f"model '{model.name}' is retired: it is kept with its verification results "
+            "for the record and cannot change; publish the model again instead"
+        )
+    return model
+
+
 def require_provider(session: Session, provider_id: uuid.UUID) -> Provider:
     """A model must point at an existing provider: 422, since the body is at fault."""
     provider = rows.find(session, Provider, provider_id)
@@ -253,10 +264,16 @@ class ModelService:
             return answers
 
     def list(
-        self, *, name: str | None = None, provider_id: uuid.UUID | None = None
+        self,
+        *,
+        name: str | None = None,
+        provider_id: uuid.UUID | None = None,
+        retired: bool | None = False,
     ) -> list[ModelRead]:
+        """``retired``: False hides retired models, True lists only them, None both."""
         with self._db.session() as session:
-            return read_models(session, models.listed(session, name=name, provider_id=provider_id))
+            listed = models.listed(session, name=name, provider_id=provider_id, retired=retired)
+            return read_models(session, listed)
 
     def get(self, model_id: uuid.UUID) -> ModelRead:
         with self._db.session() as session:
@@ -279,7 +296,7 @@ class ModelService:
                     f"{field} cannot be null", details=[{"loc": ["body", field], "msg": "null"}]
                 )
         with self._db.session() as session:
-            current = get_model(session, model_id)
+            current = live_model(session, model_id)
             provider_id, old_id = current.provider_id, current.model_id
             # Only limits never set are filled on an update; flags always hold a value.
             open_limits = {n for n in _LIMIT_FIELDS if getattr(current, n) is None} - set(changes)
@@ -291,7 +308,7 @@ class ModelService:
         filled, sources = filled_metadata(entry, set(FILLABLE) - open_limits)
         sources = {k: v for k, v in sources.items() if k in filled or k in changes}
         with self._db.session() as session:
-            model = get_model(session, model_id)
+            model = live_model(session, model_id)
             self.apply(model, changes | filled)
             session.add(model)
             details = {"fields": sorted(changes | filled)}
@@ -301,11 +318,40 @@ class ModelService:
             session.flush()
             return written(read_models(session, [model])[0], verdict.check, sources)
 
-    def delete(self, model_id: uuid.UUID, actor: Actor) -> None:
+    def delete(
+        self, model_id: uuid.UUID, actor: Actor, *, strict: bool = False
+    ) -> ModelRead | None:
+        """Delete a model; one with verification results is retired instead (out of
+        routing and listings, its results kept) and answered, unless ``strict`` asks to
+        refuse (409). Deleting a retired model again changes nothing."""
         with self._db.session() as session:
             model = get_model(session, model_id)
-            session.delete(model)
-            audit(session, actor, "model.delete", target("model", model_id), {"name": model.name})
+            results = verifications.count_of(session, model_id)
+            if not results:
+                session.delete(model)
+                details = {"name": model.name}
+                audit(session, actor, "model.delete", target("model", model_id), details)
+                return None
+            if strict:
+                raise ConflictError(
+                    f"model '{model.name}' has {results} verification result(s), which "
+                    "deleting it would lose; retry without strict=true to retire it instead "
+                    "(out of routing and listings, its results kept)"
+                )
+            if model.status is not ModelStatus.RETIRED:
+                self.retire(session, model, results, actor)
+            return read_models(session, [model])[0]
+
+    @staticmethod
+    def retire(session: Session, model: Model, results: int, actor: Actor) -> None:
+        previous = model.status
+        model.status = ModelStatus.RETIRED
+        model.status_reason = None
+        model.updated_at = utcnow()
+        session.add(model)
+        details = {"name": model.name, "previous_status": previous.value, "results": results}
+        audit(session, actor, "model.retired", target("model", model.id), details)
+        session.flush()
 
     @staticmethod
     def apply(model: Model, changes: dict[str, Any]) -> None:

@@ -77,7 +77,8 @@ class ObservedRateLimits:
 
 def upstream_headers(answer: object) -> Mapping[str, str] | None:
     """The rate-limit headers an engine kept of its upstream's response: on a whole
-    answer and on the streams of the pass-through and direct paths (others: None)."""
+    answer, and on a stream of the pass-through, direct, LiteLLM top-level and remote
+    paths (others: None)."""
     if isinstance(answer, EngineResult):
         return answer.headers
     if isinstance(answer, PrefetchingStream):

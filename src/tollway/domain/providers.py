@@ -175,7 +175,12 @@ class ProviderService:
         ``strict`` asks to refuse while models still reference it."""
         with self._db.session() as session:
             provider = get_provider(session, provider_id)
-            served = models.of_provider(session, provider_id)
+            # A retired model is no longer served: it stays retired, and does not block.
+            served = [
+                m
+                for m in models.of_provider(session, provider_id)
+                if m.status is not ModelStatus.RETIRED
+            ]
             if strict and served:
                 raise ConflictError(
                     f"provider '{provider_id}' is used by {len(served)} model(s); "

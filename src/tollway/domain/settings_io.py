@@ -223,6 +223,13 @@ class SettingsIOService:
             audit(session, actor, "model.create", target("model", entry.id), {"name": entry.name})
             summary.models_created += 1
             return
+        if model.status is ModelStatus.RETIRED:
+            summary.warnings.append(
+                f"model '{entry.name}' ({entry.id}) is retired (deleted while it had "
+                "verification results): left as it is; give the entry another id to "
+                "publish it again"
+            )
+            return
         if model.status is ModelStatus.INVALID and model.provider_id != entry.provider_id:
             fields |= {"status": ModelStatus.UNVERIFIED, "status_reason": None}
         if any(getattr(model, k) != v for k, v in fields.items()):

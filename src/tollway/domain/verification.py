@@ -101,6 +101,11 @@ class VerificationService:
     def _subject(self, model_id: uuid.UUID) -> _Subject:
         with self._db.session() as session:
             model = get_model(session, model_id)
+            if model.status is ModelStatus.RETIRED:
+                raise ConflictError(
+                    f"model '{model.name}' is retired: its results are kept, it is not "
+                    "verified again"
+                )
             if model.status is ModelStatus.INVALID:
                 reason = model.status_reason or "provider missing"
                 raise ConflictError(

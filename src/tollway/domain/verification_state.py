@@ -3,7 +3,8 @@
 ``unverified`` -> ``verified`` when a run passes every test it required; a verified
 model goes back to ``unverified`` only after ``failures_to_unverify`` consecutive
 failed runs (one flaky run must not unpublish a model from verified-only routing);
-``invalid`` (the provider is missing) is left alone: verification cannot fix it.
+``invalid`` (the provider is missing) and ``retired`` (deleted while it had results)
+are left alone: verification cannot fix the one and must not revive the other.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ def next_status(
     current: ModelStatus, runs_passed: Sequence[bool], failures_to_unverify: int
 ) -> ModelStatus:
     """``runs_passed``: the model's latest runs, newest (this one) first."""
-    if current is ModelStatus.INVALID or not runs_passed:
+    if current in (ModelStatus.INVALID, ModelStatus.RETIRED) or not runs_passed:
         return current
     if runs_passed[0]:
         return ModelStatus.VERIFIED

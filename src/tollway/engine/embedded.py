@@ -50,6 +50,7 @@ from tollway.engine.messages_bridge import MessagesBridge
 from tollway.engine.mock import mock_embeddings, mock_reply, mock_usage, usage_dict
 from tollway.engine.passthrough import Passthrough, passes_through
 from tollway.engine.prefetch import PrefetchingStream
+from tollway.engine.ratelimit_headers import litellm_rate_limit_headers
 from tollway.engine.request_body import litellm_request
 from tollway.engine.responses_api import EmbeddedResponses
 from tollway.engine.responses_bridge import ResponsesBridge
@@ -128,6 +129,7 @@ class EmbeddedEngine:
             body=body,
             usage=usage_from(body.get("usage")),
             cost_usd=None if call.target.mock else positive_cost(hidden.get("response_cost")),
+            headers=litellm_rate_limit_headers(hidden),
         )
 
     async def open_stream(self, call: EngineCall) -> EngineStream:
@@ -150,6 +152,8 @@ class EmbeddedEngine:
         override = mock_usage(call, mock_reply(call)) if call.target.mock else None
         stream = EmbeddedStream(wrapper, self._litellm, secret, override, self._outbound)
         await stream.receive_first()
+        # Some routes only send the request on the first read: the headers are known now.
+        stream.headers = litellm_rate_limit_headers(getattr(wrapper, "_hidden_params", None))
         return stream
 
     async def ready(self) -> bool:

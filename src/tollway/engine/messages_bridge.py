@@ -132,7 +132,9 @@ class MessagesBridge:
             )
         if answer is None:
             raise upstream_error(502, "the provider's answer could not be translated")
-        return EngineResult(body=message_dict(answer), cost_usd=result.cost_usd)
+        return EngineResult(
+            body=message_dict(answer), cost_usd=result.cost_usd, headers=result.headers
+        )
 
     async def open_stream(self, call: EngineCall, request: BridgedMessages) -> EngineStream:
         chat = await self._open_chat(request.chat)

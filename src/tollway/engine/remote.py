@@ -48,6 +48,7 @@ from tollway.engine.litellm_errors import is_misconfiguration, misconfiguration_
 from tollway.engine.messages_api import litellm_messages_body, mock_message_result
 from tollway.engine.messages_api import mock_events as mock_message_events
 from tollway.engine.mock import ListStream, mock_chunks, mock_result
+from tollway.engine.ratelimit_headers import relayed_rate_limit_headers
 from tollway.engine.request_body import litellm_request
 from tollway.engine.responses_api import mock_events as mock_response_events
 from tollway.engine.responses_api import mock_response_result
@@ -122,7 +123,7 @@ class RemoteEngine:
             body=clean_openai(data) if openai_object else _conform_body(call, data),
             usage=usage_from(data.get("usage")) if openai_object else None,
             cost_usd=positive_cost(response.headers.get("x-litellm-response-cost")),
-            headers={"x-litellm-call-id": call_id} if call_id else {},
+            headers=_kept_headers(response.headers, call_id),
         )
 
     async def open_stream(self, call: EngineCall) -> EngineStream:
@@ -145,6 +146,7 @@ class RemoteEngine:
         convert = clean_openai if chat_shaped(call.endpoint) else _event_correction(call)
         stream = HttpStream(response, policy, secret, convert=convert)
         await stream.receive_first()
+        stream.headers = relayed_rate_limit_headers(response.headers)
         return stream
 
     async def ready(self) -> bool:
@@ -194,6 +196,12 @@ class RemoteEngine:
             raise _stalled(seconds) from None
         except httpx.HTTPError as exc:
             raise _unreachable(exc) from None
+
+
+def _kept_headers(headers: Mapping[str, str], call_id: str | None) -> dict[str, str]:
+    """The upstream's rate-limit headers the proxy relayed, and the proxy's call id."""
+    kept = relayed_rate_limit_headers(headers)
+    return kept | {"x-litellm-call-id": call_id} if call_id else kept
 
 
 def classify_proxy_error(

@@ -88,7 +88,7 @@ class ResponsesBridge:
         result = await self._chat(request.chat)
         with translation_errors(self._litellm, call):
             body = self._answer(call, request, result.body)
-        return EngineResult(body=body, cost_usd=result.cost_usd)
+        return EngineResult(body=body, cost_usd=result.cost_usd, headers=result.headers)
 
     def _answer(
         self, call: EngineCall, request: BridgedRequest, chat: dict[str, Any]

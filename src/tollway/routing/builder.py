@@ -68,8 +68,9 @@ class _Rows:
     def load(cls, session: Session) -> _Rows:
         version = routing_version(session)
         keys = session.exec(select(ProviderKey).order_by(col(ProviderKey.created_at))).all()
+        unroutable = [ModelStatus.INVALID.value, ModelStatus.RETIRED.value]
         models = session.exec(
-            select(Model).where(Model.enabled == True, Model.status != ModelStatus.INVALID)  # noqa: E712
+            select(Model).where(Model.enabled == True, col(Model.status).not_in(unroutable))  # noqa: E712
         ).all()
         prices = {(p.provider_id, p.model_id): p for p in session.exec(select(PricingInfo))}
         live_keys = session.exec(

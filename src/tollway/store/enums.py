@@ -53,6 +53,9 @@ class ModelStatus(StrEnum):
     UNVERIFIED = "unverified"
     VERIFIED = "verified"
     INVALID = "invalid"
+    # Deleted while verification results referenced it: out of routing and listings,
+    # kept (with its results) for the record.
+    RETIRED = "retired"
 
 
 class PriceSource(StrEnum):

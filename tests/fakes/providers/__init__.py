@@ -20,6 +20,12 @@ For differential tests a model can answer with exactly what the test gives::
         # ``status=`` answers ``body`` with another status (a canned error).
         server.requests_for_model("m")[-1].body  # what the upstream received
 
+A model can refuse one feature of a call and answer the rest, the way one verification
+test type fails::
+
+        server.script_model("m", ModelBehaviour.refusing_features("image"))  # or stream,
+        # tools, json: detected as each family's wire spells them (``features``)
+
 Unknown keys get the family's "bad key" answer, on every route. Unscripted
 models echo the last user message, with word-count token usage. A request
 header ``x-fake-behaviour: <kind>[:<arg>]`` overrides the model script for that
@@ -28,7 +34,8 @@ request. Every request is recorded with its headers and parsed JSON body.
 Model lists are scripted by key too (``server.script_listing(key, ListingScript(...))``):
 paging size, a missing list endpoint, errors with Retry-After, malformed bodies.
 
-Modules: ``scripting`` (Behaviour, ModelBehaviour, ListingScript), ``server`` (lifecycle, log),
+Modules: ``scripting`` (Behaviour, ModelBehaviour, ListingScript), ``features`` (what a call
+uses), ``server`` (lifecycle, log),
 ``base`` (key gate, inference pipeline, scripted streams), ``wire`` (shared
 shapes), one ``*_api`` module per family.
 """

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from tests.fakes.providers.features import features_of
 from tests.fakes.providers.scripting import BEHAVIOUR_HEADER, Family, ModelBehaviour
 from tests.fakes.providers.wire import (
     bearer,
@@ -196,6 +197,11 @@ class FamilyRouter:
         streaming = endpoint.stream is not None and endpoint.wants_stream(request, body)
         if (scripted := await self._scripted(request, behaviour, streaming)) is not None:
             return scripted
+        if refused := behaviour.refused_features & features_of(body, streaming=streaming):
+            message = (
+                behaviour.message or f"this model does not support {', '.join(sorted(refused))}"
+            )
+            return self.error(behaviour.refusal_status, message, None)
         if behaviour.counts_calls and behaviour.fails_call(self.gate.server.next_call_index(model)):
             return self.error(behaviour.fail_status, behaviour.message, behaviour.retry_after)
         if behaviour.is_canned:

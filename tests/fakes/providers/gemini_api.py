@@ -222,7 +222,8 @@ def contents_prompt(body: Mapping[str, Any]) -> Prompt:
     parts = dicts(system.get("parts")) if isinstance(system, dict) else []
     last = ""
     for content in contents:
-        texts = [text_of([part]) for part in dicts(content.get("parts"))]
+        # An image part (inline_data) has no text: the last part that has some counts.
+        texts = [text for part in dicts(content.get("parts")) if (text := text_of([part]))]
         parts += dicts(content.get("parts"))
         if content.get("role", "user") == "user" and texts:
             last = texts[-1]

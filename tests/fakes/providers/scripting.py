@@ -14,6 +14,8 @@ from dataclasses import dataclass, fields, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
+from tests.fakes.providers.features import FEATURES
+
 Family = Literal["openai", "openrouter", "anthropic", "gemini", "cohere"]
 BehaviourKind = Literal["ok", "rejected", "status", "hang", "slow", "echo", "redirect"]
 
@@ -119,6 +121,22 @@ class ModelBehaviour:
     canned_chunks: tuple[Mapping[str, Any] | bytes, ...] | None = None
     canned_done: bool = True
     canned_status: int = 200
+    # Calls using any of these features (``features.FEATURES``) get ``refusal_status``.
+    refused_features: frozenset[str] = frozenset()
+    refusal_status: int = 400
+
+    @classmethod
+    def refusing_features(
+        cls, *features: str, status: int = 400, message: str | None = None
+    ) -> ModelBehaviour:
+        """Answer ``status`` (the family's error) to calls that use any of ``features``
+        (``stream``, ``tools``, ``json``, ``image``, as the family's wire spells them:
+        ``tests/fakes/providers/features.py``) and normally to the rest: the model one
+        verification test type fails on."""
+        unknown = set(features) - set(FEATURES)
+        if unknown or not features:
+            raise ValueError(f"refusing_features takes some of {', '.join(FEATURES)}")
+        return cls(refused_features=frozenset(features), refusal_status=status, message=message)
 
     @classmethod
     def canned(

@@ -63,8 +63,16 @@ def list_models(
     _actor: AdminActor,
     name: Annotated[str | None, Query(max_length=400, description="Public name")] = None,
     provider_id: uuid.UUID | None = None,
+    include_retired: Annotated[
+        bool,
+        Query(
+            description="Also list retired models (deleted while they had verification "
+            "results; kept for the record, never routed to)."
+        ),
+    ] = False,
 ) -> list[ModelRead]:
-    return services.models.list(name=name, provider_id=provider_id)
+    retired = None if include_retired else False
+    return services.models.list(name=name, provider_id=provider_id, retired=retired)
 
 
 @router.get("/{model_id}")
@@ -84,10 +92,37 @@ def update_model(
     return services.models.update(model_id, body, actor, skip_catalog_check=skip_catalog_check)
 
 
-@router.delete("/{model_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_model(model_id: uuid.UUID, services: ServicesDep, actor: AdminActor) -> Response:
-    services.models.delete(model_id, actor)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+_DELETE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": ModelRead,
+        "description": "Retired, not deleted: the model had "
+        "verification results, which are kept (status retired)",
+    },
+    204: {"description": "Deleted"},
+    409: {
+        "model": ErrorBody,
+        "description": "strict=true and the model has verification "
+        "results; or the model is retired (PATCH, verify)",
+    },
+}
+
+
+@router.delete("/{model_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_DELETE_ANSWERS)
+def delete_model(
+    model_id: uuid.UUID,
+    services: ServicesDep,
+    actor: AdminActor,
+    strict: Annotated[
+        bool,
+        Query(description="Refuse (409) rather than retire a model with verification results."),
+    ] = False,
+) -> Response:
+    """Delete a model. One with verification results is retired instead: out of routing
+    and listings, its results kept and readable; the answer is then 200 with the model."""
+    retired = services.models.delete(model_id, actor, strict=strict)
+    if retired is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return Response(retired.model_dump_json(), media_type="application/json")
 
 
 @router.post("/{model_id}/verify")

@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from tollway.store.enums import ProviderType
+from tollway.store.enums import ModelStatus, ProviderType
 from tollway.store.tables import CatalogRefreshState, DiscoveredModel, Model, Provider
 
 
@@ -142,6 +142,7 @@ def missing_by_type(session: Session) -> dict[ProviderType, int]:
         .select_from(Model)
         .join(Provider, col(Provider.id) == col(Model.provider_id))
         .where(col(Model.missing_from_catalog).is_(True))
+        .where(col(Model.status) != ModelStatus.RETIRED.value)
         .group_by(col(Provider.type))
     )
     return {ProviderType(kind): int(count) for kind, count in session.exec(statement).all()}
@@ -160,6 +161,7 @@ def missing_names(session: Session, provider_id: uuid.UUID) -> list[str]:
         select(Model.name)
         .where(Model.provider_id == provider_id)
         .where(col(Model.missing_from_catalog).is_(True))
+        .where(col(Model.status) != ModelStatus.RETIRED.value)
         .order_by(col(Model.name))
     )
     return list(session.exec(statement).all())

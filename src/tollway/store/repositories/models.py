@@ -6,14 +6,24 @@ import uuid
 
 from sqlmodel import Session, col, select
 
+from tollway.store.enums import ModelStatus
 from tollway.store.tables import Model
+
+_LIVE = col(Model.status) != ModelStatus.RETIRED.value
 
 
 def listed(
-    session: Session, *, name: str | None = None, provider_id: uuid.UUID | None = None
+    session: Session,
+    *,
+    name: str | None = None,
+    provider_id: uuid.UUID | None = None,
+    retired: bool | None = False,
 ) -> list[Model]:
-    """By name, then highest priority first."""
+    """By name, then highest priority first. ``retired``: False hides retired models,
+    True lists only them, None lists both."""
     statement = select(Model).order_by(col(Model.name), col(Model.priority).desc(), col(Model.id))
+    if retired is not None:
+        statement = statement.where(~_LIVE if retired else _LIVE)
     if name is not None:
         statement = statement.where(Model.name == name)
     if provider_id is not None:
@@ -26,10 +36,12 @@ def of_provider(session: Session, provider_id: uuid.UUID) -> list[Model]:
 
 
 def by_name(session: Session) -> list[Model]:
-    """By name, then id: a stable order for documents that list every model."""
-    return list(session.exec(select(Model).order_by(col(Model.name), col(Model.id))).all())
+    """By name, then id: a stable order for documents that list every model (retired
+    ones are no longer part of the configuration)."""
+    statement = select(Model).where(_LIVE).order_by(col(Model.name), col(Model.id))
+    return list(session.exec(statement).all())
 
 
 def named(session: Session, name: str) -> list[Model]:
-    """Every deployment published under one public name."""
-    return list(session.exec(select(Model).where(Model.name == name)).all())
+    """Every deployment published under one public name (retired ones are not)."""
+    return list(session.exec(select(Model).where(Model.name == name).where(_LIVE)).all())

@@ -42,6 +42,14 @@ def page(
     return list(session.exec(statement).all()), int(total)
 
 
+def count_of(session: Session, model_id: uuid.UUID) -> int:
+    """How many results the model has (a model with any is retired, not deleted)."""
+    where = col(VerificationResult.model_id) == model_id
+    return int(
+        session.exec(select(func.count()).select_from(VerificationResult).where(where)).one()
+    )
+
+
 def recent_runs(session: Session, model_id: uuid.UUID, runs: int) -> list[list[VerificationResult]]:
     """The model's last ``runs`` runs, newest first, each its results."""
     latest = (
@@ -151,7 +159,7 @@ def due_models(session: Session) -> list[uuid.UUID]:
         select(Model.id, last.c.at)
         .outerjoin(last, col(Model.id) == last.c.model_id)
         .where(col(Model.enabled).is_(True))
-        .where(col(Model.status) != ModelStatus.INVALID.value)
+        .where(col(Model.status).not_in([ModelStatus.INVALID.value, ModelStatus.RETIRED.value]))
     )
     found = session.exec(statement).all()
     never = datetime.min.replace(tzinfo=UTC)
