@@ -32,7 +32,7 @@ def proxied(tmp_path: Path) -> Iterator[tuple[httpx.Client, PrefixProxy]]:
 
 
 def _local_urls(html: str) -> list[str]:
-    return [url for url in _URLS.findall(html) if not url.startswith("#")]
+    return [url for url in _URLS.findall(html) if not url.startswith(("#", "data:"))]
 
 
 def test_the_console_works_under_a_path_prefix(
