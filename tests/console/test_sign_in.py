@@ -10,9 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from tests.api.conftest import ADMIN_TOKEN
 from tests.console.conftest import (
     NAV_PATHS,
     console_client,
+    csrf_of,
     page_csrf,
     services_of,
     sign_in,
@@ -109,6 +111,8 @@ def test_every_page_redirects_to_sign_in_then_back(client: TestClient, path: str
         "/\\evil.example",
         "/admin/v1/providers",
         "/console/../admin/v1/providers",
+        "/console/%2E%2e/admin/v1/providers",
+        "/console/providers/..",
         "javascript:alert(1)",
         "/consolex",
         "/console/\r\nx",
@@ -133,3 +137,16 @@ def test_a_deleted_row_is_gone_for_every_replica(signed_in: TestClient) -> None:
     with services.database.session() as session:
         console_sessions.delete_one(session, row.id_digest)
     assert signed_in.get("/console/").status_code == 303
+
+
+def test_signing_in_again_replaces_the_session(signed_in: TestClient) -> None:
+    first = signed_in.cookies["tollway_console"]
+    signed_in.cookies.delete("tollway_console")
+    form = signed_in.get("/console/login")  # from another tab, say
+    signed_in.cookies.set("tollway_console", first, path="/console")
+    data = {"token": ADMIN_TOKEN, "csrf_token": csrf_of(form.text)}
+    answer = signed_in.post("/console/login", data=data)
+    assert answer.status_code == 303
+    assert f"tollway_console={first}" not in answer.headers["set-cookie"]
+    [row] = _sessions(signed_in)
+    assert row.id_digest != hashlib.sha256(first.encode()).hexdigest()

@@ -74,6 +74,9 @@ async def sign_in(
     if not token or not await run_in_threadpool(services.admin_tokens.is_valid, token):
         state.limiter.failed(client)
         return _form(request, target, error=WRONG_TOKEN, status=422)
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous:  # signing in again replaces the session, never keeps two
+        await run_in_threadpool(services.console_sessions.close, previous)
     session_id, _ = await run_in_threadpool(services.console_sessions.open)
     response = RedirectResponse(target or path_for(request, "home"), status_code=303)
     set_cookie(

@@ -20,7 +20,7 @@ from tollway.errors import TollwayError
 @dataclass(frozen=True, slots=True)
 class FormErrors:
     """``fields``: a message per form field name; ``summary``: what the whole form
-    failed with (one line each)."""
+    failed with (one line each); ``status``: what to answer the form's page with."""
 
     fields: dict[str, str] = field(default_factory=dict)
     summary: list[str] = field(default_factory=list)
@@ -33,7 +33,8 @@ class FormErrors:
         return self.fields.get(name)
 
 
-NO_ERRORS = FormErrors()
+# A form's first render: no errors, answered 200.
+NO_ERRORS = FormErrors(status=200)
 
 
 def form_errors(exc: ValidationError | TollwayError) -> FormErrors:

@@ -104,6 +104,8 @@ def local_next(request: Request, candidate: str | None) -> str | None:
     base = console_path(request)
     if parts.path != base and not parts.path.startswith(base + "/"):
         return None
-    if "/../" in parts.path + "/" or "/./" in parts.path + "/":
+    # Dot segments, also percent-encoded ones, which browsers resolve like plain dots.
+    segments = parts.path.lower().replace("%2e", ".").split("/")
+    if "." in segments or ".." in segments:
         return None
     return candidate
