@@ -14,28 +14,23 @@ an agent's error body, a log line, an audit entry or a database row.
 from __future__ import annotations
 
 import logging
-import sys
+import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import openai
 import pytest
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from tests.api.conftest import ADMIN_TOKEN, make_settings
-from tests.fakes.providers import Behaviour, FakeProviderServer, ModelBehaviour, stop_all
-from tests.fakes.providers.wire import credential_encodings
-from tests.inference.conftest import ADMIN_TOKEN as ADMIN_TOKEN_INFERENCE
-from tests.inference.conftest import Tollway, live_tollway, tollway_settings
+from tests.fakes.providers import Behaviour, FakeProviderServer
 from tollway.app import create_app, runtime_of
+from tollway.console.pages import PAGE_MODULES
 from tollway.domain.services import Services
-from tollway.engine.litellm_env import load_litellm
-from tollway.store.db import Database
 
 
 def canary(label: str) -> str:
@@ -52,6 +47,7 @@ class Recorder:
     def __init__(self, client: TestClient) -> None:
         self.client = client
         self.bodies: list[str] = []
+        self.tollway_key = ""  # one made for the console's pages
 
     def call(self, method: str, url: str, **kwargs: Any) -> Any:
         response = self.client.request(method, url, **kwargs)
@@ -174,6 +170,7 @@ def test_canaries_never_leak(
         client.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
         api = Recorder(client)
         exercise(api, fake, canaries)
+        console_html = console_pages(client, api)
         services = runtime_of(client.app).services  # type: ignore[arg-type]
         rows = dump_database(services)
     assert len(canaries) >= 15
@@ -184,174 +181,69 @@ def test_canaries_never_leak(
         assert not any(secret in body for body in api.bodies), secret
         assert not any(secret in line for line in logs), secret
         assert not any(contains(value, secret) for value in rows), secret
+    shown_once = api.tollway_key
+    assert len(console_html) >= 10
+    for secret in [*canaries, ADMIN_TOKEN, shown_once]:
+        assert not any(secret in html for html in console_html), secret
 
 
-# -- upstreams that echo every credential they receive ---------------------------------
+# -- the operator console's pages ------------------------------------------------------
+
+_CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def echo_canary(label: str) -> str:
-    """A canary with characters that URL-encoding, base64 and JSON escaping all change."""
-    return f'sk-canary-{label}-{uuid.uuid4().hex[:12]}/+={uuid.uuid4().hex[:12]}"x'
+def console_pages(client: TestClient, api: Recorder) -> list[str]:
+    """Every console page a signed-in operator can open (the ones with an id in
+    their path for the ids ``exercise`` made), as HTML; sign-in and sign-out too."""
+    created = client.post("/admin/v1/keys", json={"name": "agent"}).json()
+    api.tollway_key = created["key"]
+    pages = [client.get("/console/login").text]
+    for secret in ("twadmin-wrong", ADMIN_TOKEN):  # the wrong one's answer, then in
+        token = _CSRF_FIELD.search(pages[-1])
+        assert token is not None
+        answer = client.post(
+            "/console/login", data={"token": secret, "csrf_token": token[1]}, follow_redirects=True
+        )
+        pages.append(answer.text)
+    ids = _known_ids(client)
+    for path in _console_get_paths(ids):
+        page = client.get(path)
+        assert page.status_code == 200, (path, page.status_code)
+        pages.append(page.text)
+    home = pages[-1]
+    csrf = _CSRF_FIELD.search(home)
+    assert csrf is not None
+    pages.append(client.post("/console/logout", data={"csrf_token": csrf[1]}).text)
+    return pages
 
 
-def leak_forms(secret: str) -> list[str]:
-    """``secret`` raw and the middle of each encoded form an upstream may echo (the
-    edges of a base64 form depend on the bytes around the secret)."""
-    return [secret, *(form[6:-6] for form in credential_encodings(secret))]
+def _known_ids(client: TestClient) -> dict[str, str]:
+    providers = client.get("/admin/v1/providers").json()
+    provider = providers[0]["id"]
+    keys = client.get(f"/admin/v1/providers/{provider}/keys").json()
+    teams = client.get("/admin/v1/teams").json()
+    tollway_keys = client.get("/admin/v1/keys").json()
+    ids = {"provider_id": provider}
+    if keys:
+        ids["key_id"] = ids["provider_key_id"] = keys[0]["id"]
+    if teams:
+        ids["team_id"] = teams[0]["id"]
+    if tollway_keys:
+        ids["tollway_key_id"] = tollway_keys[0]["id"]
+    return ids
 
 
-@dataclass
-class EchoWorld:
-    """Fake upstreams echoing credentials back, and what tollway did with them."""
-
-    primary: FakeProviderServer
-    anthropic: FakeProviderServer
-    openrouter: FakeProviderServer
-    secrets: list[str] = field(default_factory=list)
-    bodies: list[str] = field(default_factory=list)
-
-    def secret(self, label: str) -> str:
-        value = echo_canary(label)
-        self.secrets.append(value)
-        return value
-
-
-@pytest.fixture
-def echo_world() -> Iterator[EchoWorld]:
-    primary, anthropic = FakeProviderServer("openai"), FakeProviderServer("anthropic")
-    openrouter = FakeProviderServer("openrouter")
-    servers = [primary, anthropic, openrouter]
-    for server in servers:
-        server.start()
-    try:
-        yield EchoWorld(primary, anthropic, openrouter)
-    finally:
-        stop_all(servers)
-
-
-def _echoing_setup(tollway: Tollway, world: EchoWorld) -> str:
-    """Providers whose every answer echoes the credentials; returns an agent's key."""
-    echo, html = ModelBehaviour.echoing_credentials, ModelBehaviour.non_json
-    openrouter_key = world.secret("openrouter")
-    world.openrouter.set_key(openrouter_key, Behaviour.ok())
-    tollway.provider("openrouter", api_key=openrouter_key, base_url=world.openrouter.base_url)
-    scripts = {"c500": echo(500), "c401": echo(401), "chtml": html(502, "<p>internal</p>")}
-    for model, behaviour in scripts.items():
-        world.primary.script_model(model, behaviour)
-        world.openrouter.script_model(f"vendor/{model}", behaviour)
-    for model in ("c500", "chtml"):
-        _echo_provider(tollway, world, world.primary, "openai_compatible", model)
-    _echo_provider(tollway, world, world.anthropic, "anthropic", "c400")
-    world.anthropic.script_model("c400", echo(400))
-    # Last: the rejected key is quarantined once the provider refuses it, and marked
-    # invalid when its re-test, which echoes the key as well, is refused too.
-    rejected = _echo_provider(tollway, world, world.primary, "openai_compatible", "c401")
-    agent = tollway.key()
-    tollway.wait_for_model(agent, "c401")
-    world.primary.set_key(rejected, Behaviour.echoing_credentials(401))
-    return agent
-
-
-def _echo_provider(
-    tollway: Tollway, world: EchoWorld, fake: FakeProviderServer, kind: str, model: str
-) -> str:
-    """A provider serving ``model`` with a key of its own; returns that key."""
-    key = world.secret(model)
-    fake.set_key(key, Behaviour.ok())
-    provider = tollway.provider(kind, name=model, api_key=key, base_url=fake.base_url)
-    tollway.model(provider, model, openrouter_model_id=f"vendor/{model}")
-    return key
-
-
-def _agent_calls(tollway: Tollway, world: EchoWorld, agent: str) -> None:
-    client = openai.OpenAI(base_url=tollway.v1, api_key=agent, max_retries=0)
-    for model, stream in [("c500", False), ("c500", True), ("c400", False), ("chtml", False)]:
-        with pytest.raises(openai.APIStatusError) as info:
-            client.chat.completions.create(
-                model=model, messages=[{"role": "user", "content": "hi"}], stream=stream
-            )
-        world.bodies.append(f"{info.value.status_code} {info.value.response.text}")
-    with pytest.raises(openai.APIStatusError) as info:
-        client.chat.completions.create(model="c401", messages=[{"role": "user", "content": "x"}])
-    world.bodies.append(info.value.response.text)
-
-
-def _key_check(tollway: Tollway, world: EchoWorld) -> None:
-    """A key test against a provider that echoes the key it is shown."""
-    key = world.secret("check")
-    world.primary.set_key(key, Behaviour.echoing_credentials(401))
-    provider = tollway.provider(
-        "openai_compatible", name="check", api_key=key, base_url=world.primary.base_url
-    )
-    response = tollway.admin.post(f"/admin/v1/providers/{provider['id']}/test")
-    world.bodies.append(response.text)
-
-
-def test_echoed_credentials_never_leak(
-    tmp_path: Path,
-    database_url: str,
-    echo_world: EchoWorld,
-    caplog: pytest.LogCaptureFixture,
-    capfd: pytest.CaptureFixture[str],
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    caplog.set_level(logging.DEBUG, logger="sqlalchemy.engine")  # restored after the test
-    printed = logging.StreamHandler(sys.stderr)  # the server's stderr, as `serve` logs
-    printed.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    logging.getLogger().addHandler(printed)
-    # A key the provider rejects is re-tested after its quarantine: soon, here, so the
-    # re-test's rejection (echoing the key too) reaches the store within the test.
-    settings = tollway_settings(
-        tmp_path / "data", database_url=database_url, routing={"key_quarantine_seconds": 0.2}
-    )
-    load_litellm()  # the import (seconds) before the live server's start deadline
-    try:
-        with live_tollway(settings) as tollway:
-            world = echo_world
-            agent = _echoing_setup(tollway, world)
-            world.secrets += [agent, ADMIN_TOKEN_INFERENCE]
-            _agent_calls(tollway, world, agent)
-            _key_check(tollway, world)
-            tollway.wait_until(lambda: _invalidated(tollway), timeout=10)
-            for url in ("/admin/v1/audit?limit=500", "/admin/v1/providers"):
-                world.bodies.append(tollway.admin.get(url).text)
-            rows = _database_rows(database_url)
-    finally:
-        logging.getLogger().removeHandler(printed)
-    logs = [r.getMessage() + (r.exc_text or "") for r in caplog.records]
-    logs.append(capfd.readouterr().err)
-    stored = " ".join(str(value) for value in rows)
-    # The echoes were recorded (scrubbed), so every exit was exercised.
-    assert "engine.fallback" in stored
-    assert "you sent: [redacted]" in stored
-    assert any("fallback to OpenRouter" in line for line in logs)
-    assert any("internal" not in b and "non-JSON body" in b for b in world.bodies)
-    for secret in world.secrets:
-        for leak in leak_forms(secret):
-            assert not any(leak in body for body in world.bodies), (secret, leak)
-            assert not any(leak in line for line in logs), (secret, leak)
-            assert leak not in stored, (secret, leak)
-
-
-def _invalidated(tollway: Tollway) -> bool:
-    """The data plane's rejected-key write (and the key test's) reached the store."""
-    statuses = [
-        key["status"]
-        for provider in tollway.admin.get("/admin/v1/providers").json()
-        if provider["name"] in ("c401", "check")
-        for key in tollway.admin.get(f"/admin/v1/providers/{provider['id']}/keys").json()
-    ]
-    return statuses.count("invalid") == 2
-
-
-def _database_rows(database_url: str) -> list[Any]:
-    database = Database(database_url)
-    values: list[Any] = []
-    try:
-        with database.engine.connect() as connection:
-            for table in SQLModel.metadata.sorted_tables:
-                for row in connection.execute(text(f"SELECT * FROM {table.name}")):
-                    values.extend(row)
-    finally:
-        database.dispose()
-    return values
+def _console_get_paths(ids: dict[str, str]) -> list[str]:
+    """The console pages' GET routes, with the ids it knows filled in (others
+    skipped); home last."""
+    paths = []
+    for module in PAGE_MODULES:
+        for route in module.router.routes:
+            if not isinstance(route, APIRoute) or "GET" not in route.methods:
+                continue
+            try:
+                paths.append(route.path.format(**ids))
+            except KeyError:
+                continue
+    paths.sort(key=lambda path: path == "/")
+    return [f"/console{path}" for path in paths]

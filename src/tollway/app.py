@@ -24,6 +24,7 @@ from tollway.api.errors import install_error_handlers
 from tollway.api.health import router as health_router
 from tollway.api.inference.openapi import document_inference
 from tollway.api.inference.routes import inference_mount
+from tollway.console.app import MOUNT_NAME, MOUNT_PATH, console_app
 from tollway.control_plane import StartHook
 from tollway.data_plane import EngineFactory, build_engines
 from tollway.domain.catalog import ListerLookup, family_lister
@@ -48,6 +49,7 @@ def create_app(
     first request (banners). ``engines`` is a seam for benchmarks and tests, and
     ``listers`` (which model lister serves each provider type) one for tests."""
     resolved = settings or load_settings()
+    console = console_app(resolved.console)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,6 +58,7 @@ def create_app(
         try:
             await runtime.start()
             attach_runtime(app, runtime)
+            attach_runtime(console, runtime)
             for hook in on_ready:
                 hook(runtime.control)
             drain.install()
@@ -70,10 +73,12 @@ def create_app(
         description="Control plane for LLM traffic: providers, keys, models, teams and limits.",
         lifespan=lifespan,
     )
+    app.serve_under(resolved.server.root_path)
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(admin_router())
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    app.mount(MOUNT_PATH, console, name=MOUNT_NAME)
     v1 = inference_mount()
     app.router.routes.append(v1)
     app.serve_directly(v1)
@@ -92,13 +97,22 @@ class TollwayApp(FastAPI):
     health, metrics, docs, lifespan) goes through FastAPI as before."""
 
     _direct: Mount | None = None
+    _root_path: str = ""
 
     def serve_directly(self, mount: Mount) -> None:
         self._direct = mount
 
+    def serve_under(self, root_path: str) -> None:
+        """The path prefix a reverse proxy serves the app under (``server.root_path``),
+        for requests whose server set none (uvicorn's ``--root-path``): the URLs the
+        app builds (the console's links and redirects) carry it."""
+        self._root_path = root_path
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._root_path and scope["type"] != "lifespan" and not scope.get("root_path"):
+            under_root(scope, self._root_path)
         mount = self._direct
-        if mount is not None and scope["type"] == "http" and not self.root_path:
+        if mount is not None and scope["type"] == "http" and not scope.get("root_path"):
             match, child_scope = mount.matches(scope)
             if match is Match.FULL:
                 scope["app"] = self
@@ -107,6 +121,18 @@ class TollwayApp(FastAPI):
                 await mount.handle(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
+
+
+def under_root(scope: Scope, root_path: str) -> None:
+    """``scope`` as ASGI has it under a root path: ``root_path`` set and included in
+    ``path`` (a proxy that strips the prefix sends the path without it)."""
+    scope["root_path"] = root_path
+    path: str = scope["path"]
+    if path != root_path and not path.startswith(root_path + "/"):
+        scope["path"] = root_path + path
+        raw: bytes | None = scope.get("raw_path")
+        if raw is not None:
+            scope["raw_path"] = root_path.encode() + raw
 
 
 SignalHandler = Callable[[int, FrameType | None], object]

@@ -51,6 +51,12 @@ class ServerSettings(_Section):
         description="On SIGTERM, how long /health/ready answers 503 while requests are still "
         "served, before the server stops accepting: time for load balancers to stop sending.",
     )
+    root_path: str = Field(
+        default="",
+        pattern=r"^(/[^/?#\s]+)*$",
+        description="The path prefix a reverse proxy serves tollway under (e.g. /tollway), "
+        "when it strips the prefix before forwarding; every console link respects it.",
+    )
 
 
 class EngineSettings(_Section):
@@ -269,6 +275,22 @@ class VerificationSettings(_Section):
     )
 
 
+class ConsoleSettings(_Section):
+    session_ttl_seconds: float = Field(
+        default=8 * 3600,
+        ge=60,
+        le=30 * 86400,
+        description="How long a console sign-in lasts (server-side; sign-out ends it sooner).",
+    )
+    sign_in_attempts_per_minute: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Failed console sign-ins one client address may make per minute (per "
+        "replica); more are answered 429 with Retry-After.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TOLLWAY_",
@@ -297,6 +319,7 @@ class Settings(BaseSettings):
     responses: ResponsesSettings = ResponsesSettings()
     catalog: CatalogSettings = CatalogSettings()
     verification: VerificationSettings = VerificationSettings()
+    console: ConsoleSettings = ConsoleSettings()
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,17 +1,28 @@
-"""Fixtures for the console's browser tests (see ``tests/console/browser.py``)."""
+"""Fixtures for the console's tests.
+
+In-process (TestClient over a real app on SQLite): ``client`` (anonymous),
+``signed_in``, and helpers ``sign_in``, ``csrf_of``, ``page_csrf``, ``services_of``.
+In a browser (see ``tests/console/browser.py``): ``console_server``, ``page``
+(signed in), ``anonymous_page``, ``shots``.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from pydantic import SecretStr
 
+from tests.api.conftest import ADMIN_TOKEN, make_settings
+from tests.console.browser import ADMIN_TOKEN as BROWSER_ADMIN_TOKEN
 from tests.console.browser import (
-    ADMIN_TOKEN,
     DESKTOP,
     STEP_TIMEOUT_MS,
     ConsoleServer,
@@ -19,10 +30,81 @@ from tests.console.browser import (
     Screenshots,
     chromium_executable,
     launch,
-    sign_in,
 )
+from tests.console.browser import sign_in as browser_sign_in
 from tests.live import running_server
+from tollway.app import create_app, runtime_of
+from tollway.domain.services import Services
 from tollway.settings import Settings
+
+# Every page in the navigation, by its path under /console.
+NAV_PATHS = [
+    "/console/",
+    "/console/providers",
+    "/console/models",
+    "/console/teams",
+    "/console/limits",
+    "/console/prices",
+    "/console/usage",
+    "/console/audit",
+]
+# Every page a signed-in operator can open, the navigation's and the others.
+PAGE_PATHS = [*NAV_PATHS, "/console/provider-keys", "/console/catalog"]
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def settings(tmp_path: Path, migrated_sqlite: Callable[[Path], str]) -> Settings:
+    return make_settings(tmp_path / "data", migrated_sqlite(tmp_path / "tollway.db"))
+
+
+def console_client(settings: Settings, **kwargs: Any) -> TestClient:
+    return TestClient(
+        create_app(settings), raise_server_exceptions=False, follow_redirects=False, **kwargs
+    )
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with console_client(settings) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def signed_in(client: TestClient) -> TestClient:
+    response = sign_in(client)
+    assert response.status_code == 303, response.text
+    return client
+
+
+def services_of(client: TestClient) -> Services:
+    return runtime_of(client.app).services  # type: ignore[arg-type]
+
+
+def csrf_of(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "no csrf_token field on the page"
+    return match[1]
+
+
+def sign_in(
+    client: TestClient, token: str = ADMIN_TOKEN, next_path: str = "", prefix: str = ""
+) -> httpx.Response:
+    """Open the sign-in form, then post ``token`` with the form's CSRF token."""
+    form = client.get(f"{prefix}/console/login")
+    assert form.status_code == 200, form.text
+    data = {"token": token, "csrf_token": csrf_of(form.text), "next": next_path}
+    return client.post(f"{prefix}/console/login", data=data)
+
+
+def page_csrf(client: TestClient, path: str = "/console/") -> str:
+    response = client.get(path)
+    assert response.status_code == 200, response.text
+    return csrf_of(response.text)
+
+
+# -- in a browser ----------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -51,9 +133,9 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Screenshots:
 def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServer]:
     """A real tollway on SQLite for one test module; tests in it share its data."""
     data_dir = tmp_path_factory.mktemp("console-data")
-    settings = Settings(data_dir=data_dir, admin_token=SecretStr(ADMIN_TOKEN))
+    settings = Settings(data_dir=data_dir, admin_token=SecretStr(BROWSER_ADMIN_TOKEN))
     with running_server(settings) as base_url:
-        yield ConsoleServer(base_url=base_url, admin_token=ADMIN_TOKEN, data_dir=data_dir)
+        yield ConsoleServer(base_url=base_url, admin_token=BROWSER_ADMIN_TOKEN, data_dir=data_dir)
 
 
 @pytest.fixture
@@ -72,5 +154,5 @@ def anonymous_page(browser: Browser) -> Iterator[Page]:
 @pytest.fixture
 def page(anonymous_page: Page, console_server: ConsoleServer) -> Page:
     """A fresh browser context signed in to ``console_server``."""
-    sign_in(anonymous_page, console_server)
+    browser_sign_in(anonymous_page, console_server)
     return anonymous_page

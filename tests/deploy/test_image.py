@@ -96,6 +96,11 @@ def test_installed_tollway_serves_and_drains(installed: Path, group: ProcessGrou
     )
     assert response.status_code == 200, response.text
     assert response.json()["choices"][0]["message"]["content"] == "from the image"
+    # The console's templates and static files are package data, installed with it.
+    sign_in = httpx.get(f"{server.url}/console/login", timeout=30)
+    assert sign_in.status_code == 200, sign_in.text
+    assert "Admin token" in sign_in.text
+    assert httpx.get(f"{server.url}/console/static/console.css", timeout=30).status_code == 200
     assert server.kill(signal.SIGTERM) == 0, server.output()
 
 
@@ -112,4 +117,7 @@ def test_installed_tollway_is_not_the_checkouts(installed: Path) -> None:
     site = next((installed / "lib").glob("python3*/site-packages"))
     assert (site / "tollway" / "cli" / "main.py").exists()
     assert not list(site.glob("*tollway*.pth"))
+    console = site / "tollway" / "console"
+    for data in ("templates/base.html", "pages/home.html", "static/console.js"):
+        assert (console / data).exists(), f"the console's {data} is not installed"
     assert (installed / "bin" / "litellm").exists(), "the proxy extra, for `litellm serve`"

@@ -15,7 +15,13 @@ from sqlmodel import SQLModel, col, select
 
 from tollway.store import migrate
 from tollway.store.db import Database
-from tollway.store.tables import Model, UsageRecord, UtcDateTime, VerificationResult
+from tollway.store.tables import (
+    ConsoleSession,
+    Model,
+    UsageRecord,
+    UtcDateTime,
+    VerificationResult,
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -140,5 +146,23 @@ def test_verification_results_upgrade_and_downgrade_keeping_the_models(
         with database.session() as session:
             assert [m.model_id for m in session.exec(select(Model)).all()] == ["a"]
             assert session.exec(select(VerificationResult)).all() == []
+    finally:
+        database.dispose()
+
+
+def test_console_sessions_upgrade_and_downgrade(postgres_or_sqlite_url: str) -> None:
+    database = Database(postgres_or_sqlite_url)
+    try:
+        migrate.upgrade(database)
+        with database.session() as session:
+            session.add(
+                ConsoleSession(id_digest="d" * 64, csrf_token="t", flashes=[{"level": "info"}])
+            )
+        migrate.downgrade(database, "0009")
+        assert "console_sessions" not in sa.inspect(database.engine).get_table_names()
+        assert migrate.current_revision(database) == "0009"
+        migrate.upgrade(database)
+        with database.session() as session:
+            assert session.exec(select(ConsoleSession)).all() == []
     finally:
         database.dispose()

@@ -9,6 +9,7 @@ from tollway.domain.audit import AuditService
 from tollway.domain.catalog import CatalogPolicy, CatalogService, ListerLookup, family_lister
 from tollway.domain.catalog_fetch import FetchPolicy
 from tollway.domain.connectivity import CheckPolicy, ConnectivityService
+from tollway.domain.console_sessions import ConsoleSessionService
 from tollway.domain.limits import LimitsService
 from tollway.domain.model_catalog import ModelCatalogCheck
 from tollway.domain.models import ModelService
@@ -50,6 +51,8 @@ class Services:
     # The rate limits providers published per key, as this process's traffic saw them.
     rate_limits: ObservedRateLimits
     provider_ratelimits: ProviderRateLimits
+    # The operator console's signed-in sessions (tollway.console).
+    console_sessions: ConsoleSessionService
 
 
 def build_services(
@@ -110,6 +113,7 @@ def build_services(
         known_secrets=known_secrets,
         rate_limits=rate_limits,
         provider_ratelimits=ProviderRateLimits(rate_limits, keys, limits),
+        console_sessions=ConsoleSessionService(database, settings.console.session_ttl_seconds),
     )
 
 

@@ -529,3 +529,24 @@ class VerificationLease(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     holder: str = Field(max_length=64)
     lease_until: datetime = _timestamp()
+
+
+# -- the operator console's sessions (tollway.console) ---------------------------------
+
+
+class ConsoleSession(SQLModel, table=True):
+    """One signed-in console session. The cookie holds a random id; only its SHA-256
+    digest is stored, so a copy of this table signs nobody in. ``csrf_token`` is the
+    token every form of the session carries; ``flashes`` are the messages the next
+    page shows (Post/Redirect/Get), never a secret."""
+
+    __tablename__ = "console_sessions"
+
+    id_digest: str = Field(primary_key=True, max_length=64)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = _timestamp()
+    expires_at: datetime = _timestamp(index=True)
+    last_seen_at: datetime = _timestamp()
+    flashes: list[dict[str, str]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )

@@ -1,0 +1,36 @@
+"""The console's pages: one module per page, each with its own ``router`` and its
+template(s) beside it (``pages/<page>.html``). See ../README.md for how to add one."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from tollway.console.pages import (
+    audit,
+    catalog,
+    home,
+    limits,
+    models,
+    prices,
+    provider_keys,
+    providers,
+    teams,
+    usage,
+)
+
+PAGE_MODULES = (
+    home,
+    providers,
+    provider_keys,
+    catalog,
+    models,
+    teams,
+    limits,
+    prices,
+    usage,
+    audit,
+)
+
+
+def page_routers() -> list[APIRouter]:
+    return [module.router for module in PAGE_MODULES]
