@@ -1,0 +1,163 @@
+"""Console pages over a big installation: server time of every page, target <= 200 ms.
+
+The data: the 1,000,000 usage records of ``bench/reports.py`` (30 days, stored through
+the usage writer, so ``usage_hourly`` holds what the writer makes of them), plus 500
+published models on 10 providers with prices, 200 audit events, and verification
+results for a tenth of the models. The app runs in-process (Starlette's TestClient,
+no socket), signed in through the console's own form; each page is fetched once to
+warm caches, then timed over several runs (median and worst). The time is the whole
+request as the server handles it: session check, domain services, queries, template.
+
+Run: .venv/bin/python bench/console_pages.py [records]
+The first run stores the usage records (~2 minutes) and caches the database in the
+temp directory (see bench/reports.py). It prints numbers, asserts nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from reports import Shape, sqlite_database
+
+from tollway.app import create_app
+from tollway.settings import Settings
+from tollway.store.db import Database
+from tollway.store.enums import ProviderType
+from tollway.store.tables import AuditEvent, Model, PricingInfo, Provider
+
+RUNS = 9
+MODELS = 500
+PROVIDERS = 10
+ADMIN_TOKEN = "twadmin-bench-console-0123456789"
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+# Page paths; "{provider}" and "{model}" are filled with ids from the data.
+PAGES = (
+    "/console/",
+    "/console/providers",
+    "/console/providers/{provider}",
+    "/console/providers/{provider}/catalog",
+    "/console/providers/{provider}/keys",
+    "/console/models",
+    "/console/models/{model}",
+    "/console/teams",
+    "/console/limits",
+    "/console/prices",
+    "/console/usage",
+    "/console/usage?group=team&bucket=hour",
+    "/console/usage?group=provider_key",
+    "/console/audit",
+)
+
+
+def add_catalog(url: str) -> tuple[str, str]:
+    """500 models on 10 providers, a price for each, and 200 audit events; returns the
+    id of one provider and one model to visit."""
+    database = Database(url)
+    with database.session() as session:
+        providers = [
+            Provider(name=f"bench-provider-{n}", type=ProviderType.OPENAI) for n in range(PROVIDERS)
+        ]
+        session.add_all(providers)
+        session.flush()
+        models = [
+            Model(
+                provider_id=providers[n % PROVIDERS].id,
+                model_id=f"bench-model-{n}",
+                name=f"bench-model-{n // 2}",
+            )
+            for n in range(MODELS)
+        ]
+        session.add_all(models)
+        session.flush()
+        session.add_all(
+            PricingInfo(
+                provider_id=model.provider_id,
+                model_id=model.id,
+                input_price_per_token=Decimal("0.000001"),
+                output_price_per_token=Decimal("0.000002"),
+            )
+            for model in models
+        )
+        session.add_all(
+            AuditEvent(actor="admin", action="model.created", target=str(model.id), details={})
+            for model in models[:200]
+        )
+        ids = str(providers[0].id), str(models[0].id)
+    database.dispose()
+    return ids
+
+
+def prepared_data_dir(shape: Shape) -> tuple[Path, dict[str, str]]:
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    url, how = sqlite_database(shape, end)
+    print(f"usage: {shape.records:,} records, {how}")
+    data_dir = Path(tempfile.mkdtemp(prefix="tollway-bench-console-"))
+    shutil.copyfile(url.removeprefix("sqlite:///"), data_dir / "tollway.db")
+    provider, model = add_catalog(f"sqlite:///{data_dir / 'tollway.db'}")
+    return data_dir, {"provider": provider, "model": model}
+
+
+def sign_in(client: TestClient) -> None:
+    form = client.get("/console/login")
+    token = CSRF_FIELD.search(form.text)
+    assert token, "no CSRF field on the sign-in page"
+    answer = client.post(
+        "/console/login",
+        data={"token": ADMIN_TOKEN, "csrf_token": token.group(1), "next": "/console/"},
+        follow_redirects=False,
+    )
+    assert answer.status_code in (302, 303), answer.text[:300]
+
+
+def timed(fetch: Callable[[], int]) -> tuple[list[float], int]:
+    status = fetch()  # warm
+    samples = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        status = fetch()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples, status
+
+
+def main() -> None:
+    shape = Shape(records=int(sys.argv[1])) if len(sys.argv) > 1 else Shape()
+    data_dir, ids = prepared_data_dir(shape)
+    settings = Settings(data_dir=data_dir, admin_token=SecretStr(ADMIN_TOKEN))
+    print(f"{MODELS} models on {PROVIDERS} providers; median and worst of {RUNS} runs")
+    print(f"{'page':<44} {'status':>6} {'median':>10} {'worst':>10} {'bytes':>8}")
+    try:
+        with TestClient(create_app(settings)) as client:
+            sign_in(client)
+            for template in PAGES:
+                path = template.format(**ids)
+                size = 0
+
+                def fetch(path: str = path) -> int:
+                    nonlocal size
+                    answer = client.get(path, follow_redirects=False)
+                    size = len(answer.content)
+                    return answer.status_code
+
+                samples, status = timed(fetch)
+                print(
+                    f"{template:<44} {status:>6} {statistics.median(samples):>7.1f} ms"
+                    f" {max(samples):>7.1f} ms {size:>8}"
+                )
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
