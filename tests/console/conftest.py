@@ -21,7 +21,6 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from pydantic import SecretStr
 
 from tests.api.conftest import ADMIN_TOKEN, make_settings
-from tests.console.browser import ADMIN_TOKEN as BROWSER_ADMIN_TOKEN
 from tests.console.browser import (
     DESKTOP,
     STEP_TIMEOUT_MS,
@@ -133,9 +132,9 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Screenshots:
 def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServer]:
     """A real tollway on SQLite for one test module; tests in it share its data."""
     data_dir = tmp_path_factory.mktemp("console-data")
-    settings = Settings(data_dir=data_dir, admin_token=SecretStr(BROWSER_ADMIN_TOKEN))
+    settings = Settings(data_dir=data_dir, admin_token=SecretStr(ADMIN_TOKEN))
     with running_server(settings) as base_url:
-        yield ConsoleServer(base_url=base_url, admin_token=BROWSER_ADMIN_TOKEN, data_dir=data_dir)
+        yield ConsoleServer(base_url=base_url, admin_token=ADMIN_TOKEN, data_dir=data_dir)
 
 
 @pytest.fixture
