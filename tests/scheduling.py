@@ -46,8 +46,20 @@ SLOW_MODULES_FIRST = (
 )
 
 
+# Modules that run in another module's unit of work, on its worker, right after it
+# (``order`` keeps them next to each other): they share its package-scoped processes,
+# started once (tests/system/conftest.py's two replicas).
+TOGETHER = {"tests/system/test_budget_shapes.py": "tests/system/test_replicas.py"}
+
+
 def module_of(nodeid: str) -> str:
     return nodeid.split("::", 1)[0]
+
+
+def unit_of(nodeid: str) -> str:
+    """The unit of work: the module, or its group in ``TOGETHER``."""
+    module = module_of(nodeid)
+    return TOGETHER.get(module, module)
 
 
 def slow_rank(nodeid: str) -> int | None:
@@ -80,6 +92,9 @@ class SlowFirstScheduling(LoadFileScheduling):
     def __init__(self, config: pytest.Config, log: Producer | None = None) -> None:
         super().__init__(config, log)
         config.option.loadscopereorder = False  # keep ``order``'s order
+
+    def _split_scope(self, nodeid: str) -> str:
+        return unit_of(nodeid)
 
     def _busy_with_slow_module(self, node: WorkerController) -> bool:
         return any(
