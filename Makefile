@@ -71,7 +71,10 @@ run: setup
 # Three workers on the two-core CI machine: most tests wait on sockets and processes.
 # tests/inference + tests/cli, back to back on a quiet machine: -n 2 took 106.9 s and
 # 105.5 s, -n 3 98.1 s and 99.2 s, -n 4 98.1 s. Each worker has its own databases, port
-# block and Redis prefixes (tests/conftest.py, tests/fakes/ports.py).
+# block and Redis prefixes (tests/conftest.py, tests/fakes/ports.py). Kept at 3 when the
+# scheduler changed (tests/scheduling.py: the process-starting modules now go first,
+# not last): a fourth worker would start a fourth tollway or LiteLLM process at once
+# in that first stretch, where the CPU is already the limit and start-ups have 60 s.
 TEST_WORKERS ?= 3
 
 test: setup $(PROMTOOL) $(PROMETHEUS) $(CHROMIUM)

@@ -37,6 +37,7 @@ from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, MetaData, create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 
+from tests import scheduling
 from tests.fakes.providers import FakeProviderServer
 from tollway.store import migrate
 from tollway.store.db import Database, normalize_url
@@ -52,25 +53,15 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 
 
-# Modules that start tollway or LiteLLM processes: 30-70 s each on the loaded 2-core
-# machine (measured with --durations). Under --dist loadfile a module is one unit of
-# work, so they are scheduled first and the many short modules fill in around them,
-# rather than one of them running alone on one worker at the end of the run.
-SLOW_MODULES_FIRST = (
-    "tests/inference/test_remote_engine.py",
-    "tests/system/",
-    "tests/test_serve.py",
-    "tests/inference/test_counters_survive.py",
-    "tests/observability/test_prometheus_live.py",  # two replicas and Prometheus
-    "tests/observability/test_workers.py",  # tollway serve --workers 2
-    "tests/deploy/test_image.py",  # a fresh virtual environment, then tollway serve
-    "tests/engine/test_remote.py",
-    "tests/conformance/",  # one tollway and five fakes per module, hundreds of calls
-)
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: not item.nodeid.startswith(SLOW_MODULES_FIRST))
+    scheduling.order(items)  # slow modules first: see tests/scheduling.py
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile`` as tests/scheduling.py explains; other modes as xdist has them."""
+    if config.getvalue("dist") == "loadfile":
+        return scheduling.SlowFirstScheduling(config, log)
+    return None
 
 
 @pytest.fixture(autouse=True)

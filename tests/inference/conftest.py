@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -134,6 +135,25 @@ def mock_setup(tollway: Tollway) -> tuple[Tollway, str]:
     key = tollway.key()
     tollway.wait_for_model(key, "mock-echo")
     return tollway, key
+
+
+@pytest.fixture(scope="module")
+def shared_mock(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> Iterator[tuple[Tollway, str]]:
+    """``mock_setup`` once for the whole module, for tests whose calls leave nothing
+    another test reads (refusals, answers checked in the response alone): an app start
+    costs seconds of CPU on the loaded 2-core machine, a request milliseconds. A test
+    that reads usage records, metrics or other state takes ``mock_setup``."""
+    data_dir = tmp_path_factory.mktemp("shared-mock") / "data"
+    data_dir.mkdir(mode=0o700)
+    shutil.copyfile(sqlite_template, data_dir / "tollway.db")
+    with live_tollway(tollway_settings(data_dir)) as tollway:
+        provider = tollway.provider("mock", name="Mock")
+        tollway.model(provider, "mock-echo")
+        key = tollway.key()
+        tollway.wait_for_model(key, "mock-echo")
+        yield tollway, key
 
 
 def unique(prefix: str) -> str:

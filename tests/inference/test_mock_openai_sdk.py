@@ -18,8 +18,8 @@ def sdk(tollway: Tollway, key: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=tollway.v1, api_key=key, max_retries=0)
 
 
-def test_chat_completion(mock_setup: tuple[Tollway, str]) -> None:
-    tollway, key = mock_setup
+def test_chat_completion(shared_mock: tuple[Tollway, str]) -> None:
+    tollway, key = shared_mock
     raw = sdk(tollway, key).chat.completions.with_raw_response.create(
         model="mock-echo", messages=HELLO
     )
@@ -33,8 +33,8 @@ def test_chat_completion(mock_setup: tuple[Tollway, str]) -> None:
     assert "x-tollway-fallback-reason" not in raw.headers
 
 
-def test_streaming_hides_usage_unless_asked(mock_setup: tuple[Tollway, str]) -> None:
-    tollway, key = mock_setup
+def test_streaming_hides_usage_unless_asked(shared_mock: tuple[Tollway, str]) -> None:
+    tollway, key = shared_mock
     client = sdk(tollway, key)
     chunks = list(client.chat.completions.create(model="mock-echo", messages=HELLO, stream=True))
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -50,8 +50,8 @@ def test_streaming_hides_usage_unless_asked(mock_setup: tuple[Tollway, str]) -> 
     assert usage[0].total_tokens > 0
 
 
-def test_async_client_and_embeddings_and_completions(mock_setup: tuple[Tollway, str]) -> None:
-    tollway, key = mock_setup
+def test_async_client_and_embeddings_and_completions(shared_mock: tuple[Tollway, str]) -> None:
+    tollway, key = shared_mock
 
     async def run() -> None:
         client = openai.AsyncOpenAI(base_url=tollway.v1, api_key=key, max_retries=0)
@@ -125,9 +125,9 @@ def chat(**fields: object) -> bytes:
     ],
 )
 def test_bad_requests_get_openai_shaped_errors(
-    mock_setup: tuple[Tollway, str], body: bytes, status: int, fragment: str
+    shared_mock: tuple[Tollway, str], body: bytes, status: int, fragment: str
 ) -> None:
-    tollway, key = mock_setup
+    tollway, key = shared_mock
     response = httpx.post(
         f"{tollway.v1}/chat/completions",
         content=body,
@@ -140,8 +140,8 @@ def test_bad_requests_get_openai_shaped_errors(
     assert response.headers["x-tollway-request-id"]
 
 
-def test_oversized_body_is_413_before_any_upstream_call(mock_setup: tuple[Tollway, str]) -> None:
-    tollway, key = mock_setup
+def test_oversized_body_is_413_before_any_upstream_call(shared_mock: tuple[Tollway, str]) -> None:
+    tollway, key = shared_mock
     huge = (
         b'{"model": "mock-echo", "messages": [{"role": "user", "content": "'
         + b"x" * (5 * 1024 * 1024)

@@ -11,8 +11,8 @@ import pytest
 from tests.inference.conftest import Tollway
 
 
-def test_json_answer_is_a_response_with_tollways_id(mock_setup: tuple[Tollway, str]) -> None:
-    tollway, key = mock_setup
+def test_json_answer_is_a_response_with_tollways_id(shared_mock: tuple[Tollway, str]) -> None:
+    tollway, key = shared_mock
     client = openai.OpenAI(base_url=tollway.v1, api_key=key, max_retries=0)
     raw = client.responses.with_raw_response.create(
         model="mock-echo", input="hello responses", instructions="be brief"
@@ -25,8 +25,8 @@ def test_json_answer_is_a_response_with_tollways_id(mock_setup: tuple[Tollway, s
     assert response.usage.output_tokens > 0
 
 
-def test_streamed_events_are_typed(mock_setup: tuple[Tollway, str]) -> None:
-    tollway, key = mock_setup
+def test_streamed_events_are_typed(shared_mock: tuple[Tollway, str]) -> None:
+    tollway, key = shared_mock
     client = openai.OpenAI(base_url=tollway.v1, api_key=key, max_retries=0)
     events = list(
         client.responses.create(
@@ -46,8 +46,8 @@ def test_streamed_events_are_typed(mock_setup: tuple[Tollway, str]) -> None:
     assert ids.pop().startswith("resp_")
 
 
-def test_the_stream_helper(mock_setup: tuple[Tollway, str]) -> None:
-    tollway, key = mock_setup
+def test_the_stream_helper(shared_mock: tuple[Tollway, str]) -> None:
+    tollway, key = shared_mock
     client = openai.OpenAI(base_url=tollway.v1, api_key=key, max_retries=0)
     with client.responses.stream(model="mock-echo", input="streamed helper") as stream:
         for _ in stream:
@@ -57,8 +57,8 @@ def test_the_stream_helper(mock_setup: tuple[Tollway, str]) -> None:
     assert final.model == "mock-echo"
 
 
-def test_wire_format_has_event_lines_and_no_done(mock_setup: tuple[Tollway, str]) -> None:
-    tollway, key = mock_setup
+def test_wire_format_has_event_lines_and_no_done(shared_mock: tuple[Tollway, str]) -> None:
+    tollway, key = shared_mock
     response = httpx.post(
         f"{tollway.v1}/responses",
         json={"model": "mock-echo", "input": "wire", "stream": True},
@@ -102,9 +102,9 @@ def test_wire_format_has_event_lines_and_no_done(mock_setup: tuple[Tollway, str]
     ],
 )
 def test_bad_requests_are_400s_naming_the_param(
-    mock_setup: tuple[Tollway, str], body: dict[str, object], param: str
+    shared_mock: tuple[Tollway, str], body: dict[str, object], param: str
 ) -> None:
-    tollway, key = mock_setup
+    tollway, key = shared_mock
     response = httpx.post(
         f"{tollway.v1}/responses", json=body, headers={"Authorization": f"Bearer {key}"}
     )
@@ -114,8 +114,8 @@ def test_bad_requests_are_400s_naming_the_param(
     assert "sk-secret" not in response.text
 
 
-def test_unknown_model_is_404_and_no_key_is_401(mock_setup: tuple[Tollway, str]) -> None:
-    tollway, key = mock_setup
+def test_unknown_model_is_404_and_no_key_is_401(shared_mock: tuple[Tollway, str]) -> None:
+    tollway, key = shared_mock
     client = openai.OpenAI(base_url=tollway.v1, api_key=key, max_retries=0)
     with pytest.raises(openai.NotFoundError) as caught:
         client.responses.create(model="no-such-model", input="x")
@@ -148,9 +148,9 @@ def test_usage_record_says_responses(mock_setup: tuple[Tollway, str]) -> None:
     ids=["malformed", "not-an-object", "too-deep"],
 )
 def test_hostile_bodies_are_400s(
-    mock_setup: tuple[Tollway, str], raw: bytes, param: str | None
+    shared_mock: tuple[Tollway, str], raw: bytes, param: str | None
 ) -> None:
-    tollway, key = mock_setup
+    tollway, key = shared_mock
     response = httpx.post(
         f"{tollway.v1}/responses",
         content=raw,

@@ -3,14 +3,16 @@ a fake upstream on loopback, and clients that arrive all at once, disconnect, or
 outlive the server. Selected with ``-m system``.
 
 Processes are expensive (seconds to start on two cores), so the two replicas are
-started once per module and each test isolates itself with keys and models of its
-own. Tests that kill or stop a process get processes of their own.
+started once for the package (test_replicas.py and test_budget_shapes.py, which run
+on one worker, one after the other: tests/scheduling.py) and each test isolates
+itself with keys, teams and models of its own. Tests that kill or stop a process get
+processes of their own.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from redis.exceptions import RedisError
 from tests.conftest import service_missing
 from tests.processes import ProcessGroup, TollwayProcess, process_group
 from tests.system.support import Admin, forget_counters
+from tollway.store import migrate
+from tollway.store.db import Database
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -33,14 +37,14 @@ def pytest_runtest_makereport(
     report = yield
     if report.failed:
         funcargs = getattr(item, "funcargs", {})
-        for name in ("module_processes", "processes"):
+        for name in ("replica_processes", "processes"):
             group = funcargs.get(name)
             if isinstance(group, ProcessGroup) and group.processes:
                 report.sections.append((f"tollway processes ({name})", group.output()))
     return report
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def redis_url() -> str:
     url = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS_URL)
     client = redis.Redis.from_url(url, socket_connect_timeout=2)
@@ -53,17 +57,29 @@ def redis_url() -> str:
     return url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url, socket_connect_timeout=2)
     yield client
     client.close()
 
 
-@pytest.fixture(scope="module")
-def module_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessGroup]:
+@pytest.fixture(scope="package")
+def replica_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessGroup]:
     with process_group(tmp_path_factory.mktemp("tollway")) as group:
         yield group
+
+
+@pytest.fixture(scope="package")
+def replicas_database_url(postgres_server: Callable[[], str]) -> str:
+    """As ``shared_database_url``, for the package's replicas."""
+    url = postgres_server()
+    database = Database(url)
+    try:
+        migrate.upgrade(database)
+    finally:
+        database.dispose()
+    return url
 
 
 @pytest.fixture
@@ -91,20 +107,20 @@ class Replicas:
         return Admin(self.a)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def replicas(
-    module_processes: ProcessGroup,
-    shared_database_url: str,
+    replica_processes: ProcessGroup,
+    replicas_database_url: str,
     redis_url: str,
     redis_client: redis.Redis,
 ) -> Iterator[Replicas]:
     shared = {
-        "DATABASE_URL": shared_database_url,
+        "DATABASE_URL": replicas_database_url,
         "QUOTAS__BACKEND": "redis",
         "QUOTAS__REDIS_URL": redis_url,
     }
-    a, b = (module_processes.add(name, **shared) for name in ("a", "b"))
-    module_processes.start_all(a, b)
-    pair = Replicas(a, b, shared_database_url, redis_client)
+    a, b = (replica_processes.add(name, **shared) for name in ("a", "b"))
+    replica_processes.start_all(a, b)
+    pair = Replicas(a, b, replicas_database_url, redis_client)
     yield pair
     forget_counters(redis_client, pair.scopes)
