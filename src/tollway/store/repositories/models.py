@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from tollway.store.tables import Model
@@ -33,3 +34,9 @@ def by_name(session: Session) -> list[Model]:
 def named(session: Session, name: str) -> list[Model]:
     """Every deployment published under one public name."""
     return list(session.exec(select(Model).where(Model.name == name)).all())
+
+
+def count_by_provider(session: Session) -> dict[uuid.UUID, int]:
+    """How many models each provider serves, in one query."""
+    statement = select(Model.provider_id, func.count()).group_by(col(Model.provider_id))
+    return {provider_id: count for provider_id, count in session.exec(statement).all()}
