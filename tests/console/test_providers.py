@@ -4,9 +4,11 @@ delete with its orphans named, a connection test, and errors as readable pages."
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from tests.console.conftest import page_csrf, services_of
 from tollway.domain.common import Actor
@@ -49,6 +51,39 @@ def test_the_list_shows_status_keys_models_and_catalog_age(signed_in: TestClient
     assert "1 key<" in html
     assert "never fetched" in html
     assert "sk-list-1234567890" not in html
+
+
+def summary_statements(client: TestClient) -> int:
+    """How many SQL statements the list's read (``providers.summaries``) runs, counted
+    in this thread only (the runtime's background work uses the same engine)."""
+    services = services_of(client)
+    here = threading.get_ident()
+    seen: list[str] = []
+
+    def count(*args: object) -> None:
+        if threading.get_ident() == here:
+            seen.append(str(args[2]))
+
+    event.listen(services.database.engine, "before_cursor_execute", count)
+    try:
+        services.providers.summaries()
+    finally:
+        event.remove(services.database.engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def test_the_list_costs_the_same_queries_for_two_providers_or_twenty(
+    signed_in: TestClient,
+) -> None:
+    for n in range(2):
+        add_model(signed_in, add_provider(signed_in, name=f"p{n}", api_key=f"k-{n}"), f"m{n}")
+    few = summary_statements(signed_in)
+    for n in range(2, 20):
+        add_model(signed_in, add_provider(signed_in, name=f"p{n}", api_key=f"k-{n}"), f"m{n}")
+    assert summary_statements(signed_in) == few
+    assert few <= 5
+    html = signed_in.get("/console/providers").text
+    assert html.count("1 key<") == 20
 
 
 def test_create_needs_a_base_url_for_openai_compatible_only(signed_in: TestClient) -> None:
