@@ -17,6 +17,7 @@ from tollway.domain.provider_keys import (
     read_keys,
     secret_value,
 )
+from tollway.domain.provider_summaries import ProviderSummary, provider_summaries
 from tollway.domain.teams import get_team
 from tollway.errors import ConflictError, ValidationError
 from tollway.providers.families import family
@@ -136,6 +137,11 @@ class ProviderService:
     def list_all(self) -> list[ProviderRead]:
         with self._db.session() as session:
             return [read_provider(session, p) for p in providers.in_creation_order(session)]
+
+    def summaries(self) -> list[ProviderSummary]:
+        """Every provider with its key and model counts and catalog age (the console's list)."""
+        with self._db.session() as session:
+            return provider_summaries(session)
 
     def get(self, provider_id: uuid.UUID) -> ProviderRead:
         with self._db.session() as session:

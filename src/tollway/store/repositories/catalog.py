@@ -184,3 +184,9 @@ def entries_of(session: Session, provider_id: uuid.UUID) -> dict[str, Discovered
 def states_of(session: Session, provider_id: uuid.UUID) -> list[CatalogRefreshState]:
     statement = select(CatalogRefreshState).where(CatalogRefreshState.provider_id == provider_id)
     return list(session.exec(statement).all())
+
+
+def shared_states(session: Session) -> list[CatalogRefreshState]:
+    """The refresh state of every provider's shared catalog, in one query."""
+    statement = select(CatalogRefreshState).where(CatalogRefreshState.scope_key == scope_key(None))
+    return list(session.exec(statement).all())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from tollway.store.enums import ModelStatus
@@ -45,3 +46,11 @@ def by_name(session: Session) -> list[Model]:
 def named(session: Session, name: str) -> list[Model]:
     """Every deployment published under one public name (retired ones are not)."""
     return list(session.exec(select(Model).where(Model.name == name).where(_LIVE)).all())
+
+
+def count_by_provider(session: Session) -> dict[uuid.UUID, int]:
+    """How many live models each provider serves, in one query (retired ones are not)."""
+    statement = (
+        select(Model.provider_id, func.count()).where(_LIVE).group_by(col(Model.provider_id))
+    )
+    return {provider_id: count for provider_id, count in session.exec(statement).all()}

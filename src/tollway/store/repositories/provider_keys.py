@@ -16,3 +16,8 @@ def of_provider(session: Session, provider_id: uuid.UUID) -> list[ProviderKey]:
         .order_by(col(ProviderKey.created_at), col(ProviderKey.id))
     )
     return list(session.exec(statement).all())
+
+
+def every_key(session: Session) -> list[ProviderKey]:
+    """Every provider's keys in one query (the console's provider list counts them)."""
+    return list(session.exec(select(ProviderKey)).all())
