@@ -24,13 +24,13 @@ from tollway.console.forms import NO_ERRORS, FormErrors, form_errors
 from tollway.console.pages._teams_limits_prices import per_million, renamed, when
 from tollway.domain.models import ModelRead
 from tollway.domain.price_sync import SyncResult
-from tollway.domain.pricing import PricingCreate, PricingRead, PricingUpdate
+from tollway.domain.pricing import ModelPrice, PricingCreate, PricingRead, PricingUpdate
 from tollway.errors import NotFoundError, TollwayError
 from tollway.store.enums import PriceSource
 
 router = APIRouter()
 
-PAGE_SIZE = 100
+PAGE_SIZE = 50
 PRICE_FIELDS = {  # the form's field: the domain's (per token)
     "input_per_million": "input_price_per_token",
     "output_per_million": "output_price_per_token",
@@ -66,12 +66,13 @@ class PriceRow:
         return self.source == PriceSource.MANUAL.value
 
 
-def price_row(model: ModelRead | None, price: PricingRead | None, provider: str) -> PriceRow:
+def price_row(model: ModelPrice) -> PriceRow:
+    price = model.price
     return PriceRow(
-        provider=provider,
-        model=model.name if model else "(provider default)",
-        model_id=model.model_id if model else "",
-        model_row_id=model.id if model else None,
+        provider=model.provider_name,
+        model=model.model_name,
+        model_id=model.provider_model_id,
+        model_row_id=model.model_id,
         pricing_id=price.id if price else None,
         input=per_million(price.input_price_per_token) if price else "unpriced",
         output=per_million(price.output_price_per_token) if price else "unpriced",
@@ -79,6 +80,22 @@ def price_row(model: ModelRead | None, price: PricingRead | None, provider: str)
         source=price.source.value if price else "",
         source_label=SOURCE_LABELS[price.source] if price else "unpriced",
         updated=when(price.last_updated, none="") if price else "",
+    )
+
+
+def default_row(price: PricingRead) -> PriceRow:
+    return PriceRow(
+        provider=price.provider_name or "?",
+        model="(provider default)",
+        model_id="",
+        model_row_id=None,
+        pricing_id=price.id,
+        input=per_million(price.input_price_per_token),
+        output=per_million(price.output_price_per_token),
+        cached=_cached(price),
+        source=price.source.value,
+        source_label=SOURCE_LABELS[price.source],
+        updated=when(price.last_updated, none=""),
     )
 
 
@@ -199,31 +216,24 @@ def _prices(
     provider_id: uuid.UUID | None,
     page: int,
 ) -> Response:
-    providers = console.services.providers.list_all()
-    names = {provider.id: provider.name for provider in providers}
-    models = console.services.models.list(provider_id=provider_id)
-    prices = console.services.pricing.list(provider_id)
-    by_model = {price.model_id: price for price in prices if price.model_id is not None}
-    defaults = [
-        price_row(None, price, names.get(price.provider_id, "?"))
-        for price in prices
-        if price.model_id is None
-    ]
-    ordered = sorted(models, key=lambda m: (names.get(m.provider_id, ""), m.name, m.model_id))
-    pages = max(1, -(-len(ordered) // PAGE_SIZE))
+    """The page: a page of published models with their prices (SQL-paged), the provider
+    defaults on the first page, and every model, light, for the override form."""
+    pricing = console.services.pricing
+    total, _ = pricing.published(provider_id, 0, 0)
+    pages = max(1, -(-total // PAGE_SIZE))
     page = min(page, pages)
-    shown = ordered[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    rows = [price_row(m, by_model.get(m.id), names.get(m.provider_id, "?")) for m in shown]
+    _, shown = pricing.published(provider_id, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    defaults = [default_row(price) for price in pricing.defaults(provider_id)] if page == 1 else []
     context: dict[str, Any] = {
-        "rows": (defaults if page == 1 else []) + rows,
-        "providers": [(str(p.id), p.name) for p in providers],
+        "rows": defaults + [price_row(model) for model in shown],
+        "providers": [(str(ident), name) for ident, name in pricing.provider_names()],
         "provider_id": str(provider_id) if provider_id else "",
         "page": page,
         "pages": pages,
-        "total": len(ordered),
+        "total": total,
         "model_options": [
-            (str(m.id), f"{names.get(m.provider_id, '?')} / {m.name} ({m.model_id})")
-            for m in ordered
+            (str(m.model_id), f"{m.provider_name} / {m.model_name} ({m.provider_model_id})")
+            for m in pricing.model_choices()
         ],
         "errors": errors,
         "values": values,
