@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tollway.cli import pager
+from tollway.domain import money_text
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print the server's raw JSON response (for scripts).")
@@ -126,23 +127,9 @@ def timestamp(value: object) -> str | None:
 
 
 def money(value: object) -> str:
-    """USD for people. From a dollar up, in cents with thousands separators ($12.40,
-    $1,234.50); below it, three significant digits ($0.0005, $0.000123), so a tiny
-    cost never reads $0.00. None is a cost nobody could price: ``unpriced``."""
-    if value is None:
-        return "unpriced"
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        return str(value)
-    if not amount.is_finite():
-        return str(value)
-    sign, amount = ("-" if amount < 0 else ""), abs(amount)
-    if amount == 0 or amount >= 1:
-        return f"{sign}${amount:,.2f}"
-    places = max(2, 2 - amount.adjusted())  # adjusted(): the exponent of the first digit
-    whole, fraction = format(amount.quantize(Decimal(1).scaleb(-places)), "f").split(".")
-    return f"{sign}${whole}.{fraction.rstrip('0').ljust(2, '0')}"
+    """USD for people ($12.40, $0.000123; None: ``unpriced``): the rule in
+    ``tollway.domain.money_text``, shared with the console."""
+    return money_text.money(value)
 
 
 def cost(amount: object, unpriced: int = 0, requests: int | None = None) -> str:

@@ -86,6 +86,22 @@ class LimitsRead(Output):
     updated_at: datetime
 
 
+class LimitTarget(Output):
+    """Something a limit can apply to: its scope, id and a label for people."""
+
+    scope: LimitScope
+    scope_id: uuid.UUID
+    label: str
+
+
+def _target_label(scope: LimitScope, name: str, extra: str | None) -> str:
+    if scope is LimitScope.PROVIDER_KEY and extra:
+        return f"{extra}: {name}"  # the provider's name, then the key's label
+    if scope is LimitScope.TOLLWAY_KEY and extra:
+        return f"{name} ({extra}…)"  # the key's prefix
+    return name
+
+
 def read_limits(session: Session, listed: Sequence[LimitsInfo]) -> list[LimitsRead]:
     """With the names of their scopes, looked up once per kind of scope."""
     names: dict[uuid.UUID, str] = {}
@@ -120,6 +136,17 @@ class LimitsService:
             raise ConflictError(
                 f"limits for {data.scope} '{data.scope_id}' already exist; update them instead"
             ) from None
+
+    def targets(self) -> list[LimitTarget]:
+        """Every provider, provider key, team and live tollway key a limit can apply
+        to, by scope then name; one query per scope."""
+        with self._db.session() as session:
+            found = limits.scope_targets(session)
+        return [
+            LimitTarget(scope=scope, scope_id=ident, label=_target_label(scope, name, extra))
+            for scope in LimitScope
+            for ident, name, extra in found[scope]
+        ]
 
     def list(
         self, scope: LimitScope | None = None, scope_id: uuid.UUID | None = None

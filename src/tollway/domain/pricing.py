@@ -76,6 +76,24 @@ def read_pricing(session: Session, listed: Sequence[PricingInfo]) -> list[Pricin
     ]
 
 
+class ModelPrice(Output):
+    """A published model and its price (None: no source prices it, unpriced)."""
+
+    model_id: uuid.UUID
+    provider_id: uuid.UUID
+    provider_name: str
+    model_name: str
+    provider_model_id: str
+    price: PricingRead | None
+
+
+class ModelChoice(Output):
+    model_id: uuid.UUID
+    provider_name: str
+    model_name: str
+    provider_model_id: str
+
+
 def get_pricing(session: Session, pricing_id: uuid.UUID) -> PricingInfo:
     return rows.require(session, PricingInfo, pricing_id, "pricing")
 
@@ -97,6 +115,45 @@ class PricingService:
                 return read_pricing(session, [row])[0]
         except ConstraintViolation:  # a concurrent create of the same scope
             raise _duplicate() from None
+
+    def published(
+        self, provider_id: uuid.UUID | None, offset: int, limit: int
+    ) -> tuple[int, list[ModelPrice]]:
+        """How many models are published (of one provider or all), and one page of them
+        with their prices; a few queries whatever the page."""
+        with self._db.session() as session:
+            total, found = pricing.published_prices(session, provider_id, offset, limit)
+            prices = read_pricing(session, [row[5] for row in found if row[5] is not None])
+            by_id = {price.id: price for price in prices}
+            return total, [
+                ModelPrice(
+                    model_id=ident,
+                    provider_id=owner,
+                    provider_name=provider,
+                    model_name=name,
+                    provider_model_id=model_id,
+                    price=by_id[row.id] if row is not None else None,
+                )
+                for ident, owner, provider, name, model_id, row in found
+            ]
+
+    def model_choices(self) -> list[ModelChoice]:
+        """Every published model, light: what a form offers to price."""
+        with self._db.session() as session:
+            return [
+                ModelChoice(model_id=ident, provider_name=p, model_name=n, provider_model_id=m)
+                for ident, p, n, m in pricing.model_choices(session)
+            ]
+
+    def defaults(self, provider_id: uuid.UUID | None = None) -> list[PricingRead]:
+        """Provider default prices (no model)."""
+        with self._db.session() as session:
+            return read_pricing(session, pricing.defaults(session, provider_id))
+
+    def provider_names(self) -> list[tuple[uuid.UUID, str]]:
+        """Every provider's id and name, by name (one light query)."""
+        with self._db.session() as session:
+            return pricing.provider_names(session)
 
     def list(self, provider_id: uuid.UUID | None = None) -> list[PricingRead]:
         with self._db.session() as session:

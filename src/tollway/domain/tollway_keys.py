@@ -144,6 +144,11 @@ class TollwayKeyService:
         with self._db.session() as session:
             return read_keys(session, tollway_keys.in_creation_order(session, team_id))
 
+    def count_by_team(self) -> dict[uuid.UUID | None, int]:
+        """How many keys each team owns (None: keys without a team), in one query."""
+        with self._db.session() as session:
+            return tollway_keys.count_by_team(session)
+
     def get(self, key_id: uuid.UUID) -> TollwayKeyRead:
         with self._db.session() as session:
             return read_key(session, get_tollway_key(session, key_id))

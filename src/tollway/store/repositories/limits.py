@@ -8,7 +8,7 @@ from collections.abc import Collection
 from sqlmodel import Session, col, select
 
 from tollway.store.enums import LimitScope
-from tollway.store.tables import LimitsInfo
+from tollway.store.tables import LimitsInfo, Provider, ProviderKey, Team, TollwayKey
 
 
 def listed(
@@ -27,3 +27,26 @@ def delete_for_scopes(session: Session, scope_ids: Collection[uuid.UUID]) -> Non
     statement = select(LimitsInfo).where(col(LimitsInfo.scope_id).in_(scope_ids))
     for limits in session.exec(statement):
         session.delete(limits)
+
+
+def scope_targets(session: Session) -> dict[LimitScope, list[tuple[uuid.UUID, str, str | None]]]:
+    """Everything a limit can apply to, by scope: (id, name, owner's name or key prefix),
+    by name; one query per scope. Revoked tollway keys are left out."""
+    providers = session.exec(select(Provider.id, Provider.name).order_by(col(Provider.name)))
+    keys = session.exec(
+        select(ProviderKey.id, ProviderKey.label, Provider.name)
+        .join(Provider, col(Provider.id) == col(ProviderKey.provider_id))
+        .order_by(col(Provider.name), col(ProviderKey.label))
+    )
+    teams = session.exec(select(Team.id, Team.name).order_by(col(Team.name)))
+    tollway_keys = session.exec(
+        select(TollwayKey.id, TollwayKey.name, TollwayKey.prefix)
+        .where(col(TollwayKey.revoked_at).is_(None))
+        .order_by(col(TollwayKey.name))
+    )
+    return {
+        LimitScope.PROVIDER: [(ident, name, None) for ident, name in providers],
+        LimitScope.PROVIDER_KEY: [(ident, label, owner) for ident, label, owner in keys],
+        LimitScope.TEAM: [(ident, name, None) for ident, name in teams],
+        LimitScope.TOLLWAY_KEY: [(ident, name, prefix) for ident, name, prefix in tollway_keys],
+    }
