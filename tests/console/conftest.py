@@ -43,7 +43,7 @@ NAV_PATHS = [
     "/console/audit",
 ]
 # Every page a signed-in operator can open, the navigation's and the others.
-PAGE_PATHS = [*NAV_PATHS, "/console/provider-keys", "/console/catalog"]
+PAGE_PATHS = [*NAV_PATHS, "/console/provider-keys"]
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
