@@ -8,7 +8,6 @@ Read through the same service as ``GET /admin/v1/providers/{id}/catalog``
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -110,11 +109,8 @@ def catalog_view(
     offset = (filters.page - 1) * PER_PAGE
     query = CatalogQuery(None, capability, filters.q or None, PER_PAGE, offset)
     read = services.catalog.read(provider_id, query)
-    names: dict[str, list[str]] = defaultdict(list)
-    published = services.models.list(provider_id=provider_id)
-    for model in published:
-        names[model.model_id].append(model.name)
-    rows = [_row(entry, sorted(names.get(entry.model_id, []))) for entry in read.items]
+    names = services.models.published_names(provider_id)
+    rows = [_row(entry, list(names.get(entry.model_id, ()))) for entry in read.items]
     pages = max(1, -(-read.total // PER_PAGE))
     return CatalogView(
         provider_id=provider_id,
@@ -127,7 +123,7 @@ def catalog_view(
         pages=pages,
         first=offset + 1 if rows else 0,
         last=offset + len(rows),
-        published=len(published),
+        published=sum(len(listed) for listed in names.values()),
         filter_errors=filter_errors or {},
     )
 
