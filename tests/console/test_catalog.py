@@ -138,6 +138,7 @@ def test_the_refresh_runs_in_the_background_and_the_region_follows_it(
     assert "Refreshing the catalog from the provider" in page.text
     assert f'data-poll="{url}/region?q=gpt"' in page.text
     assert "<fieldset disabled>" in page.text  # no publishing from a table being replaced
+    assert '<noscript><meta http-equiv="refresh" content="3"></noscript>' in page.text
     again = client.post(f"{url}/refresh", data={"csrf_token": token})
     assert again.status_code == 303  # a second click joins the running one
     assert "A refresh is running." in client.get(url).text
