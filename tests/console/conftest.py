@@ -48,7 +48,7 @@ NAV_PATHS = [
     "/console/audit",
 ]
 # Every page a signed-in operator can open, the navigation's and the others.
-PAGE_PATHS = [*NAV_PATHS, "/console/providers/new", "/console/catalog"]
+PAGE_PATHS = [*NAV_PATHS, "/console/providers/new"]
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

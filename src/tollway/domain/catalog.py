@@ -12,6 +12,7 @@ refresh it at a time; the others answer ``in_progress`` without calling the prov
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -106,6 +107,9 @@ class CatalogService:
         self._flights: SingleFlight[Scope, CatalogChange] = SingleFlight()
         # Background refreshes started by stale reads; threads start on first use.
         self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tollway-catalog")
+        # Providers whose refresh an operator started in the background (start_refresh).
+        self._started: set[uuid.UUID] = set()
+        self._started_lock = threading.Lock()
 
     def close(self) -> None:
         """Waits for a background refresh in flight (bounded by the deadline), so none
@@ -161,6 +165,44 @@ class CatalogService:
             missing_from_catalog=missing,
             catalogs=changes,
         )
+
+    def start_refresh(self, provider_id: uuid.UUID, actor: Actor) -> bool:
+        """``refresh`` in the background (the console's button; ``refreshing`` says when
+        it is done and the catalog's state how it went). What fails before any call to
+        the provider (no such provider, no key to list with) raises here, at once.
+        False: a refresh of the provider started so is still running."""
+        self._calls(provider_id)
+        with self._started_lock:
+            if provider_id in self._started:
+                return False
+            self._started.add(provider_id)
+
+        def work() -> None:
+            try:
+                self.refresh(provider_id, actor)
+            except TollwayError as exc:  # recorded in the catalog's state (or nothing to say)
+                log.info("catalog refresh failed: %s", exc.message)
+            except Exception as exc:
+                log.warning("catalog refresh failed: %s", type(exc).__name__)
+            finally:
+                with self._started_lock:
+                    self._started.discard(provider_id)
+
+        try:
+            self._background.submit(work)
+        except RuntimeError:  # shutting down
+            with self._started_lock:
+                self._started.discard(provider_id)
+            raise
+        return True
+
+    def refreshing(self, provider_id: uuid.UUID) -> bool:
+        """A refresh of the provider's shared catalog runs in this process, or one
+        ``start_refresh`` started has not finished."""
+        with self._started_lock:
+            if provider_id in self._started:
+                return True
+        return self._flights.running(Scope(provider_id, None))
 
     def _refresh_later(self, scope: Scope) -> None:
         def work() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -182,6 +182,13 @@ def check_details(check: CatalogCheck, sources: dict[str, str]) -> dict[str, Any
     return details
 
 
+def _names_by_id(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for model_id, name in pairs:
+        found.setdefault(model_id, []).append(name)
+    return found
+
+
 class ModelService:
     def __init__(self, database: Database, catalog: ModelCatalogCheck | None = None) -> None:
         """``catalog`` None: no check (a process without a catalog service)."""
@@ -274,6 +281,12 @@ class ModelService:
         with self._db.session() as session:
             listed = models.listed(session, name=name, provider_id=provider_id, retired=retired)
             return read_models(session, listed)
+
+    def published_names(self, provider_id: uuid.UUID) -> Mapping[str, Sequence[str]]:
+        """The public names each of the provider's model ids is published under (a light
+        read for the console's catalog page: no verification runs)."""
+        with self._db.session() as session:
+            return _names_by_id(models.names_by_model_id(session, provider_id))
 
     def get(self, model_id: uuid.UUID) -> ModelRead:
         with self._db.session() as session:

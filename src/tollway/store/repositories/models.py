@@ -32,6 +32,16 @@ def listed(
     return list(session.exec(statement).all())
 
 
+def names_by_model_id(session: Session, provider_id: uuid.UUID) -> list[tuple[str, str]]:
+    """(model id, public name) of each of the provider's models, by public name."""
+    statement = (
+        select(Model.model_id, Model.name)
+        .where(Model.provider_id == provider_id)
+        .order_by(col(Model.name))
+    )
+    return [(model_id, name) for model_id, name in session.exec(statement).all()]
+
+
 def of_provider(session: Session, provider_id: uuid.UUID) -> list[Model]:
     return list(session.exec(select(Model).where(Model.provider_id == provider_id)))
 
