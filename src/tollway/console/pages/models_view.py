@@ -20,7 +20,7 @@ from tollway.domain.verification_tests import TestType
 from tollway.routing.builder import group_leader
 from tollway.store.enums import RoutingStrategy
 
-NAMES_PER_PAGE = 50
+NAMES_PER_PAGE = 25
 RESULTS_PER_PAGE = 60
 # Statuses the stylesheet has a colour for; any other renders with the generic badge.
 STYLED_STATUSES = frozenset({"verified", "unverified", "invalid", "retired"})
