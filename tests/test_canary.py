@@ -223,6 +223,7 @@ def _known_ids(client: TestClient) -> dict[str, str]:
     keys = client.get(f"/admin/v1/providers/{provider}/keys").json()
     teams = client.get("/admin/v1/teams").json()
     tollway_keys = client.get("/admin/v1/keys").json()
+    models = client.get("/admin/v1/models").json()
     ids = {"provider_id": provider}
     if keys:
         ids["key_id"] = ids["provider_key_id"] = keys[0]["id"]
@@ -230,6 +231,8 @@ def _known_ids(client: TestClient) -> dict[str, str]:
         ids["team_id"] = teams[0]["id"]
     if tollway_keys:
         ids["tollway_key_id"] = tollway_keys[0]["id"]
+    if models:
+        ids["model_id"] = models[0]["id"]
     return ids
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tollway.domain.common import SYSTEM_ACTOR, Actor, Page, audit, target
@@ -74,20 +75,42 @@ class VerificationService:
         self._metrics = metrics
         self._failures_to_unverify = failures_to_unverify
 
-    async def verify(self, model_id: uuid.UUID, suite: Suite, actor: Actor) -> VerificationRun:
+    async def verify(
+        self,
+        model_id: uuid.UUID,
+        suite: Suite,
+        actor: Actor,
+        *,
+        run_id: uuid.UUID | None = None,
+        on_result: Callable[[VerificationRead], None] | None = None,
+    ) -> VerificationRun:
+        """``run_id``: the run's id when the caller needs it before the run ends (the
+        console's page of a live run); ``on_result``: told each test's result as it
+        completes, before the run is recorded (results are stored together at the end)."""
         subject = await asyncio.to_thread(self._subject, model_id)
         deployment = _deployment_of(self._routing.table, subject)
         if deployment is None and await self._routing.refresh():
             # Published (or re-keyed) a moment ago: not in this replica's table yet.
             deployment = _deployment_of(self._routing.table, subject)
-        run_id = uuid.uuid4()
+        run_id = run_id or uuid.uuid4()
         results: list[VerificationResult] = []
         for test in plan(subject.traits, suite):
             result = await self._run_test(test, subject, deployment, run_id)
             results.append(result)
+            if on_result is not None:
+                on_result(VerificationRead.model_validate(result))
             if test is TestType.REACHABLE and not result.passed:
                 break  # an unreachable model would fail (and bill) every other test
         return await asyncio.to_thread(self._record, subject, suite, run_id, results, actor)
+
+    def run_results(self, model_id: uuid.UUID, run_id: uuid.UUID) -> list[VerificationRead]:
+        """One recorded run's results (empty while it runs, or for an unknown run)."""
+        with self._db.session() as session:
+            get_model(session, model_id)
+            return [
+                VerificationRead.model_validate(row)
+                for row in verifications.of_run(session, model_id, run_id)
+            ]
 
     def history(self, model_id: uuid.UUID, limit: int, offset: int) -> Page[VerificationRead]:
         with self._db.session() as session:

@@ -14,6 +14,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from sqlmodel import Session, col, select
 
@@ -259,6 +260,22 @@ def _groups(
     }
 
 
+class _Ranked(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def priority(self) -> int: ...
+
+
+RankedT = TypeVar("RankedT", bound=_Ranked)
+
+
+def group_leader(models: Sequence[RankedT]) -> RankedT:
+    """The row whose routing strategy a public name follows: rows sharing a name may
+    disagree on it, and the top-priority row decides (ties: the lowest id)."""
+    return min(models, key=lambda m: (-m.priority, str(m.id)))
+
+
 def _group(
     name: str,
     members: list[Deployment],
@@ -268,8 +285,7 @@ def _group(
     *,
     prefer_verified: bool = False,
 ) -> ModelGroup:
-    # Rows sharing a public name may disagree on strategy: the top-priority row decides.
-    leader = min(models, key=lambda m: (-m.priority, str(m.id)))
+    leader = group_leader(models)
     strategy = RoutingStrategy(leader.routing_strategy)
     by_team: dict[uuid.UUID, list[Deployment]] = defaultdict(list)
     shared: list[Deployment] = []

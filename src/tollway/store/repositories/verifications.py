@@ -50,6 +50,17 @@ def count_of(session: Session, model_id: uuid.UUID) -> int:
     )
 
 
+def of_run(session: Session, model_id: uuid.UUID, run_id: uuid.UUID) -> list[VerificationResult]:
+    """One run's results, in the order its tests ran (by time, then test)."""
+    statement = (
+        select(VerificationResult)
+        .where(col(VerificationResult.model_id) == model_id)
+        .where(col(VerificationResult.run_id) == run_id)
+        .order_by(col(VerificationResult.created_at), col(VerificationResult.test_type))
+    )
+    return list(session.exec(statement).all())
+
+
 def recent_runs(session: Session, model_id: uuid.UUID, runs: int) -> list[list[VerificationResult]]:
     """The model's last ``runs`` runs, newest first, each its results."""
     latest = (
