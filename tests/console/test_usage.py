@@ -217,8 +217,12 @@ def test_seeded_usage_in_the_totals_the_spenders_and_the_chart(signed_in: TestCl
     ]
     assert html.count('<rect class="bar series-') == 2  # one model on each day
     chart = rows_of(html, "Cost (USD) per day")
-    assert chart == [["2030-03-01", "$0.00", "$1.75", "$1.75"], ["2030-03-02", "$2.25", "$0.00", "$2.25"]]  # fmt: skip
-    assert ALPHA_KEY not in html and BETA_KEY not in html
+    assert chart == [
+        ["2030-03-01", "$0.00", "$1.75", "$1.75"],
+        ["2030-03-02", "$2.25", "$0.00", "$2.25"],
+    ]
+    assert ALPHA_KEY not in html
+    assert BETA_KEY not in html
 
 
 def test_stack_bucket_metric_and_filters_change_the_view(signed_in: TestClient) -> None:
