@@ -30,7 +30,7 @@ def actions_shown(html: str) -> list[str]:
 def test_newest_first_with_readable_details(signed_in: TestClient) -> None:
     seed_teams(signed_in, 2)
     html = signed_in.get("/console/audit").text
-    assert "Showing 1–2 of 2 events, newest first." in html
+    assert "Showing 1 to 2 of 2 events, newest first." in html
     names = re.findall(r"<dt>name</dt><dd>(team-\d+)</dd>", html)
     assert names == ["team-001", "team-000"]
 
@@ -52,11 +52,11 @@ def test_filters_by_actor_action_and_target(signed_in: TestClient) -> None:
 def test_pages_of_fifty_keep_the_filters(signed_in: TestClient) -> None:
     seed_teams(signed_in, 55)
     first = signed_in.get("/console/audit", params={"action": "team.create"}).text
-    assert "Showing 1–50 of 55 events" in first
+    assert "Showing 1 to 50 of 55 events" in first
     assert "page=2" in first
     assert "action=team.create&amp;page=2" in first
     second = signed_in.get("/console/audit", params={"action": "team.create", "page": "2"}).text
-    assert "Showing 51–55 of 55 events" in second
+    assert "Showing 51 to 55 of 55 events" in second
     assert re.findall(r"<dt>name</dt><dd>(team-\d+)</dd>", second) == [
         f"team-{n:03}" for n in range(4, -1, -1)
     ]
