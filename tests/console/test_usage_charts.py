@@ -60,3 +60,13 @@ def test_an_empty_chart_has_no_bars_and_few_x_labels() -> None:
     assert chart.empty
     assert len(chart.x_ticks) <= 12
     assert [t.label for t in chart.y_ticks] == ["0"]
+
+
+def test_axis_ticks_are_round_numbers() -> None:
+    for top, labels in (
+        ("2.2", ["0", "0.5", "1", "1.5", "2", "2.5"]),
+        ("0.9", ["0", "0.2", "0.4", "0.6", "0.8", "1"]),
+        ("40", ["0", "10", "20", "30", "40", "50"]),
+    ):
+        series = top_series([("a", "A")], {"a": [D(top)]}, 1)
+        assert [t.label for t in stacked_bars(["x"], series).y_ticks] == labels, top

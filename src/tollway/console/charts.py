@@ -103,11 +103,11 @@ def top_series(
 def stacked_bars(
     bucket_labels: Sequence[str],
     series: Sequence[Series],
-    format_value: Callable[[Decimal], str] = str,
+    format_value: Callable[[Decimal], str] | None = None,
 ) -> BarChart:
     """The geometry of ``series`` stacked per bucket. ``format_value`` (a callable
     of a Decimal) writes values on the axis and in each bar's title."""
-    fmt = format_value
+    fmt = format_value or plain
     count = len(bucket_labels)
     stacks = [sum((s.values[i] for s in series), Decimal(0)) for i in range(count)]
     maximum = max(stacks, default=Decimal(0))
@@ -152,6 +152,11 @@ def stacked_bars(
     )
 
 
+def plain(value: Decimal) -> str:
+    """A number without exponent or trailing zeros: 10, 0.5."""
+    return format(value.normalize(), "f")
+
+
 def nice_ceiling(value: Decimal) -> Decimal:
     """The smallest 1, 2, 2.5 or 5 times a power of ten at or above ``value`` (0 for 0):
     the top of the value axis."""
@@ -170,10 +175,14 @@ def _y_ticks(
 ) -> tuple[Tick, ...]:
     if top <= 0:
         return (Tick(float(TOP + plot_height), format_value(Decimal(0))),)
+    # A top of 1, 2.5, 5 or 10 (times a power of ten) divides into 5 round steps, 2 into 4.
+    leading = top.scaleb(-top.adjusted())
+    steps = 4 if leading == 2 else 5
     ticks = []
-    for step in range(5):
-        value = top * step / 4
-        ticks.append(Tick(_round(TOP + plot_height - plot_height * step / 4), format_value(value)))
+    for step in range(steps + 1):
+        value = top * step / steps
+        height = plot_height * step / steps
+        ticks.append(Tick(_round(TOP + plot_height - height), format_value(value)))
     return tuple(ticks)
 
 
