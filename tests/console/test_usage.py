@@ -297,9 +297,14 @@ def test_each_csv_holds_exactly_the_rows_of_its_table(signed_in: TestClient) -> 
     attribution = csv_rows(
         signed_in.get("/console/usage.csv", params={**CUSTOM, "table": "attribution"}).text
     )
-    assert {r["provider_key_label"] for r in attribution} == {
-        row[1] for row in rows_of(html, "Spend per provider key, team and tollway key")
-    }
+    byok = signed_in.get("/console/usage", params={**CUSTOM, "group": "provider_key"}).text
+    assert [
+        (r["provider_name"], r["team_name"], r["key_name"], r["cost_usd"]) for r in attribution
+    ] == [
+        (row[0], row[2], row[3], row[6].removeprefix("$"))
+        for row in rows_of(byok, "Spend per provider key, team and tollway key")
+    ]
+    assert "Spend per provider key" not in html  # only when stacking by provider key
     assert signed_in.get("/console/usage.csv", params={"table": "nope"}).status_code == 422
     invalid = signed_in.get("/console/usage.csv", params={"group": "colour"})
     assert invalid.status_code == 422

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from tests.console.browser import (
     ConsoleServer,
+    RequestLog,
     Screenshots,
     assert_controls_labelled,
     sign_in,
@@ -67,8 +68,12 @@ def spend_table(page: Page) -> list[list[str]]:
 def test_chart_and_tables_show_the_seeded_usage_and_follow_the_controls(
     page: Page, console_server: ConsoleServer, seeded: Seeded, shots: Screenshots
 ) -> None:
+    requests = RequestLog()
+    requests.watch(page)
     page.goto(console_server.url(CUSTOM))
     expect(page.get_by_role("heading", level=1)).to_have_text("Usage")
+    page.wait_for_load_state("networkidle")
+    assert len(requests.urls) <= 4, requests.urls  # the page, console.css|js, usage.css
     expect(page.locator("#total-cost")).to_have_text("$4.00")
     expect(page.locator("#total-requests")).to_have_text("4")
     chart = page.get_by_role("img", name=re.compile("Cost \\(USD\\) per day"))

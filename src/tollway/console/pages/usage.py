@@ -3,8 +3,9 @@ dimension; top spenders; BYOK attribution per provider key; a public model's cos
 each of its providers; and the CSV of each table, exactly as shown.
 
 Everything reads ``services.usage`` (the same reports as /admin/v1/usage); a page runs
-at most four reports: the chart's (bucket and dimension), the spenders' (dimension), the
-attribution's, and the comparison's when a model is chosen.
+one report for the chart and the spenders (bucket and dimension, summed over the buckets
+for the table), plus the attribution's when stacking by provider key and the
+comparison's when a model is chosen.
 """
 
 from __future__ import annotations
@@ -107,15 +108,52 @@ def _report(console: ConsoleContext, view: UsageView, table: str) -> UsageReport
     when: dict[str, Any] = {"start": view.start, "end": view.end, "filters": view.filters()}
     if table == "attribution":
         return usage.provider_keys(**when)
-    if table == "chart":
-        return usage.report([view.bucket, view.group], **when)
-    return usage.report([view.group], **when)
+    chart = usage.report([view.bucket, view.group], **when)
+    return chart if table == "chart" else spend_of(chart, view.group)
+
+
+_SUMS = (
+    "requests",
+    "errors",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+    "cost_usd",
+    "unpriced_requests",
+)
+
+
+def spend_of(chart: UsageReport, group: str) -> UsageReport:
+    """The chart's report summed over its buckets: one row per series, most expensive
+    first (then by label). One report read serves the chart, the table and both CSVs."""
+    fields = ("model",) if group == "model" else _ID_FIELDS[group][:2]
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in chart.rows:
+        key = tuple(getattr(row, name) for name in fields)
+        found = merged.get(key)
+        if found is None:
+            merged[key] = {name: getattr(row, name) for name in (*fields, *_SUMS)}
+        else:
+            for name in _SUMS:
+                found[name] += getattr(row, name)
+    rows = [UsageRow(**values) for values in merged.values()]
+    rows.sort(key=lambda row: (-row.cost_usd, series_of(row, group)[1]))
+    return UsageReport(
+        start=chart.start,
+        end=chart.end,
+        group_by=[dim for dim in chart.group_by if dim.value == group],
+        rows=rows,
+        totals=chart.totals,
+    )
 
 
 def _result(console: ConsoleContext, view: UsageView) -> dict[str, Any]:
-    spend = _report(console, view, "spend")
     chart_report = _report(console, view, "chart")
-    attribution = _report(console, view, "attribution")
+    spend = spend_of(chart_report, view.group)
+    # BYOK attribution is one more report: shown when stacking by provider key.
+    attribution = _report(console, view, "attribution") if view.group == "provider_key" else None
     comparison, compare_error = _comparison(console, view)
     chart, series = _chart(view, spend, chart_report)
     base = console.url("usage")
@@ -126,8 +164,9 @@ def _result(console: ConsoleContext, view: UsageView) -> dict[str, Any]:
         "spend_count": len(spend.rows),
         "chart": chart,
         "chart_table": _chart_table(view, series),
-        "attribution": attribution.rows[:MAX_TABLE_ROWS],
-        "attribution_count": len(attribution.rows),
+        "attribution": attribution.rows[:MAX_TABLE_ROWS] if attribution else None,
+        "attribution_count": len(attribution.rows) if attribution else 0,
+        "attribution_href": f"{base}?{view.query(group='provider_key')}",
         "comparison": comparison,
         "compare_error": compare_error,
         "csv": {name: f"{csv}?{view.query()}&table={name}" for name in _CSV_TABLES},
@@ -222,22 +261,17 @@ def _drill_down(view: UsageView, key: Hashable, base: str) -> str | None:
 
 
 def _choices(console: ConsoleContext) -> Mapping[str, Any]:
-    services = console.services
+    found = console.services.usage.choices()
     teams = [("", "Any team"), (str(NIL_UUID), "No team")]
-    teams += [(str(team.id), team.name) for team in services.teams.list()]
-    keys = [("", "Any key")] + [(str(k.id), k.name) for k in services.tollway_keys.list()]
-    providers = [("", "Any provider")]
-    providers += [(str(p.id), p.name) for p in services.providers.list_all()]
-    models = sorted({model.name for model in services.models.list()})
     return {
         "range": RANGE_CHOICES,
         "bucket": list(BUCKETS.items()),
         "group": list(GROUPS.items()),
         "metric": list(METRICS.items()),
-        "team": teams,
-        "key": keys,
-        "provider": providers,
-        "models": models,
+        "team": teams + [(str(t.id), t.name) for t in found.teams],
+        "key": [("", "Any key")] + [(str(k.id), k.name) for k in found.keys],
+        "provider": [("", "Any provider")] + [(str(p.id), p.name) for p in found.providers],
+        "models": found.models,
         "usd": usd,
         "count": count,
         "per_million": per_million,

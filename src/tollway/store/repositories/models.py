@@ -33,3 +33,8 @@ def by_name(session: Session) -> list[Model]:
 def named(session: Session, name: str) -> list[Model]:
     """Every deployment published under one public name."""
     return list(session.exec(select(Model).where(Model.name == name)).all())
+
+
+def public_names(session: Session) -> list[str]:
+    """Every public name, once, in order."""
+    return list(session.exec(select(Model.name).distinct().order_by(col(Model.name))).all())
