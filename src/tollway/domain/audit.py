@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from datetime import datetime
 from typing import Any
@@ -31,11 +32,17 @@ class AuditService:
         offset: int,
         action: str | None = None,
         target: str | None = None,
+        actor: str | None = None,
     ) -> Page[AuditEventRead]:
         """Newest first; ties broken by id so pages never overlap."""
         with self._db.session() as session:
             events, total = audit_trail.page(
-                session, limit=limit, offset=offset, action=action, target=target
+                session, limit=limit, offset=offset, action=action, target=target, actor=actor
             )
             items = [AuditEventRead.model_validate(e) for e in events]
         return Page[AuditEventRead](items=items, total=total, limit=limit, offset=offset)
+
+    def actions(self) -> builtins.list[str]:
+        """The actions the trail holds: what a filter can choose from."""
+        with self._db.session() as session:
+            return audit_trail.actions(session)

@@ -39,7 +39,7 @@ from tollway.routing.prices import (
 )
 from tollway.store.db import Database, Session
 from tollway.store.enums import ModelStatus, ProviderType
-from tollway.store.repositories import models, pricing, providers
+from tollway.store.repositories import models, pricing, providers, teams, tollway_keys
 from tollway.store.repositories.names import Named, names_by_id
 from tollway.store.tables import Model, Provider
 
@@ -107,6 +107,21 @@ class UsageReport(Output):
     group_by: list[Dimension]
     rows: list[UsageRow]
     totals: UsageTotals
+
+
+class Choice(Output):
+    id: uuid.UUID
+    name: str
+
+
+class UsageChoices(Output):
+    """What a report can be filtered by: teams, keys and providers by name, and the
+    public model names."""
+
+    teams: list[Choice]
+    keys: list[Choice]
+    providers: list[Choice]
+    models: list[str]
 
 
 class DeploymentCost(Output):
@@ -254,6 +269,20 @@ class UsageService:
             unpriced_requests=traffic.unpriced_requests,
             deployments=deployments,
         )
+
+    def choices(self) -> UsageChoices:
+        """The filters' choices, read in one session (no provider keys, no secrets)."""
+        with self._db.session() as session:
+            return UsageChoices(
+                teams=[Choice(id=t.id, name=t.name) for t in teams.by_name(session)],
+                keys=[
+                    Choice(id=k.id, name=k.name) for k in tollway_keys.in_creation_order(session)
+                ],
+                providers=[
+                    Choice(id=p.id, name=p.name) for p in providers.in_creation_order(session)
+                ],
+                models=models.public_names(session),
+            )
 
     # -- helpers -----------------------------------------------------------------------
 

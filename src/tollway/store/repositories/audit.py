@@ -33,10 +33,14 @@ def page(
     offset: int,
     action: str | None = None,
     target: str | None = None,
+    actor: str | None = None,
 ) -> tuple[list[AuditEvent], int]:
     """One page newest first (ties broken by id so pages never overlap), and the total."""
     statement = select(AuditEvent)
     count = select(func.count()).select_from(AuditEvent)
+    if actor is not None:
+        statement = statement.where(AuditEvent.actor == actor)
+        count = count.where(AuditEvent.actor == actor)
     if action is not None:
         statement = statement.where(AuditEvent.action == action)
         count = count.where(AuditEvent.action == action)
@@ -49,3 +53,9 @@ def page(
         .limit(limit)
     )
     return list(session.exec(statement).all()), session.exec(count).one()
+
+
+def actions(session: Session) -> list[str]:
+    """Every action the trail holds, in order (the action column is indexed)."""
+    statement = select(AuditEvent.action).distinct().order_by(col(AuditEvent.action))
+    return list(session.exec(statement).all())

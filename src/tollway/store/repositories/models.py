@@ -64,3 +64,9 @@ def count_by_provider(session: Session) -> dict[uuid.UUID, int]:
         select(Model.provider_id, func.count()).where(_LIVE).group_by(col(Model.provider_id))
     )
     return {provider_id: count for provider_id, count in session.exec(statement).all()}
+
+
+def public_names(session: Session) -> list[str]:
+    """Every public name, once, in order (names only retired models hold still count:
+    their usage is still in the reports)."""
+    return list(session.exec(select(Model.name).distinct().order_by(col(Model.name))).all())
