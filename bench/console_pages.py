@@ -56,8 +56,10 @@ PAGES = (
     "/console/limits",
     "/console/prices",
     "/console/usage",
-    "/console/usage?group=team&bucket=hour",
-    "/console/usage?group=provider_key",
+    "/console/usage?range=24h&bucket=hour&group=team",
+    "/console/usage?range=30d&group=model",
+    "/console/usage?range=30d&group=provider_key",
+    "/console/usage.csv?range=30d&group=model",
     "/console/audit",
 )
 
