@@ -106,14 +106,17 @@ def page_csrf(client: TestClient, path: str = "/console/") -> str:
 # -- in a browser ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API is open it keeps an asyncio
+# loop running in this thread, and the async tests a worker runs after a browser module
+# then fail ("cannot be called from a running event loop").
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Playwright]:
     chromium_executable()  # skip (or fail under CI) before starting Playwright's driver
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     chromium = launch(playwright_driver.chromium)
     yield chromium
