@@ -12,17 +12,8 @@ from tests.console.browser import (
     ConsoleServer,
     Screenshots,
     assert_controls_labelled,
-    sign_in,
     tab_to,
 )
-
-
-@pytest.fixture
-def page(anonymous_page: Page, console_server: ConsoleServer) -> Page:
-    """Signed in, minus Chromium's own /favicon.ico 404 (the console has no icon)."""
-    anonymous_page.route("**/favicon.ico", lambda route: route.fulfill(status=204))
-    sign_in(anonymous_page, console_server)
-    return anonymous_page
 
 
 @pytest.fixture(scope="module")

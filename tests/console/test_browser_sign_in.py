@@ -5,47 +5,25 @@ on any script or CSP error)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.console.browser import (
-    DESKTOP,
     PHONE,
-    STEP_TIMEOUT_MS,
     ConsoleServer,
-    PageProblems,
     RequestLog,
     Screenshots,
     assert_controls_labelled,
     tab_to,
 )
 
-# Chromium logs the load of a document answered 422 as a console error; a form sent
-# back with its errors is answered 422 on purpose.
-FORM_ERROR = "Failed to load resource: the server responded with a status of 422"
 NAV = ["Home", "Providers", "Models", "Teams & keys", "Limits", "Prices", "Usage", "Audit"]
 
 
-@pytest.fixture
-def sign_in_page(browser: Browser) -> Iterator[Page]:
-    """``anonymous_page``, but a form answered 422 is not a page error."""
-    context = browser.new_context(viewport=DESKTOP)  # type: ignore[arg-type]
-    context.set_default_timeout(STEP_TIMEOUT_MS)
-    page = context.new_page()
-    problems = PageProblems()
-    problems.watch(page)
-    yield page
-    context.close()
-    unexpected = [message for message in problems.messages if FORM_ERROR not in message]
-    assert not unexpected, "\n".join(unexpected)
-
-
 def test_a_wrong_token_then_the_right_one_by_keyboard(
-    sign_in_page: Page, console_server: ConsoleServer, shots: Screenshots
+    anonymous_page: Page, console_server: ConsoleServer, shots: Screenshots
 ) -> None:
-    page = sign_in_page
+    page = anonymous_page
     page.goto(console_server.url("/console/usage"))
     expect(page).to_have_url(re.compile(r"/console/login\?next=%2Fconsole%2Fusage$"))
     expect(page).to_have_title("Sign in · tollway console")

@@ -12,15 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 from pydantic import SecretStr
 
 from tests.api.conftest import ADMIN_TOKEN
 from tests.console.browser import (
-    DESKTOP,
-    STEP_TIMEOUT_MS,
     ConsoleServer,
-    PageProblems,
     RequestLog,
     Screenshots,
     assert_controls_labelled,
@@ -78,28 +75,6 @@ class Provider:
     @property
     def catalog_url(self) -> str:
         return self.server.url(f"/console/providers/{self.id}/catalog")
-
-
-# What chromium logs for a document answered 422: the form answered again with its
-# errors, as the console's rule asks; not a problem of the page.
-FORM_AGAIN = "Failed to load resource: the server responded with a status of 422"
-
-
-@pytest.fixture
-def anonymous_page(browser: Browser) -> Iterator[Page]:
-    """conftest's fixture (fails the test on any page error), except that a form
-    answered again with 422 is no error, and /favicon.ico (the console's pages name no
-    icon yet, and its 404 is a console error) gets an empty answer."""
-    context = browser.new_context(viewport=DESKTOP)  # type: ignore[arg-type]
-    context.set_default_timeout(STEP_TIMEOUT_MS)
-    context.route("**/favicon.ico", lambda route: route.fulfill(status=204))
-    page = context.new_page()
-    problems = PageProblems()
-    problems.watch(page)
-    yield page
-    context.close()
-    left = [message for message in problems.messages if FORM_AGAIN not in message]
-    assert not left, "\n".join(left)
 
 
 def rows(page: Page) -> list[str]:

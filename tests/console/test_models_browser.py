@@ -11,13 +11,10 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.console.browser import (
-    DESKTOP,
-    STEP_TIMEOUT_MS,
     ConsoleServer,
-    PageProblems,
     RequestLog,
     Screenshots,
     assert_controls_labelled,
@@ -35,28 +32,6 @@ class Models:
     echo: str  # the mock's, published as "chat" on "alpha" (top priority)
     echo_beta: str  # "chat" again, on "beta"
     flaky: str  # on "upstream", a fake whose completions fail slowly
-
-
-class ProblemsButTheFavicon(PageProblems):
-    """Chromium asks for /favicon.ico now and then and tollway answers 404: a console
-    error of the harness's, not of these pages (reported; ignored here, nothing else)."""
-
-    def _on_console(self, message: ConsoleMessage) -> None:
-        if not str(message.location.get("url", "")).endswith("/favicon.ico"):
-            super()._on_console(message)
-
-
-@pytest.fixture
-def anonymous_page(browser: Browser) -> Iterator[Page]:
-    """``tests/console/conftest.py``'s, with the favicon's 404 left out."""
-    context = browser.new_context(viewport=DESKTOP)  # type: ignore[arg-type]
-    context.set_default_timeout(STEP_TIMEOUT_MS)
-    page = context.new_page()
-    problems = ProblemsButTheFavicon()
-    problems.watch(page)
-    yield page
-    context.close()
-    assert not problems.messages, "\n".join(problems.messages)
 
 
 @pytest.fixture(scope="module")

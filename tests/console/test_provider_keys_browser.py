@@ -8,35 +8,16 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.console.browser import (
-    DESKTOP,
-    STEP_TIMEOUT_MS,
     ConsoleServer,
-    PageProblems,
     Screenshots,
     assert_controls_labelled,
     tab_to,
 )
-from tests.console.browser import sign_in as browser_sign_in
 
 FIRST_KEY = f"sk-shared-{uuid.uuid4().hex}"
-
-
-@pytest.fixture
-def page(browser: Browser, console_server: ConsoleServer) -> Iterator[Page]:
-    """The harness's signed-in ``page``, with no favicon asked for."""
-    context = browser.new_context(viewport=DESKTOP)  # type: ignore[arg-type]
-    context.set_default_timeout(STEP_TIMEOUT_MS)
-    signed_in = context.new_page()
-    signed_in.route("**/favicon.ico", lambda route: route.fulfill(status=204, body=""))
-    problems = PageProblems()
-    problems.watch(signed_in)
-    browser_sign_in(signed_in, console_server)
-    yield signed_in
-    context.close()
-    assert not problems.messages, "\n".join(problems.messages)
 
 
 @pytest.fixture(scope="module")

@@ -9,20 +9,16 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 from pydantic import SecretStr
 
 from tests.api.conftest import ADMIN_TOKEN
 from tests.console.browser import (
-    DESKTOP,
-    STEP_TIMEOUT_MS,
     ConsoleServer,
-    PageProblems,
     Screenshots,
     assert_controls_labelled,
     tab_to,
 )
-from tests.console.browser import sign_in as browser_sign_in
 from tests.fakes.providers import Behaviour, FakeProviderServer
 from tests.live import running_server
 from tollway.app import create_app, runtime_of
@@ -35,7 +31,6 @@ from tollway.settings import Settings
 from tollway.store.tables import Provider
 
 ADMIN = Actor("admin")
-FORM_ERROR = "Failed to load resource: the server responded with a status of 422"
 
 
 @pytest.fixture(scope="module")
@@ -68,23 +63,6 @@ def console_server(served: tuple[ConsoleServer, Services]) -> ConsoleServer:
 @pytest.fixture(scope="module")
 def services(served: tuple[ConsoleServer, Services]) -> Services:
     return served[1]
-
-
-@pytest.fixture
-def page(browser: Browser, console_server: ConsoleServer) -> Iterator[Page]:
-    """The harness's signed-in ``page``, but a form sent back with its errors (422,
-    which chromium logs as a console error) is not a page error; no favicon asked."""
-    context = browser.new_context(viewport=DESKTOP)  # type: ignore[arg-type]
-    context.set_default_timeout(STEP_TIMEOUT_MS)
-    signed_in = context.new_page()
-    signed_in.route("**/favicon.ico", lambda route: route.fulfill(status=204, body=""))
-    problems = PageProblems()
-    problems.watch(signed_in)
-    browser_sign_in(signed_in, console_server)
-    yield signed_in
-    context.close()
-    unexpected = [message for message in problems.messages if FORM_ERROR not in message]
-    assert not unexpected, "\n".join(unexpected)
 
 
 def secret(label: str) -> str:

@@ -12,55 +12,23 @@ One server for the module; each test makes its own data.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import httpx
-import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect
+from playwright.sync_api import Dialog, Page, expect
 from sqlmodel import select
 
 from tests.console.browser import (
-    DESKTOP,
-    STEP_TIMEOUT_MS,
     ConsoleServer,
     RequestLog,
     Screenshots,
     assert_controls_labelled,
     tab_to,
 )
-from tests.console.browser import sign_in as browser_sign_in
 from tollway.settings import Settings
 from tollway.store.db import Database
 from tollway.store.tables import DiscoveredModel, Model
-
-# Chromium logs a document answered 422 as a console error: a form sent back with its
-# errors is answered 422 on purpose. And until the layout names an icon, it asks for
-# /favicon.ico (a 404 that is no page's doing).
-FORM_ERROR = "the server responded with a status of 422"
-
-
-def _expected(message: ConsoleMessage) -> bool:
-    return FORM_ERROR in message.text or message.location.get("url", "").endswith("/favicon.ico")
-
-
-@pytest.fixture
-def page(browser: Browser, console_server: ConsoleServer) -> Iterator[Page]:
-    """The harness's signed-in ``page``, except that a form answered 422 is no error."""
-    context = browser.new_context(viewport=DESKTOP)  # type: ignore[arg-type]
-    context.set_default_timeout(STEP_TIMEOUT_MS)
-    signed_in = context.new_page()
-    problems: list[str] = []
-    signed_in.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    signed_in.on(
-        "console",
-        lambda m: problems.append(m.text) if m.type == "error" and not _expected(m) else None,
-    )
-    browser_sign_in(signed_in, console_server)
-    yield signed_in
-    context.close()
-    assert not problems, "\n".join(problems)
 
 
 def admin(server: ConsoleServer) -> httpx.Client:

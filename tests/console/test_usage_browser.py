@@ -20,7 +20,6 @@ from tests.console.browser import (
     RequestLog,
     Screenshots,
     assert_controls_labelled,
-    sign_in,
     tab_to,
 )
 from tests.console.test_usage import ALPHA_KEY, Seeded, seed
@@ -28,15 +27,6 @@ from tollway.settings import Settings
 from tollway.store.db import Database
 
 CUSTOM = "/console/usage?range=custom&from=2030-03-01&to=2030-03-02"
-
-
-@pytest.fixture
-def page(anonymous_page: Page, console_server: ConsoleServer) -> Page:
-    """The harness's signed-in page, minus Chromium's own /favicon.ico request: the
-    console has no icon, and that 404 is reported as a console error."""
-    anonymous_page.route("**/favicon.ico", lambda route: route.fulfill(status=204))
-    sign_in(anonymous_page, console_server)
-    return anonymous_page
 
 
 @pytest.fixture(scope="module")
