@@ -1,9 +1,10 @@
 """Moves usage from the journal into the SQL store, exactly once per request.
 
 ``store_usage`` inserts records with ``ON CONFLICT (request_id) DO NOTHING
-RETURNING request_id`` and adds to ``usage_hourly`` the deltas of the returned
-rows only, in the same transaction: a record delivered any number of times, by
-any number of writers at once, is stored and counted once.
+RETURNING request_id`` and adds to ``usage_hourly`` (and, summed per UTC day, to
+``usage_daily``) the deltas of the returned rows only, in the same transaction: a
+record delivered any number of times, by any number of writers at once, is stored
+and counted once.
 
 ``UsageWriter`` runs in a background thread, not an asyncio task: all its work is
 blocking file and database I/O on the sync engine, which must stay off the event
@@ -51,7 +52,7 @@ from tollway.metering.records import (
     rollup,
 )
 from tollway.store.db import Database
-from tollway.store.tables import UsageHourly, UsageRecord, utcnow
+from tollway.store.tables import UsageDaily, UsageHourly, UsageRecord, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ Settle = Callable[[UsageEvent, datetime], UsageOutcome]
 
 _RECORDS: sa.Table = UsageRecord.__table__  # type: ignore[attr-defined]
 _HOURLY: sa.Table = UsageHourly.__table__  # type: ignore[attr-defined]
+_DAILY: sa.Table = UsageDaily.__table__  # type: ignore[attr-defined]
 _SUMS = tuple(spec.name for spec in fields(HourlyDelta))
 
 
@@ -68,6 +70,32 @@ def _hourly_rows(deltas: dict[HourKey, HourlyDelta]) -> list[dict[str, Any]]:
     # Sorted: concurrent writers then lock the same rows in the same order and
     # cannot deadlock on PostgreSQL.
     return [{"id": uuid.uuid4(), **key._asdict(), **deltas[key].values()} for key in sorted(deltas)]
+
+
+def _daily_rows(deltas: dict[HourKey, HourlyDelta]) -> list[dict[str, Any]]:
+    """The hourly deltas summed per UTC day (``hour`` is UTC), as usage_daily rows."""
+    days: dict[HourKey, dict[str, Any]] = {}
+    for key, delta in deltas.items():
+        day = key._replace(hour=key.hour.replace(hour=0))
+        values = delta.values()
+        found = days.get(day)
+        days[day] = values if found is None else {n: found[n] + values[n] for n in _SUMS}
+    rows = []
+    for key in sorted(days):  # lock order, as above
+        dims = key._asdict()
+        rows.append({"id": uuid.uuid4(), "day": dims.pop("hour"), **dims, **days[key]})
+    return rows
+
+
+def _upsert(dialect: str, table: sa.Table, time_column: str) -> tuple[_Bulk, Any]:
+    """An insert adding its sums to the row of the same dimensions, if any."""
+    bulk = _Bulk(dialect, table)
+    excluded = bulk.insert.excluded
+    statement = bulk.insert.on_conflict_do_update(
+        index_elements=[time_column, *HourKey._fields[1:]],
+        set_={name: table.c[name] + excluded[name] for name in _SUMS},
+    )
+    return bulk, statement
 
 
 class _Bulk:
@@ -106,18 +134,15 @@ def store_usage(database: Database, records: Sequence[CompletedUsage]) -> int:
     new_records = records_bulk.insert.on_conflict_do_nothing(
         index_elements=["request_id"]
     ).returning(_RECORDS.c.request_id)
-    hourly_bulk = _Bulk(database.dialect, _HOURLY)
-    excluded = hourly_bulk.insert.excluded
-    add_hourly = hourly_bulk.insert.on_conflict_do_update(
-        index_elements=list(HourKey._fields),
-        set_={name: _HOURLY.c[name] + excluded[name] for name in _SUMS},
-    )
+    hourly_bulk, add_hourly = _upsert(database.dialect, _HOURLY, "hour")
+    daily_bulk, add_daily = _upsert(database.dialect, _DAILY, "day")
     with database.engine.begin() as connection:
         rows = records_bulk.parameters([record.row() for record in batch])
         inserted = set(connection.execute(new_records, rows).scalars().all())
         deltas = rollup(record for record in batch if record.event.request_id in inserted)
         if deltas:
             connection.execute(add_hourly, hourly_bulk.parameters(_hourly_rows(deltas)))
+            connection.execute(add_daily, daily_bulk.parameters(_daily_rows(deltas)))
     return len(inserted)
 
 
@@ -130,7 +155,8 @@ def _bad_data(exc: Exception) -> bool:
 
 
 def purge_usage(database: Database, *, older_than: datetime) -> int:
-    """Delete raw records that finished before ``older_than``; aggregates stay."""
+    """Delete raw records that finished before ``older_than``; aggregates (hourly and
+    daily) stay."""
     with database.engine.begin() as connection:
         result = connection.execute(sa.delete(_RECORDS).where(_RECORDS.c.finished_at < older_than))
     return int(result.rowcount)

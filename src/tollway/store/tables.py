@@ -401,6 +401,49 @@ class UsageHourly(SQLModel, table=True):
     unpriced_requests: int = _sum()
 
 
+class UsageDaily(SQLModel, table=True):
+    """``usage_hourly`` summed per UTC day (``day`` is its midnight), same dimensions.
+
+    The writer adds each batch's deltas to both tables in one transaction, so a day's
+    row always equals the sum of its 24 hourly rows. Reports read it for whole days:
+    a month is ~24x fewer rows than hourly. Never purged, like ``usage_hourly``.
+    """
+
+    __tablename__ = "usage_daily"
+    __table_args__ = (
+        UniqueConstraint(
+            "day",
+            "tollway_key_id",
+            "team_id",
+            "provider_id",
+            "provider_key_id",
+            "public_model",
+            "route",
+            name="uq_usage_daily_dims",
+        ),
+        Index("ix_usage_daily_day", "day"),
+        Index("ix_usage_daily_key_day", "tollway_key_id", "day"),
+        Index("ix_usage_daily_team_day", "team_id", "day"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    day: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    tollway_key_id: uuid.UUID = NIL_UUID
+    team_id: uuid.UUID = NIL_UUID
+    provider_id: uuid.UUID = NIL_UUID
+    provider_key_id: uuid.UUID = NIL_UUID
+    public_model: str = Field(max_length=400)
+    route: str = Field(max_length=32)
+    requests: int = _sum()
+    errors: int = _sum()
+    prompt_tokens: int = _sum()
+    completion_tokens: int = _sum()
+    cached_tokens: int = _sum()
+    reasoning_tokens: int = _sum()
+    cost_usd: Decimal = Field(default=Decimal(0), sa_column=Column(Numeric(24, 12), nullable=False))
+    unpriced_requests: int = _sum()
+
+
 # -- /v1/responses conversations (tollway.domain.responses_memory) --------------------
 
 
