@@ -25,7 +25,14 @@ from tollway.metering.records import CompletedUsage
 from tollway.metering.writer import UsageWriter, store_usage
 from tollway.store import migrate
 from tollway.store.db import Database
-from tollway.store.tables import NIL_UUID, CostSource, UsageHourly, UsageRecord, UsageStatus
+from tollway.store.tables import (
+    NIL_UUID,
+    CostSource,
+    UsageDaily,
+    UsageHourly,
+    UsageRecord,
+    UsageStatus,
+)
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -38,6 +45,52 @@ def stored(database: Database) -> list[UsageRecord]:
 def hourly(database: Database) -> list[UsageHourly]:
     with database.session() as session:
         return list(session.exec(select(UsageHourly)).scalars())  # type: ignore[call-overload]
+
+
+def daily(database: Database) -> list[UsageDaily]:
+    with database.session() as session:
+        return list(session.exec(select(UsageDaily)).scalars())  # type: ignore[call-overload]
+
+
+_DAILY_SUMS = (
+    "requests",
+    "errors",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "unpriced_requests",
+    "cost_usd",
+)
+
+
+def _dims(row: UsageHourly | UsageDaily, moment: datetime) -> tuple[Any, ...]:
+    return (
+        moment,
+        row.tollway_key_id,
+        row.team_id,
+        row.provider_id,
+        row.provider_key_id,
+        row.public_model,
+        row.route,
+    )
+
+
+def assert_daily_matches_hourly(database: Database) -> None:
+    """usage_daily holds exactly usage_hourly summed per UTC day and dimensions."""
+    expected: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0] * 7 + [Decimal(0)])
+    for row in hourly(database):
+        acc = expected[_dims(row, row.hour.replace(hour=0))]
+        for n, name in enumerate(_DAILY_SUMS):
+            acc[n] += Decimal(getattr(row, name)) if name == "cost_usd" else getattr(row, name)
+    actual = {
+        _dims(row, row.day): [getattr(row, name) for name in _DAILY_SUMS] for row in daily(database)
+    }
+    assert actual.keys() == expected.keys()
+    for key, sums in expected.items():
+        assert actual[key][:7] == sums[:7], key
+        # SQLite keeps NUMERIC as a float: exact on PostgreSQL, within 1e-9 on SQLite.
+        assert abs(Decimal(actual[key][7]) - sums[7]) < Decimal("1e-9"), key
 
 
 def varied_records(count: int) -> list[CompletedUsage]:
@@ -136,7 +189,7 @@ def test_migration_builds_the_usage_tables_exactly(database: Database) -> None:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, SQLModel.metadata) == []
         reflected = MetaData()
-        reflected.reflect(connection, only=["usage_records", "usage_hourly"])
+        reflected.reflect(connection, only=["usage_records", "usage_hourly", "usage_daily"])
     assert migrate.current_revision(database) == migrate.head_revision()
     records = reflected.tables["usage_records"]
     assert {index.name for index in records.indexes} >= {"ix_usage_records_finished_at"}
@@ -152,6 +205,27 @@ def test_aggregates_equal_the_sum_of_the_records(database: Database) -> None:
     assert row.route == "openrouter"
     assert row.finished_at.tzinfo is not None
     assert {r.status for r in stored(database)} == set(UsageStatus)
+
+
+def test_daily_aggregates_equal_the_hourly_ones_summed_per_day(database: Database) -> None:
+    days = [
+        CompletedUsage(
+            make_event(f"day-{n}", started_at=NOW - timedelta(hours=7 * n)),
+            make_outcome(
+                finished_at=NOW - timedelta(hours=7 * n, seconds=-1),
+                prompt_tokens=n,
+                cost_usd=Decimal(n) / Decimal(1000),
+            ),
+        )
+        for n in range(30)  # about nine days, several hours per day
+    ]
+    records = varied_records(120) + days
+    assert store_usage(database, records[:80]) == 80
+    assert store_usage(database, records[40:]) == len(records) - 80  # adds to stored days
+    assert_aggregates_match(database)
+    assert_daily_matches_hourly(database)
+    assert all(row.day == row.day.replace(hour=0, minute=0, second=0) for row in daily(database))
+    assert len(daily(database)) < len(hourly(database))
 
 
 def test_a_stored_record_reads_back_exactly(database: Database) -> None:
@@ -231,6 +305,7 @@ def test_retention_purge_keeps_the_aggregates(database: Database, tmp_path: Path
         assert UsageWriter(database, journal).purge() == 0  # no retention: keeps all
     assert sorted(r.request_id for r in stored(database)) == ["new-0", "new-1", "new-2"]
     assert aggregates(database) == before
+    assert_daily_matches_hourly(database)  # the purge leaves usage_daily alone too
     # Once purged, a late duplicate of an old record would count again: the journal
     # never holds one that long, which is why retention is in days, not minutes.
 

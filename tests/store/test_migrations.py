@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel, col, select
 
+from tests.metering.test_reports import varied
+from tests.metering.test_writer import assert_daily_matches_hourly, daily
+from tollway.metering.writer import store_usage
 from tollway.store import migrate
 from tollway.store.db import Database
 from tollway.store.tables import (
@@ -164,5 +167,30 @@ def test_console_sessions_upgrade_and_downgrade(postgres_or_sqlite_url: str) -> 
         migrate.upgrade(database)
         with database.session() as session:
             assert session.exec(select(ConsoleSession)).all() == []
+    finally:
+        database.dispose()
+
+
+def test_usage_daily_upgrade_backfills_the_hourly_sums_and_downgrade_drops_it(
+    postgres_or_sqlite_url: str,
+) -> None:
+    database = Database(postgres_or_sqlite_url)
+    try:
+        migrate.upgrade(database)
+        start = datetime(2031, 3, 1, 20, tzinfo=UTC)
+        store_usage(database, varied(300, start=start, span=timedelta(days=3, hours=7)))
+        days = {row.day for row in daily(database)}
+        assert_daily_matches_hourly(database)
+
+        migrate.downgrade(database, "0010")
+        assert "usage_daily" not in sa.inspect(database.engine).get_table_names()
+        assert migrate.current_revision(database) == "0010"
+
+        migrate.upgrade(database)  # the backfill, from usage_hourly alone
+        assert_daily_matches_hourly(database)
+        rows = daily(database)
+        assert len({row.id for row in rows}) == len(rows)
+        assert sum(row.requests for row in rows) == 300
+        assert {row.day for row in rows} == days
     finally:
         database.dispose()
