@@ -104,11 +104,12 @@ def add_catalog(url: str) -> tuple[str, str]:
 
 def usage_database(shape: Shape) -> Path:
     """The usage records, stored once per shape and schema and cached in the temp
-    directory. Unlike bench/reports.py the cache outlives the hour: pages show ranges
-    relative to now, and a few hours' drift changes nothing they do."""
+    directory. Unlike bench/reports.py the cache outlives the hour and the schema:
+    pages show ranges relative to now, and a few hours' drift changes nothing they do;
+    a copy is migrated to the current schema before use (``prepared_data_dir``)."""
     cache = Path(tempfile.gettempdir()) / "tollway-bench-console"
     cache.mkdir(exist_ok=True)
-    path = cache / f"{shape.records}-{shape.seed}-{migrate.head_revision()}.db"
+    path = cache / f"{shape.records}-{shape.seed}.db"
     if path.exists():
         print(f"usage: {shape.records:,} records, cached at {path}")
         return path
@@ -128,7 +129,11 @@ def usage_database(shape: Shape) -> Path:
 def prepared_data_dir(shape: Shape) -> tuple[Path, dict[str, str]]:
     data_dir = Path(tempfile.mkdtemp(prefix="tollway-bench-console-"))
     shutil.copyfile(usage_database(shape), data_dir / "tollway.db")
-    provider, model = add_catalog(f"sqlite:///{data_dir / 'tollway.db'}")
+    url = f"sqlite:///{data_dir / 'tollway.db'}"
+    database = Database(url)
+    migrate.upgrade(database)  # a cache made under an older schema
+    database.dispose()
+    provider, model = add_catalog(url)
     return data_dir, {"provider": provider, "model": model}
 
 
