@@ -35,7 +35,7 @@ from tollway.console.pages.usage_view import (
     usd,
 )
 from tollway.domain.usage import CostComparison, UsageReport, UsageRow
-from tollway.domain.usage_csv import report_csv
+from tollway.domain.usage_csv import SUM_COLUMNS, report_csv
 from tollway.errors import NotFoundError, ValidationError
 from tollway.store.tables import NIL_UUID
 
@@ -112,19 +112,6 @@ def _report(console: ConsoleContext, view: UsageView, table: str) -> UsageReport
     return chart if table == "chart" else spend_of(chart, view.group)
 
 
-_SUMS = (
-    "requests",
-    "errors",
-    "prompt_tokens",
-    "completion_tokens",
-    "cached_tokens",
-    "reasoning_tokens",
-    "total_tokens",
-    "cost_usd",
-    "unpriced_requests",
-)
-
-
 def spend_of(chart: UsageReport, group: str) -> UsageReport:
     """The chart's report summed over its buckets: one row per series, most expensive
     first (then by label). One report read serves the chart, the table and both CSVs."""
@@ -134,9 +121,9 @@ def spend_of(chart: UsageReport, group: str) -> UsageReport:
         key = tuple(getattr(row, name) for name in fields)
         found = merged.get(key)
         if found is None:
-            merged[key] = {name: getattr(row, name) for name in (*fields, *_SUMS)}
+            merged[key] = {name: getattr(row, name) for name in (*fields, *SUM_COLUMNS)}
         else:
-            for name in _SUMS:
+            for name in SUM_COLUMNS:
                 found[name] += getattr(row, name)
     rows = [UsageRow(**values) for values in merged.values()]
     rows.sort(key=lambda row: (-row.cost_usd, series_of(row, group)[1]))
