@@ -2,8 +2,8 @@
 
 The data: the 1,000,000 usage records of ``bench/reports.py`` (30 days, stored through
 the usage writer, so ``usage_hourly`` holds what the writer makes of them), plus 500
-published models on 10 providers with prices, 200 audit events, and verification
-results for a tenth of the models. The app runs in-process (Starlette's TestClient,
+published models on 10 providers with prices, a catalog of 2,000 discovered models on
+the first provider, and 200 audit events. The app runs in-process (Starlette's TestClient,
 no socket), signed in through the console's own form; each page is fetched once to
 warm caches, then timed over several runs (median and worst). The time is the whole
 request as the server handles it: session check, domain services, queries, template.
@@ -21,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -35,11 +36,19 @@ from tollway.settings import Settings
 from tollway.store import migrate
 from tollway.store.db import Database
 from tollway.store.enums import ProviderType
-from tollway.store.tables import AuditEvent, Model, PricingInfo, Provider
+from tollway.store.tables import (
+    AuditEvent,
+    CatalogRefreshState,
+    DiscoveredModel,
+    Model,
+    PricingInfo,
+    Provider,
+)
 
 RUNS = 9
 MODELS = 500
 PROVIDERS = 10
+CATALOG = 2000  # discovered models of the first provider (a big aggregator's list)
 ADMIN_TOKEN = "twadmin-bench-console-0123456789"
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -49,6 +58,7 @@ PAGES = (
     "/console/providers",
     "/console/providers/{provider}",
     "/console/providers/{provider}/catalog",
+    "/console/providers/{provider}/catalog?q=model-1&capability=tools&page=3",
     "/console/providers/{provider}/keys",
     "/console/models",
     "/console/models/{model}",
@@ -97,9 +107,39 @@ def add_catalog(url: str) -> tuple[str, str]:
             AuditEvent(actor="admin", action="model.created", target=str(model.id), details={})
             for model in models[:200]
         )
+        session.add_all(discovered(providers[0].id))
+        session.add(
+            CatalogRefreshState(
+                provider_id=providers[0].id,
+                scope_key="shared",
+                last_attempt_at=datetime.now(UTC),
+                last_success_at=datetime.now(UTC),
+                last_outcome="valid",
+            )
+        )
         ids = str(providers[0].id), str(models[0].id)
     database.dispose()
     return ids
+
+
+def discovered(provider_id: uuid.UUID) -> list[DiscoveredModel]:
+    capabilities = (["streaming", "tools"], ["streaming"], ["embeddings"], ["tools", "vision"])
+    return [
+        DiscoveredModel(
+            provider_id=provider_id,
+            model_id=f"vendor-{n % 40}/catalog-model-{n}",
+            display_name=f"Catalog Model {n}",
+            context_window=128_000,
+            max_output_tokens=16_384,
+            capabilities=capabilities[n % len(capabilities)],
+            input_price=Decimal("0.000001"),
+            output_price=Decimal("0.000002"),
+            sources={"context_window": "provider", "input_price": "litellm"},
+            fetched_at=datetime.now(UTC),
+            content_hash=f"{n:064x}",
+        )
+        for n in range(CATALOG)
+    ]
 
 
 def usage_database(shape: Shape) -> Path:

@@ -276,8 +276,40 @@ def test_a_refresh_another_replica_holds_is_not_repeated(
     url = f"/admin/v1/providers/{provider['id']}/catalog:refresh"
     assert error_of(client.post(url), 409)["code"] == "catalog_refresh_in_progress"
     assert lister.calls == 0
+    assert catalog(client, provider)["refreshing"] is True  # read from the held lease
+    assert lister.calls == 0  # nor did the stale read start a refresh of its own
     with database.session() as session:  # a lapsed hold is taken over
         assert catalog_rows.claim(session, uuid.UUID(provider["id"]), None, now + 2 * HOUR, now)
+
+
+def test_search_and_capability_filters_take_wildcards_literally(
+    client: TestClient, lister: ScriptedLister
+) -> None:
+    """The database filters: ``%`` and ``_`` in a search are characters, not patterns,
+    the display name is searched too, and a capability matches whole names only."""
+    provider = create_provider(client)
+    lister.serve(
+        model("acme_100%-chat", Capability.JSON_SCHEMA, display_name="Acme Chat"),
+        model("acme-x100-chat", Capability.STREAMING),
+        model("other", display_name="Nothing JSON"),
+        *(model(f"bulk-{n:03}", Capability.TOOLS) for n in range(120)),
+    )
+    refresh(client, provider)
+
+    def ids(**params: Any) -> list[str]:
+        return [item["model_id"] for item in catalog(client, provider, **params)["items"]]
+
+    assert ids(q="100%") == ["acme_100%-chat"]
+    assert ids(q="e_1") == ["acme_100%-chat"]
+    assert ids(q="ACME CHAT") == ["acme_100%-chat"]  # the display name, any case
+    assert ids(q="%") == ["acme_100%-chat"]
+    assert ids(capability="json_schema") == ["acme_100%-chat"]
+    assert ids(capability="streaming") == ["acme-x100-chat"]
+    assert ids(capability="reasoning") == []
+    tools = catalog(client, provider, capability="tools", q="bulk-1", limit=5, offset=10)
+    assert tools["total"] == 20
+    assert [item["model_id"] for item in tools["items"]] == [f"bulk-1{n}" for n in range(10, 15)]
+    assert catalog(client, provider, offset=500)["items"] == []
 
 
 def test_a_team_key_has_a_catalog_of_its_own(client: TestClient, lister: ScriptedLister) -> None:

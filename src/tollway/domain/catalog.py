@@ -124,10 +124,24 @@ class CatalogService:
         with self._db.session() as session:
             provider = get_provider(session, provider_id)
             state = catalog.state_of(session, provider_id, query.key_id)
-            rows = catalog.models_of(session, provider_id, query.key_id)
+            rows, total = catalog.page_of(
+                session,
+                provider_id,
+                query.key_id,
+                capability=query.capability.value if query.capability else None,
+                search=query.search,
+                limit=query.limit,
+                offset=query.offset,
+            )
             running = self._flights.running(scope)
             page = catalog_page(
-                provider_id, rows, state, query, self._policy.ttl_seconds, refreshing=running
+                provider_id,
+                rows,
+                state,
+                query,
+                self._policy.ttl_seconds,
+                total=total,
+                refreshing=running,
             )
             provider_type = provider.type
         if state is not None and state.last_success_at is not None:

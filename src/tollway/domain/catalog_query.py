@@ -1,5 +1,6 @@
-"""Filtering and paging one cached catalog (in memory: a catalog is at most a few
-thousand rows, and the capability filter reads a JSON list)."""
+"""What one read of a cached catalog asks for, and the page it answers: the rows come
+filtered and paged from SQL (``repositories.catalog.page_of``), since a big provider
+lists thousands of models and a console page shows fifty."""
 
 from __future__ import annotations
 
@@ -21,42 +22,34 @@ class CatalogQuery:
     offset: int = 0
 
 
-def _matches(row: DiscoveredModel, query: CatalogQuery) -> bool:
-    if query.capability is not None and query.capability.value not in row.capabilities:
-        return False
-    if query.search:
-        needle = query.search.casefold()
-        haystack = f"{row.model_id} {row.display_name or ''}".casefold()
-        return needle in haystack
-    return True
-
-
 def catalog_page(
     provider_id: uuid.UUID,
-    rows: Sequence[DiscoveredModel],
+    window: Sequence[DiscoveredModel],
     state: CatalogRefreshState | None,
     query: CatalogQuery,
     ttl_seconds: float,
     *,
+    total: int,
     refreshing: bool,
 ) -> CatalogRead:
-    matching = [row for row in rows if _matches(row, query)]
-    window = matching[query.offset : query.offset + query.limit]
+    now = utcnow()
     fetched_at = state.last_success_at if state else None
-    age = (utcnow() - fetched_at).total_seconds() if fetched_at else None
+    age = (now - fetched_at).total_seconds() if fetched_at else None
+    # Another replica holding the refresh lease is refreshing too.
+    leased = bool(state and state.refreshing_until and state.refreshing_until > now)
     return CatalogRead(
         provider_id=provider_id,
         provider_key_id=query.key_id,
         fetched_at=fetched_at,
         age_seconds=round(age, 3) if age is not None else None,
         stale=age is None or age > ttl_seconds,
-        refreshing=refreshing,
+        refreshing=refreshing or leased,
         last_attempt_at=state.last_attempt_at if state else None,
         last_outcome=state.last_outcome if state else None,
         last_error=state.last_error if state else None,
         static=bool(state and state.static),
         items=[CatalogEntry.model_validate(row) for row in window],
-        total=len(matching),
+        total=total,
         limit=query.limit,
         offset=query.offset,
     )

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import String, cast, delete, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -33,6 +33,50 @@ def models_of(
         .order_by(col(DiscoveredModel.model_id))
     )
     return list(session.exec(statement).all())
+
+
+def page_of(
+    session: Session,
+    provider_id: uuid.UUID,
+    key_id: uuid.UUID | None,
+    *,
+    capability: str | None,
+    search: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[DiscoveredModel], int]:
+    """One page of a catalog in id order, filtered in SQL, and how many rows match.
+
+    ``search`` matches the id or the display name, in any case (``lower`` on both
+    sides: SQLite folds ASCII letters only). ``capability`` matches the quoted value
+    in the JSON list's text, which holds a closed set of plain names, so no JSON
+    function is needed on either database."""
+    conditions: list[Any] = [
+        DiscoveredModel.provider_id == provider_id,
+        _key_is(DiscoveredModel.provider_key_id, key_id),
+    ]
+    if capability:
+        listed = cast(DiscoveredModel.capabilities, String)
+        conditions.append(listed.contains(f'"{capability}"', autoescape=True))
+    if search:
+        needle = search.lower()
+        conditions.append(
+            or_(
+                func.lower(DiscoveredModel.model_id).contains(needle, autoescape=True),
+                func.lower(func.coalesce(DiscoveredModel.display_name, "")).contains(
+                    needle, autoescape=True
+                ),
+            )
+        )
+    total = session.exec(select(func.count()).select_from(DiscoveredModel).where(*conditions)).one()
+    rows = session.exec(
+        select(DiscoveredModel)
+        .where(*conditions)
+        .order_by(col(DiscoveredModel.model_id))
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return list(rows), int(total)
 
 
 def all_models_of(session: Session, provider_id: uuid.UUID) -> list[DiscoveredModel]:
