@@ -166,18 +166,30 @@ class ReportRow:
 def usage_report(database: Database, query: ReportQuery) -> list[ReportRow]:
     """The report, most expensive first, then by the dimensions (absent values last)."""
     hourly, daily = _plan(query)
-    results = [row for piece in daily for row in _fetch(database, piece, daily=True)]
-    for piece in hourly:
-        spans = _spans(database, piece)
-        if len(spans) == 1:
-            results += _fetch(database, piece, daily=False)
-        else:
-            with ThreadPoolExecutor(len(spans), thread_name_prefix="usage-report") as pool:
-                parts = pool.map(lambda span: _fetch(database, span, daily=False), spans)
-                results += [result for part in parts for result in part]
+    pieces = [(piece, True) for piece in daily]
+    pieces += [(span, False) for piece in hourly for span in _spans(database, piece)]
+    results = [row for part in _fetch_all(database, pieces) for row in part]
     rows = _merge(query.group_by, results)
     rows.sort(key=lambda row: _order(query.group_by, row))
     return rows
+
+
+def _fetch_all(
+    database: Database, pieces: Sequence[tuple[ReportQuery, bool]]
+) -> list[list[ReportRow]]:
+    """Each (piece, from usage_daily) summed on its own connection, all at once: a month
+    is a daily piece and two partial days at its edges, and the sqlite3 and psycopg
+    drivers release the GIL while a statement runs, so the pieces overlap instead of
+    adding up. An in-memory SQLite database is one per connection: read in turn."""
+    if len(pieces) < 2 or _in_memory(database):
+        return [_fetch(database, piece, daily=daily) for piece, daily in pieces]
+    with ThreadPoolExecutor(len(pieces), thread_name_prefix="usage-report") as pool:
+        return list(pool.map(lambda task: _fetch(database, task[0], daily=task[1]), pieces))
+
+
+def _in_memory(database: Database) -> bool:
+    url = database.engine.url
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
 def total(rows: Iterable[ReportRow]) -> UsageSums:
@@ -228,8 +240,7 @@ def _spans(database: Database, query: ReportQuery) -> list[ReportQuery]:
     commits may count part of that batch, as any report of live data may miss the
     next one. An in-memory database is one per connection, so it is never cut.
     """
-    url = database.engine.url
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+    if database.dialect != "sqlite" or _in_memory(database):
         return [query]
     length = query.end - query.start
     pieces = min(os.cpu_count() or 1, _MAX_PIECES, -(-length // _SPAN))
