@@ -25,6 +25,7 @@ from tests.metering.test_records import make_event, make_outcome
 from tollway.metering.records import CompletedUsage
 from tollway.metering.writer import store_usage
 from tollway.store.db import Database
+from tollway.store.tables import CostSource
 
 CUSTOM = {"range": "custom", "from": "2030-03-01", "to": "2030-03-02"}
 D1 = datetime(2030, 3, 1, tzinfo=UTC)
@@ -201,6 +202,33 @@ def test_an_empty_installation_shows_no_usage(signed_in: TestClient) -> None:
     assert response.status_code == 200, response.text
     assert "No usage in this period." in response.text
     assert 'id="total-cost">$0.00<' in response.text
+
+
+def test_usage_without_a_price_says_why_the_cost_chart_is_empty(
+    signed_in: TestClient,
+) -> None:
+    """Requests with no price cost nothing: the cost chart has no bars, and the page
+    says so, with the unpriced count and a link to chart the requests instead."""
+    at = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    store_usage(
+        services_of(signed_in).database,
+        [
+            CompletedUsage(
+                make_event(f"free-{n}", started_at=at, public_model="mock-echo"),
+                make_outcome(finished_at=at, cost_usd=None, cost_source=CostSource.UNPRICED),
+            )
+            for n in range(3)
+        ],
+    )
+    html = signed_in.get("/console/usage").text
+    assert "No usage in this period." not in html
+    note = html.split('id="chart-empty">', 1)[1].split("</p>", 1)[0]
+    assert "though it had 3 requests, 3 of them without a price" in note
+    link = re.search(r'href="([^"]*metric=requests[^"]*)">Chart requests instead', note)
+    assert link, note
+    by_requests = signed_in.get(link.group(1).replace("&amp;", "&")).text
+    assert 'id="chart-empty"' not in by_requests
+    assert '<svg class="usage-chart"' in by_requests
 
 
 def test_seeded_usage_in_the_totals_the_spenders_and_the_chart(signed_in: TestClient) -> None:
