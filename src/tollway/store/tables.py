@@ -356,7 +356,27 @@ def _sum() -> Any:
     return Field(default=0, sa_type=BigInteger)
 
 
-class UsageHourly(SQLModel, table=True):
+class UsageSumsColumns(SQLModel):
+    """The dimensions and sums ``usage_hourly`` and ``usage_daily`` share (each adds its
+    time bucket). ``sa_type``, not ``sa_column``: a Column object belongs to one table."""
+
+    tollway_key_id: uuid.UUID = NIL_UUID
+    team_id: uuid.UUID = NIL_UUID
+    provider_id: uuid.UUID = NIL_UUID
+    provider_key_id: uuid.UUID = NIL_UUID
+    public_model: str = Field(max_length=400)
+    route: str = Field(max_length=32)
+    requests: int = _sum()
+    errors: int = _sum()
+    prompt_tokens: int = _sum()
+    completion_tokens: int = _sum()
+    cached_tokens: int = _sum()
+    reasoning_tokens: int = _sum()
+    cost_usd: Decimal = Field(default=Decimal(0), sa_type=Numeric(24, 12), nullable=False)
+    unpriced_requests: int = _sum()
+
+
+class UsageHourly(UsageSumsColumns, table=True):
     """Sums of ``usage_records`` per UTC hour (of ``finished_at``) and dimension.
 
     Absent ids are stored as ``NIL_UUID``, never NULL, so the unique key works as an
@@ -385,23 +405,9 @@ class UsageHourly(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     hour: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
-    tollway_key_id: uuid.UUID = NIL_UUID
-    team_id: uuid.UUID = NIL_UUID
-    provider_id: uuid.UUID = NIL_UUID
-    provider_key_id: uuid.UUID = NIL_UUID
-    public_model: str = Field(max_length=400)
-    route: str = Field(max_length=32)
-    requests: int = _sum()
-    errors: int = _sum()
-    prompt_tokens: int = _sum()
-    completion_tokens: int = _sum()
-    cached_tokens: int = _sum()
-    reasoning_tokens: int = _sum()
-    cost_usd: Decimal = Field(default=Decimal(0), sa_column=Column(Numeric(24, 12), nullable=False))
-    unpriced_requests: int = _sum()
 
 
-class UsageDaily(SQLModel, table=True):
+class UsageDaily(UsageSumsColumns, table=True):
     """``usage_hourly`` summed per UTC day (``day`` is its midnight), same dimensions.
 
     The writer adds each batch's deltas to both tables in one transaction, so a day's
@@ -428,20 +434,6 @@ class UsageDaily(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     day: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
-    tollway_key_id: uuid.UUID = NIL_UUID
-    team_id: uuid.UUID = NIL_UUID
-    provider_id: uuid.UUID = NIL_UUID
-    provider_key_id: uuid.UUID = NIL_UUID
-    public_model: str = Field(max_length=400)
-    route: str = Field(max_length=32)
-    requests: int = _sum()
-    errors: int = _sum()
-    prompt_tokens: int = _sum()
-    completion_tokens: int = _sum()
-    cached_tokens: int = _sum()
-    reasoning_tokens: int = _sum()
-    cost_usd: Decimal = Field(default=Decimal(0), sa_column=Column(Numeric(24, 12), nullable=False))
-    unpriced_requests: int = _sum()
 
 
 # -- /v1/responses conversations (tollway.domain.responses_memory) --------------------
