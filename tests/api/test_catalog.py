@@ -324,3 +324,10 @@ def test_a_team_key_has_a_catalog_of_its_own(client: TestClient, lister: Scripte
     own = catalog(client, provider, key_id=team_key["id"])
     assert (own["provider_key_id"], own["total"]) == (team_key["id"], 2)
     assert "sk-team" not in str(result) + str(own)
+
+    # Only a team key of this provider has a catalog: a shared key, another
+    # provider's key or an unknown id is not found, never an empty catalog.
+    url = f"/admin/v1/providers/{provider['id']}/catalog"
+    other = create_provider(client, name="other-provider")
+    for key_id in (provider["keys"][0]["id"], other["keys"][0]["id"], str(uuid.uuid4())):
+        assert error_of(client.get(url, params={"key_id": key_id}), 404)["code"] == "not_found"

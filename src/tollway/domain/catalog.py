@@ -34,17 +34,17 @@ from tollway.domain.catalog_schemas import (
     RefreshResult,
 )
 from tollway.domain.common import SYSTEM_ACTOR, Actor
-from tollway.domain.provider_keys import ProviderKeyService, get_provider
+from tollway.domain.provider_keys import ProviderKeyService, get_key, get_provider
 from tollway.domain.single_flight import SingleFlight
 from tollway.engine.model_map import ModelMap, bundled_model_map, complete_listing
-from tollway.errors import TollwayError
+from tollway.errors import NotFoundError, TollwayError
 from tollway.observability.metrics import Metrics
 from tollway.observability.scrubbing import KnownSecrets
 from tollway.providers.base import KeyCheckOutcome, ModelLister
 from tollway.providers.catalog import Listing
 from tollway.providers.families import family
 from tollway.secrets.base import SecretValue
-from tollway.store.db import Database
+from tollway.store.db import Database, Session
 from tollway.store.enums import ProviderKeyStatus, ProviderType
 from tollway.store.repositories import catalog, provider_keys
 from tollway.store.tables import CatalogRefreshState, ProviderKey, utcnow
@@ -123,6 +123,8 @@ class CatalogService:
         scope = Scope(provider_id, query.key_id)
         with self._db.session() as session:
             provider = get_provider(session, provider_id)
+            if query.key_id is not None:
+                _require_team_key(session, provider_id, query.key_id)
             state = catalog.state_of(session, provider_id, query.key_id)
             rows, total = catalog.page_of(
                 session,
@@ -381,3 +383,10 @@ def _elsewhere(scope: Scope) -> CatalogChange:
 
 def _ids(scope: Scope) -> tuple[uuid.UUID, uuid.UUID | None]:
     return scope.provider_id, scope.key_id
+
+
+def _require_team_key(session: Session, provider_id: uuid.UUID, key_id: uuid.UUID) -> None:
+    """Only a team key of this provider has a catalog of its own: any other id would
+    read as an empty catalog never fetched, so it is refused as not found."""
+    if get_key(session, provider_id, key_id).team_id is None:
+        raise NotFoundError.for_id("team key", key_id)
