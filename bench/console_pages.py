@@ -8,9 +8,12 @@ no socket), signed in through the console's own form; each page is fetched once 
 warm caches, then timed over several runs (median and worst). The time is the whole
 request as the server handles it: session check, domain services, queries, template.
 
-Run: .venv/bin/python bench/console_pages.py [records]
+Run: .venv/bin/python bench/console_pages.py [records] [--postgres]
 The first run stores the usage records (~2 minutes) and caches the database in the
-temp directory. It prints numbers, asserts nothing.
+temp directory. ``--postgres`` runs the same pages on PostgreSQL (TEST_POSTGRES_URL,
+default postgresql://postgres@127.0.0.1:5432/test): the first run fills a database
+(~10 minutes) and keeps it, and each run copies it to a database of its own, dropped
+afterwards. It prints numbers, asserts nothing.
 """
 
 from __future__ import annotations
@@ -22,19 +25,21 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from reports import Shape, fill
+from reports import POSTGRES_URL, Shape, fill
+from sqlalchemy import Engine, create_engine, text
 
 from tollway.app import create_app
 from tollway.settings import Settings
 from tollway.store import migrate
-from tollway.store.db import Database
+from tollway.store.db import Database, normalize_url
 from tollway.store.enums import ProviderType
 from tollway.store.tables import (
     AuditEvent,
@@ -166,15 +171,65 @@ def usage_database(shape: Shape) -> Path:
     return path
 
 
-def prepared_data_dir(shape: Shape) -> tuple[Path, dict[str, str]]:
-    data_dir = Path(tempfile.mkdtemp(prefix="tollway-bench-console-"))
+def prepare_sqlite(data_dir: Path, shape: Shape) -> dict[str, str]:
     shutil.copyfile(usage_database(shape), data_dir / "tollway.db")
     url = f"sqlite:///{data_dir / 'tollway.db'}"
     database = Database(url)
     migrate.upgrade(database)  # a cache made under an older schema
     database.dispose()
     provider, model = add_catalog(url)
-    return data_dir, {"provider": provider, "model": model}
+    return {"provider": provider, "model": model}
+
+
+def database_url(admin: Engine, name: str) -> str:
+    return admin.url.set(database=name).render_as_string(hide_password=False)
+
+
+def postgres_cache(admin: Engine, shape: Shape) -> str:
+    """The name of a PostgreSQL database holding the usage records, filled once per
+    shape and kept (like the SQLite cache) as the template of each run's database."""
+    name = f"tollway_bench_console_{shape.records}_{shape.seed}"
+    with admin.connect() as connection:
+        found = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        ).first()
+        if found:
+            print(f"usage: {shape.records:,} records, cached in PostgreSQL database {name}")
+            return name
+        connection.execute(text(f'CREATE DATABASE "{name}_partial"'))
+    url = database_url(admin, f"{name}_partial")
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    seconds = fill(url, shape, end)
+    print(f"usage: {shape.records:,} records stored in PostgreSQL in {seconds:.0f} s")
+    with admin.connect() as connection:
+        connection.execute(text(f'ALTER DATABASE "{name}_partial" RENAME TO "{name}"'))
+    return name
+
+
+@contextmanager
+def postgres_database(shape: Shape) -> Iterator[tuple[str, dict[str, str]]]:
+    """A copy of the cached database (CREATE DATABASE ... TEMPLATE), migrated, with the
+    catalog added and its statistics gathered, dropped afterwards. Statistics matter:
+    a server with autovacuum off (as on some test machines) would otherwise plan the
+    home page's last-hour count as a scan of every usage record."""
+    admin = create_engine(normalize_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    cache = postgres_cache(admin, shape)
+    name = f"tollway_bench_console_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{cache}"'))
+    try:
+        url = database_url(admin, name)
+        database = Database(url)
+        migrate.upgrade(database)  # a cache made under an older schema
+        database.dispose()
+        provider, model = add_catalog(url)
+        with create_engine(url, isolation_level="AUTOCOMMIT").connect() as connection:
+            connection.execute(text("VACUUM ANALYZE"))
+        yield url, {"provider": provider, "model": model}
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def sign_in(client: TestClient) -> None:
@@ -200,31 +255,45 @@ def timed(fetch: Callable[[], int]) -> tuple[list[float], int]:
 
 
 def main() -> None:
-    shape = Shape(records=int(sys.argv[1])) if len(sys.argv) > 1 else Shape()
-    data_dir, ids = prepared_data_dir(shape)
-    settings = Settings(data_dir=data_dir, admin_token=SecretStr(ADMIN_TOKEN))
-    print(f"{MODELS} models on {PROVIDERS} providers; median and worst of {RUNS} runs")
-    print(f"{'page':<44} {'status':>6} {'median':>10} {'worst':>10} {'bytes':>8}")
+    arguments = [argument for argument in sys.argv[1:] if argument != "--postgres"]
+    shape = Shape(records=int(arguments[0])) if arguments else Shape()
+    data_dir = Path(tempfile.mkdtemp(prefix="tollway-bench-console-"))
     try:
-        with TestClient(create_app(settings)) as client:
-            sign_in(client)
-            for template in PAGES:
-                path = template.format(**ids)
-                size = 0
-
-                def fetch(path: str = path) -> int:
-                    nonlocal size
-                    answer = client.get(path, follow_redirects=False)
-                    size = len(answer.content)
-                    return answer.status_code
-
-                samples, status = timed(fetch)
-                print(
-                    f"{template:<44} {status:>6} {statistics.median(samples):>7.1f} ms"
-                    f" {max(samples):>7.1f} ms {size:>8}"
+        if "--postgres" in sys.argv:
+            with postgres_database(shape) as (url, ids):
+                run_pages(
+                    Settings(
+                        data_dir=data_dir, database_url=url, admin_token=SecretStr(ADMIN_TOKEN)
+                    ),
+                    ids,
                 )
+        else:
+            ids = prepare_sqlite(data_dir, shape)
+            run_pages(Settings(data_dir=data_dir, admin_token=SecretStr(ADMIN_TOKEN)), ids)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def run_pages(settings: Settings, ids: dict[str, str]) -> None:
+    print(f"{MODELS} models on {PROVIDERS} providers; median and worst of {RUNS} runs")
+    print(f"{'page':<44} {'status':>6} {'median':>10} {'worst':>10} {'bytes':>8}")
+    with TestClient(create_app(settings)) as client:
+        sign_in(client)
+        for template in PAGES:
+            path = template.format(**ids)
+            size = 0
+
+            def fetch(path: str = path) -> int:
+                nonlocal size
+                answer = client.get(path, follow_redirects=False)
+                size = len(answer.content)
+                return answer.status_code
+
+            samples, status = timed(fetch)
+            print(
+                f"{template:<44} {status:>6} {statistics.median(samples):>7.1f} ms"
+                f" {max(samples):>7.1f} ms {size:>8}"
+            )
 
 
 if __name__ == "__main__":
