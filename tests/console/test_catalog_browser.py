@@ -21,6 +21,7 @@ from tests.console.browser import (
     RequestLog,
     Screenshots,
     assert_controls_labelled,
+    assert_fits_phone,
     tab_to,
 )
 from tests.fakes.providers import Behaviour, FakeProviderServer, ListingScript
@@ -186,3 +187,20 @@ def test_an_unknown_id_by_keyboard_offers_the_closest_matches(
     expect(page.get_by_role("status")).to_contain_text("Published 1 model: gpt-4o-mini as small.")
     models = provider.admin("GET", f"/admin/v1/models?provider_id={provider.id}")
     assert [(m["model_id"], m["name"]) for m in models] == [("gpt-4o-mini", "small")]
+
+
+def test_many_long_model_ids_fit_a_phone(
+    page: Page, console_server: ConsoleServer, fake: FakeProviderServer, shots: Screenshots
+) -> None:
+    provider = Provider(console_server, fake, "long-ids")
+    long_ids = [
+        f"accounts/acme/models/a-very-long-model-identifier-{n:03}-preview" for n in range(60)
+    ]
+    fake.script_listing(provider.key, ListingScript(entries=listed(*long_ids)))
+    provider.admin("POST", f"/admin/v1/providers/{provider.id}/catalog:refresh")
+    page.goto(provider.catalog_url)
+    expect(page.locator("table caption")).to_have_text("Models 1 to 50 of 60")
+    assert_fits_phone(page)
+    wrapper = page.locator(".catalog-publish .table-wrap")
+    assert wrapper.evaluate("el => el.scrollWidth > el.clientWidth")  # the table scrolls
+    shots.take(page, "catalog-long-ids")
