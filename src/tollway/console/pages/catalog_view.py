@@ -132,10 +132,8 @@ def catalog_view(
     if scope.error:  # named next to the scope control; the shared catalog shown instead
         errors["key_id"] = scope.error
         filters = replace(filters, key_id=None, page=1)
-    capability = Capability(filters.capability) if filters.capability else None
     offset = (filters.page - 1) * PER_PAGE
-    query = CatalogQuery(scope.key_id, capability, filters.q or None, PER_PAGE, offset)
-    read = services.catalog.read(provider_id, query)
+    read = services.catalog.read(provider_id, _query(filters, scope.key_id, offset))
     names = services.models.published_names(provider_id)
     rows = [_row(entry, list(names.get(entry.model_id, ()))) for entry in read.items]
     pages = max(1, -(-read.total // PER_PAGE))
@@ -153,6 +151,17 @@ def catalog_view(
         last=offset + len(rows),
         published=sum(len(listed) for listed in names.values()),
         filter_errors=errors,
+    )
+
+
+def _query(filters: Filters, key_id: uuid.UUID | None, offset: int) -> CatalogQuery:
+    """The admin API's query for one page of the chosen catalog."""
+    return CatalogQuery(
+        key_id=key_id,
+        capability=Capability(filters.capability) if filters.capability else None,
+        search=filters.q or None,
+        limit=PER_PAGE,
+        offset=offset,
     )
 
 
