@@ -16,7 +16,8 @@ What every browser test gets from ``tests/console/conftest.py``:
 
 Helpers below check what an operator relies on: every control labelled
 (``assert_controls_labelled``), a page's request count (``RequestLog``), reaching a
-control by keyboard (``tab_to``).
+control by keyboard (``tab_to``), no sideways scroll at phone width
+(``assert_fits_phone``).
 """
 
 from __future__ import annotations
@@ -167,3 +168,26 @@ def tab_to(page: Page, target: Locator, max_presses: int = 60) -> None:
             assert outline, "the focused control shows no focus indicator"
             return
     raise AssertionError(f"{target} is not reachable with Tab in {max_presses} presses")
+
+
+# What sticks out past the viewport's right edge outside any scrolled box, or positioned
+# (an absolute box escapes a scroller that is not its containing block): the culprits
+# named when a page scrolls sideways at phone width.
+_WIDER_THAN_VIEWPORT = """() => [...document.querySelectorAll('body *')]
+  .filter(el => el.getBoundingClientRect().right > document.documentElement.clientWidth)
+  .filter(el => {
+    if (['absolute', 'fixed'].includes(getComputedStyle(el).position)) return true;
+    for (let up = el.parentElement; up; up = up.parentElement)
+      if (getComputedStyle(up).overflowX !== 'visible') return false;
+    return true;
+  })
+  .slice(0, 5).map(el => el.outerHTML.slice(0, 120))"""
+
+
+def assert_fits_phone(page: Page) -> None:
+    """At 390x844 the page does not scroll sideways (a table may, inside its wrapper)."""
+    page.set_viewport_size(PHONE)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    if width > PHONE["width"]:
+        culprits = page.evaluate(_WIDER_THAN_VIEWPORT)
+        raise AssertionError(f"{page.url} is {width} px wide at 390 px: {culprits}")

@@ -1,7 +1,9 @@
 """The catalog page in a real browser against a real tollway whose providers are
 fake OpenAI-compatible servers listing scripted models: view, filter and search;
 a refresh's progress and its error state; publishing two selected models; an
-unknown id typed by hand (keyboard only) answered with the closest matches."""
+unknown id typed by hand (keyboard only) answered with the closest matches; a team
+key's own catalog chosen, searched and published from; many long model ids at
+phone width."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from tests.console.browser import (
     RequestLog,
     Screenshots,
     assert_controls_labelled,
+    assert_fits_phone,
     tab_to,
 )
 from tests.fakes.providers import Behaviour, FakeProviderServer, ListingScript
@@ -186,3 +189,68 @@ def test_an_unknown_id_by_keyboard_offers_the_closest_matches(
     expect(page.get_by_role("status")).to_contain_text("Published 1 model: gpt-4o-mini as small.")
     models = provider.admin("GET", f"/admin/v1/models?provider_id={provider.id}")
     assert [(m["model_id"], m["name"]) for m in models] == [("gpt-4o-mini", "small")]
+
+
+def test_many_long_model_ids_fit_a_phone(
+    page: Page, console_server: ConsoleServer, fake: FakeProviderServer, shots: Screenshots
+) -> None:
+    provider = Provider(console_server, fake, "long-ids")
+    long_ids = [
+        f"accounts/acme/models/a-very-long-model-identifier-{n:03}-preview" for n in range(60)
+    ]
+    fake.script_listing(provider.key, ListingScript(entries=listed(*long_ids)))
+    provider.admin("POST", f"/admin/v1/providers/{provider.id}/catalog:refresh")
+    page.goto(provider.catalog_url)
+    expect(page.locator("table caption")).to_have_text("Models 1 to 50 of 60")
+    assert_fits_phone(page)
+    wrapper = page.locator(".catalog-publish .table-wrap")
+    assert wrapper.evaluate("el => el.scrollWidth > el.clientWidth")  # the table scrolls
+    shots.take(page, "catalog-long-ids")
+
+
+def test_a_team_keys_catalog_is_chosen_searched_and_published_from(
+    page: Page, console_server: ConsoleServer, fake: FakeProviderServer, shots: Screenshots
+) -> None:
+    provider = Provider(console_server, fake, "team-keys")
+    team = provider.admin(
+        "POST", "/admin/v1/teams", json={"name": f"research-{uuid.uuid4().hex[:6]}"}
+    )
+    secret = f"sk-team-{uuid.uuid4().hex}"
+    fake.set_key(secret, Behaviour.ok())
+    fake.script_listing(secret, ListingScript(entries=listed("gpt-4o", "ft:gpt-4o:research:01")))
+    body = {"api_key": secret, "label": "byok", "team_id": team["id"]}
+    key = provider.admin("POST", f"/admin/v1/providers/{provider.id}/keys", json=body)
+    provider.admin("POST", f"/admin/v1/providers/{provider.id}/catalog:refresh")
+    shown_as = f"byok — team {team['name']} (…{secret[-4:]})"
+
+    page.goto(provider.catalog_url)
+    expect(fact(page, "Catalog of")).to_have_text("shared keys")
+    page.get_by_label("Catalog", exact=True).select_option(label=shown_as)
+    page.get_by_role("button", name="Filter").click()
+    expect(fact(page, "Catalog of")).to_have_text(f"team key {shown_as}")
+    assert f"key_id={key['id']}" in page.url
+    assert sorted(rows(page)) == ["ft:gpt-4o:research:01", "gpt-4o"]
+    expect(fact(page, "Fetched")).to_have_text("less than a minute ago")
+    expect(page.locator(".catalog-scope-note")).to_contain_text(
+        "Publishing checks each id against every cached catalog of this provider"
+    )
+    assert_controls_labelled(page)
+    shots.take(page, "catalog-team-key")
+
+    page.get_by_label("Search id or name").fill("research")
+    page.get_by_label("Search id or name").press("Enter")
+    assert rows(page) == ["ft:gpt-4o:research:01"]
+    page.get_by_label("Select ft:gpt-4o:research:01").check()
+    page.get_by_label("Public name for ft:gpt-4o:research:01").fill("research-tune")
+    page.get_by_role("button", name="Publish selected").click()
+    expect(page.get_by_role("status")).to_contain_text(
+        "Published 1 model: ft:gpt-4o:research:01 as research-tune."
+    )
+    expect(fact(page, "Catalog of")).to_have_text(f"team key {shown_as}")  # still the key's
+    expect(page.get_by_label("Catalog", exact=True)).to_have_value(key["id"])
+    models = provider.admin("GET", f"/admin/v1/models?provider_id={provider.id}")
+    assert [(m["model_id"], m["name"]) for m in models] == [
+        ("ft:gpt-4o:research:01", "research-tune")
+    ]
+    assert secret not in page.content()
+    assert_fits_phone(page)

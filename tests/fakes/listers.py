@@ -44,14 +44,16 @@ EMBED = model("text-embedding-3-small", Capability.EMBEDDINGS)
 
 @dataclass
 class ScriptedLister:
-    """Answers ``listing`` (models, or a failure); counts calls; ``gate``, when set,
-    holds every call until it is opened (``entered`` says one arrived)."""
+    """Answers ``listing`` (models, or a failure), or a key's own from ``by_key`` (a
+    team key's catalog); counts calls; ``gate``, when set, holds every call until it
+    is opened (``entered`` says one arrived)."""
 
     listing: Listing = field(default_factory=lambda: Listing(KeyCheckOutcome.VALID, (CHAT,)))
     calls: int = 0
     keys: list[str | None] = field(default_factory=list)
     gate: threading.Event | None = None
     entered: threading.Event = field(default_factory=threading.Event)
+    by_key: dict[str, Listing] = field(default_factory=dict)
 
     def serve(self, *models: CatalogModel) -> None:
         self.listing = Listing(KeyCheckOutcome.VALID, models)
@@ -72,7 +74,7 @@ class ScriptedLister:
         self.entered.set()
         if self.gate is not None:
             assert self.gate.wait(10), "the test never opened the gate"
-        return self.listing
+        return self.by_key.get(key.reveal() if key else "", self.listing)
 
     def lookup(self, provider_type: ProviderType) -> ModelLister | None:
         return self

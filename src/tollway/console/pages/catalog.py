@@ -1,6 +1,7 @@
-"""Discover and publish: a provider's model catalog as a table, filtered and searched
-with GET parameters and paged; a refresh from the provider that runs in the
-background while the page shows its progress (``data-poll`` on the region fragment);
+"""Discover and publish: a provider's model catalog (the shared keys' or a team key's
+own, ``key_id``) as a table, filtered and searched with GET parameters and paged; a
+refresh from the provider that runs in the background while the page shows its
+progress (``data-poll`` on the region fragment);
 and publishing, the selected rows under public names or an id typed by hand (an
 unknown one answers with the catalog's closest ids as choices).
 
@@ -35,7 +36,7 @@ from tollway.console.pages.catalog_view import (
 from tollway.console.rendering import render_template
 from tollway.console.state import console_state
 from tollway.domain.console_sessions import FlashLevel
-from tollway.errors import TollwayError
+from tollway.errors import NotFoundError, TollwayError
 
 router = APIRouter()
 
@@ -44,17 +45,21 @@ POLL_INTERVAL_MS = 1000
 
 Text = Annotated[str, Form()]
 PageNumber = Annotated[int, Query(ge=1, le=1_000_000)]
+# A team key's id (text: a malformed one is named on the page, not a bare 422).
+KeyId = Annotated[str, Query(max_length=100)]
 
 
 @router.get("/providers/{provider_id}/catalog", name="catalog")
 def catalog_page(
     provider_id: uuid.UUID,
     console: SignedIn,
+    *,
     q: Annotated[str, Query()] = "",
     capability: Annotated[str, Query()] = "",
     page: PageNumber = 1,
+    key_id: KeyId = "",
 ) -> Response:
-    filters, errors = parse_filters(q, capability, page)
+    filters, errors = parse_filters(q, capability, page, key_id)
     view = catalog_view(console.services, provider_id, filters, errors)
     return _render(console, view)
 
@@ -63,14 +68,18 @@ def catalog_page(
 def catalog_region(
     provider_id: uuid.UUID,
     console: SignedIn,
+    *,
     q: Annotated[str, Query()] = "",
     capability: Annotated[str, Query()] = "",
     page: PageNumber = 1,
+    key_id: KeyId = "",
 ) -> Response:
     """The page's catalog region alone, for ``data-poll`` while a refresh runs: it
     carries ``data-poll-done`` once the refresh is over (then the updated table)."""
-    filters, errors = parse_filters(q, capability, page)
+    filters, errors = parse_filters(q, capability, page, key_id)
     view = catalog_view(console.services, provider_id, filters, errors)
+    if view.unknown_key:  # the key went away meanwhile: the poll stops on the 404
+        raise NotFoundError(view.filter_errors["key_id"])
     return render_template(
         console_state(console.request.app).templates,
         console.request,
@@ -86,12 +95,15 @@ def catalog_region(
 def catalog_refresh(
     provider_id: uuid.UUID,
     console: SignedIn,
+    *,
     q: Text = "",
     capability: Text = "",
     page: Annotated[int, Form(ge=1, le=1_000_000)] = 1,
+    key_id: Text = "",
 ) -> Response:
-    """Start the refresh (in the background) and show the page, which follows it."""
-    filters, _ = parse_filters(q, capability, page)
+    """Start the refresh of every catalog of the provider (in the background) and show
+    the page, which follows it."""
+    filters, _ = parse_filters(q, capability, page, key_id)
     try:
         started = console.services.catalog.start_refresh(provider_id, console.actor)
     except TollwayError as exc:
@@ -111,9 +123,12 @@ def catalog_publish(
     q: Text = "",
     capability: Text = "",
     page: Annotated[int, Form(ge=1, le=1_000_000)] = 1,
+    key_id: Text = "",
 ) -> Response:
-    """Publish the selected rows, each under its public name (default: its id)."""
-    filters, _ = parse_filters(q, capability, page)
+    """Publish the selected rows, each under its public name (default: its id). The
+    check is the admin API's: against every catalog of the provider, whichever the
+    page shows."""
+    filters, _ = parse_filters(q, capability, page, key_id)
     names = dict(zip(row_id, row_name, strict=False))
     items = [(model_id, (names.get(model_id) or "").strip() or model_id) for model_id in selected]
     row_errors = {
@@ -143,23 +158,32 @@ def catalog_publish_id(
     console: SignedIn,
     model_id: Text = "",
     name: Text = "",
+    key_id: Text = "",
 ) -> Response:
     """Publish one id typed by hand; an id the catalog does not list answers the form
     again with the catalog's closest ids, each a button that publishes it instead."""
     model_id, public = model_id.strip(), name.strip()
     values = {"model_id": model_id, "name": public}
+    shown = parse_filters("", "", 1, key_id)[0].cleared()  # the catalog the page showed
     fields = invalid_fields(provider_id, model_id, public or model_id)
     if fields:
         errors = FormErrors(fields=fields, summary=list(fields.values()))
-        return _render_by_id(console, provider_id, values, errors, [])
+        return _render_by_id(
+            console, provider_id, shown, values=values, errors=errors, suggestions=[]
+        )
     outcome = publish(
         console.services, provider_id, [(model_id, public or model_id)], console.actor
     )
     if outcome.published:
-        return _back(console, provider_id, Filters(), published_text(outcome.published))
+        return _back(console, provider_id, shown, published_text(outcome.published))
     refusal = outcome.refused[0]
     return _render_by_id(
-        console, provider_id, values, _refusal_errors(refusal), refusal.suggestions
+        console,
+        provider_id,
+        shown,
+        values=values,
+        errors=_refusal_errors(refusal),
+        suggestions=refusal.suggestions,
     )
 
 
@@ -175,11 +199,13 @@ def _refusal_errors(refusal: Refusal) -> FormErrors:
 def _render_by_id(
     console: ConsoleContext,
     provider_id: uuid.UUID,
+    filters: Filters,
+    *,
     values: dict[str, str],
     errors: FormErrors,
     suggestions: list[str],
 ) -> Response:
-    view = catalog_view(console.services, provider_id, Filters())
+    view = catalog_view(console.services, provider_id, filters)
     by_id = {"fields": values, "errors": errors, "suggestions": suggestions}
     return _render(console, view, by_id=by_id, status=errors.status)
 
@@ -208,6 +234,8 @@ def _render(
         "region_only": False,
     }
     code = status if status is not None else (422 if publish_errors else 200)
+    if view.unknown_key and code == 200:
+        code = 404  # the page still answers, the shared catalog below the error
     title = f"{TITLE}: {view.provider_name}"
     return console.render("catalog.html", context, title=title, status=code)
 

@@ -1,5 +1,6 @@
-"""What the catalog page shows: one page of a provider's cached catalog as table rows,
-its filters, its paging and the cache's state (age, last error, a refresh running).
+"""What the catalog page shows: one page of one of a provider's cached catalogs (the
+shared keys' or a team key's, ``catalog_scope``) as table rows, its filters, its paging
+and the cache's state (age, last error, a refresh running).
 
 Read through the same service as ``GET /admin/v1/providers/{id}/catalog``
 (``services.catalog.read``); formatting only here.
@@ -8,10 +9,11 @@ Read through the same service as ``GET /admin/v1/providers/{id}/catalog``
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from urllib.parse import urlencode
 
+from tollway.console.pages.catalog_scope import UNKNOWN_KEY, CatalogScope, catalog_scope
 from tollway.domain.catalog_query import CatalogQuery
 from tollway.domain.catalog_schemas import CatalogEntry, CatalogRead
 from tollway.domain.services import Services
@@ -26,11 +28,13 @@ CAPABILITY_OPTIONS = [("", "Any capability"), *((c.value, c.value) for c in Capa
 
 @dataclass(frozen=True, slots=True)
 class Filters:
-    """The page's GET query: search, capability, page number (1-based)."""
+    """The page's GET query: search, capability, page number (1-based), and which
+    catalog (a team key's id; None: the shared keys')."""
 
     q: str = ""
     capability: str = ""
     page: int = 1
+    key_id: uuid.UUID | None = None
 
     @property
     def active(self) -> bool:
@@ -38,18 +42,30 @@ class Filters:
 
     def query(self, page: int | None = None) -> str:
         """The query string for these filters (on page ``page``), with its ``?``."""
-        params = {"q": self.q, "capability": self.capability}
+        params = {"key_id": str(self.key_id or ""), "q": self.q, "capability": self.capability}
         number = self.page if page is None else page
         if number > 1:
             params["page"] = str(number)
         kept = {name: value for name, value in params.items() if value}
         return f"?{urlencode(kept)}" if kept else ""
 
+    def cleared(self) -> Filters:
+        """No search, no capability, the first page: the same catalog."""
+        return Filters(key_id=self.key_id)
 
-def parse_filters(q: str, capability: str, page: int) -> tuple[Filters, dict[str, str]]:
+
+def parse_filters(
+    q: str, capability: str, page: int, key_id: str = ""
+) -> tuple[Filters, dict[str, str]]:
     """The filters as the operator gave them, and a message per field that is wrong
     (the field is then left out of the query, not refused as a whole)."""
     errors: dict[str, str] = {}
+    key: uuid.UUID | None = None
+    if key_id.strip():
+        try:
+            key = uuid.UUID(key_id.strip())
+        except ValueError:
+            errors["key_id"] = UNKNOWN_KEY
     search = q.strip()
     if len(search) > MAX_SEARCH:
         errors["q"] = f"Search for at most {MAX_SEARCH} characters."
@@ -58,7 +74,7 @@ def parse_filters(q: str, capability: str, page: int) -> tuple[Filters, dict[str
     if wanted and wanted not in {c.value for c in Capability}:
         errors["capability"] = "Choose a capability from the list."
         wanted = ""
-    return Filters(search, wanted, page), errors
+    return Filters(search, wanted, page, key), errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +95,7 @@ class CatalogView:
     provider_id: uuid.UUID
     provider_name: str
     filters: Filters
+    scope: CatalogScope
     catalog: CatalogRead
     rows: list[Row]
     refreshing: bool
@@ -88,6 +105,11 @@ class CatalogView:
     last: int
     published: int  # how many of the provider's models are published
     filter_errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def unknown_key(self) -> bool:
+        """The query named a catalog this provider does not have (the page is a 404)."""
+        return "key_id" in self.filter_errors
 
     @property
     def has_previous(self) -> bool:
@@ -105,10 +127,13 @@ def catalog_view(
     filter_errors: dict[str, str] | None = None,
 ) -> CatalogView:
     provider = services.providers.get(provider_id)  # 404 page for an unknown provider
-    capability = Capability(filters.capability) if filters.capability else None
+    errors = dict(filter_errors or {})
+    scope = catalog_scope(services, provider_id, filters.key_id)
+    if scope.error:  # named next to the scope control; the shared catalog shown instead
+        errors["key_id"] = scope.error
+        filters = replace(filters, key_id=None, page=1)
     offset = (filters.page - 1) * PER_PAGE
-    query = CatalogQuery(None, capability, filters.q or None, PER_PAGE, offset)
-    read = services.catalog.read(provider_id, query)
+    read = services.catalog.read(provider_id, _query(filters, scope.key_id, offset))
     names = services.models.published_names(provider_id)
     rows = [_row(entry, list(names.get(entry.model_id, ()))) for entry in read.items]
     pages = max(1, -(-read.total // PER_PAGE))
@@ -116,6 +141,7 @@ def catalog_view(
         provider_id=provider_id,
         provider_name=provider.name,
         filters=filters,
+        scope=scope,
         catalog=read,
         rows=rows,
         refreshing=read.refreshing or services.catalog.refreshing(provider_id),
@@ -124,7 +150,18 @@ def catalog_view(
         first=offset + 1 if rows else 0,
         last=offset + len(rows),
         published=sum(len(listed) for listed in names.values()),
-        filter_errors=filter_errors or {},
+        filter_errors=errors,
+    )
+
+
+def _query(filters: Filters, key_id: uuid.UUID | None, offset: int) -> CatalogQuery:
+    """The admin API's query for one page of the chosen catalog."""
+    return CatalogQuery(
+        key_id=key_id,
+        capability=Capability(filters.capability) if filters.capability else None,
+        search=filters.q or None,
+        limit=PER_PAGE,
+        offset=offset,
     )
 
 
