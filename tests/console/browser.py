@@ -106,7 +106,9 @@ class Screenshots:
     folder: Path
 
     def take(self, page: Page, name: str) -> list[Path]:
-        """The page as it is now at 1280x800 and at 390x844; the viewport is restored."""
+        """The page as it is now at 1280x800 and at 390x844; the viewport is restored.
+        At phone width it must not scroll sideways (``assert_fits_phone``): every page
+        and state a browser test photographs is checked for it."""
         if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
             raise ValueError(f"screenshot name {name!r}: use lowercase letters, digits, - and _")
         original = page.viewport_size or DESKTOP
@@ -116,6 +118,8 @@ class Screenshots:
             path = self.folder / f"{name}-{label}.png"
             page.screenshot(path=str(path), full_page=True)
             paths.append(path)
+            if size is PHONE:
+                assert_fits_phone(page)
         page.set_viewport_size(original)
         return paths
 
