@@ -162,6 +162,11 @@ def test_bad_input_is_answered_next_to_each_field(signed_in: TestClient) -> None
     strategy = save(signed_in, echo, form_of(before, routing_strategy="fastest"))
     assert strategy.status_code == 422
     assert 'id="routing_strategy-error"' in strategy.text
+    for odd in ({"enabled": "maybe"}, {"description": "x" * 10_000}):
+        refused = save(signed_in, echo, form_of(before, **odd))
+        assert refused.status_code == 422, refused.text  # the error page, never a 500
+        assert "<h1>" in refused.text
+    assert row(signed_in, echo).updated_at == before.updated_at
 
 
 def test_a_retired_deployment_cannot_change(signed_in: TestClient) -> None:
