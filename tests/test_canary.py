@@ -206,6 +206,8 @@ def console_pages(client: TestClient, api: Recorder) -> list[str]:
         )
         pages.append(answer.text)
     ids = _known_ids(client)
+    # Else the pages of a model or a key (edit, delete confirmations…) go unopened.
+    assert {"provider_id", "key_id", "model_id", "team_id", "tollway_key_id"} <= ids.keys(), ids
     for path in _console_get_paths(ids):
         page = client.get(path)
         assert page.status_code == 200, (path, page.status_code)

@@ -3,7 +3,8 @@
 In-process (TestClient over a real app on SQLite): ``client`` (anonymous),
 ``signed_in``, and helpers ``sign_in``, ``csrf_of``, ``page_csrf``, ``services_of``.
 In a browser (see ``tests/console/browser.py``): ``console_server``, ``page``
-(signed in), ``anonymous_page``, ``shots``.
+(signed in), ``no_script_page`` (signed in, JavaScript off), ``anonymous_page``,
+``shots``.
 """
 
 from __future__ import annotations
@@ -161,3 +162,16 @@ def page(anonymous_page: Page, console_server: ConsoleServer) -> Page:
     """A fresh browser context signed in to ``console_server``."""
     browser_sign_in(anonymous_page, console_server)
     return anonymous_page
+
+
+@pytest.fixture
+def no_script_page(browser: Browser, console_server: ConsoleServer) -> Iterator[Page]:
+    """A fresh browser context with JavaScript off, signed in to ``console_server``:
+    for flows that must work without ``console.js`` (confirmations, forms)."""
+    context = browser.new_context(viewport=DESKTOP, java_script_enabled=False)  # type: ignore[arg-type]
+    context.set_default_timeout(STEP_TIMEOUT_MS)
+    context.route("**/favicon.ico", lambda route: route.fulfill(status=204))
+    page = context.new_page()
+    browser_sign_in(page, console_server)
+    yield page
+    context.close()

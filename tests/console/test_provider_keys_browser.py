@@ -1,5 +1,7 @@
 """The provider keys page in a real browser: add a team-owned key by keyboard, rotate it,
-disable and enable it, delete it; only fingerprints ever on the page."""
+disable and enable it, delete it through its confirmation page; only fingerprints ever
+on the page; and deleting a key with JavaScript off, through the page that says what
+uses it."""
 
 from __future__ import annotations
 
@@ -72,7 +74,9 @@ def test_keys_by_fingerprint_with_team_keys_marked(
     expect(byok).to_contain_text("Disabled")
     byok.get_by_role("button", name="Enable").click()
     expect(byok).to_contain_text("Not tested")
-    byok.get_by_role("button", name="Delete").click()
+    byok.get_by_role("link", name="Delete key byok").click()  # a page, not a prompt
+    expect(page.get_by_role("heading", level=1)).to_have_text("Delete key byok?")
+    page.get_by_role("button", name="Delete key byok").click()
     expect(page.get_by_role("status")).to_contain_text("Key byok")
     expect(rows).to_have_count(1)
     expect(page.get_by_role("table", name="Provider keys")).not_to_contain_text("Research")
@@ -91,8 +95,46 @@ def test_a_destructive_action_waits_for_the_confirmation(
         dialog.dismiss()  # type: ignore[attr-defined]
 
     page.on("dialog", dismiss)
-    page.get_by_role("button", name="Delete").click()
-    expect(page.get_by_role("table", name="Provider keys").locator("tbody tr")).to_have_count(1)
+    page.get_by_role("button", name="Disable").click()
+    row = page.get_by_role("table", name="Provider keys").locator("tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).not_to_contain_text("Disabled")
     assert messages
-    assert "cannot be undone" in messages[0]
-    assert len(admin.get(f"/admin/v1/providers/{provider['id']}/keys").json()) == 1
+    assert "Requests stop using it." in messages[0]
+    [key] = admin.get(f"/admin/v1/providers/{provider['id']}/keys").json()
+    assert key["status"] != "disabled"
+
+
+def test_a_key_is_deleted_through_its_confirmation_page_without_javascript(
+    no_script_page: Page, console_server: ConsoleServer, admin: httpx.Client, shots: Screenshots
+) -> None:
+    page = no_script_page
+    secret = f"sk-{uuid.uuid4().hex}"
+    body = {"name": "Plain", "type": "openai", "api_key": secret, "key_label": "main"}
+    provider = admin.post("/admin/v1/providers", json=body).json()
+    model = {"provider_id": provider["id"], "model_id": "gpt-4o", "name": "plain-chat"}
+    admin.post("/admin/v1/models?skip_catalog_check=true", json=model).raise_for_status()
+    [key] = admin.get(f"/admin/v1/providers/{provider['id']}/keys").json()
+    page.goto(console_server.url(f"/console/providers/{provider['id']}/keys"))
+
+    page.get_by_role("link", name="Delete key main").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Delete key main?")
+    facts = page.locator("dl.facts")
+    expect(facts).to_contain_text(f"main, fingerprint {key['fingerprint']}")
+    expect(facts).to_contain_text("Shared")
+    expect(page.locator("[data-use=models]")).to_contain_text(
+        "It serves Plain's 1 deployment: plain-chat"
+    )
+    expect(page.locator("[data-use=last-key]")).to_contain_text("It is Plain's only key.")
+    assert secret not in page.content()
+    assert_controls_labelled(page)
+    shots.take(page, "provider-key-delete")
+    page.get_by_role("button", name="Delete key main").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Keys of Plain")
+    expect(page.get_by_role("status")).to_contain_text(
+        f"Key main ({key['fingerprint']}) deleted, its secret too."
+    )
+    expect(page.get_by_role("table", name="Provider keys")).to_contain_text("No keys yet")
+    assert admin.get(f"/admin/v1/providers/{provider['id']}/keys").json() == []

@@ -1,6 +1,7 @@
 """Provider keys: a provider's keys by fingerprint (never the secret), team-owned ones
-marked; add, rotate, disable, enable, delete, each through ``services.provider_keys``
-with the console's actor, like /admin/v1/providers/{id}/keys."""
+marked; add, rotate, disable, enable, and delete after a page saying what uses the key;
+each through ``services.provider_keys`` with the console's actor, like
+/admin/v1/providers/{id}/keys."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tollway.console.forms import NO_ERRORS, FormErrors, form_errors
 from tollway.console.pages.providers_support import SHARED, team_or_none
 from tollway.domain.provider_keys import ProviderKeyCreate, ProviderKeyRead, ProviderKeyRotate
 from tollway.errors import NotFoundError, TollwayError
+from tollway.store.enums import LimitScope
 
 router = APIRouter()
 
@@ -98,6 +100,22 @@ def enable_key(provider_id: uuid.UUID, key_id: uuid.UUID, console: SignedIn) -> 
     key = console.services.provider_keys.set_enabled(provider_id, key_id, True, console.actor)
     flash = f"Key {key.label} ({key.fingerprint}) enabled; test it to mark it valid."
     return console.redirect("provider_keys", provider_id=provider_id, flash=flash)
+
+
+@router.get("/providers/{provider_id}/keys/{key_id}/delete", name="provider_keys_delete_confirm")
+def delete_key_page(provider_id: uuid.UUID, key_id: uuid.UUID, console: SignedIn) -> Response:
+    """What deleting the key changes, before the POST does it (no script needed)."""
+    provider = console.services.providers.get(provider_id)
+    key = _key(console, provider_id, key_id)
+    context = {
+        "provider": provider,
+        "key": key,
+        "others": [other for other in provider.keys if other.id != key_id],
+        "models": console.services.models.list(provider_id=provider_id),
+        "limits": console.services.limits.list(LimitScope.PROVIDER_KEY, key_id),
+    }
+    title = f"Delete key {key.label}?"
+    return console.render("provider_keys_delete.html", context, title=title)
 
 
 @router.post("/providers/{provider_id}/keys/{key_id}/delete", name="provider_keys_delete")
