@@ -118,8 +118,8 @@ def local_next(request: Request, candidate: str | None) -> str | None:
 def is_cross_site(request: Request) -> bool:
     """Whether the page that sent ``request`` (its ``Origin``, or lacking one its
     ``Referer``) is on another origin than the console. A request naming neither is
-    not: a browser names its page on every unsafe cross-site request, and the CSRF
-    token still guards the rest. ``Origin: null`` (a sandboxed or privacy-hidden page)
+    not: current browsers send ``Origin`` with every POST, and the CSRF token still
+    guards the rest. ``Origin: null`` (a sandboxed or privacy-hidden page)
     and anything unreadable count as another site."""
     sender = request.headers.get("origin") or request.headers.get("referer")
     if sender is None:
@@ -127,7 +127,7 @@ def is_cross_site(request: Request) -> bool:
     return _origin(sender) not in _own_origins(request)
 
 
-def _own_origins(request: Request) -> set[Origin | None]:
+def _own_origins(request: Request) -> set[Origin]:
     """The origin the request was addressed to: its scheme and Host, and behind a
     proxy that rewrites them, its ``X-Forwarded-Proto`` and ``-Host``. Honouring the
     forwarded headers here lets no other site in: a page cannot set them on a
@@ -135,14 +135,12 @@ def _own_origins(request: Request) -> set[Origin | None]:
     preflight), so they come from a proxy or from a client that is not a browser,
     which no origin check stops anyway."""
     scheme = request.url.scheme
-    own = {_origin(f"{scheme}://{request.url.netloc}")}
+    candidates = [f"{scheme}://{request.url.netloc}"]
     forwarded_proto = _first(request.headers.get("x-forwarded-proto"))
     forwarded_host = _first(request.headers.get("x-forwarded-host"))
     if forwarded_proto or forwarded_host:
-        host = forwarded_host or request.url.netloc
-        own.add(_origin(f"{forwarded_proto or scheme}://{host}"))
-    own.discard(None)
-    return own
+        candidates.append(f"{forwarded_proto or scheme}://{forwarded_host or request.url.netloc}")
+    return {origin for origin in map(_origin, candidates) if origin is not None}
 
 
 def _first(value: str | None) -> str | None:
