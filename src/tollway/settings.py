@@ -286,8 +286,9 @@ class ConsoleSettings(_Section):
         default=5,
         ge=1,
         le=1000,
-        description="Failed console sign-ins one client address may make per minute (per "
-        "replica); more are answered 429 with Retry-After.",
+        description="Failed console sign-ins one client address may make per minute (counted "
+        "in the database's audit trail, so across replicas); more are answered 429 with "
+        "Retry-After.",
     )
 
 

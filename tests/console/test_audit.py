@@ -30,16 +30,18 @@ def actions_shown(html: str) -> list[str]:
 def test_newest_first_with_readable_details(signed_in: TestClient) -> None:
     seed_teams(signed_in, 2)
     html = signed_in.get("/console/audit").text
-    assert "Showing 1 to 2 of 2 events, newest first." in html
+    assert "Showing 1 to 3 of 3 events, newest first." in html
     names = re.findall(r"<dt>name</dt><dd>(team-\d+)</dd>", html)
     assert names == ["team-001", "team-000"]
+    # The operator's own sign-in is on the trail too, oldest here.
+    assert actions_shown(html) == ["team.create", "team.create", "console.signed_in"]
 
 
 def test_filters_by_actor_action_and_target(signed_in: TestClient) -> None:
     ids = seed_teams(signed_in, 3, actor="admin")
     services_of(signed_in).teams.delete(uuid.UUID(ids[0]), Actor("console"))
     by_actor = signed_in.get("/console/audit", params={"actor": "console"}).text
-    assert actions_shown(by_actor) == ["team.delete"]
+    assert actions_shown(by_actor) == ["team.delete", "console.signed_in"]
     by_action = signed_in.get("/console/audit", params={"action": "team.create"}).text
     assert "of 3 events" in by_action
     by_target = signed_in.get("/console/audit", params={"target": f"team:{ids[0]}"}).text

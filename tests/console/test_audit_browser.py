@@ -39,16 +39,17 @@ def test_filters_and_paging(
 ) -> None:
     page.goto(console_server.url("/console/audit"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Audit")
-    expect(page.locator("#audit-count")).to_have_text("Showing 1 to 50 of 56 events, newest first.")
+    expect(page.locator("#audit-count")).to_have_text("Showing 1 to 50 of 57 events, newest first.")
     first = rows(page)
-    assert "team.delete" in first[0]
-    assert "team-054" in first[1]  # then the newest create
+    assert "console.signed_in" in first[0]  # this operator's own sign-in, after the teams
+    assert "team.delete" in first[1]
+    assert "team-054" in first[2]  # then the newest create
     assert_controls_labelled(page)
     shots.take(page, "audit")
 
     page.get_by_role("link", name="Older events").click()
     expect(page.locator("#audit-count")).to_have_text(
-        "Showing 51 to 56 of 56 events, newest first."
+        "Showing 51 to 57 of 57 events, newest first."
     )
     assert "team-000" in rows(page)[-1]
     page.get_by_role("link", name="Newer events").click()

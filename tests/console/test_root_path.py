@@ -1,5 +1,6 @@
 """Behind a reverse proxy that serves tollway under /tollway (stripping the prefix),
-every console link, form action, redirect, static file and cookie is under it."""
+every console link, form action, redirect, static file and cookie is under it, and a
+form sent from the proxy's origin is the console's own."""
 
 from __future__ import annotations
 
@@ -31,6 +32,11 @@ def proxied(tmp_path: Path) -> Iterator[tuple[httpx.Client, PrefixProxy]]:
         yield client, proxy
 
 
+def _from(proxy: PrefixProxy) -> dict[str, str]:
+    origin = f"http://127.0.0.1:{proxy.port}"
+    return {"origin": origin, "referer": f"{origin}{PREFIX}/console/login"}
+
+
 def _local_urls(html: str) -> list[str]:
     return [url for url in _URLS.findall(html) if not url.startswith(("#", "data:"))]
 
@@ -60,7 +66,8 @@ def test_the_console_works_under_a_path_prefix(
         "csrf_token": csrf_of(form.text),
         "next": "/tollway/console/usage",
     }
-    signed = client.post(f"{PREFIX}/console/login", data=data)
+    # As a browser sends it: from the sign-in page, whose origin is the proxy's.
+    signed = client.post(f"{PREFIX}/console/login", data=data, headers=_from(proxy))
     assert signed.status_code == 303
     assert signed.headers["location"] == "/tollway/console/usage"
     assert "path=/tollway/console" in signed.headers["set-cookie"].lower()
@@ -72,6 +79,22 @@ def test_the_console_works_under_a_path_prefix(
         assert PREFIX + path in links
     assert all(url.startswith(f"{PREFIX}/console/") for url in links), links
 
-    out = client.post(f"{PREFIX}/console/logout", data={"csrf_token": csrf_of(home.text)})
+    out = client.post(
+        f"{PREFIX}/console/logout", data={"csrf_token": csrf_of(home.text)}, headers=_from(proxy)
+    )
     assert out.headers["location"] == "/tollway/console/login?signed_out=1"
     assert proxy.requests[0] == "/console/providers"  # the upstream saw the prefix stripped
+
+
+def test_a_form_sent_from_another_site_through_the_proxy_is_refused(
+    proxied: tuple[httpx.Client, PrefixProxy],
+) -> None:
+    client, _proxy = proxied
+    form = client.get(f"{PREFIX}/console/login")
+    data = {"token": ADMIN_TOKEN, "csrf_token": csrf_of(form.text), "next": ""}
+    refused = client.post(
+        f"{PREFIX}/console/login", data=data, headers={"origin": "https://evil.example"}
+    )
+    assert refused.status_code == 403
+    assert "This form was sent from another site" in refused.text
+    assert f'href="{PREFIX}/console/static/console.css"' in refused.text

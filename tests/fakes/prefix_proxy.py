@@ -3,7 +3,10 @@
 ``/prefix/console/login`` is forwarded as ``/console/login``; a path outside the
 prefix is a 404. Answers (redirects included) come back as they are: the upstream
 must know its root path to build links and redirects under the prefix, which is
-what tests of ``server.root_path`` check. 127.0.0.1 on a free port, one thread.
+what tests of ``server.root_path`` check. Like Caddy, Traefik and nginx-ingress, it
+sends the upstream its own Host and says where the client was in
+``X-Forwarded-Host`` and ``-Proto``; other headers (``Origin`` among them) pass as
+they came. 127.0.0.1 on a free port, one thread.
 """
 
 from __future__ import annotations
@@ -61,6 +64,10 @@ class PrefixProxy:
         stripped = path[len(self.prefix) :] or "/"
         self.requests.append(stripped)
         sent = {k: v for k, v in headers.items() if k.lower() not in _DROPPED}
+        host = next((v for k, v in headers.items() if k.lower() == "host"), None)
+        if host:
+            sent["x-forwarded-host"] = host
+        sent["x-forwarded-proto"] = "http"
         return self._client.request(method, self.upstream + stripped, headers=sent, content=body)
 
 

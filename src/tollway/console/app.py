@@ -6,12 +6,12 @@ runtime is attached to it by the parent's lifespan (``attach_runtime``)."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.staticfiles import StaticFiles
 
 from tollway.console import auth
+from tollway.console.context import refuse_cross_site
 from tollway.console.errors import install_console_errors
-from tollway.console.limiter import SignInLimiter
 from tollway.console.pages import page_routers
 from tollway.console.rendering import STATIC, build_templates
 from tollway.console.security import SecurityHeaders
@@ -23,15 +23,14 @@ MOUNT_NAME = "console"  # route names are "console:<name>" from the parent app
 
 
 def console_app(settings: ConsoleSettings) -> FastAPI:
-    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    attach_console_state(
-        app,
-        ConsoleState(
-            settings=settings,
-            templates=build_templates(),
-            limiter=SignInLimiter(settings.sign_in_attempts_per_minute),
-        ),
+    app = FastAPI(
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        # Every route, the sign-in form's too: no unsafe request from another site.
+        dependencies=[Depends(refuse_cross_site)],
     )
+    attach_console_state(app, ConsoleState(settings=settings, templates=build_templates()))
     install_console_errors(app)
     app.include_router(auth.router)
     for router in page_routers():

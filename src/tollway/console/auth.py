@@ -1,9 +1,10 @@
 """Sign-in with the admin token, exchanged for a server-side session; sign-out.
 
 The sign-in form has no session yet, so its CSRF token is a double-submit cookie:
-a random value both in an HttpOnly, SameSite=Strict cookie and in the form. Failed
-attempts are counted per client address (``SignInLimiter``); past the limit the
-answer is a 429 page with Retry-After, whatever the token.
+a random value both in an HttpOnly, SameSite=Strict cookie and in the form. Signing
+in, failing to and signing out are audit events (``ConsoleSignIns``); past the limit
+of failures per client address, counted in the audit trail so every replica shares
+it, the answer is a 429 page with Retry-After, whatever the token.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from tollway.api.app_state import app_runtime
-from tollway.console.context import SignedIn
+from tollway.console.context import CONSOLE_ACTOR, SignedIn
 from tollway.console.errors import error_page
 from tollway.console.rendering import path_for, render_template
 from tollway.console.security import (
@@ -64,24 +65,24 @@ async def sign_in(
         return error_page(
             request, 403, "The sign-in form was out of date. Reload the page and retry."
         )
-    state = console_state(request.app)
-    client = request.client.host if request.client else "unknown"
-    wait = state.limiter.retry_after(client)
-    if wait is not None:
+    services = app_runtime(request.app).services
+    sign_ins = services.console_sign_ins
+    address = client_address(request)
+    wait = await run_in_threadpool(sign_ins.retry_after, address)
+    if wait is not None:  # refused before the token is looked at, and not recorded
         message = f"Too many failed sign-ins from your address; retry in {wait} seconds."
         return error_page(request, 429, message, {"Retry-After": str(wait)})
-    services = app_runtime(request.app).services
     if not token or not await run_in_threadpool(services.admin_tokens.is_valid, token):
-        state.limiter.failed(client)
+        await run_in_threadpool(sign_ins.failed, address, CONSOLE_ACTOR)
         return _form(request, target, error=WRONG_TOKEN, status=422)
     previous = request.cookies.get(SESSION_COOKIE)
     if previous:  # signing in again replaces the session, never keeps two
         await run_in_threadpool(services.console_sessions.close, previous)
     session_id, _ = await run_in_threadpool(services.console_sessions.open)
+    await run_in_threadpool(sign_ins.signed_in, address, CONSOLE_ACTOR)
     response = RedirectResponse(target or path_for(request, "home"), status_code=303)
-    set_cookie(
-        response, request, SESSION_COOKIE, session_id, int(state.settings.session_ttl_seconds)
-    )
+    ttl = int(console_state(request.app).settings.session_ttl_seconds)
+    set_cookie(response, request, SESSION_COOKIE, session_id, ttl)
     delete_cookie(response, request, SIGN_IN_COOKIE)
     return response
 
@@ -91,9 +92,17 @@ async def sign_out(console: SignedIn) -> Response:
     request = console.request
     session_id = request.cookies.get(SESSION_COOKIE, "")
     await run_in_threadpool(console.services.console_sessions.close, session_id)
+    sign_ins = console.services.console_sign_ins
+    await run_in_threadpool(sign_ins.signed_out, client_address(request), console.actor)
     response = RedirectResponse(path_for(request, "sign_in") + "?signed_out=1", status_code=303)
     delete_cookie(response, request, SESSION_COOKIE)
     return response
+
+
+def client_address(request: Request) -> str:
+    """The address sign-ins are counted by: uvicorn's client, which behind a proxy is
+    the X-Forwarded-For address when the proxy is in --forwarded-allow-ips."""
+    return request.client.host if request.client else "unknown"
 
 
 def _form(

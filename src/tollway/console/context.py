@@ -4,6 +4,11 @@
 page (``SignInRequired``); on an unsafe method it also checks the form's CSRF token
 (``CsrfRefused``: a 403 page). Pages reach the domain through ``console.services``
 and audit as ``console.actor``, like /admin/v1's handlers.
+
+``refuse_cross_site`` runs before every console route, the sign-in form's included:
+an unsafe request sent from a page on another origin is a 403 page
+(``CrossSiteRefused``), whatever its tokens. It is defence in depth behind the CSRF
+token and the SameSite cookies.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from tollway.console.security import (
     CSRF_HEADER,
     SAFE_METHODS,
     SESSION_COOKIE,
+    is_cross_site,
 )
 from tollway.console.state import console_state
 from tollway.domain.common import Actor
@@ -38,6 +44,10 @@ class SignInRequired(Exception):  # noqa: N818  (a redirect, not a failure)
 
 class CsrfRefused(Exception):  # noqa: N818
     """An unsafe request without its session's CSRF token: a 403 page."""
+
+
+class CrossSiteRefused(Exception):  # noqa: N818
+    """An unsafe request sent from a page on another site: a 403 page."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +109,12 @@ class ConsoleContext:
         if flash:
             self.flash(flash, level)
         return RedirectResponse(self.url(name, **params), status_code=303)
+
+
+async def refuse_cross_site(request: Request) -> None:
+    """The console app's own dependency, before every route's."""
+    if request.method not in SAFE_METHODS and is_cross_site(request):
+        raise CrossSiteRefused
 
 
 async def signed_in(request: Request) -> ConsoleContext:

@@ -2,7 +2,7 @@
 
 A domain error a page did not catch shows its message with its status; a request
 without a session goes to the sign-in page (back here afterwards for a GET); a
-CSRF refusal is a 403 page; anything unexpected is a 500 page whose text says
+CSRF or cross-site refusal is a 403 page; anything unexpected is a 500 page whose text says
 nothing of the cause (the log has its type)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from tollway.console.context import CsrfRefused, SignInRequired
+from tollway.console.context import CrossSiteRefused, CsrfRefused, SignInRequired
 from tollway.console.rendering import path_for, render_template
 from tollway.console.security import SAFE_METHODS
 from tollway.console.state import console_state
@@ -67,6 +67,14 @@ async def _csrf_refused(request: Request, _exc: Exception) -> Response:
     return error_page(request, 403, message)
 
 
+async def _cross_site_refused(request: Request, _exc: Exception) -> Response:
+    message = (
+        "This form was sent from another site, so it was not accepted. "
+        "Open the console at its own address and send it from there."
+    )
+    return error_page(request, 403, message)
+
+
 async def _tollway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TollwayError)
     if exc.status_code >= 500:
@@ -105,6 +113,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
 def install_console_errors(app: FastAPI) -> None:
     app.add_exception_handler(SignInRequired, _sign_in_required)
     app.add_exception_handler(CsrfRefused, _csrf_refused)
+    app.add_exception_handler(CrossSiteRefused, _cross_site_refused)
     app.add_exception_handler(TollwayError, _tollway_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,8 +1,9 @@
-"""Headers every console response carries, the session cookie, and local `next` paths."""
+"""Headers every console response carries, the session cookie, local `next` paths, and
+whether an unsafe request was sent from another site (`is_cross_site`)."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
@@ -26,6 +27,9 @@ SECURITY_HEADERS = {
     "referrer-policy": "same-origin",
 }
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# scheme, host, port: what "same origin" compares.
+Origin = tuple[str, str, int]
 
 
 class SecurityHeaders:
@@ -109,3 +113,52 @@ def local_next(request: Request, candidate: str | None) -> str | None:
     if "." in segments or ".." in segments:
         return None
     return candidate
+
+
+def is_cross_site(request: Request) -> bool:
+    """Whether the page that sent ``request`` (its ``Origin``, or lacking one its
+    ``Referer``) is on another origin than the console. A request naming neither is
+    not: current browsers send ``Origin`` with every POST, and the CSRF token still
+    guards the rest. ``Origin: null`` (a sandboxed or privacy-hidden page)
+    and anything unreadable count as another site."""
+    sender = request.headers.get("origin") or request.headers.get("referer")
+    if sender is None:
+        return False
+    return _origin(sender) not in _own_origins(request)
+
+
+def _own_origins(request: Request) -> set[Origin]:
+    """The origin the request was addressed to: its scheme and Host, and behind a
+    proxy that rewrites them, its ``X-Forwarded-Proto`` and ``-Host``. Honouring the
+    forwarded headers here lets no other site in: a page cannot set them on a
+    browser's request (they are not CORS-safelisted, and the console grants no
+    preflight), so they come from a proxy or from a client that is not a browser,
+    which no origin check stops anyway."""
+    scheme = request.url.scheme
+    candidates = [f"{scheme}://{request.url.netloc}"]
+    forwarded_proto = _first(request.headers.get("x-forwarded-proto"))
+    forwarded_host = _first(request.headers.get("x-forwarded-host"))
+    if forwarded_proto or forwarded_host:
+        candidates.append(f"{forwarded_proto or scheme}://{forwarded_host or request.url.netloc}")
+    return {origin for origin in map(_origin, candidates) if origin is not None}
+
+
+def _first(value: str | None) -> str | None:
+    """The first of a comma-separated header's values (the one the first proxy set)."""
+    if not value:
+        return None
+    return value.split(",", 1)[0].strip() or None
+
+
+def _origin(url: str) -> Origin | None:
+    """``url``'s scheme, host and port (the scheme's default when none is written),
+    or None when it has no readable origin."""
+    try:
+        parts: SplitResult = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]

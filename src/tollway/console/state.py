@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from starlette.applications import Starlette
 from starlette.templating import Jinja2Templates
 
-from tollway.console.limiter import SignInLimiter
 from tollway.settings import ConsoleSettings
 
 
@@ -15,7 +14,6 @@ from tollway.settings import ConsoleSettings
 class ConsoleState:
     settings: ConsoleSettings
     templates: Jinja2Templates
-    limiter: SignInLimiter
 
 
 def attach_console_state(app: Starlette, state: ConsoleState) -> None:

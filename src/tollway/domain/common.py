@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -82,10 +83,16 @@ def audit(
 
 
 def record_event(
-    session: Session, actor: Actor, action: str, subject: str, details: dict[str, Any]
+    session: Session,
+    actor: Actor,
+    action: str,
+    subject: str,
+    details: dict[str, Any],
+    *,
+    at: datetime | None = None,
 ) -> None:
     """An event that changes nothing (a fallback, say): audited, but no routing rebuild."""
-    audit_trail.append_event(session, actor.name, action, subject, details)
+    audit_trail.append_event(session, actor.name, action, subject, details, at=at)
 
 
 def target(kind: str, ident: uuid.UUID) -> str:

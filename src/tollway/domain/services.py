@@ -10,6 +10,7 @@ from tollway.domain.catalog import CatalogPolicy, CatalogService, ListerLookup, 
 from tollway.domain.catalog_fetch import FetchPolicy
 from tollway.domain.connectivity import CheckPolicy, ConnectivityService
 from tollway.domain.console_sessions import ConsoleSessionService
+from tollway.domain.console_sign_ins import ConsoleSignIns
 from tollway.domain.limits import LimitsService
 from tollway.domain.model_catalog import ModelCatalogCheck
 from tollway.domain.models import ModelService
@@ -53,6 +54,8 @@ class Services:
     provider_ratelimits: ProviderRateLimits
     # The operator console's signed-in sessions (tollway.console).
     console_sessions: ConsoleSessionService
+    # Its sign-ins on the audit trail, and the limit on failed ones every replica shares.
+    console_sign_ins: ConsoleSignIns
 
 
 def build_services(
@@ -114,6 +117,7 @@ def build_services(
         rate_limits=rate_limits,
         provider_ratelimits=ProviderRateLimits(rate_limits, keys, limits),
         console_sessions=ConsoleSessionService(database, settings.console.session_ttl_seconds),
+        console_sign_ins=ConsoleSignIns(database, settings.console.sign_in_attempts_per_minute),
     )
 
 

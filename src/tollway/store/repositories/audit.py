@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
@@ -20,10 +21,35 @@ def append_change(
 
 
 def append_event(
-    session: Session, actor: str, action: str, target: str, details: dict[str, Any]
+    session: Session,
+    actor: str,
+    action: str,
+    target: str,
+    details: dict[str, Any],
+    *,
+    at: datetime | None = None,
 ) -> None:
-    """An event that changes nothing replicas route by."""
-    session.add(AuditEvent(actor=actor, action=action, target=target, details=details))
+    """An event that changes nothing replicas route by (at ``at``, default now)."""
+    event = AuditEvent(actor=actor, action=action, target=target, details=details)
+    if at is not None:
+        event.time = at
+    session.add(event)
+
+
+def recent_times(
+    session: Session, *, action: str, target: str, since: datetime, limit: int
+) -> list[datetime]:
+    """When the newest ``limit`` events of ``action`` on ``target`` after ``since``
+    happened, newest first. The time index bounds the scan to the window."""
+    statement = (
+        select(AuditEvent.time)
+        .where(col(AuditEvent.action) == action)
+        .where(col(AuditEvent.target) == target)
+        .where(col(AuditEvent.time) > since)
+        .order_by(col(AuditEvent.time).desc())
+        .limit(limit)
+    )
+    return list(session.exec(statement).all())
 
 
 def page(
