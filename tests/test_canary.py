@@ -195,7 +195,9 @@ _CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 def console_pages(client: TestClient, api: Recorder) -> list[str]:
     """Every console page a signed-in operator can open (the ones with an id in
     their path for the ids ``exercise`` made), as HTML; sign-in and sign-out too."""
-    created = client.post("/admin/v1/keys", json={"name": "agent"}).json()
+    # A team's key, so the team's key pages (the revoke confirmation) are opened too.
+    team = client.get("/admin/v1/teams").json()[0]["id"]
+    created = client.post("/admin/v1/keys", json={"name": "agent", "team_id": team}).json()
     api.tollway_key = created["key"]
     pages = [client.get("/console/login").text]
     for secret in ("twadmin-wrong", ADMIN_TOKEN):  # the wrong one's answer, then in

@@ -1,5 +1,6 @@
 """The teams page in-process: teams with key counts, create a team and a key (the key
-shown once, in the POST's own answer only), validation next to its field, revoke."""
+shown once, in the POST's own answer only), validation next to its field, revoke
+(its confirmation page: test_teams_confirm.py)."""
 
 from __future__ import annotations
 
@@ -128,12 +129,12 @@ def test_key_form_errors_sit_next_to_their_fields(signed_in: TestClient) -> None
     assert services_of(signed_in).tollway_keys.list(research.id) == []
 
 
-def test_revoking_asks_first_and_only_for_this_teams_keys(signed_in: TestClient) -> None:
+def test_revoking_is_only_for_this_teams_keys(signed_in: TestClient) -> None:
     services = services_of(signed_in)
     research, ops = team(signed_in, "research"), team(signed_in, "ops")
     key = services.tollway_keys.create(TollwayKeyCreate(name="a", team_id=research.id), Actor("t"))
     detail = f"/console/teams/{research.id}"
-    assert 'data-confirm="Revoke the key' in signed_in.get(detail).text
+    assert f"{detail}/keys/{key.id}/revoke" in signed_in.get(detail).text  # its confirmation
 
     other = post(signed_in, f"/console/teams/{ops.id}/keys/{key.id}/revoke", {}, detail)
     assert other.status_code == 404
@@ -146,7 +147,7 @@ def test_revoking_asks_first_and_only_for_this_teams_keys(signed_in: TestClient)
     html = signed_in.get(detail).text
     assert "revoked: agents using it are refused" in html
     assert 'class="badge badge-revoked"' in html
-    assert "Revoke the key" not in html  # nothing left to revoke
+    assert f"{detail}/keys/{key.id}/revoke" not in html  # nothing left to revoke
     twice = post(signed_in, f"{detail}/keys/{key.id}/revoke", {}, detail)
     assert twice.status_code == 409  # a readable page, not a 500
     assert "already revoked" in twice.text

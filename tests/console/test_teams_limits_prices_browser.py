@@ -1,7 +1,7 @@
 """Teams, limits and prices in a real browser, as an operator uses them:
 
 - teams: create a team, create a key and see it once with a working copy button, reload
-  and it is gone (only its prefix stays), revoke it after a confirmation;
+  and it is gone (only its prefix stays), revoke it after its confirmation page;
 - limits, by keyboard only: a bad value is refused next to its field, fixed, listed,
   edited and deleted;
 - prices: sync, set a manual price (marked), remove it back to the synced source.
@@ -129,20 +129,19 @@ def test_a_key_is_shown_once_copied_gone_on_reload_then_revoked(
     shots.take(page, "teams")
     team_row.get_by_role("link", name="research").click()
 
-    # Revoke: asked first (declining keeps the key), then refused from then on.
-    asked: list[str] = []
-    revoke = page.get_by_role("button", name="Revoke key agent-1")
-    confirm(page, asked, accept=False)
-    revoke.click()
+    # Revoke: a page says what it does first (cancelling keeps the key), then refused.
+    page.get_by_role("link", name="Revoke key agent-1").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Revoke key agent-1?")
+    expect(page.locator("dl.facts")).to_contain_text(f"agent-1, prefix {key[:10]}…")
+    assert key not in page.content()
+    page.get_by_role("link", name="Cancel").click()
     expect(page.locator("tbody tr .badge")).to_have_text("active")
-    confirm(page, asked)
-    revoke.click()
+    page.get_by_role("link", name="Revoke key agent-1").click()
+    page.get_by_role("button", name=re.compile("Revoke key agent-1")).click()
     expect(page.get_by_role("status")).to_contain_text("Key 'agent-1'")
     expect(page.get_by_role("status")).to_contain_text("revoked")
     expect(page.locator("tbody tr .badge")).to_have_text("revoked")
-    expect(revoke).to_have_count(0)
-    assert len(asked) == 2
-    assert asked[0].startswith("Revoke the key 'agent-1'")
+    expect(page.get_by_role("link", name="Revoke key agent-1")).to_have_count(0)
     assert key not in page.content()
 
 

@@ -16,6 +16,7 @@ from tollway.console.pages import (
     provider_keys,
     providers,
     teams,
+    teams_confirm,
     usage,
 )
 
@@ -27,6 +28,7 @@ PAGE_MODULES = (
     models,
     models_edit,
     teams,
+    teams_confirm,
     limits,
     prices,
     usage,

@@ -1,5 +1,6 @@
 """Teams and their tollway keys: the list, create a team, a team's keys, create a key
-(shown once, in that POST's own answer), revoke a key, delete an empty team.
+(shown once, in that POST's own answer), revoke a key, delete an empty team (the last
+two after their confirmation pages, ``teams_confirm.py``).
 
 Thin over ``services.teams`` and ``services.tollway_keys``, the services /admin/v1/teams
 and /admin/v1/keys call, with the console's actor so every change is audited alike.
@@ -142,9 +143,7 @@ def create_key(
 
 @router.post("/teams/{team_id}/keys/{tollway_key_id}/revoke", name="teams_key_revoke")
 def revoke_key(team_id: uuid.UUID, tollway_key_id: uuid.UUID, console: SignedIn) -> Response:
-    key = console.services.tollway_keys.get(tollway_key_id)
-    if key.team_id != team_id:
-        raise NotFoundError(f"tollway key '{tollway_key_id}' is not a key of this team")
+    key = team_key(console, team_id, tollway_key_id)
     console.services.tollway_keys.revoke(key.id, console.actor)
     flash = f"Key '{key.name}' ({key.prefix}…) revoked: agents using it are refused from now on."
     return console.redirect("teams_detail", flash=flash, team_id=team_id)
@@ -158,6 +157,16 @@ def delete_team(team_id: uuid.UUID, console: SignedIn) -> Response:
     except TollwayError as exc:
         return console.redirect("teams_detail", flash=exc.message, level="error", team_id=team_id)
     return console.redirect("teams", flash=f"Team '{team.name}' deleted.")
+
+
+def team_key(
+    console: ConsoleContext, team_id: uuid.UUID, tollway_key_id: uuid.UUID
+) -> TollwayKeyRead:
+    """The tollway key, if it is one of this team's: another team's id is a 404 too."""
+    key = console.services.tollway_keys.get(tollway_key_id)
+    if key.team_id != team_id:
+        raise NotFoundError(f"tollway key '{tollway_key_id}' is not a key of this team")
+    return key
 
 
 def _team(
