@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 import uuid
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
@@ -23,6 +24,7 @@ from tollway.domain.limits import LimitsCreate
 from tollway.domain.provider_keys import ProviderKeyCreate
 from tollway.domain.tollway_keys import TollwayKeyCreate
 from tollway.store.enums import LimitScope
+from tollway.store.tables import TollwayKey, utcnow
 
 ADMIN = Actor("admin")
 PROVIDER_SECRET = "sk-team-own-0123456789abcdef"
@@ -82,6 +84,24 @@ def test_the_revoke_page_names_the_key_never_the_secret_and_revokes(
     again = text_of(signed_in.get(path).text)
     assert "It is already revoked" in again
     assert "Revoke key agent-1 (" not in again  # no button left
+
+
+def test_an_expired_key_is_said_to_be_refused_already(signed_in: TestClient) -> None:
+    services = services_of(signed_in)
+    research = team(signed_in)
+    created = services.tollway_keys.create(
+        TollwayKeyCreate(name="old", team_id=research.id, expires_at=utcnow() + timedelta(days=1)),
+        ADMIN,
+    )
+    with services_of(signed_in).database.session() as session:
+        row = session.get(TollwayKey, created.id)
+        assert row is not None
+        row.expires_at = utcnow() - timedelta(days=1)
+        session.add(row)
+    path = f"/console/teams/{research.id}/keys/{created.id}/revoke"
+    words = text_of(signed_in.get(path).text)
+    assert "It has expired, so agents using it are refused already" in words
+    assert "stop at once" not in words
 
 
 def test_a_team_with_keys_is_refused_and_the_page_says_so(signed_in: TestClient) -> None:

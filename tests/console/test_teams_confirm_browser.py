@@ -54,6 +54,7 @@ def test_a_key_is_revoked_through_its_confirmation_page_without_javascript(
     assert key["key"] not in page.content()
     assert_controls_labelled(page)
     shots.take(page, "tollway-key-revoke")
+    assert_fits_phone(page)
     page.get_by_role("button", name="Revoke key agent-1").click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Team {team['name']}")
