@@ -199,6 +199,8 @@ def console_pages(client: TestClient, api: Recorder) -> list[str]:
     team = client.get("/admin/v1/teams").json()[0]["id"]
     created = client.post("/admin/v1/keys", json={"name": "agent", "team_id": team}).json()
     api.tollway_key = created["key"]
+    # And a key without a team, for its own pages (its revoke confirmation).
+    loose = client.post("/admin/v1/keys", json={"name": "loose-agent"}).json()
     pages = [client.get("/console/login").text]
     for secret in ("twadmin-wrong", ADMIN_TOKEN):  # the wrong one's answer, then in
         token = _CSRF_FIELD.search(pages[-1])
@@ -210,12 +212,18 @@ def console_pages(client: TestClient, api: Recorder) -> list[str]:
     ids = _known_ids(client)
     # Else the pages of a model or a key (edit, delete confirmations…) go unopened.
     assert {"provider_id", "key_id", "model_id", "team_id", "tollway_key_id"} <= ids.keys(), ids
-    for path in _console_get_paths(ids):
+    teamless = [
+        path for path in _console_get_paths({"tollway_key_id": loose["id"]}) if loose["id"] in path
+    ]
+    assert teamless, "no console page of a key without a team was opened"
+    for path in [*_console_get_paths(ids), *teamless]:
+        if path.startswith("/console/keys/no-team/") and loose["id"] not in path:
+            continue  # the team's key is not one of these pages'
         page = client.get(path)
         assert page.status_code == 200, (path, page.status_code)
+        assert loose["key"] not in page.text
         pages.append(page.text)
-    home = pages[-1]
-    csrf = _CSRF_FIELD.search(home)
+    csrf = _CSRF_FIELD.search(pages[-1])  # any signed-in page carries the session's token
     assert csrf is not None
     pages.append(client.post("/console/logout", data={"csrf_token": csrf[1]}).text)
     return pages

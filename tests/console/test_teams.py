@@ -55,7 +55,7 @@ def test_the_list_shows_teams_with_their_key_counts(signed_in: TestClient) -> No
     assert [(name, count) for _, name, count in rows] == [("ops", "0"), ("research", "2")]
     assert rows[1][0] == f"/console/teams/{research.id}"
     assert ops.name in html
-    assert "1 tollway key belongs to no team" in html
+    assert ">1 tollway key without a team</a>" in html
 
 
 def test_creating_a_team_validates_next_to_its_field(signed_in: TestClient) -> None:

@@ -23,8 +23,14 @@ def revoke_key_page(team_id: uuid.UUID, tollway_key_id: uuid.UUID, console: Sign
     """Which key goes and what that does to the agents using it, before the POST."""
     team = console.services.teams.get(team_id)
     key = key_row(team_key(console, team_id, tollway_key_id))
-    title = f"Revoke key {key.name}?"
-    return console.render("teams/revoke.html", {"team": team, "key": key}, title=title)
+    context = {
+        "key": key,
+        "owner": team.name,
+        "back": console.url("teams_detail", team_id=team.id),
+        "back_label": f"Team {team.name}",
+        "action": console.url("teams_key_revoke", team_id=team.id, tollway_key_id=key.id),
+    }
+    return console.render("teams/revoke.html", context, title=f"Revoke key {key.name}?")
 
 
 @router.get("/teams/{team_id}/delete", name="teams_delete_confirm")
