@@ -62,8 +62,17 @@ def shared_client(
             url = f"sqlite:///{data_dir / 'tollway.db'}"
         else:
             url = request.getfixturevalue("shared_database_url")
-        apps[request.param] = admin_client(make_settings(data_dir / "data", url)).__enter__()
+        overrides: dict[str, Any] = request.getfixturevalue("shared_overrides")
+        settings = make_settings(data_dir / "data", url, **overrides)
+        apps[request.param] = admin_client(settings).__enter__()
     return apps[request.param]
+
+
+@pytest.fixture(scope="module")
+def shared_overrides() -> dict[str, Any]:
+    """Settings of ``shared_client``'s apps beyond ``make_settings``; a module may
+    override this fixture."""
+    return {}
 
 
 @pytest.fixture(scope="module")
