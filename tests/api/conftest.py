@@ -77,10 +77,12 @@ def shared_overrides() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def _shared_apps() -> Iterator[dict[str, TestClient]]:
-    """The module's shared apps by backend, stopped when the module is done."""
+    """The module's shared apps by backend, stopped when the module is done, last
+    started first: a running app's log scrubbing is a process-wide record factory
+    wrapping the one before it, and only a stop in reverse order puts each back."""
     apps: dict[str, TestClient] = {}
     yield apps
-    for test_client in apps.values():
+    for test_client in reversed(apps.values()):
         test_client.__exit__(None, None, None)
 
 
