@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,55 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
-        test_client.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
+    with admin_client(settings) as test_client:
         yield test_client
+
+
+def admin_client(settings: Settings) -> TestClient:
+    test_client = TestClient(create_app(settings), raise_server_exceptions=False)
+    test_client.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
+    return test_client
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def shared_client(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> TestClient:
+    """``client``'s app, built once per module and backend (``_shared_apps``), for
+    tests that only read their own answers: refusals, and writes checked in their
+    response or read back by their own ids. Building and starting an app costs
+    seconds of CPU on the loaded 2-core machine, a request milliseconds. A test that
+    lists, counts or reads what another test may have written takes ``client``."""
+    apps: dict[str, TestClient] = request.getfixturevalue("_shared_apps")
+    if request.param not in apps:
+        data_dir = tmp_path_factory.mktemp(f"shared-api-{request.param}")
+        if request.param == "sqlite":
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), data_dir / "tollway.db")
+            url = f"sqlite:///{data_dir / 'tollway.db'}"
+        else:
+            url = request.getfixturevalue("shared_database_url")
+        overrides: dict[str, Any] = request.getfixturevalue("shared_overrides")
+        settings = make_settings(data_dir / "data", url, **overrides)
+        apps[request.param] = admin_client(settings).__enter__()
+    return apps[request.param]
+
+
+@pytest.fixture(scope="module")
+def shared_overrides() -> dict[str, Any]:
+    """Settings of ``shared_client``'s apps beyond ``make_settings``; a module may
+    override this fixture."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def _shared_apps() -> Iterator[dict[str, TestClient]]:
+    """The module's shared apps by backend, stopped when the module is done, last
+    started first: a running app's log scrubbing is a process-wide record factory
+    wrapping the one before it, and only a stop in reverse order puts each back."""
+    apps: dict[str, TestClient] = {}
+    yield apps
+    for test_client in reversed(apps.values()):
+        test_client.__exit__(None, None, None)
 
 
 @pytest.fixture

@@ -38,11 +38,17 @@ def fakes() -> Iterator[dict[Family, FakeProviderServer]]:
         server.stop()
 
 
+SETTINGS: dict[str, Any] = {"providers": {"test_timeout_seconds": 0.5}}
+
+
+@pytest.fixture(scope="module")
+def shared_overrides() -> dict[str, Any]:
+    return SETTINGS
+
+
 @pytest.fixture
 def client(tmp_path: Path, database_url: str) -> Iterator[TestClient]:
-    settings = make_settings(
-        tmp_path / "data", database_url, providers={"test_timeout_seconds": 0.5}
-    )
+    settings = make_settings(tmp_path / "data", database_url, **SETTINGS)
     with TestClient(create_app(settings)) as test_client:
         test_client.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
         yield test_client
@@ -68,34 +74,34 @@ def run_test(client: TestClient, provider: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("provider_type", sorted(FAMILY_OF_TYPE))
 def test_valid_key_activates_the_provider(
-    client: TestClient, fakes: dict[Family, FakeProviderServer], provider_type: str
+    shared_client: TestClient, fakes: dict[Family, FakeProviderServer], provider_type: str
 ) -> None:
     fake, key = fakes[FAMILY_OF_TYPE[provider_type]], new_key("valid")
     fake.set_key(key, Behaviour.ok())
-    provider = provider_on(client, fake, provider_type, key)
-    result = run_test(client, provider)
+    provider = provider_on(shared_client, fake, provider_type, key)
+    result = run_test(shared_client, provider)
     assert result["provider_status"] == "active"
     [outcome] = result["results"]
     assert (outcome["outcome"], outcome["key_status"]) == ("valid", "valid")
     assert len(fake.requests_with_key(key)) == 1
-    stored = ok(client.get(f"/admin/v1/providers/{provider['id']}"))
+    stored = ok(shared_client.get(f"/admin/v1/providers/{provider['id']}"))
     assert stored["status"] == "active"
     assert stored["keys"][0]["last_validated_at"] is not None
 
 
 @pytest.mark.parametrize("provider_type", ["openai", "anthropic", "gemini", "cohere", "openrouter"])
 def test_rejected_key_is_marked_invalid(
-    client: TestClient, fakes: dict[Family, FakeProviderServer], provider_type: str
+    shared_client: TestClient, fakes: dict[Family, FakeProviderServer], provider_type: str
 ) -> None:
     fake, key = fakes[FAMILY_OF_TYPE[provider_type]], new_key("rejected")
     fake.set_key(key, Behaviour.rejected())
-    provider = provider_on(client, fake, provider_type, key)
-    result = run_test(client, provider)
+    provider = provider_on(shared_client, fake, provider_type, key)
+    result = run_test(shared_client, provider)
     assert result["provider_status"] == "invalid"
     [outcome] = result["results"]
     assert (outcome["outcome"], outcome["key_status"]) == ("rejected", "invalid")
     assert key not in str(result)
-    stored_key = ok(client.get(f"/admin/v1/providers/{provider['id']}"))["keys"][0]
+    stored_key = ok(shared_client.get(f"/admin/v1/providers/{provider['id']}"))["keys"][0]
     assert stored_key["last_error"]
 
 
@@ -109,24 +115,24 @@ def test_rejected_key_is_marked_invalid(
     ],
 )
 def test_each_failure_has_its_own_outcome(
-    client: TestClient,
+    shared_client: TestClient,
     fakes: dict[Family, FakeProviderServer],
     behaviour: Behaviour,
     outcome: str,
 ) -> None:
     key = new_key("failing")
     fakes["openai"].set_key(key, behaviour)
-    provider = provider_on(client, fakes["openai"], "openai", key)
-    [result] = run_test(client, provider)["results"]
+    provider = provider_on(shared_client, fakes["openai"], "openai", key)
+    [result] = run_test(shared_client, provider)["results"]
     assert result["outcome"] == outcome
     assert result["message"]
     passing = outcome not in ("forbidden",)
     assert result["key_status"] == ("unvalidated" if passing else "invalid")
 
 
-def test_connection_refused_and_dns_errors(client: TestClient) -> None:
+def test_connection_refused_and_dns_errors(shared_client: TestClient) -> None:
     refused = ok(
-        client.post(
+        shared_client.post(
             "/admin/v1/providers",
             json={
                 "name": "down",
@@ -137,9 +143,9 @@ def test_connection_refused_and_dns_errors(client: TestClient) -> None:
         ),
         201,
     )
-    assert run_test(client, refused)["results"][0]["outcome"] == "connection_error"
+    assert run_test(shared_client, refused)["results"][0]["outcome"] == "connection_error"
     unknown = ok(
-        client.post(
+        shared_client.post(
             "/admin/v1/providers",
             json={
                 "name": "nowhere",
@@ -150,59 +156,64 @@ def test_connection_refused_and_dns_errors(client: TestClient) -> None:
         ),
         201,
     )
-    assert run_test(client, unknown)["results"][0]["outcome"] == "dns_error"
+    assert run_test(shared_client, unknown)["results"][0]["outcome"] == "dns_error"
 
 
 def test_one_good_key_among_bad_ones_keeps_the_provider_active(
-    client: TestClient, fakes: dict[Family, FakeProviderServer]
+    shared_client: TestClient, fakes: dict[Family, FakeProviderServer]
 ) -> None:
     fake, good, bad = fakes["openai"], new_key("good"), new_key("bad")
     fake.set_key(good, Behaviour.ok())
     fake.set_key(bad, Behaviour.rejected())
-    provider = provider_on(client, fake, "openai", bad)
-    ok(client.post(f"/admin/v1/providers/{provider['id']}/keys", json={"api_key": good}), 201)
-    result = run_test(client, provider)
+    provider = provider_on(shared_client, fake, "openai", bad)
+    ok(
+        shared_client.post(f"/admin/v1/providers/{provider['id']}/keys", json={"api_key": good}),
+        201,
+    )
+    result = run_test(shared_client, provider)
     assert result["provider_status"] == "active"
     assert sorted(r["outcome"] for r in result["results"]) == ["rejected", "valid"]
 
 
 def test_validate_on_create_and_disabled_keys_are_skipped(
-    client: TestClient, fakes: dict[Family, FakeProviderServer]
+    shared_client: TestClient, fakes: dict[Family, FakeProviderServer]
 ) -> None:
     fake, key = fakes["anthropic"], new_key("ant")
     fake.set_key(key, Behaviour.ok())
-    provider = provider_on(client, fake, "anthropic", key, validate=True)
+    provider = provider_on(shared_client, fake, "anthropic", key, validate=True)
     assert provider["status"] == "active"
     assert provider["keys"][0]["status"] == "valid"
     ok(
-        client.post(
+        shared_client.post(
             f"/admin/v1/providers/{provider['id']}/keys/{provider['keys'][0]['id']}/disable"
         )
     )
-    [result] = run_test(client, provider)["results"]
+    [result] = run_test(shared_client, provider)["results"]
     assert result["outcome"] == "skipped"
     assert len(fake.requests_with_key(key)) == 1
 
 
 def test_rotated_key_is_the_one_tested(
-    client: TestClient, fakes: dict[Family, FakeProviderServer]
+    shared_client: TestClient, fakes: dict[Family, FakeProviderServer]
 ) -> None:
     fake, old, new = fakes["gemini"], new_key("old"), new_key("new")
     fake.set_key(new, Behaviour.ok())
-    provider = provider_on(client, fake, "gemini", old)
+    provider = provider_on(shared_client, fake, "gemini", old)
     key_id = provider["keys"][0]["id"]
     ok(
-        client.post(
+        shared_client.post(
             f"/admin/v1/providers/{provider['id']}/keys/{key_id}/rotate", json={"api_key": new}
         )
     )
-    assert run_test(client, provider)["results"][0]["outcome"] == "valid"
+    assert run_test(shared_client, provider)["results"][0]["outcome"] == "valid"
     assert fake.requests_with_key(old) == []
 
 
-def test_mock_provider_is_valid_without_network(client: TestClient) -> None:
-    provider = ok(client.post("/admin/v1/providers", json={"name": "Mock", "type": "mock"}), 201)
-    result = run_test(client, provider)
+def test_mock_provider_is_valid_without_network(shared_client: TestClient) -> None:
+    provider = ok(
+        shared_client.post("/admin/v1/providers", json={"name": "Mock", "type": "mock"}), 201
+    )
+    result = run_test(shared_client, provider)
     assert result["provider_status"] == "active"
     assert result["results"][0]["outcome"] == "valid"
 

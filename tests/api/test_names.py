@@ -72,12 +72,12 @@ def refuse_everywhere(
 
 
 @pytest.mark.parametrize("name", ALLOWED)
-def test_any_script_and_joiners_are_fine(client: TestClient, name: str) -> None:
-    assert ok(client.post("/admin/v1/teams", json={"name": name}), 201)["name"] == name
+def test_any_script_and_joiners_are_fine(shared_client: TestClient, name: str) -> None:
+    assert ok(shared_client.post("/admin/v1/teams", json={"name": name}), 201)["name"] == name
 
 
-def test_the_refusal_names_the_code_point_not_the_value(client: TestClient) -> None:
-    response = client.post("/admin/v1/teams", json={"name": "sk-live-secret\nx"})
+def test_the_refusal_names_the_code_point_not_the_value(shared_client: TestClient) -> None:
+    response = shared_client.post("/admin/v1/teams", json={"name": "sk-live-secret\nx"})
     error = error_of(response, 422)
     assert "control or invisible formatting characters (found U+000A)" in error["message"]
     assert "sk-live-secret" not in response.text

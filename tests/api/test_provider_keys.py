@@ -40,10 +40,10 @@ def test_add_shared_and_team_keys(client: TestClient) -> None:
     assert "sk-team-33333333333" not in client.get(_keys_url(provider)).text
 
 
-def test_key_for_unknown_team_is_404(client: TestClient) -> None:
-    provider = create_provider(client)
+def test_key_for_unknown_team_is_404(shared_client: TestClient) -> None:
+    provider = create_provider(shared_client)
     body = {"api_key": "sk-x-1234567890", "team_id": str(uuid.uuid4())}
-    error_of(client.post(_keys_url(provider), json=body), 404)
+    error_of(shared_client.post(_keys_url(provider), json=body), 404)
 
 
 def test_rotation_replaces_the_value_and_leaves_provider_and_models_alone(
@@ -69,25 +69,25 @@ def test_rotation_replaces_the_value_and_leaves_provider_and_models_alone(
     assert ok(client.get(f"/admin/v1/models/{model['id']}")) == model
 
 
-def test_disable_enable_delete(client: TestClient) -> None:
-    provider = create_provider(client)
+def test_disable_enable_delete(shared_client: TestClient) -> None:
+    provider = create_provider(shared_client)
     key_url = f"{_keys_url(provider)}/{provider['keys'][0]['id']}"
-    assert ok(client.post(f"{key_url}/disable"))["status"] == "disabled"
-    assert ok(client.post(f"{key_url}/enable"))["status"] == "unvalidated"
-    assert error_of(client.post(f"{key_url}/enable"), 409)["code"] == "conflict"
-    ok(client.delete(key_url), 204)
-    assert ok(client.get(_keys_url(provider))) == []
-    error_of(client.delete(key_url), 404)
+    assert ok(shared_client.post(f"{key_url}/disable"))["status"] == "disabled"
+    assert ok(shared_client.post(f"{key_url}/enable"))["status"] == "unvalidated"
+    assert error_of(shared_client.post(f"{key_url}/enable"), 409)["code"] == "conflict"
+    ok(shared_client.delete(key_url), 204)
+    assert ok(shared_client.get(_keys_url(provider))) == []
+    error_of(shared_client.delete(key_url), 404)
 
 
-def test_key_of_another_provider_is_404(client: TestClient) -> None:
-    first, second = create_provider(client), create_provider(client)
+def test_key_of_another_provider_is_404(shared_client: TestClient) -> None:
+    first, second = create_provider(shared_client), create_provider(shared_client)
     wrong = f"{_keys_url(second)}/{first['keys'][0]['id']}/disable"
-    error_of(client.post(wrong), 404)
+    error_of(shared_client.post(wrong), 404)
 
 
-def test_rotate_requires_a_key(client: TestClient) -> None:
-    provider = create_provider(client)
+def test_rotate_requires_a_key(shared_client: TestClient) -> None:
+    provider = create_provider(shared_client)
     url = f"{_keys_url(provider)}/{provider['keys'][0]['id']}/rotate"
-    error_of(client.post(url, json={}), 422)
-    error_of(client.post(url, json={"api_key": ""}), 422)
+    error_of(shared_client.post(url, json={}), 422)
+    error_of(shared_client.post(url, json={"api_key": ""}), 422)

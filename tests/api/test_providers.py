@@ -26,38 +26,47 @@ ALL_TYPES = [
 ]
 
 
-def test_create_returns_uuid_fingerprint_and_status_but_never_the_key(client: TestClient) -> None:
-    provider = create_provider(client, api_key="sk-live-key-1234567890wxyz", default_model="gpt-4o")
+def test_create_returns_uuid_fingerprint_and_status_but_never_the_key(
+    shared_client: TestClient,
+) -> None:
+    provider = create_provider(
+        shared_client, api_key="sk-live-key-1234567890wxyz", default_model="gpt-4o"
+    )
     assert uuid.UUID(provider["id"]).version == 4
     assert provider["status"] == "inactive"
     assert provider["default_model"] == "gpt-4o"
     [key] = provider["keys"]
     assert key["fingerprint"] == "wxyz"
     assert key["status"] == "unvalidated"
-    assert "sk-live-key-1234567890wxyz" not in client.get("/admin/v1/providers").text
+    assert "sk-live-key-1234567890wxyz" not in shared_client.get("/admin/v1/providers").text
     assert "api_key" not in provider
 
 
 @pytest.mark.parametrize("provider_type", ALL_TYPES)
-def test_every_type_can_be_created(client: TestClient, provider_type: str) -> None:
+def test_every_type_can_be_created(shared_client: TestClient, provider_type: str) -> None:
     extra = (
         {"base_url": "https://llm.example.com/v1"} if provider_type == "openai_compatible" else {}
     )
-    provider = create_provider(client, type=provider_type, **extra)
+    provider = create_provider(shared_client, type=provider_type, **extra)
     assert provider["type"] == provider_type
 
 
-def test_mock_needs_no_key(client: TestClient) -> None:
-    provider = ok(client.post("/admin/v1/providers", json={"name": "Mock", "type": "mock"}), 201)
+def test_mock_needs_no_key(shared_client: TestClient) -> None:
+    provider = ok(
+        shared_client.post("/admin/v1/providers", json={"name": "Mock", "type": "mock"}), 201
+    )
     assert provider["keys"] == []
 
 
-def test_anthropic_may_omit_base_url(client: TestClient) -> None:
-    assert create_provider(client, type="anthropic")["base_url"] is None
+def test_anthropic_may_omit_base_url(shared_client: TestClient) -> None:
+    assert create_provider(shared_client, type="anthropic")["base_url"] is None
 
 
-def test_names_need_not_be_unique(client: TestClient) -> None:
-    first, second = create_provider(client, name="Same"), create_provider(client, name="Same")
+def test_names_need_not_be_unique(shared_client: TestClient) -> None:
+    first, second = (
+        create_provider(shared_client, name="Same"),
+        create_provider(shared_client, name="Same"),
+    )
     assert first["id"] != second["id"]
 
 
@@ -74,8 +83,10 @@ def test_names_need_not_be_unique(client: TestClient) -> None:
         ({"name": "x", "type": "openai", "api_key": "   "}, "api_key"),
     ],
 )
-def test_invalid_provider_is_422(client: TestClient, body: dict[str, str], fragment: str) -> None:
-    error = error_of(client.post("/admin/v1/providers", json=body), 422)
+def test_invalid_provider_is_422(
+    shared_client: TestClient, body: dict[str, str], fragment: str
+) -> None:
+    error = error_of(shared_client.post("/admin/v1/providers", json=body), 422)
     assert error["code"] == "validation_error"
     assert fragment in error["message"] + str(error["details"])
 
@@ -89,9 +100,11 @@ def test_invalid_provider_is_422(client: TestClient, body: dict[str, str], fragm
         "http://0.0.0.0:8000/v1",
     ],
 )
-def test_link_local_and_metadata_base_urls_are_refused(client: TestClient, base_url: str) -> None:
+def test_link_local_and_metadata_base_urls_are_refused(
+    shared_client: TestClient, base_url: str
+) -> None:
     body = {"name": "x", "type": "openai_compatible", "api_key": "k" * 12, "base_url": base_url}
-    error = error_of(client.post("/admin/v1/providers", json=body), 422)
+    error = error_of(shared_client.post("/admin/v1/providers", json=body), 422)
     assert "base_url" in str(error["details"])
 
 
@@ -109,27 +122,31 @@ UNENCODABLE_HOSTS = [
 
 
 @pytest.mark.parametrize("host", UNENCODABLE_HOSTS)
-def test_hosts_idna_cannot_encode_are_refused_at_save(client: TestClient, host: str) -> None:
+def test_hosts_idna_cannot_encode_are_refused_at_save(shared_client: TestClient, host: str) -> None:
     body = {"name": "x", "type": "openai_compatible", "api_key": "k" * 12}
     error = error_of(
-        client.post("/admin/v1/providers", json={**body, "base_url": f"http://{host}/v1"}), 422
+        shared_client.post("/admin/v1/providers", json={**body, "base_url": f"http://{host}/v1"}),
+        422,
     )
     assert "base_url" in str(error["details"])
     provider = create_provider(
-        client, type="openai_compatible", base_url="https://llm.example.com/v1"
+        shared_client, type="openai_compatible", base_url="https://llm.example.com/v1"
     )
     update = {"base_url": f"https://{host}:8443/v1"}
-    error_of(client.patch(f"/admin/v1/providers/{provider['id']}", json=update), 422)
+    error_of(shared_client.patch(f"/admin/v1/providers/{provider['id']}", json=update), 422)
 
 
-def test_internationalized_hosts_are_kept(client: TestClient) -> None:
+def test_internationalized_hosts_are_kept(shared_client: TestClient) -> None:
     url = "https://b\u00fccher.example/v1"
-    assert create_provider(client, type="openai_compatible", base_url=url)["base_url"] == url
+    assert create_provider(shared_client, type="openai_compatible", base_url=url)["base_url"] == url
 
 
-def test_private_base_urls_are_allowed_by_default(client: TestClient) -> None:
+def test_private_base_urls_are_allowed_by_default(shared_client: TestClient) -> None:
     for url in ("http://127.0.0.1:8000/v1", "http://10.1.2.3/v1", "http://localhost:11434/v1"):
-        assert create_provider(client, type="openai_compatible", base_url=url)["base_url"] == url
+        assert (
+            create_provider(shared_client, type="openai_compatible", base_url=url)["base_url"]
+            == url
+        )
 
 
 def test_private_base_urls_can_be_refused(tmp_path, database_url: str) -> None:  # type: ignore[no-untyped-def]
@@ -156,16 +173,16 @@ def test_list_is_empty_then_shows_status_and_default_model(client: TestClient) -
     ]
 
 
-def test_renaming_leaves_every_other_field_as_it_was(client: TestClient) -> None:
+def test_renaming_leaves_every_other_field_as_it_was(shared_client: TestClient) -> None:
     provider = create_provider(
-        client,
+        shared_client,
         type="openai_compatible",
         base_url="https://llm.example.com/v1",
         description="d",
         website="https://example.com",
         default_model="m",
     )
-    renamed = ok(client.patch(f"/admin/v1/providers/{provider['id']}", json={"name": "New"}))
+    renamed = ok(shared_client.patch(f"/admin/v1/providers/{provider['id']}", json={"name": "New"}))
     assert renamed["name"] == "New"
     # A key's provider_name is read with it, so it follows the rename.
     assert [key.pop("provider_name") for key in renamed["keys"]] == ["New"]
@@ -174,22 +191,22 @@ def test_renaming_leaves_every_other_field_as_it_was(client: TestClient) -> None
     assert unchanged == {k: v for k, v in provider.items() if k not in ("name", "updated_at")}
 
 
-def test_unknown_id_is_404_naming_it(client: TestClient) -> None:
+def test_unknown_id_is_404_naming_it(shared_client: TestClient) -> None:
     missing = uuid.uuid4()
     for method in ("get", "patch", "delete"):
         kwargs = {"json": {"name": "x"}} if method == "patch" else {}
-        response = getattr(client, method)(f"/admin/v1/providers/{missing}", **kwargs)
+        response = getattr(shared_client, method)(f"/admin/v1/providers/{missing}", **kwargs)
         error = error_of(response, 404)
         assert str(missing) in error["message"]
 
 
-def test_malformed_id_is_422(client: TestClient) -> None:
-    error_of(client.get("/admin/v1/providers/not-a-uuid"), 422)
+def test_malformed_id_is_422(shared_client: TestClient) -> None:
+    error_of(shared_client.get("/admin/v1/providers/not-a-uuid"), 422)
 
 
-def test_update_cannot_null_the_name(client: TestClient) -> None:
-    provider = create_provider(client)
-    error_of(client.patch(f"/admin/v1/providers/{provider['id']}", json={"name": None}), 422)
+def test_update_cannot_null_the_name(shared_client: TestClient) -> None:
+    provider = create_provider(shared_client)
+    error_of(shared_client.patch(f"/admin/v1/providers/{provider['id']}", json={"name": None}), 422)
 
 
 def test_update_with_api_key_rotates_the_shared_key(client: TestClient, services: Services) -> None:
@@ -206,27 +223,27 @@ def test_update_with_api_key_rotates_the_shared_key(client: TestClient, services
     assert services.secrets.get(ref).reveal() == "sk-second-key-0000002"
 
 
-def test_delete_provider_invalidates_its_models(client: TestClient) -> None:
-    provider = create_provider(client)
-    model = create_model(client, provider["id"])
-    ok(client.delete(f"/admin/v1/providers/{provider['id']}"), 204)
-    error_of(client.get(f"/admin/v1/providers/{provider['id']}"), 404)
-    orphan = ok(client.get(f"/admin/v1/models/{model['id']}"))
+def test_delete_provider_invalidates_its_models(shared_client: TestClient) -> None:
+    provider = create_provider(shared_client)
+    model = create_model(shared_client, provider["id"])
+    ok(shared_client.delete(f"/admin/v1/providers/{provider['id']}"), 204)
+    error_of(shared_client.get(f"/admin/v1/providers/{provider['id']}"), 404)
+    orphan = ok(shared_client.get(f"/admin/v1/models/{model['id']}"))
     assert orphan["status"] == "invalid"
     assert orphan["error"] == "provider missing"
 
 
-def test_strict_delete_refuses_while_models_reference_it(client: TestClient) -> None:
-    provider = create_provider(client)
-    create_model(client, provider["id"])
-    error = error_of(client.delete(f"/admin/v1/providers/{provider['id']}?strict=true"), 409)
+def test_strict_delete_refuses_while_models_reference_it(shared_client: TestClient) -> None:
+    provider = create_provider(shared_client)
+    create_model(shared_client, provider["id"])
+    error = error_of(shared_client.delete(f"/admin/v1/providers/{provider['id']}?strict=true"), 409)
     assert "model" in error["message"]
-    ok(client.get(f"/admin/v1/providers/{provider['id']}"))
+    ok(shared_client.get(f"/admin/v1/providers/{provider['id']}"))
 
 
-def test_strict_delete_without_models_succeeds(client: TestClient) -> None:
-    provider = create_provider(client)
-    ok(client.delete(f"/admin/v1/providers/{provider['id']}?strict=true"), 204)
+def test_strict_delete_without_models_succeeds(shared_client: TestClient) -> None:
+    provider = create_provider(shared_client)
+    ok(shared_client.delete(f"/admin/v1/providers/{provider['id']}?strict=true"), 204)
 
 
 def test_delete_provider_removes_its_secrets(client: TestClient, services: Services) -> None:
@@ -238,9 +255,9 @@ def test_delete_provider_removes_its_secrets(client: TestClient, services: Servi
         services.secrets.get(SecretRef(key["secret_backend"], path, 1))
 
 
-def test_admin_token_is_required(client: TestClient) -> None:
+def test_admin_token_is_required(shared_client: TestClient) -> None:
     for headers in ({"Authorization": ""}, {"Authorization": "Bearer wrong"}):
-        error = error_of(client.get("/admin/v1/providers", headers=headers), 401)
+        error = error_of(shared_client.get("/admin/v1/providers", headers=headers), 401)
         assert error["code"] == "unauthorized"
 
 

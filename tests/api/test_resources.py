@@ -36,9 +36,9 @@ def test_model_lifecycle(client: TestClient) -> None:
     error_of(client.get(f"/admin/v1/models/{model['id']}"), 404)
 
 
-def test_model_of_unknown_provider_is_422(client: TestClient) -> None:
+def test_model_of_unknown_provider_is_422(shared_client: TestClient) -> None:
     body = {"provider_id": str(uuid.uuid4()), "model_id": "m", "name": "m"}
-    error = error_of(client.post("/admin/v1/models", json=body), 422)
+    error = error_of(shared_client.post("/admin/v1/models", json=body), 422)
     assert "does not exist" in error["message"]
 
 
@@ -59,10 +59,10 @@ def test_models_may_share_a_public_name_across_providers(client: TestClient) -> 
         {"unknown": 1},
     ],
 )
-def test_invalid_model_fields(client: TestClient, fields: dict[str, Any]) -> None:
-    provider = create_provider(client)
+def test_invalid_model_fields(shared_client: TestClient, fields: dict[str, Any]) -> None:
+    provider = create_provider(shared_client)
     body = {"provider_id": provider["id"], "model_id": "m", "name": "m", **fields}
-    error_of(client.post("/admin/v1/models", json=body), 422)
+    error_of(shared_client.post("/admin/v1/models", json=body), 422)
 
 
 # -- teams ----------------------------------------------------------------------------
@@ -138,23 +138,25 @@ def test_pricing_default_and_model_override(client: TestClient) -> None:
         {},
     ],
 )
-def test_invalid_prices(client: TestClient, fields: dict[str, Any]) -> None:
-    provider = create_provider(client)
-    error_of(client.post("/admin/v1/pricing", json={"provider_id": provider["id"], **fields}), 422)
+def test_invalid_prices(shared_client: TestClient, fields: dict[str, Any]) -> None:
+    provider = create_provider(shared_client)
+    error_of(
+        shared_client.post("/admin/v1/pricing", json={"provider_id": provider["id"], **fields}), 422
+    )
 
 
-def test_duplicate_pricing_is_409(client: TestClient) -> None:
-    provider = create_provider(client)
+def test_duplicate_pricing_is_409(shared_client: TestClient) -> None:
+    provider = create_provider(shared_client)
     body = {"provider_id": provider["id"], "input_price_per_token": 0.1}
-    ok(client.post("/admin/v1/pricing", json=body), 201)
-    error_of(client.post("/admin/v1/pricing", json=body), 409)
+    ok(shared_client.post("/admin/v1/pricing", json=body), 201)
+    error_of(shared_client.post("/admin/v1/pricing", json=body), 409)
 
 
-def test_pricing_model_must_belong_to_the_provider(client: TestClient) -> None:
-    first, second = create_provider(client), create_provider(client)
-    model = create_model(client, first["id"])
+def test_pricing_model_must_belong_to_the_provider(shared_client: TestClient) -> None:
+    first, second = create_provider(shared_client), create_provider(shared_client)
+    model = create_model(shared_client, first["id"])
     body = {"provider_id": second["id"], "model_id": model["id"], "input_price_per_token": 0.1}
-    error_of(client.post("/admin/v1/pricing", json=body), 422)
+    error_of(shared_client.post("/admin/v1/pricing", json=body), 422)
 
 
 # -- limits ---------------------------------------------------------------------------
@@ -193,30 +195,31 @@ def test_limits_per_scope(client: TestClient) -> None:
         {"scope": "galaxy"},
     ],
 )
-def test_invalid_limits(client: TestClient, fields: dict[str, Any]) -> None:
-    provider = create_provider(client)
+def test_invalid_limits(shared_client: TestClient, fields: dict[str, Any]) -> None:
+    provider = create_provider(shared_client)
     body = {"scope": "provider", "scope_id": provider["id"], **fields}
-    error_of(client.post("/admin/v1/limits", json=body), 422)
+    error_of(shared_client.post("/admin/v1/limits", json=body), 422)
 
 
-def test_limits_need_an_existing_scope(client: TestClient) -> None:
+def test_limits_need_an_existing_scope(shared_client: TestClient) -> None:
     body = {"scope": "team", "scope_id": str(uuid.uuid4()), "requests_per_hour": 5}
-    error_of(client.post("/admin/v1/limits", json=body), 422)
+    error_of(shared_client.post("/admin/v1/limits", json=body), 422)
 
 
-def test_duplicate_limits_are_409(client: TestClient) -> None:
-    provider = create_provider(client)
+def test_duplicate_limits_are_409(shared_client: TestClient) -> None:
+    provider = create_provider(shared_client)
     body = {"scope": "provider", "scope_id": provider["id"], "requests_per_hour": 5}
-    ok(client.post("/admin/v1/limits", json=body), 201)
-    error_of(client.post("/admin/v1/limits", json=body), 409)
+    ok(shared_client.post("/admin/v1/limits", json=body), 201)
+    error_of(shared_client.post("/admin/v1/limits", json=body), 409)
 
 
-def test_removing_every_limit_is_refused(client: TestClient) -> None:
-    provider = create_provider(client)
+def test_removing_every_limit_is_refused(shared_client: TestClient) -> None:
+    provider = create_provider(shared_client)
     body = {"scope": "provider", "scope_id": provider["id"], "requests_per_hour": 5}
-    limits = ok(client.post("/admin/v1/limits", json=body), 201)
+    limits = ok(shared_client.post("/admin/v1/limits", json=body), 201)
     error_of(
-        client.patch(f"/admin/v1/limits/{limits['id']}", json={"requests_per_hour": None}), 422
+        shared_client.patch(f"/admin/v1/limits/{limits['id']}", json={"requests_per_hour": None}),
+        422,
     )
 
 

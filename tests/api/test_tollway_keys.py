@@ -35,27 +35,29 @@ def test_create_shows_the_key_once(client: TestClient, services: Services) -> No
     assert stored == hashlib.sha256(key.encode()).hexdigest()
 
 
-def test_revoke_and_expire(client: TestClient) -> None:
-    created = ok(client.post("/admin/v1/keys", json={"name": "k"}), 201)
+def test_revoke_and_expire(shared_client: TestClient) -> None:
+    created = ok(shared_client.post("/admin/v1/keys", json={"name": "k"}), 201)
     url = f"/admin/v1/keys/{created['id']}"
     past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-    expired = ok(client.patch(url, json={"expires_at": past}))
+    expired = ok(shared_client.patch(url, json={"expires_at": past}))
     assert expired["expires_at"] is not None
-    revoked = ok(client.post(f"{url}/revoke"))
+    revoked = ok(shared_client.post(f"{url}/revoke"))
     assert revoked["revoked_at"] is not None
-    assert error_of(client.post(f"{url}/revoke"), 409)["code"] == "conflict"
-    ok(client.delete(url), 204)
-    error_of(client.get(url), 404)
+    assert error_of(shared_client.post(f"{url}/revoke"), 409)["code"] == "conflict"
+    ok(shared_client.delete(url), 204)
+    error_of(shared_client.get(url), 404)
 
 
-def test_invalid_keys_requests(client: TestClient) -> None:
-    error_of(client.post("/admin/v1/keys", json={}), 422)
-    error_of(client.post("/admin/v1/keys", json={"name": "k", "team_id": str(uuid.uuid4())}), 404)
+def test_invalid_keys_requests(shared_client: TestClient) -> None:
+    error_of(shared_client.post("/admin/v1/keys", json={}), 422)
+    error_of(
+        shared_client.post("/admin/v1/keys", json={"name": "k", "team_id": str(uuid.uuid4())}), 404
+    )
     past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
-    error_of(client.post("/admin/v1/keys", json={"name": "k", "expires_at": past}), 422)
+    error_of(shared_client.post("/admin/v1/keys", json={"name": "k", "expires_at": past}), 422)
     naive = datetime.now().replace(tzinfo=None).isoformat()
-    error_of(client.post("/admin/v1/keys", json={"name": "k", "expires_at": naive}), 422)
-    error_of(client.post("/admin/v1/keys", json={"name": "k", "allowed_models": [""]}), 422)
+    error_of(shared_client.post("/admin/v1/keys", json={"name": "k", "expires_at": naive}), 422)
+    error_of(shared_client.post("/admin/v1/keys", json={"name": "k", "allowed_models": [""]}), 422)
 
 
 def test_team_with_keys_cannot_be_deleted(client: TestClient) -> None:

@@ -189,9 +189,9 @@ def test_csv_is_a_download_with_a_header_row(client: TestClient, seeded: World) 
     ],
 )
 def test_bad_input_is_a_validation_error(
-    client: TestClient, params: dict[str, str], needle: str
+    shared_client: TestClient, params: dict[str, str], needle: str
 ) -> None:
-    error = error_of(client.get("/admin/v1/usage", params=params), 422)
+    error = error_of(shared_client.get("/admin/v1/usage", params=params), 422)
     assert error["code"] == "validation_error"
     assert needle in error["message"]
 
