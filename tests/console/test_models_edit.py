@@ -177,11 +177,20 @@ def test_a_retired_deployment_cannot_change(signed_in: TestClient) -> None:
 
     detail = signed_in.get(f"/console/models/{echo}")
     assert f"/console/models/{echo}/edit" not in detail.text
-    answer = save(signed_in, echo, form_of(row(signed_in, echo), priority="9"))
+    csrf = page_csrf(signed_in, f"/console/models/{echo}")  # its edit page redirects
+    form = {**form_of(row(signed_in, echo), priority="9"), "csrf_token": csrf}
+    answer = signed_in.post(f"/console/models/{echo}/edit", data=form)
 
     assert answer.status_code == 409
     assert "is retired" in text_of(answer.text)
     assert row(signed_in, echo).priority == 0
+
+    # Its edit page, opened by its address, sends the operator back with the reason.
+    opened = signed_in.get(f"/console/models/{echo}/edit")
+    assert opened.status_code == 303
+    assert opened.headers["location"] == f"/console/models/{echo}"
+    flash = text_of(followed(signed_in, opened))
+    assert "is retired: it is kept with its verification results and cannot be edited" in flash
 
 
 @pytest.fixture

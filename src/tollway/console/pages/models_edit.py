@@ -28,6 +28,7 @@ from tollway.console.pages.models_form import (
 )
 from tollway.domain.models import ModelRead
 from tollway.errors import TollwayError
+from tollway.store.enums import ModelStatus
 
 router = APIRouter()
 
@@ -37,6 +38,13 @@ Fields = Annotated[ModelFields, Form()]
 @router.get("/models/{model_id}/edit", name="model_edit")
 def edit_model_page(console: SignedIn, model_id: uuid.UUID) -> Response:
     model = console.services.models.get(model_id)
+    if model.status is ModelStatus.RETIRED:  # the domain refuses any change to it (409)
+        flash = (
+            f"Deployment {model.name} on {_provider(model)} is retired: it is kept with "
+            "its verification results and cannot be edited. Publish the model again "
+            "from its provider's catalog to serve it."
+        )
+        return console.redirect("model_detail", model_id=model_id, flash=flash, level="error")
     return _edit_form(console, model, edit_values(model), NO_ERRORS)
 
 
