@@ -282,14 +282,16 @@ class Runtime:
         version, published_at = None, -QUOTA_LEVELS_SECONDS
         while True:
             now = time.monotonic()
-            if self.holder.table.version != version or now - published_at >= QUOTA_LEVELS_SECONDS:
-                version, published_at = self.holder.table.version, now
+            current = self.holder.table.version
+            if current != version or now - published_at >= QUOTA_LEVELS_SECONDS:
                 try:
                     await publish_quota_levels(self.metering.quotas, limits(), self.metrics)
                 except QuotaStoreUnavailableError:  # counted and alerted on elsewhere
                     pass
                 except Exception:  # a gauge is best effort
                     log.exception("could not publish quota levels")
+                else:  # a failed publish is tried again next second, not in 15
+                    version, published_at = current, now
             await asyncio.sleep(1.0)
 
 

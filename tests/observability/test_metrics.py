@@ -17,6 +17,7 @@ from tests.inference.conftest import Tollway
 from tests.observability.conftest import (
     REPO,
     Caller,
+    Sample,
     chat,
     limit,
     live,
@@ -97,6 +98,13 @@ def play(tollway: Tollway, cast: Cast, unknown: str) -> list[int]:
     ]
 
 
+def _settled(parsed: dict[Sample, float]) -> bool:
+    """The admitted requests' records are counted, and the quota gauges (published
+    within a second of a routing table, best effort) show both team limits."""
+    records = total(parsed, "tollway_usage_records_total") == 6
+    return records and total(parsed, "tollway_quota_limit", metric="tokens", window="minute") == 5
+
+
 @pytest.fixture(scope="module")
 def scraped(
     tmp_path_factory: pytest.TempPathFactory,
@@ -110,9 +118,7 @@ def scraped(
         unknown = f"unknown-model-{uuid.uuid4().hex}"
         assert play(tollway, actors, unknown) == [200, 200, 200, 200, 502, 200, 429, 429, 404, 401]
         tollway.usage_records(6)  # the admitted ones; then their metrics
-        tollway.wait_until(
-            lambda: total(samples(tollway.metrics()), "tollway_usage_records_total") == 6
-        )
+        tollway.wait_until(lambda: _settled(samples(tollway.metrics())))
         models = frozenset({actors.ok, actors.broken, actors.flaky})
         text = tollway.metrics()
         yield Scraped(text, actors.secrets, models, unknown, actors.ok, actors.provider_key_id)
