@@ -78,6 +78,8 @@ def test_models_list_only_what_the_key_may_use(mock_setup: tuple[Tollway, str]) 
     tollway.model(provider, "mock-other")
     limited = tollway.key(allowed_models=["mock-echo"])
     tollway.wait_for_model(key, "mock-other")
+    # The key is made after the model: a table that lists the model may not know it yet.
+    tollway.wait_for_model(limited, "mock-echo")
     assert sorted(m.id for m in sdk(tollway, key).models.list()) == ["mock-echo", "mock-other"]
     assert [m.id for m in sdk(tollway, limited).models.list()] == ["mock-echo"]
     assert sdk(tollway, limited).models.retrieve("mock-echo").id == "mock-echo"
