@@ -356,6 +356,19 @@ def _sum() -> Any:
     return Field(default=0, sa_type=BigInteger)
 
 
+def _usage_table_args(table: str, bucket: str) -> tuple[Any, ...]:
+    """A usage sums table's upsert key (its time bucket and every dimension) and the
+    reports' indexes: time ranges, and ranges of one key or one team. The names are
+    those migrations 0003/0004 (hourly) and 0011 (daily) gave them."""
+    dimensions = ("tollway_key_id", "team_id", "provider_id", "provider_key_id", "public_model")
+    return (
+        UniqueConstraint(bucket, *dimensions, "route", name=f"uq_{table}_dims"),
+        Index(f"ix_{table}_{bucket}", bucket),
+        Index(f"ix_{table}_key_{bucket}", "tollway_key_id", bucket),
+        Index(f"ix_{table}_team_{bucket}", "team_id", bucket),
+    )
+
+
 class UsageSumsColumns(SQLModel):
     """The dimensions and sums ``usage_hourly`` and ``usage_daily`` share (each adds its
     time bucket). ``sa_type``, not ``sa_column``: a Column object belongs to one table."""
@@ -386,22 +399,7 @@ class UsageHourly(UsageSumsColumns, table=True):
     """
 
     __tablename__ = "usage_hourly"
-    __table_args__ = (
-        UniqueConstraint(
-            "hour",
-            "tollway_key_id",
-            "team_id",
-            "provider_id",
-            "provider_key_id",
-            "public_model",
-            "route",
-            name="uq_usage_hourly_dims",
-        ),
-        # Reports (migration 0004): time ranges, and ranges of one key or one team.
-        Index("ix_usage_hourly_hour", "hour"),
-        Index("ix_usage_hourly_key_hour", "tollway_key_id", "hour"),
-        Index("ix_usage_hourly_team_hour", "team_id", "hour"),
-    )
+    __table_args__ = _usage_table_args("usage_hourly", "hour")
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     hour: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
@@ -416,21 +414,7 @@ class UsageDaily(UsageSumsColumns, table=True):
     """
 
     __tablename__ = "usage_daily"
-    __table_args__ = (
-        UniqueConstraint(
-            "day",
-            "tollway_key_id",
-            "team_id",
-            "provider_id",
-            "provider_key_id",
-            "public_model",
-            "route",
-            name="uq_usage_daily_dims",
-        ),
-        Index("ix_usage_daily_day", "day"),
-        Index("ix_usage_daily_key_day", "tollway_key_id", "day"),
-        Index("ix_usage_daily_team_day", "team_id", "day"),
-    )
+    __table_args__ = _usage_table_args("usage_daily", "day")
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     day: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
