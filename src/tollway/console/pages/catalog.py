@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query
+from fastapi import APIRouter, Depends, Form, Query
 from starlette.responses import RedirectResponse, Response
 
 from tollway.console.context import ConsoleContext, SignedIn
@@ -49,34 +49,45 @@ PageNumber = Annotated[int, Query(ge=1, le=1_000_000)]
 KeyId = Annotated[str, Query(max_length=100)]
 
 
-@router.get("/providers/{provider_id}/catalog", name="catalog")
-def catalog_page(
-    provider_id: uuid.UUID,
-    console: SignedIn,
-    *,
+def _asked_filters(
     q: Annotated[str, Query()] = "",
     capability: Annotated[str, Query()] = "",
     page: PageNumber = 1,
     key_id: KeyId = "",
-) -> Response:
-    filters, errors = parse_filters(q, capability, page, key_id)
+) -> tuple[Filters, dict[str, str]]:
+    """The page's GET query, parsed: the page and its polled region read the same."""
+    return parse_filters(q, capability, page, key_id)
+
+
+AskedFilters = Annotated[tuple[Filters, dict[str, str]], Depends(_asked_filters)]
+
+
+def _posted_filters(
+    q: Text = "",
+    capability: Text = "",
+    page: Annotated[int, Form(ge=1, le=1_000_000)] = 1,
+    key_id: Text = "",
+) -> Filters:
+    """The filters a form carries along, to come back to the same view after it."""
+    filters, _ = parse_filters(q, capability, page, key_id)
+    return filters
+
+
+PostedFilters = Annotated[Filters, Depends(_posted_filters)]
+
+
+@router.get("/providers/{provider_id}/catalog", name="catalog")
+def catalog_page(provider_id: uuid.UUID, console: SignedIn, asked: AskedFilters) -> Response:
+    filters, errors = asked
     view = catalog_view(console.services, provider_id, filters, errors)
     return _render(console, view)
 
 
 @router.get("/providers/{provider_id}/catalog/region", name="catalog_region")
-def catalog_region(
-    provider_id: uuid.UUID,
-    console: SignedIn,
-    *,
-    q: Annotated[str, Query()] = "",
-    capability: Annotated[str, Query()] = "",
-    page: PageNumber = 1,
-    key_id: KeyId = "",
-) -> Response:
+def catalog_region(provider_id: uuid.UUID, console: SignedIn, asked: AskedFilters) -> Response:
     """The page's catalog region alone, for ``data-poll`` while a refresh runs: it
     carries ``data-poll-done`` once the refresh is over (then the updated table)."""
-    filters, errors = parse_filters(q, capability, page, key_id)
+    filters, errors = asked
     view = catalog_view(console.services, provider_id, filters, errors)
     if view.unknown_key:  # the key went away meanwhile: the poll stops on the 404
         raise NotFoundError(view.filter_errors["key_id"])
@@ -95,15 +106,10 @@ def catalog_region(
 def catalog_refresh(
     provider_id: uuid.UUID,
     console: SignedIn,
-    *,
-    q: Text = "",
-    capability: Text = "",
-    page: Annotated[int, Form(ge=1, le=1_000_000)] = 1,
-    key_id: Text = "",
+    filters: PostedFilters,
 ) -> Response:
     """Start the refresh of every catalog of the provider (in the background) and show
     the page, which follows it."""
-    filters, _ = parse_filters(q, capability, page, key_id)
     try:
         started = console.services.catalog.start_refresh(provider_id, console.actor)
     except TollwayError as exc:
@@ -120,15 +126,11 @@ def catalog_publish(
     selected: Annotated[list[str], Form()] = [],  # noqa: B006  (FastAPI copies defaults)
     row_id: Annotated[list[str], Form()] = [],  # noqa: B006
     row_name: Annotated[list[str], Form()] = [],  # noqa: B006
-    q: Text = "",
-    capability: Text = "",
-    page: Annotated[int, Form(ge=1, le=1_000_000)] = 1,
-    key_id: Text = "",
+    filters: PostedFilters,
 ) -> Response:
     """Publish the selected rows, each under its public name (default: its id). The
     check is the admin API's: against every catalog of the provider, whichever the
     page shows."""
-    filters, _ = parse_filters(q, capability, page, key_id)
     names = dict(zip(row_id, row_name, strict=False))
     items = [(model_id, (names.get(model_id) or "").strip() or model_id) for model_id in selected]
     row_errors = {
