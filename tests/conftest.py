@@ -166,6 +166,11 @@ def postgres_server() -> Iterator[Callable[[], str]]:
 def shared_database_url(postgres_server: Callable[[], str]) -> str:
     """A fresh PostgreSQL database, migrated here so replicas starting together do
     not race to create the schema."""
+    return migrated_postgres(postgres_server)
+
+
+def migrated_postgres(postgres_server: Callable[[], str]) -> str:
+    """A fresh PostgreSQL database from ``postgres_server``, migrated to the head."""
     url = postgres_server()
     database = Database(url)
     try:

@@ -20,11 +20,9 @@ import pytest
 import redis
 from redis.exceptions import RedisError
 
-from tests.conftest import service_missing
+from tests.conftest import migrated_postgres, service_missing
 from tests.processes import ProcessGroup, TollwayProcess, process_group
 from tests.system.support import Admin, forget_counters
-from tollway.store import migrate
-from tollway.store.db import Database
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -73,13 +71,7 @@ def replica_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc
 @pytest.fixture(scope="package")
 def replicas_database_url(postgres_server: Callable[[], str]) -> str:
     """As ``shared_database_url``, for the package's replicas."""
-    url = postgres_server()
-    database = Database(url)
-    try:
-        migrate.upgrade(database)
-    finally:
-        database.dispose()
-    return url
+    return migrated_postgres(postgres_server)
 
 
 @pytest.fixture
