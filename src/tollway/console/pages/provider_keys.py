@@ -106,7 +106,7 @@ def enable_key(provider_id: uuid.UUID, key_id: uuid.UUID, console: SignedIn) -> 
 def delete_key_page(provider_id: uuid.UUID, key_id: uuid.UUID, console: SignedIn) -> Response:
     """What deleting the key changes, before the POST does it (no script needed)."""
     provider = console.services.providers.get(provider_id)
-    key = _key(console, provider_id, key_id)
+    key = _find(provider.keys, key_id)  # the provider's read holds its keys already
     context = {
         "provider": provider,
         "key": key,
@@ -156,7 +156,11 @@ def _rotate_form(console: ConsoleContext, key: ProviderKeyRead, errors: FormErro
 
 
 def _key(console: ConsoleContext, provider_id: uuid.UUID, key_id: uuid.UUID) -> ProviderKeyRead:
-    for key in console.services.provider_keys.list(provider_id):
+    return _find(console.services.provider_keys.list(provider_id), key_id)
+
+
+def _find(keys: list[ProviderKeyRead], key_id: uuid.UUID) -> ProviderKeyRead:
+    for key in keys:
         if key.id == key_id:
             return key
     raise NotFoundError.for_id("provider key", key_id)
